@@ -1,0 +1,132 @@
+//! The one error type of every connector: what went wrong talking to which service.
+//!
+//! Variants say what a caller can do about it (retry later, fix settings, fix the
+//! request), so the workflow steps can map them onto stable Step Functions error
+//! names without parsing messages. No variant carries a secret: messages come
+//! from the remote service's error body, never from our request.
+
+use std::time::Duration;
+
+/// Something a connector could not do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No HTTP answer: DNS, connection refused, TLS, reset.
+    #[error("{service}: could not reach the service")]
+    Transport {
+        /// The service, e.g. `"graph"`.
+        service: &'static str,
+        /// What the HTTP client reported (with the URL removed: it may carry a token).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// An attempt took longer than the policy allows, on every attempt.
+    #[error("{service}: no answer within {seconds}s")]
+    Timeout {
+        /// The service.
+        service: &'static str,
+        /// The per-attempt limit.
+        seconds: u64,
+    },
+    /// The service kept answering 429 (or asked for a wait longer than we accept).
+    #[error("{service}: throttled, gave up after {attempts} attempt(s)")]
+    Throttled {
+        /// The service.
+        service: &'static str,
+        /// Attempts made.
+        attempts: u32,
+        /// The last `Retry-After` the service sent.
+        retry_after: Option<Duration>,
+    },
+    /// The service kept answering 5xx.
+    #[error("{service}: unavailable (HTTP {status}) after {attempts} attempt(s)")]
+    Unavailable {
+        /// The service.
+        service: &'static str,
+        /// The last status.
+        status: u16,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The credentials were refused (401, or a token endpoint's error).
+    #[error("{service}: credentials rejected: {message}")]
+    Unauthorized {
+        /// The service.
+        service: &'static str,
+        /// The service's own words.
+        message: String,
+    },
+    /// Authenticated, but not allowed to do this (403).
+    #[error("{service}: not permitted: {message}")]
+    Forbidden {
+        /// The service.
+        service: &'static str,
+        /// The service's own words.
+        message: String,
+    },
+    /// The thing asked for does not exist.
+    #[error("{service}: {what} not found")]
+    NotFound {
+        /// The service.
+        service: &'static str,
+        /// What was looked for, e.g. `user 'jdoe@contoso.com'`.
+        what: String,
+    },
+    /// The service refused the request as invalid (4xx with an error body).
+    #[error("{service}: rejected (HTTP {status}, {code}): {message}")]
+    Rejected {
+        /// The service.
+        service: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// The service's error code (Graph's `error.code`, ...), or `"unknown"`.
+        code: String,
+        /// The service's message.
+        message: String,
+    },
+    /// The answer could not be read as the documented shape.
+    #[error("{service}: unexpected answer: {detail}")]
+    Protocol {
+        /// The service.
+        service: &'static str,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// The connector is not configured well enough to make the call.
+    #[error("{service}: configuration: {detail}")]
+    Config {
+        /// The service.
+        service: &'static str,
+        /// The missing or bad setting, by name.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// The service the error came from.
+    pub fn service(&self) -> &'static str {
+        match self {
+            Error::Transport { service, .. }
+            | Error::Timeout { service, .. }
+            | Error::Throttled { service, .. }
+            | Error::Unavailable { service, .. }
+            | Error::Unauthorized { service, .. }
+            | Error::Forbidden { service, .. }
+            | Error::NotFound { service, .. }
+            | Error::Rejected { service, .. }
+            | Error::Protocol { service, .. }
+            | Error::Config { service, .. } => service,
+        }
+    }
+
+    /// Whether trying the same call later may succeed: the workflow retries these.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport { .. }
+                | Error::Timeout { .. }
+                | Error::Throttled { .. }
+                | Error::Unavailable { .. }
+        )
+    }
+}

@@ -1,0 +1,442 @@
+//! The one way every connector talks HTTP: a timeout per attempt, retries with
+//! exponential backoff and jitter, and `Retry-After` honoured on 429/503/504.
+//!
+//! Each client builds its own requests and interprets its own error bodies; this
+//! module only decides *whether and when* to send again. It never logs bodies,
+//! headers or URLs with query strings, because those may carry tokens.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use rand::Rng;
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+use crate::error::Error;
+
+/// How hard to try before giving up on one logical call.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included. Must be at least 1.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt when the server gave no `Retry-After`.
+    pub base_delay: Duration,
+    /// No wait is longer than this, whatever `Retry-After` asks; a server that
+    /// asks for more is treated as unavailable rather than stalling a step.
+    pub max_delay: Duration,
+    /// Limit on one attempt, connection and body included.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(60),
+            attempt_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The exponential backoff before attempt `attempt + 1` (1-based `attempt`),
+    /// with "full jitter": uniformly random in `[0, base * 2^(attempt-1)]`, capped.
+    /// Jitter keeps many clients that were throttled together from returning together.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        let cap = exp.min(self.max_delay);
+        let millis = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(rand::rng().random_range(0..=millis))
+    }
+}
+
+/// Waits between attempts. Production sleeps on the Tokio timer; tests inject a
+/// recorder to prove that no retry came before the server's `Retry-After`
+/// without spending real seconds.
+#[async_trait]
+pub trait Sleeper: Send + Sync + std::fmt::Debug {
+    /// Waits for `duration`.
+    async fn sleep(&self, duration: Duration);
+}
+
+/// Sleeps for real on the Tokio timer.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokioSleeper;
+
+#[async_trait]
+impl Sleeper for TokioSleeper {
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// Which answers are worth sending again. Connectors may widen it (Graph retries
+/// a 404 shortly after creating an object, because of replication delay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Hand the response to the caller.
+    Done,
+    /// Send again after the server's `Retry-After` or the backoff.
+    Retry,
+}
+
+/// The default classification: 429, 503 and 504 are transient; 500 and 502
+/// too, because every API in this project documents them as "try again".
+pub fn transient_status(status: StatusCode) -> Verdict {
+    match status.as_u16() {
+        429 | 500 | 502 | 503 | 504 => Verdict::Retry,
+        _ => Verdict::Done,
+    }
+}
+
+/// A `reqwest::Client` with a retry policy, shared by all calls of one connector.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    policy: RetryPolicy,
+    sleeper: Arc<dyn Sleeper>,
+    service: &'static str,
+}
+
+impl HttpClient {
+    /// A client for `service` (the name errors carry, e.g. `"graph"`).
+    pub fn new(service: &'static str, policy: RetryPolicy) -> Result<Self, Error> {
+        let client = reqwest::Client::builder()
+            .timeout(policy.attempt_timeout)
+            .connect_timeout(policy.attempt_timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("onboard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|source| Error::Transport { service, source })?;
+        Ok(Self {
+            client,
+            policy,
+            sleeper: Arc::new(TokioSleeper),
+            service,
+        })
+    }
+
+    /// Replaces how waits between attempts are spent (tests).
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// The underlying client, to build requests with.
+    pub fn inner(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The service name errors carry.
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// Sends `request` with the default classification ([`transient_status`]).
+    pub async fn send(&self, request: RequestBuilder) -> Result<Response, Error> {
+        self.send_with(request, transient_status).await
+    }
+
+    /// Sends `request`, retrying while `classify` says so and attempts remain.
+    ///
+    /// Returns the last response once `classify` answers [`Verdict::Done`], and
+    /// an error when attempts run out: [`Error::Throttled`] after 429s,
+    /// [`Error::Unavailable`] after other statuses, [`Error::Timeout`] or
+    /// [`Error::Transport`] when no answer came. The request must have a
+    /// cloneable body (JSON and forms are; streams are not).
+    pub async fn send_with(
+        &self,
+        request: RequestBuilder,
+        classify: impl Fn(StatusCode) -> Verdict,
+    ) -> Result<Response, Error> {
+        let service = self.service;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let this_try = request.try_clone().ok_or(Error::Protocol {
+                service,
+                detail: "a request with a streaming body cannot be retried".into(),
+            })?;
+            let last = attempt >= self.policy.max_attempts.max(1);
+            match this_try.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    if classify(status) == Verdict::Done {
+                        return Ok(response);
+                    }
+                    let retry_after = retry_after(&response, SystemTime::now());
+                    if last {
+                        return Err(if status == StatusCode::TOO_MANY_REQUESTS {
+                            Error::Throttled {
+                                service,
+                                attempts: attempt,
+                                retry_after,
+                            }
+                        } else {
+                            Error::Unavailable {
+                                service,
+                                status: status.as_u16(),
+                                attempts: attempt,
+                            }
+                        });
+                    }
+                    let wait = match retry_after {
+                        Some(asked) if asked > self.policy.max_delay => {
+                            return Err(Error::Throttled {
+                                service,
+                                attempts: attempt,
+                                retry_after: Some(asked),
+                            });
+                        }
+                        Some(asked) => asked,
+                        None => self.policy.backoff(attempt),
+                    };
+                    tracing::debug!(
+                        service,
+                        status = status.as_u16(),
+                        attempt,
+                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        "transient answer, will retry"
+                    );
+                    self.sleeper.sleep(wait).await;
+                }
+                Err(source) => {
+                    let timed_out = source.is_timeout();
+                    if last || !(timed_out || source.is_connect() || source.is_request()) {
+                        return Err(if timed_out {
+                            Error::Timeout {
+                                service,
+                                seconds: self.policy.attempt_timeout.as_secs(),
+                            }
+                        } else {
+                            Error::Transport {
+                                service,
+                                source: source.without_url(),
+                            }
+                        });
+                    }
+                    tracing::debug!(service, attempt, timed_out, "no answer, will retry");
+                    self.sleeper.sleep(self.policy.backoff(attempt)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Reads `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+pub fn retry_after(response: &Response, now: SystemTime) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?;
+    parse_retry_after(value.to_str().ok()?, now)
+}
+
+/// Parses a `Retry-After` value; a date in the past means "now".
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use axum::Router;
+    use axum::http::HeaderMap;
+    use axum::routing::get;
+
+    #[derive(Debug, Default)]
+    struct RecordingSleeper(Mutex<Vec<Duration>>);
+
+    #[async_trait]
+    impl Sleeper for RecordingSleeper {
+        async fn sleep(&self, duration: Duration) {
+            self.0.lock().unwrap().push(duration);
+        }
+    }
+
+    async fn serve(router: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        format!("http://{addr}")
+    }
+
+    fn client(sleeper: Arc<RecordingSleeper>, max_attempts: u32) -> HttpClient {
+        let policy = RetryPolicy {
+            max_attempts,
+            ..RetryPolicy::default()
+        };
+        HttpClient::new("test", policy)
+            .unwrap()
+            .with_sleeper(sleeper)
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn backoff_never_exceeds_its_cap() {
+        let policy = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            ..RetryPolicy::default()
+        };
+        for attempt in 1..40 {
+            assert!(policy.backoff(attempt) <= Duration::from_secs(1));
+        }
+        for _ in 0..50 {
+            assert!(policy.backoff(1) <= Duration::from_millis(100));
+        }
+    }
+
+    #[tokio::test]
+    async fn throttled_call_waits_the_servers_retry_after_then_succeeds() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let seen = calls.clone();
+        let base = serve(Router::new().route(
+            "/",
+            get(move || {
+                let seen = seen.clone();
+                async move {
+                    let mut headers = HeaderMap::new();
+                    if seen.fetch_add(1, Ordering::SeqCst) < 2 {
+                        headers.insert("retry-after", "3".parse().unwrap());
+                        return (StatusCode::TOO_MANY_REQUESTS, headers, "slow down");
+                    }
+                    (StatusCode::OK, headers, "fine")
+                }
+            }),
+        ))
+        .await;
+        let sleeper = Arc::new(RecordingSleeper::default());
+        let http = client(sleeper.clone(), 5);
+
+        let response = http.send(http.inner().get(&base)).await.unwrap();
+
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(
+            *sleeper.0.lock().unwrap(),
+            vec![Duration::from_secs(3), Duration::from_secs(3)]
+        );
+    }
+
+    #[tokio::test]
+    async fn persistent_throttling_ends_in_a_throttled_error_after_the_last_attempt() {
+        let base = serve(Router::new().route(
+            "/",
+            get(|| async { (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "") }),
+        ))
+        .await;
+        let sleeper = Arc::new(RecordingSleeper::default());
+        let http = client(sleeper.clone(), 3);
+
+        let err = http.send(http.inner().get(&base)).await.unwrap_err();
+
+        assert!(matches!(
+            err,
+            Error::Throttled {
+                attempts: 3,
+                retry_after: Some(d),
+                ..
+            } if d == Duration::from_secs(1)
+        ));
+        assert_eq!(sleeper.0.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_beyond_the_cap_is_not_waited_out() {
+        let base = serve(Router::new().route(
+            "/",
+            get(|| async { (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "3600")], "") }),
+        ))
+        .await;
+        let sleeper = Arc::new(RecordingSleeper::default());
+        let http = client(sleeper.clone(), 5);
+
+        let err = http.send(http.inner().get(&base)).await.unwrap_err();
+
+        assert!(matches!(err, Error::Throttled { attempts: 1, .. }));
+        assert!(sleeper.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_retried_and_client_errors_are_not() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let seen = calls.clone();
+        let base = serve(
+            Router::new()
+                .route(
+                    "/flaky",
+                    get(move || {
+                        let seen = seen.clone();
+                        async move {
+                            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                                StatusCode::INTERNAL_SERVER_ERROR
+                            } else {
+                                StatusCode::OK
+                            }
+                        }
+                    }),
+                )
+                .route("/bad", get(|| async { StatusCode::BAD_REQUEST })),
+        )
+        .await;
+        let sleeper = Arc::new(RecordingSleeper::default());
+        let http = client(sleeper.clone(), 4);
+
+        let ok = http.send(http.inner().get(format!("{base}/flaky"))).await;
+        let bad = http.send(http.inner().get(format!("{base}/bad"))).await;
+
+        assert_eq!(ok.unwrap().status(), StatusCode::OK);
+        assert_eq!(bad.unwrap().status(), StatusCode::BAD_REQUEST);
+        assert_eq!(sleeper.0.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_a_transport_error_after_the_retries() {
+        // Bind then drop, so the port is very likely closed.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let sleeper = Arc::new(RecordingSleeper::default());
+        let http = client(sleeper.clone(), 2);
+
+        let err = http
+            .send(http.inner().get(format!("http://{addr}/")))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(
+            err,
+            Error::Transport {
+                service: "test",
+                ..
+            }
+        ));
+        assert_eq!(sleeper.0.lock().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,17 @@
+//! Onboard's ports to the outside world and their real clients.
+//!
+//! - [`http`]: the retrying HTTP client every connector uses (timeouts, backoff,
+//!   `Retry-After`).
+//! - [`error`]: the one error type, classified by what a caller can do about it.
+//!
+//! Each external system sits behind a narrow trait (a port) so the workflow
+//! steps, the Lambda functions and the local server share them unchanged.
+//! This crate may depend on `onboard-domain`; it must not depend on the
+//! store, the steps, the interpreter or the sandbox.
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod http;
+
+pub use error::Error;

@@ -1,0 +1,16 @@
+//! Local simulators of the external APIs Onboard talks to.
+//!
+//! - [`faults`]: fault injection shared by every simulator (throttling with
+//!   `Retry-After`, server errors, latency), set from configuration or at run
+//!   time through `/sandbox/faults/{service}`.
+//!
+//! Each simulator answers on its vendor's own paths, with its vendor's own
+//! bodies, status codes and error messages, so a client tested here behaves the
+//! same against the real service. Simulators keep their state in memory and
+//! are seeded from the `[sandbox]` section of the configuration.
+//!
+//! Used by `onboard serve --sandbox` and by tests; never by the workflow steps.
+
+#![warn(missing_docs)]
+
+pub mod faults;
