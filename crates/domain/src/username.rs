@@ -216,17 +216,9 @@ fn ascii_part(part: &str, umlauts: UmlautStyle) -> String {
             // Apostrophes, hyphens, spaces, digits, combining accents, other scripts, emoji.
             continue;
         }
-        if umlauts == UmlautStyle::German {
-            let german = match c {
-                'ä' | 'Ä' => Some("ae"),
-                'ö' | 'Ö' => Some("oe"),
-                'ü' | 'Ü' => Some("ue"),
-                _ => None,
-            };
-            if let Some(g) = german {
-                out.push_str(g);
-                continue;
-            }
+        if let Some(ascii) = own_transliteration(c, umlauts) {
+            out.push_str(ascii);
+            continue;
         }
         if let Some(ascii) = deunicode::deunicode_char(c) {
             out.extend(
@@ -238,6 +230,27 @@ fn ascii_part(part: &str, umlauts: UmlautStyle) -> String {
         }
     }
     out
+}
+
+/// Where the usual romanisation differs from `deunicode`'s: German umlauts when asked,
+/// and Serbian / Macedonian Cyrillic as their Latin alphabets write them (ћ is ć, so c).
+fn own_transliteration(c: char, umlauts: UmlautStyle) -> Option<&'static str> {
+    let german = umlauts == UmlautStyle::German;
+    Some(match c {
+        'ä' | 'Ä' if german => "ae",
+        'ö' | 'Ö' if german => "oe",
+        'ü' | 'Ü' if german => "ue",
+        'ћ' | 'Ћ' => "c",
+        'ђ' | 'Ђ' => "dj",
+        'џ' | 'Џ' => "dz",
+        'љ' | 'Љ' => "lj",
+        'њ' | 'Њ' => "nj",
+        'ј' | 'Ј' => "j",
+        'ќ' | 'Ќ' => "k",
+        'ѓ' | 'Ѓ' => "g",
+        'ѕ' | 'Ѕ' => "dz",
+        _ => return None,
+    })
 }
 
 /// Letters of the Latin (beyond ASCII), Greek and Cyrillic scripts.
@@ -267,13 +280,23 @@ struct AsciiName {
 
 impl AsciiName {
     fn new(name: &PersonName, rules: &UsernameRules) -> Result<Self, DomainError> {
-        let first = ascii_part(&name.first, rules.umlauts);
+        let mut first = ascii_part(&name.first, rules.umlauts);
         let middle = name
             .middle
             .as_deref()
             .map(|m| ascii_part(m, rules.umlauts))
             .unwrap_or_default();
-        let last = ascii_part(&name.last, rules.umlauts);
+        let mut last = ascii_part(&name.last, rules.umlauts);
+        // A single name given as the first name alone is treated as the surname, so
+        // `Cher` gives `cher` in every format rather than `c`.
+        if name.last.trim().is_empty() && !first.is_empty() {
+            last = std::mem::take(&mut first);
+            return Ok(Self {
+                first,
+                middle: String::new(),
+                last,
+            });
+        }
         let needs_last = rules.format != UsernameFormat::FirstName || first.is_empty();
         if !name.first.trim().is_empty() && first.is_empty() {
             return Err(DomainError::NothingToTransliterate {
