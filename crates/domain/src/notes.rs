@@ -378,3 +378,257 @@ pub fn offboarding_completed(user_principal_name: &str, summary: &[String]) -> S
     }
     note
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::username::{Username, UsernameReason};
+    use secrecy::ExposeSecret;
+
+    fn berlin() -> TimeZoneName {
+        "Europe/Berlin".parse().expect("zone")
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    fn skus(list: &[&str]) -> Vec<SkuPartNumber> {
+        list.iter().map(|s| s.parse().expect("sku")).collect()
+    }
+
+    #[test]
+    fn the_purchase_note_says_why_and_carries_both_links() {
+        let confirm = Url::parse("https://onboard.example.com/decisions/abc?sig=1&action=confirm")
+            .expect("url");
+        let reject = Url::parse("https://onboard.example.com/decisions/abc?sig=1&action=reject")
+            .expect("url");
+        let note = license_purchase_needed(
+            "Contoso Ltd",
+            &skus(&["O365_BUSINESS_PREMIUM"]),
+            ManualPurchaseReason::NoDistributorMapped,
+            &confirm,
+            &reject,
+            at("2026-03-03T08:00:00Z"),
+            &berlin(),
+        );
+        assert!(
+            note.starts_with(
+                "Contoso Ltd needs a license that has no free seat: O365_BUSINESS_PREMIUM."
+            ),
+            "{note}"
+        );
+        assert!(
+            note.contains("because the organization is not mapped to a license distributor"),
+            "{note}"
+        );
+        assert!(
+            note.contains(&format!("Confirm license purchase: {confirm}")),
+            "{note}"
+        );
+        assert!(
+            note.contains(&format!("Reject license purchase: {reject}")),
+            "{note}"
+        );
+        assert!(
+            note.contains("2026-03-03 09:00 CET (Europe/Berlin)"),
+            "{note}"
+        );
+        assert!(note.find("Confirm").expect("confirm") < note.find("Reject").expect("reject"));
+    }
+
+    #[test]
+    fn each_manual_trigger_reads_differently() {
+        let texts: Vec<String> = [
+            ManualPurchaseReason::ChosenInForm,
+            ManualPurchaseReason::AutoPurchaseDisabled,
+            ManualPurchaseReason::NoDistributorMapped,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(texts[0], "the request asked for a manual purchase");
+        assert_eq!(
+            texts[1],
+            "automatic license purchase is turned off for the organization"
+        );
+        assert_ne!(texts[1], texts[2]);
+    }
+
+    #[test]
+    fn the_timeout_and_reject_notes_say_the_license_must_be_assigned_by_hand() {
+        let s = skus(&["SPB"]);
+        let timed_out = license_purchase_timed_out("ana@contoso.com", &s);
+        assert!(
+            timed_out.contains("within 24 hours") && timed_out.contains("timed out"),
+            "{timed_out}"
+        );
+        assert!(timed_out.contains("by hand"), "{timed_out}");
+        let rejected = license_purchase_rejected("ana@contoso.com", &s);
+        assert!(
+            rejected.contains("rejected") && rejected.contains("ana@contoso.com"),
+            "{rejected}"
+        );
+        let confirmed = license_purchase_confirmed(&s, Some("tech@msp.com"));
+        assert_eq!(
+            confirmed,
+            "The manual purchase of SPB was confirmed by tech@msp.com. Onboard now assigns the license."
+        );
+    }
+
+    #[test]
+    fn credentials_notes_name_the_destination_and_never_the_secret_unless_opted_in() {
+        let note = credentials_stored(
+            "ana@contoso.com",
+            CredentialDelivery::Password,
+            &[PasswordSaveLocation::ItGlue, PasswordSaveLocation::PwPush],
+            SendCredentialsTo::Email,
+        );
+        assert_eq!(
+            note,
+            "The first password of ana@contoso.com was stored in IT Glue, a Password Pusher link. It was sent to the manager by e-mail."
+        );
+        let password = Password::new("Maple-Harbor-Tulip-Quartz-47");
+        assert!(credentials_in_ticket("ana@contoso.com", &password, false).is_none());
+        let secret = credentials_in_ticket("ana@contoso.com", &password, true).expect("opted in");
+        assert!(
+            secret
+                .expose_secret()
+                .contains("Maple-Harbor-Tulip-Quartz-47")
+        );
+        assert!(
+            !format!("{secret:?}").contains("Maple"),
+            "a SecretString does not print"
+        );
+        let tap = credentials_stored(
+            "ana@contoso.com",
+            CredentialDelivery::TemporaryAccessPass,
+            &[],
+            SendCredentialsTo::Nobody,
+        );
+        assert!(
+            tap.contains("Temporary Access Pass") && tap.contains("not stored anywhere"),
+            "{tap}"
+        );
+    }
+
+    #[test]
+    fn approval_notes_cover_request_answer_and_timeout() {
+        let approvers = [
+            "hr@contoso.com".parse().expect("email"),
+            "it@contoso.com".parse().expect("email"),
+        ];
+        let asked = approval_requested(
+            "Ana Silva",
+            &approvers,
+            at("2026-07-01T10:00:00Z"),
+            &berlin(),
+        );
+        assert!(
+            asked.contains("hr@contoso.com, it@contoso.com")
+                && asked.contains("2026-07-01 12:00 CEST"),
+            "{asked}"
+        );
+        assert_eq!(
+            approval_approved("Ana Silva", Some("hr@contoso.com")),
+            "hr@contoso.com approved the creation of Ana Silva. Onboarding continues."
+        );
+        assert!(approval_denied("Ana Silva", None).contains("No user was created"));
+        assert!(approval_timed_out("Ana Silva", 72).contains("within 72 hours"));
+    }
+
+    #[test]
+    fn the_user_created_note_says_why_the_username() {
+        let choice = UsernameChoice {
+            username: Username::parse("jmdoe").expect("valid"),
+            sam_account_name: "jmdoe".into(),
+            reason: UsernameReason::MiddleInitialAfterCollision {
+                taken: "jdoe".into(),
+            },
+            truncated: false,
+        };
+        assert_eq!(
+            user_created("John Doe", "jmdoe@contoso.com", &choice),
+            "Created John Doe as jmdoe@contoso.com (jdoe was taken, so the middle initial was added).\nsAMAccountName: jmdoe"
+        );
+    }
+
+    #[test]
+    fn the_other_notes_carry_their_facts() {
+        let s: SkuPartNumber = "SPB".parse().expect("sku");
+        assert_eq!(
+            license_assigned(
+                "a@c.com",
+                &s,
+                &Assignment::Group {
+                    group: "Lic BP".into()
+                }
+            ),
+            "Added a@c.com to the license group Lic BP, which grants SPB."
+        );
+        assert!(
+            license_assigned(
+                "a@c.com",
+                &s,
+                &Assignment::Direct {
+                    because: DirectBecause::NoGroupForSku
+                }
+            )
+            .contains("no license group")
+        );
+        assert_eq!(
+            license_purchased(&s, Distributor::Pax8, 1),
+            "No SPB seat was free, so Onboard bought 1 seat through Pax8."
+        );
+        let groups = groups_added(
+            "a@c.com",
+            &["Finance".into()],
+            &["Ghost".into()],
+            Some("b@c.com"),
+        );
+        assert!(
+            groups.contains("copied from b@c.com: Finance")
+                && groups.contains("Not found")
+                && groups.contains("Ghost"),
+            "{groups}"
+        );
+        assert!(
+            scheduled_until("Ana", at("2026-03-02T08:00:00Z"), &berlin())
+                .contains("2026-03-02 09:00 CET")
+        );
+        let failed_note = failed(
+            "CreateUser",
+            "Graph refused the user: the domain is not verified",
+            "verify contoso.com in Entra ID and run the onboarding again",
+        );
+        assert!(
+            failed_note.contains("CreateUser") && failed_note.contains("What to do: verify"),
+            "{failed_note}"
+        );
+        assert!(
+            onboarding_completed("Ana", "a@c.com", &["license SPB assigned".into()])
+                .ends_with("\n- license SPB assigned")
+        );
+        let actions = OffboardingActions {
+            deactivate_user: true,
+            revoke_sessions: true,
+            reset_password: false,
+            remove_auth_methods: false,
+            remove_groups: false,
+            remove_licenses: false,
+            set_manager_as_delegate: false,
+            forward_mail_to_manager: false,
+            set_auto_reply: false,
+            hide_from_gal: true,
+            reduce_distributor_seats: false,
+        };
+        assert_eq!(
+            offboarding_started("a@c.com", &actions, None),
+            "Onboard started offboarding a@c.com.\nActions: deactivate user, revoke sessions, hide from gal."
+        );
+        assert!(
+            offboarding_completed("a@c.com", &[])
+                .starts_with("Offboarding of a@c.com is complete.")
+        );
+    }
+}
