@@ -82,6 +82,19 @@ pub enum DomainError {
         errors: Vec<DomainError>,
     },
 
+    /// A variable that another variable's value makes necessary is not set.
+    #[error(
+        "variable `{variable}` for organization `{organization}` must be set because {because}"
+    )]
+    MissingVariable {
+        /// The canonical name of the variable that is missing.
+        variable: String,
+        /// The organization whose variables were used.
+        organization: String,
+        /// The setting that needs it (`require_approval_for_new_users is 1`).
+        because: String,
+    },
+
     /// A name part has no letter that can become part of a username.
     #[error(
         "cannot make a username from {part} `{value}`: it has no latin, greek or cyrillic letters; give an explicit `username`"

@@ -14,6 +14,7 @@
 //! - [`password`]: password generation and a password type that never prints itself.
 //! - [`license`]: the license decision per requested SKU.
 //! - [`notes`]: the text of every ticket note.
+//! - [`plan`]: what a run will do (approval, schedule, settings), decided up front.
 //! - [`values`]: small validated values (e-mail address, country code, time zone).
 //! - [`error`]: [`DomainError`], the one error type.
 
@@ -25,6 +26,7 @@ pub mod error;
 pub mod license;
 pub mod notes;
 pub mod password;
+pub mod plan;
 pub mod request;
 pub mod username;
 pub mod variables;
@@ -32,6 +34,7 @@ pub mod variables;
 pub use error::{DomainError, FieldError};
 pub use license::{LicensePlan, SkuPartNumber, decide_licenses};
 pub use password::{Password, generate_password};
+pub use plan::{plan_offboarding, plan_onboarding};
 pub use request::{OffboardingRequest, OnboardingRequest, parse_offboarding, parse_onboarding};
 pub use username::{Username, UsernameChoice, choose_username};
 pub use variables::{VariableLayer, Variables};

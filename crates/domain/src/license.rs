@@ -265,3 +265,21 @@ pub fn decide_licenses(inputs: &LicenseInputs<'_>) -> LicensePlan {
     }
     LicensePlan::Items { items }
 }
+
+named_enum! {
+    /// How the license part of an onboarding ended, as `GET /api/onboardings/{id}` reports it.
+    pub enum LicenseOutcome {
+        /// Every license was assigned from free seats.
+        Assigned = "assigned",
+        /// A seat was bought through the distributor and assigned.
+        Purchased = "purchased",
+        /// A technician bought the seat by hand and confirmed; it was assigned.
+        PurchaseConfirmed = "purchase_confirmed",
+        /// A technician rejected the purchase; the user has no license.
+        PurchaseRejected = "purchase_rejected",
+        /// Nobody answered the purchase request within 24 hours; the user has no license.
+        PurchaseTimedOut = "purchase_timed_out",
+        /// The request asked for no license.
+        NoneRequested = "none_requested",
+    }
+}

@@ -414,7 +414,12 @@ where
     let is_free = |upn: &str, sam: &str| !taken.contains(upn) && !taken.contains(sam);
 
     if let Some(username) = explicit {
-        let (sam, _) = fit(std::slice::from_ref(&username.0), "", "", MAX_SAM_ACCOUNT_NAME);
+        let (sam, _) = fit(
+            std::slice::from_ref(&username.0),
+            "",
+            "",
+            MAX_SAM_ACCOUNT_NAME,
+        );
         if !is_free(&username.0, &sam) {
             return Err(DomainError::UsernameTaken {
                 username: username.0.clone(),
