@@ -17,6 +17,38 @@
 //! - [`plan`]: what a run will do (approval, schedule, settings), decided up front.
 //! - [`values`]: small validated values (e-mail address, country code, time zone).
 //! - [`error`]: [`DomainError`], the one error type.
+//!
+//! # Example: from a form to a username and a license plan
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use onboard_domain::license::{LicenseInputs, LicenseAction, decide_licenses};
+//! use onboard_domain::{Variables, VariableLayer, choose_username, parse_onboarding};
+//! use serde_json::json;
+//!
+//! let msp: VariableLayer = serde_json::from_value(json!({"time_zone": "Europe/Berlin"}))?;
+//! let org: VariableLayer = serde_json::from_value(json!({"user_name_format": "first.last"}))?;
+//! let vars = Variables::resolve("contoso", &msp, &org)?;
+//!
+//! let form = json!({"organization": "contoso", "first_name": "José", "last_name": "Núñez",
+//!                   "licenses": ["SPB"]});
+//! let request = parse_onboarding(&form, &vars)?;
+//!
+//! let choice = choose_username(&request.name, request.username.as_ref(), &vars.username_rules(), ["jose.nunez"])?;
+//! assert_eq!(choice.username.as_str(), "jose.nunez2");
+//!
+//! let plan = decide_licenses(&LicenseInputs {
+//!     requested: &request.licenses,
+//!     free_seats: &BTreeMap::new(),
+//!     method: vars.m365_license_assignment_method,
+//!     groups: &vars.license_groups,
+//!     auto_purchase_enabled: vars.auto_purchase_license_if_none_available,
+//!     purchase_choice: request.license_purchase,
+//!     distributor_mapped: vars.microsoft_licensing_distributor.is_some(),
+//! });
+//! assert!(matches!(plan.items()[0].action, LicenseAction::ManualPurchase { .. }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![warn(missing_docs)]
 
