@@ -79,7 +79,7 @@ named_enum! {
 }
 
 /// How a license, once there is a free seat, reaches the user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Assignment {
     /// Assign directly.
@@ -95,7 +95,7 @@ pub enum Assignment {
 }
 
 /// Why a license is assigned directly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DirectBecause {
     /// `m365_license_assignment_method` is `direct`.
@@ -105,7 +105,7 @@ pub enum DirectBecause {
 }
 
 /// Why a technician is asked to buy a license: the three triggers of the manual process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ManualPurchaseReason {
     /// The form asked for a manual purchase.
@@ -129,7 +129,7 @@ impl fmt::Display for ManualPurchaseReason {
 }
 
 /// What to do about one requested SKU.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum LicenseAction {
     /// A seat is free: assign it.
@@ -152,7 +152,7 @@ pub enum LicenseAction {
 }
 
 /// One SKU and what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicensePlanItem {
     /// The SKU.
     pub sku: SkuPartNumber,
@@ -163,7 +163,7 @@ pub struct LicensePlanItem {
 }
 
 /// The license plan of one onboarding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LicensePlan {
     /// The request asked for no license: nothing to do.

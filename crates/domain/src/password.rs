@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use rand::TryCryptoRng;
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 
@@ -52,7 +52,7 @@ named_enum! {
 }
 
 /// What a generated password must look like (see [`crate::variables::Variables::password_policy`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordPolicy {
     /// Length, 8 to 256 (a passphrase is at least this long, and has at least four words).
     pub length: usize,
@@ -74,7 +74,7 @@ impl Default for PasswordPolicy {
 }
 
 /// The three password options of the reference, with its defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordOptions {
     /// The user must change the password at first sign-in (default on).
     pub change_at_first_sign_in: bool,

@@ -3,7 +3,7 @@
 //! steps follow. Pure: `now` is an argument.
 
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 use crate::password::{PasswordOptions, PasswordPolicy};
@@ -13,7 +13,7 @@ use crate::values::EmailAddress;
 use crate::variables::{CredentialDelivery, PasswordSaveLocation, SendCredentialsTo, Variables};
 
 /// Waiting for a person to approve.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalPlan {
     /// Who is asked.
     pub approvers: Vec<EmailAddress>,
@@ -24,17 +24,15 @@ pub struct ApprovalPlan {
 }
 
 /// What an onboarding will do, before it does anything.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OnboardingPlan {
     /// The approval to wait for, when `require_approval_for_new_users` is on.
     pub approval: Option<ApprovalPlan>,
     /// When to create the user; `None` means as soon as possible.
     pub create_at: Option<Timestamp>,
     /// How the username is chosen.
-    #[serde(skip)]
     pub username_rules: UsernameRules,
     /// How the password is generated.
-    #[serde(skip)]
     pub password_policy: PasswordPolicy,
     /// The password options of the new user.
     pub password_options: PasswordOptions,
@@ -47,7 +45,7 @@ pub struct OnboardingPlan {
 }
 
 /// What an offboarding will do, before it does anything.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OffboardingPlan {
     /// The approval to wait for, when `require_approval_for_offboarding_users` is on.
     pub approval: Option<ApprovalPlan>,

@@ -8,7 +8,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 use jiff::civil::{Date, Time};
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value as Json};
 
 use crate::error::{DomainError, FieldError};
@@ -18,7 +18,7 @@ use crate::values::{CountryCode, EmailAddress};
 use crate::variables::{PhoneFormat, SendCredentialsTo, Variables};
 
 /// A person's name, kept in Unicode for display (usernames are derived from it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonName {
     /// Given name (may be empty for a single name).
     pub first: String,
@@ -40,7 +40,7 @@ impl PersonName {
 }
 
 /// A PSA ticket id as given (`"12345"`, `12345` or `"T20240101.0001"`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TicketId(String);
 
@@ -97,6 +97,21 @@ impl PhoneNumber {
     }
 }
 
+impl<'de> Deserialize<'de> for PhoneNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let parsed = phonenumber::parse(None, &text)
+            .ok()
+            .filter(phonenumber::is_valid)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("`{text}` is not an e.164 phone number"))
+            })?;
+        Ok(Self(
+            parsed.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
+    }
+}
+
 impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -104,7 +119,7 @@ impl fmt::Display for PhoneNumber {
 }
 
 /// A point in time given as a date or as an instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WhenGiven {
     /// The instant.
     pub at: Timestamp,
@@ -114,7 +129,7 @@ pub struct WhenGiven {
 }
 
 /// A validated onboarding request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OnboardingRequest {
     /// The organization's id as the form names it.
     pub organization: String,
@@ -166,7 +181,7 @@ impl OnboardingRequest {
 }
 
 /// The offboarding actions, each on or off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OffboardingActions {
     /// Block sign-in.
     pub deactivate_user: bool,
@@ -252,7 +267,7 @@ impl OffboardingActions {
 }
 
 /// A validated offboarding request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OffboardingRequest {
     /// The organization's id as the form names it.
     pub organization: String,

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::DomainError;
 use crate::request::PersonName;
@@ -69,7 +69,7 @@ named_enum! {
 }
 
 /// The username rules of an organization (see [`crate::variables::Variables::username_rules`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsernameRules {
     /// The format.
     pub format: UsernameFormat,
@@ -138,6 +138,12 @@ impl Username {
     }
 }
 
+impl<'de> Deserialize<'de> for Username {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::parse(&String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -145,7 +151,7 @@ impl fmt::Display for Username {
 }
 
 /// Why the chosen username is what it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum UsernameReason {
     /// The format's username was free.
@@ -192,7 +198,7 @@ fn list_taken(taken: &[String]) -> String {
 }
 
 /// The chosen username and what goes with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsernameChoice {
     /// The UPN local part and `mailNickname`.
     pub username: Username,

@@ -310,3 +310,29 @@ fn the_user_cannot_be_their_own_delegate() {
     ));
     assert_eq!(fields(&errs), ["delegate_to"]);
 }
+
+#[test]
+fn validated_requests_survive_a_round_trip_through_json() {
+    // Requests travel between workflow steps as JSON state.
+    let vars = variables(json!({"time_zone": "Europe/Berlin"}));
+    let on = parse_onboarding(
+        &json!({"organization": "c", "first_name": "Zoë", "middle_name": "Ann", "last_name": "Brontë",
+                "username": "zbronte", "mobile_phone": "+44 7911 123456", "manager_email": "m@c.com",
+                "start_date": "2026-03-02", "licenses": ["SPB"], "ticket_id": "T1", "license_purchase": "auto"}),
+        &vars,
+    )
+    .expect("valid");
+    let back: onboard_domain::OnboardingRequest =
+        serde_json::from_value(serde_json::to_value(&on).expect("serialize")).expect("deserialize");
+    assert_eq!(back, on);
+
+    let off = parse_offboarding(
+        &json!({"organization": "c", "user_principal_name": "a@c.com", "scheduled_at": "2026-03-31T18:00:00+02:00"}),
+        &vars,
+    )
+    .expect("valid");
+    let back: onboard_domain::OffboardingRequest =
+        serde_json::from_value(serde_json::to_value(&off).expect("serialize"))
+            .expect("deserialize");
+    assert_eq!(back, off);
+}
