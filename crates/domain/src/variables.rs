@@ -990,17 +990,125 @@ mod tests {
         }
     }
 
+    /// Every variable's default as documented (the reference's where it has one), written
+    /// out independently of the `variables!` table.
+    const DOCUMENTED_DEFAULTS: &[(&str, &str)] = &[
+        ("require_approval_for_new_users", "false"),
+        ("new_user_approval_email", "[]"),
+        ("require_approval_for_offboarding_users", "false"),
+        ("offboarding_user_approval_email", "[]"),
+        ("approval_timeout_hours", "72"),
+        ("approval_reminder_hours", "24"),
+        ("default_psa", "null"),
+        ("default_ticket_location", "null"),
+        ("default_ticket_status", "null"),
+        ("ticket_status_waiting_input", "null"),
+        ("ticket_status_workflow_complete", "null"),
+        ("default_priority", "null"),
+        ("send_from_address", "null"),
+        ("type_for_created_new_user_ticket", "null"),
+        ("subtype_for_created_new_user_ticket", "null"),
+        ("item_for_created_new_user_ticket", "null"),
+        ("psa_offboarding_user_ticket_type", "null"),
+        ("psa_offboarding_user_ticket_subtype", "null"),
+        ("psa_offboarding_user_ticket_item", "null"),
+        ("psa_default_tech_id", "null"),
+        ("psa_default_tech_workrole", "null"),
+        ("psa_default_tech_worktype", "null"),
+        ("psa_default_ticket_urgency", "null"),
+        ("psa_default_ticket_impact", "null"),
+        ("psa_default_ticket_source", "null"),
+        ("psa_all_notes_internal", "true"),
+        ("no_ticket_time", "false"),
+        ("time_entry_ticket_status", "null"),
+        ("automation_task_new_user_time", "null"),
+        ("automation_task_offboard_user_time", "null"),
+        ("cw_manage_company_id", "null"),
+        ("halo_psa_client_id", "null"),
+        ("autotask_company_id", "null"),
+        ("allow_scheduled_user_creation", "false"),
+        ("tz_country", "null"),
+        ("time_zone", r#""UTC""#),
+        ("working_day_start", r#""09:00:00""#),
+        ("working_day_end", r#""17:00:00""#),
+        ("primary_identity_provider", r#""azure_ad""#),
+        ("onprem_no_adsync", "false"),
+        ("no_azure_ad", "false"),
+        ("preferred_domain_controller", "null"),
+        ("preferred_adconnect_server", "null"),
+        ("onprem_exchange_server", "null"),
+        ("default_rmm", "null"),
+        ("ad_list_enabled_users_only", "true"),
+        ("username_format", r#""firstinitiallastname""#),
+        ("username_umlauts", r#""simple""#),
+        (
+            "username_collision_strategy",
+            r#""middle_initial_then_number""#,
+        ),
+        ("m365_usage_location", r#""US""#),
+        ("preferred_phone_number_format", r#""e164""#),
+        ("secure_cloud_usage_location", "null"),
+        ("microsoft_licensing_distributor", "null"),
+        ("auto_purchase_license_if_none_available", "true"),
+        ("m365_license_assignment_method", r#""direct""#),
+        ("license_groups", "{}"),
+        ("store_password_in_ticket", "true"),
+        ("onboarding_password_save_location", "[]"),
+        ("pwpush_url", "null"),
+        ("password_style", r#""random""#),
+        ("use_friendly_password_with_complexity", "true"),
+        ("password_length", "16"),
+        ("require_password_change", "true"),
+        ("cannot_change_password", "false"),
+        ("password_never_expires", "false"),
+        ("credential_delivery", r#""password""#),
+        ("temporary_access_pass_lifetime_minutes", "480"),
+        ("send_credentials_to", r#""email""#),
+        ("send_sms_to_user", "false"),
+        ("offboarding_deactivate_user", "true"),
+        ("offboarding_remove_groups", "true"),
+        ("offboarding_revoke_sessions", "true"),
+        ("offboarding_reset_password", "true"),
+        ("offboarding_remove_auth_methods", "true"),
+        ("offboarding_remove_licenses", "true"),
+        ("offboarding_set_manager_as_delegate", "false"),
+        ("offboarding_forward_mail_to_manager", "false"),
+        ("offboarding_set_auto_reply", "false"),
+        ("offboarding_hide_from_gal", "true"),
+        ("offboarding_reduce_distributor_seats", "false"),
+        ("user_onboard_form_name", "null"),
+        ("user_offboard_form_name", "null"),
+        ("user_onboard_form_default_trigger_id", "null"),
+        ("onboard_offboard_notification_email", "[]"),
+        ("failure_email", "[]"),
+    ];
+
+    fn documented_default(name: &str) -> Json {
+        let (_, text) = DOCUMENTED_DEFAULTS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("{name} has no documented default in this test"));
+        serde_json::from_str(text).expect("json")
+    }
+
+    #[test]
+    fn the_documented_defaults_cover_exactly_the_variables() {
+        let mut documented: Vec<&str> = DOCUMENTED_DEFAULTS.iter().map(|(n, _)| *n).collect();
+        let mut declared: Vec<&str> = VARIABLES.iter().map(|s| s.name).collect();
+        documented.sort_unstable();
+        declared.sort_unstable();
+        assert_eq!(documented, declared);
+    }
+
     #[test]
     fn every_variable_resolves_default_msp_org_alias_and_refuses_a_bad_value() {
         let defaults = Variables::defaults().expect("the built-in defaults are valid");
         for spec in VARIABLES {
             let name = spec.name;
-            let default = defaults.get(name).expect("every variable is readable");
-
-            // Default: the documented default, parsed.
+            // Default: nothing set anywhere gives the documented default.
+            let default = documented_default(name);
+            assert_eq!(defaults.get(name), Some(default.clone()), "{name}: default");
             let documented = (spec.default)();
-            let empty = resolve(&[], &[]).expect("defaults");
-            assert_eq!(empty.get(name), Some(default.clone()), "{name}: default");
 
             let ((msp_raw, msp_want), (org_raw, org_want), bad) = distinct_samples(spec, &default);
             assert_ne!(
