@@ -497,6 +497,21 @@ const MAX_DEPARTMENT: usize = 64;
 const MAX_OFFICE: usize = 128;
 const MAX_GROUP_NAME: usize = 256;
 
+/// The `organization` a form names, read first so its variables can be loaded before
+/// the whole form is parsed; a missing or blank one is the field error the full parse
+/// would give.
+pub fn organization_of(body: &Json) -> Result<&str, DomainError> {
+    match body.get("organization") {
+        Some(Json::String(s)) if !s.trim().is_empty() => Ok(s.trim()),
+        Some(Json::String(_) | Json::Null) | None => Err(DomainError::InvalidRequest {
+            errors: vec![FieldError::new("organization", "is required")],
+        }),
+        Some(_) => Err(DomainError::InvalidRequest {
+            errors: vec![FieldError::new("organization", "expected a string")],
+        }),
+    }
+}
+
 /// Parses an onboarding form with the organization's resolved `variables`.
 ///
 /// Every bad field is reported at once in [`DomainError::InvalidRequest`].

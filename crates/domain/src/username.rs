@@ -310,7 +310,7 @@ impl AsciiName {
                 value: name.first.clone(),
             });
         }
-        if (needs_last || first.is_empty()) && !name.last.trim().is_empty() && last.is_empty() {
+        if needs_last && !name.last.trim().is_empty() && last.is_empty() {
             return Err(DomainError::NothingToTransliterate {
                 part: "last_name",
                 value: name.last.clone(),

@@ -336,3 +336,24 @@ fn validated_requests_survive_a_round_trip_through_json() {
             .expect("deserialize");
     assert_eq!(back, off);
 }
+
+#[test]
+fn the_organization_can_be_read_before_the_variables_are_known() {
+    use onboard_domain::request::organization_of;
+    assert_eq!(
+        organization_of(&json!({"organization": " contoso "})).ok(),
+        Some("contoso")
+    );
+    assert_eq!(
+        fields(&errors(organization_of(&json!({"organization": ""})))),
+        ["organization"]
+    );
+    assert_eq!(
+        fields(&errors(organization_of(&json!({"organization": 7})))),
+        ["organization"]
+    );
+    assert_eq!(
+        fields(&errors(organization_of(&json!([])))),
+        ["organization"]
+    );
+}
