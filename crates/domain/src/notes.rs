@@ -370,6 +370,43 @@ pub fn offboarding_started(
     )
 }
 
+/// Approval to offboard was requested from `approvers`, with a deadline.
+pub fn offboarding_approval_requested(
+    user_principal_name: &str,
+    approvers: &[EmailAddress],
+    expires_at: Timestamp,
+    tz: &TimeZoneName,
+) -> String {
+    format!(
+        "Approval to offboard {user_principal_name} was requested from {}. Nothing is changed until someone approves. \
+         Without an answer by {} the request is closed.",
+        email_list(approvers),
+        local_time(expires_at, tz)
+    )
+}
+
+/// The offboarding was approved.
+pub fn offboarding_approved(user_principal_name: &str, approver: Option<&str>) -> String {
+    let who = approver.unwrap_or("The approver");
+    format!("{who} approved the offboarding of {user_principal_name}. Offboarding continues.")
+}
+
+/// The offboarding was denied: nothing is changed.
+pub fn offboarding_denied(user_principal_name: &str, approver: Option<&str>) -> String {
+    let who = approver.unwrap_or("The approver");
+    format!(
+        "{who} denied the offboarding of {user_principal_name}. The account was not changed and this request is closed."
+    )
+}
+
+/// Nobody answered the offboarding approval in time: nothing is changed.
+pub fn offboarding_approval_timed_out(user_principal_name: &str, waited_hours: u32) -> String {
+    format!(
+        "Nobody approved or denied the offboarding of {user_principal_name} within {waited_hours} hours. \
+         The account was not changed and this request is closed; submit it again to retry."
+    )
+}
+
 /// An offboarding completed.
 pub fn offboarding_completed(user_principal_name: &str, summary: &[String]) -> String {
     let mut note = format!("Offboarding of {user_principal_name} is complete.");

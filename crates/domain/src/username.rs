@@ -132,6 +132,11 @@ impl Username {
         &self.0
     }
 
+    /// The user principal name in `domain`: `username@domain`.
+    pub fn user_principal_name(&self, domain: &str) -> String {
+        format!("{}@{}", self.0, domain.trim().trim_start_matches('@'))
+    }
+
     /// The `mailNickname`: the same text (both limits are 64).
     pub fn mail_nickname(&self) -> &str {
         &self.0
@@ -649,6 +654,10 @@ mod tests {
         )
         .expect("explicit wins");
         assert_eq!(c.username.as_str(), "j.doe-admin");
+        assert_eq!(
+            c.username.user_principal_name("contoso.com"),
+            "j.doe-admin@contoso.com"
+        );
         assert_eq!(c.reason, UsernameReason::Explicit);
         let err = choose_username(
             &name("J", None, "D"),
