@@ -1,0 +1,285 @@
+//! The license decision: for each requested SKU, assign, buy, ask a technician, or skip.
+//!
+//! A pure function of its inputs, so every combination can be (and is) tested.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::variables::LicenseGroups;
+
+/// A SKU part number as Graph's `subscribedSkus` names it (`O365_BUSINESS_PREMIUM`, `SPB`):
+/// upper-case ASCII letters, digits and `_`, 1 to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct SkuPartNumber(String);
+
+impl SkuPartNumber {
+    /// The part number as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for SkuPartNumber {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let upper = s.trim().to_ascii_uppercase();
+        if upper.is_empty() || upper.len() > 64 {
+            return Err(format!("`{}` is not a sku part number", s.trim()));
+        }
+        if !upper
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(format!(
+                "`{}` is not a sku part number (letters, digits and `_`, like O365_BUSINESS_PREMIUM)",
+                s.trim()
+            ));
+        }
+        Ok(Self(upper))
+    }
+}
+
+impl<'de> Deserialize<'de> for SkuPartNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for SkuPartNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+named_enum! {
+    /// How licenses reach users.
+    pub enum LicenseAssignmentMethod {
+        /// Assigned to the user directly.
+        Direct = "direct",
+        /// Granted through membership of a license group.
+        Group = "group" | "group_membership" | "license_group",
+    }
+}
+
+named_enum! {
+    /// The form's `license_purchase` choice.
+    pub enum LicensePurchaseChoice {
+        /// Buy through the distributor if the organization allows it.
+        Auto = "auto",
+        /// A technician buys it.
+        Manual = "manual",
+    }
+}
+
+/// How a license, once there is a free seat, reaches the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Assignment {
+    /// Assign directly.
+    Direct {
+        /// Why directly.
+        because: DirectBecause,
+    },
+    /// Add the user to the license group.
+    Group {
+        /// The group's display name.
+        group: String,
+    },
+}
+
+/// Why a license is assigned directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectBecause {
+    /// `m365_license_assignment_method` is `direct`.
+    MethodIsDirect,
+    /// The method is `group` but `license_groups` names no group for this SKU.
+    NoGroupForSku,
+}
+
+/// Why a technician is asked to buy a license: the three triggers of the manual process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManualPurchaseReason {
+    /// The form asked for a manual purchase.
+    ChosenInForm,
+    /// `auto_purchase_license_if_none_available` is off.
+    AutoPurchaseDisabled,
+    /// The organization is mapped to no distributor.
+    NoDistributorMapped,
+}
+
+impl fmt::Display for ManualPurchaseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ChosenInForm => "the request asked for a manual purchase",
+            Self::AutoPurchaseDisabled => {
+                "automatic license purchase is turned off for the organization"
+            }
+            Self::NoDistributorMapped => "the organization is not mapped to a license distributor",
+        })
+    }
+}
+
+/// What to do about one requested SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum LicenseAction {
+    /// A seat is free: assign it.
+    Assign {
+        /// Directly or through a group.
+        assignment: Assignment,
+    },
+    /// No seat is free: buy one through the distributor, then assign it.
+    AutoPurchase {
+        /// How the bought seat is assigned.
+        then: Assignment,
+    },
+    /// No seat is free: ask a technician to buy one (Confirm / Reject links, 24-hour timeout).
+    ManualPurchase {
+        /// Which trigger of the manual process applies.
+        reason: ManualPurchaseReason,
+        /// How the seat is assigned once the technician confirms.
+        then: Assignment,
+    },
+}
+
+/// One SKU and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicensePlanItem {
+    /// The SKU.
+    pub sku: SkuPartNumber,
+    /// Free seats seen when deciding (0 when the tenant has no such subscription).
+    pub free_seats: u32,
+    /// The decision.
+    pub action: LicenseAction,
+}
+
+/// The license plan of one onboarding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LicensePlan {
+    /// The request asked for no license: nothing to do.
+    NoneRequested,
+    /// One item per requested SKU, in request order.
+    Items {
+        /// The items.
+        items: Vec<LicensePlanItem>,
+    },
+}
+
+impl LicensePlan {
+    /// The items (none when no license was requested).
+    pub fn items(&self) -> &[LicensePlanItem] {
+        match self {
+            Self::NoneRequested => &[],
+            Self::Items { items } => items,
+        }
+    }
+
+    /// Whether a technician must be asked.
+    pub fn needs_technician(&self) -> bool {
+        self.items()
+            .iter()
+            .any(|i| matches!(i.action, LicenseAction::ManualPurchase { .. }))
+    }
+}
+
+/// Everything the license decision depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct LicenseInputs<'a> {
+    /// The SKUs the request asks for (duplicates are decided once).
+    pub requested: &'a [SkuPartNumber],
+    /// Free seats per SKU in the tenant (`prepaidUnits.enabled - consumedUnits`); a SKU
+    /// missing here has none.
+    pub free_seats: &'a BTreeMap<SkuPartNumber, u32>,
+    /// `m365_license_assignment_method`.
+    pub method: LicenseAssignmentMethod,
+    /// `license_groups`.
+    pub groups: &'a LicenseGroups,
+    /// `auto_purchase_license_if_none_available`.
+    pub auto_purchase_enabled: bool,
+    /// The form's `license_purchase`, when given.
+    pub purchase_choice: Option<LicensePurchaseChoice>,
+    /// Whether the organization is mapped to a distributor.
+    pub distributor_mapped: bool,
+}
+
+/// Decides, for every requested SKU, how the user gets it.
+///
+/// A free seat is assigned (through the SKU's license group when the method is `group`
+/// and one is configured). Without a free seat the seat is bought through the
+/// distributor, unless one of the manual triggers applies, checked in this order:
+/// the form asked for `manual`; auto-purchase is off; no distributor is mapped.
+/// A form's `auto` never overrides an organization that turned auto-purchase off.
+pub fn decide_licenses(inputs: &LicenseInputs<'_>) -> LicensePlan {
+    if inputs.requested.is_empty() {
+        return LicensePlan::NoneRequested;
+    }
+    let mut items: Vec<LicensePlanItem> = Vec::new();
+    for sku in inputs.requested {
+        if items.iter().any(|i| &i.sku == sku) {
+            continue;
+        }
+        let free_seats = inputs.free_seats.get(sku).copied().unwrap_or(0);
+        let assignment = match (inputs.method, inputs.groups.group_for(sku)) {
+            (LicenseAssignmentMethod::Group, Some(group)) => Assignment::Group {
+                group: group.to_owned(),
+            },
+            (LicenseAssignmentMethod::Group, None) => Assignment::Direct {
+                because: DirectBecause::NoGroupForSku,
+            },
+            (LicenseAssignmentMethod::Direct, _) => Assignment::Direct {
+                because: DirectBecause::MethodIsDirect,
+            },
+        };
+        let manual_reason = if inputs.purchase_choice == Some(LicensePurchaseChoice::Manual) {
+            Some(ManualPurchaseReason::ChosenInForm)
+        } else if !inputs.auto_purchase_enabled {
+            Some(ManualPurchaseReason::AutoPurchaseDisabled)
+        } else if !inputs.distributor_mapped {
+            Some(ManualPurchaseReason::NoDistributorMapped)
+        } else {
+            None
+        };
+        let action = match (free_seats, manual_reason) {
+            (1.., _) => LicenseAction::Assign { assignment },
+            (0, Some(reason)) => LicenseAction::ManualPurchase {
+                reason,
+                then: assignment,
+            },
+            (0, None) => LicenseAction::AutoPurchase { then: assignment },
+        };
+        items.push(LicensePlanItem {
+            sku: sku.clone(),
+            free_seats,
+            action,
+        });
+    }
+    LicensePlan::Items { items }
+}
+
+named_enum! {
+    /// How the license part of an onboarding ended, as `GET /api/onboardings/{id}` reports it.
+    pub enum LicenseOutcome {
+        /// Every license was assigned from free seats.
+        Assigned = "assigned",
+        /// A seat was bought through the distributor and assigned.
+        Purchased = "purchased",
+        /// A technician bought the seat by hand and confirmed; it was assigned.
+        PurchaseConfirmed = "purchase_confirmed",
+        /// A technician rejected the purchase; the user has no license.
+        PurchaseRejected = "purchase_rejected",
+        /// Nobody answered the purchase request within 24 hours; the user has no license.
+        PurchaseTimedOut = "purchase_timed_out",
+        /// The request asked for no license.
+        NoneRequested = "none_requested",
+    }
+}
