@@ -15,7 +15,7 @@
 
 #![warn(missing_docs)]
 
-// TEMP pub mod autotask;
+pub mod autotask;
 pub mod connectwise;
 pub mod faults;
 // TEMP pub mod halopsa;

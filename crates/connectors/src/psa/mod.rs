@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
-// TEMP pub mod autotask;
+pub mod autotask;
 pub mod connectwise;
 // TEMP pub mod halopsa;
 // TEMP pub mod none;
