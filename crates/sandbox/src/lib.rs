@@ -18,4 +18,4 @@
 pub mod autotask;
 pub mod connectwise;
 pub mod faults;
-// TEMP pub mod halopsa;
+pub mod halopsa;

@@ -22,7 +22,7 @@ use crate::error::Error;
 
 pub mod autotask;
 pub mod connectwise;
-// TEMP pub mod halopsa;
+pub mod halopsa;
 // TEMP pub mod none;
 
 /// A ticket's id in its PSA (ConnectWise, Autotask and Halo use integers; kept
