@@ -1,5 +1,8 @@
 //! Contract tests: the ConnectWise client against the ConnectWise simulator over a real socket.
 
+// A test binary: helpers outside #[test] functions may panic on failed setup too.
+#![allow(clippy::unwrap_used)]
+
 mod psa_support;
 
 use std::sync::Arc;

@@ -468,26 +468,24 @@ async fn list_tickets(
     Json(json!({"record_count": total, "tickets": page})).into_response()
 }
 
-/// Returns the single element of an array body, or Halo's 400.
-fn single_element(body: Option<Json<Value>>) -> Result<Map<String, Value>, Response> {
+/// Returns the single element of an array body, or the message of Halo's 400.
+fn single_element(body: Option<Json<Value>>) -> Result<Map<String, Value>, &'static str> {
     match body {
         Some(Json(Value::Array(mut items))) if items.len() == 1 => match items.swap_remove(0) {
             Value::Object(object) => Ok(object),
-            _ => Err(bad_request("Each element must be an object.")),
+            _ => Err("Each element must be an object."),
         },
-        Some(Json(Value::Array(_))) => Err(bad_request(
-            "This simulator accepts exactly one element per request.",
-        )),
-        _ => Err(bad_request(
-            "The request body must be a JSON array of objects.",
-        )),
+        Some(Json(Value::Array(_))) => {
+            Err("This simulator accepts exactly one element per request.")
+        }
+        _ => Err("The request body must be a JSON array of objects."),
     }
 }
 
 async fn post_tickets(State(sim): State<HaloSim>, body: Option<Json<Value>>) -> Response {
     let element = match single_element(body) {
         Ok(element) => element,
-        Err(response) => return response,
+        Err(message) => return bad_request(message),
     };
     let mut state = sim.lock();
     let seed = &state.seed;
@@ -591,7 +589,7 @@ async fn list_actions(
 async fn post_actions(State(sim): State<HaloSim>, body: Option<Json<Value>>) -> Response {
     let element = match single_element(body) {
         Ok(element) => element,
-        Err(response) => return response,
+        Err(message) => return bad_request(message),
     };
     let mut state = sim.lock();
     let Some(ticket_id) = element

@@ -14,16 +14,19 @@
 //! the ticket before posting, so a retried step never posts twice.
 
 use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::http::{HttpClient, RetryPolicy};
 
 pub mod autotask;
 pub mod connectwise;
 pub mod halopsa;
-// TEMP pub mod none;
+pub mod none;
 
 /// A ticket's id in its PSA (ConnectWise, Autotask and Halo use integers; kept
 /// as text because it arrives from forms and configuration).
@@ -230,6 +233,116 @@ pub trait Psa: Send + Sync + fmt::Debug {
     }
 }
 
+/// Which PSA an organization uses: the `default_psa` variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PsaKind {
+    /// ConnectWise Manage (ConnectWise PSA).
+    ConnectWise,
+    /// Autotask (Datto Autotask PSA).
+    Autotask,
+    /// HaloPSA.
+    HaloPsa,
+    /// No PSA: notes are mailed to the team.
+    None,
+}
+
+impl FromStr for PsaKind {
+    type Err = String;
+
+    /// Reads `default_psa`, forgiving case, spaces and the vendors' long names.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let squashed: String = value
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match squashed.as_str() {
+            "connectwise" | "connectwisemanage" | "connectwisepsa" | "cw" | "manage" => {
+                Ok(Self::ConnectWise)
+            }
+            "autotask" | "dattoautotask" | "autotaskpsa" => Ok(Self::Autotask),
+            "halopsa" | "halo" => Ok(Self::HaloPsa),
+            "none" | "email" | "" => Ok(Self::None),
+            _ => Err(format!(
+                "default_psa '{value}' is not one of connectwise, autotask, halopsa, none"
+            )),
+        }
+    }
+}
+
+/// The connection settings of every PSA the MSP uses (the `[psa]` section);
+/// only the one an organization selects must be present.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PsaSettings {
+    /// `[psa.connectwise]`.
+    pub connectwise: Option<connectwise::ConnectWiseConfig>,
+    /// `[psa.autotask]`.
+    pub autotask: Option<autotask::AutotaskConfig>,
+    /// `[psa.halopsa]`.
+    pub halopsa: Option<halopsa::HaloConfig>,
+    /// Where the "none" PSA mails notes (the team behind `send_from_address`).
+    pub notes_mail_to: Option<String>,
+}
+
+/// Builds the PSA client `kind` names from `settings`, or a `Config` error
+/// naming the missing section. The "none" PSA needs `mailer`.
+pub fn connect(
+    kind: PsaKind,
+    settings: &PsaSettings,
+    policy: &RetryPolicy,
+    mailer: Option<Arc<dyn none::NoteMailer>>,
+) -> Result<Arc<dyn Psa>, Error> {
+    fn missing(service: &'static str, detail: &str) -> Error {
+        Error::Config {
+            service,
+            detail: detail.to_owned(),
+        }
+    }
+    Ok(match kind {
+        PsaKind::ConnectWise => {
+            let config = settings
+                .connectwise
+                .clone()
+                .ok_or_else(|| missing("connectwise", "[psa.connectwise] is not configured"))?;
+            Arc::new(connectwise::ConnectWise::new(
+                config,
+                HttpClient::new("connectwise", policy.clone())?,
+            ))
+        }
+        PsaKind::Autotask => {
+            let config = settings
+                .autotask
+                .clone()
+                .ok_or_else(|| missing("autotask", "[psa.autotask] is not configured"))?;
+            Arc::new(autotask::Autotask::new(
+                config,
+                HttpClient::new("autotask", policy.clone())?,
+            ))
+        }
+        PsaKind::HaloPsa => {
+            let config = settings
+                .halopsa
+                .clone()
+                .ok_or_else(|| missing("halopsa", "[psa.halopsa] is not configured"))?;
+            Arc::new(halopsa::HaloPsa::new(
+                config,
+                HttpClient::new("halopsa", policy.clone())?,
+            ))
+        }
+        PsaKind::None => {
+            let to = settings
+                .notes_mail_to
+                .clone()
+                .ok_or_else(|| missing("none", "psa.notes_mail_to is not configured"))?;
+            let mailer =
+                mailer.ok_or_else(|| missing("none", "the email-only PSA needs a mailer"))?;
+            Arc::new(none::EmailOnlyPsa::new(mailer, to))
+        }
+    })
+}
+
 /// One id/name pair of a PSA's lookup list (boards, statuses, priorities, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Named {
@@ -360,6 +473,32 @@ mod tests {
         assert_eq!(
             missing.to_string(),
             "autotask: no status named 'Done'; valid: New, Complete"
+        );
+    }
+
+    #[test]
+    fn default_psa_values_are_read_forgivingly_and_unknown_ones_are_named() {
+        assert_eq!("ConnectWise Manage".parse(), Ok(PsaKind::ConnectWise));
+        assert_eq!("autotask".parse(), Ok(PsaKind::Autotask));
+        assert_eq!("Halo PSA".parse(), Ok(PsaKind::HaloPsa));
+        assert_eq!("None".parse(), Ok(PsaKind::None));
+        let err = "ServiceNow".parse::<PsaKind>().unwrap_err();
+        assert!(err.contains("'ServiceNow'"), "{err}");
+    }
+
+    #[test]
+    fn connecting_to_an_unconfigured_psa_names_the_missing_section() {
+        let err = connect(
+            PsaKind::Autotask,
+            &PsaSettings::default(),
+            &RetryPolicy::default(),
+            None,
+        )
+        .unwrap_err();
+
+        assert_eq!(
+            err.to_string(),
+            "autotask: configuration: [psa.autotask] is not configured"
         );
     }
 
