@@ -35,6 +35,7 @@ fn config(tenant: &Tenant) -> AutotaskConfig {
         zone_url: None,
         discovery_url: format!("{}{}", tenant.origin, tenant.sim.zone_path()),
         notes: AutotaskNoteLabels::default(),
+        page_size: 2,
     }
 }
 
@@ -218,6 +219,71 @@ async fn a_retried_note_is_posted_once() {
         (NoteOutcome::Posted, NoteOutcome::AlreadyPosted)
     );
     assert_eq!(tenant.sim.notes(501).len(), 2);
+}
+
+#[tokio::test]
+async fn query_pages_are_followed_through_next_page_url_to_the_end() {
+    let tickets = (1..=5)
+        .map(|n| AtSeedTicket {
+            id: 600 + n,
+            title: format!("Imported {n} [onb-1]"),
+            company_id: 174,
+            status: "New".into(),
+            priority: "Medium".into(),
+            queue: QUEUE.into(),
+        })
+        .collect();
+    let tenant = tenant(AutotaskSeed {
+        tickets,
+        ..AutotaskSeed::default()
+    })
+    .await;
+    let at = client(&tenant, RecordingSleeper::new());
+
+    let found = at
+        .create_ticket(&new_ticket("onb-1", "174", QUEUE, "New", "Medium"))
+        .await
+        .unwrap();
+
+    // Five matches at two per page: the first page, then two nextPageUrl pages.
+    assert_eq!(found.id, TicketId::new("601"));
+    assert_eq!(tenant.sim.tickets().len(), 5);
+    let next_pages = tenant
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.as_str() == "GET /sandbox/autotask/atservicesrest/v1.0/Tickets/query/next")
+        .count();
+    assert_eq!(next_pages, 2);
+}
+
+#[tokio::test]
+async fn picklists_are_read_once_and_updates_patch_the_collection_path() {
+    let tenant = tenant(seed_with_ticket()).await;
+    let at = client(&tenant, RecordingSleeper::new());
+    let id = TicketId::new("501");
+
+    at.set_status(&id, "In Progress").await.unwrap();
+    at.set_status(&id, "Complete").await.unwrap();
+    at.create_ticket(&new_ticket("onb-1", "174", QUEUE, "New", "Medium"))
+        .await
+        .unwrap();
+
+    let requests = tenant.sim.requests();
+    let count = |line: &str| requests.iter().filter(|r| r.as_str() == line).count();
+    assert_eq!(
+        count("GET /sandbox/autotask/atservicesrest/v1.0/Tickets/entityInformation/fields"),
+        1
+    );
+    assert_eq!(
+        count("PATCH /sandbox/autotask/atservicesrest/v1.0/Tickets"),
+        2
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with("PATCH") && r.ends_with("/501"))
+    );
 }
 
 #[tokio::test]

@@ -368,3 +368,30 @@ async fn a_site_that_keeps_failing_is_unavailable_after_the_last_attempt() {
     assert!(err.is_transient());
     assert_eq!(sleeper.waits().len(), 3);
 }
+
+#[tokio::test]
+async fn boards_priorities_and_statuses_are_fetched_once_for_many_tickets() {
+    let site = site(ConnectWiseSeed::default()).await;
+    let cw = client(&site, RecordingSleeper::new());
+
+    for key in ["onb-1", "onb-2", "onb-3"] {
+        let ticket = cw
+            .create_ticket(&new_ticket(key, "ACME", BOARD, "New", PRIORITY))
+            .await
+            .unwrap();
+        cw.set_status(&ticket.id, "In Progress").await.unwrap();
+    }
+
+    let requests = site.sim.requests();
+    let count = |suffix: &str| {
+        requests
+            .iter()
+            .filter(|r| r.starts_with("GET ") && r.ends_with(suffix))
+            .count()
+    };
+    // One listing each, in pages of two: 2 boards, 3 priorities, 4 statuses.
+    assert_eq!(count("/service/boards"), 1);
+    assert_eq!(count("/service/priorities"), 2);
+    assert_eq!(count("/service/boards/1/statuses"), 2);
+    assert_eq!(site.sim.tickets().len(), 3);
+}

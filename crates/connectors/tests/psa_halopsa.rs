@@ -310,3 +310,24 @@ async fn a_500_is_retried_and_the_note_lands_once() {
     assert_eq!(sleeper.waits().len(), 1);
     assert_eq!(instance.sim.actions(301).len(), 1);
 }
+
+#[tokio::test]
+async fn statuses_priorities_and_teams_are_fetched_once_for_many_tickets() {
+    let instance = instance(HaloSeed::default()).await;
+    let halo = client(&instance, RecordingSleeper::new());
+
+    for key in ["onb-1", "onb-2", "onb-3"] {
+        let ticket = halo
+            .create_ticket(&new_ticket(key, "12", TEAM, "New", "Medium"))
+            .await
+            .unwrap();
+        halo.set_status(&ticket.id, "In Progress").await.unwrap();
+    }
+
+    let requests = instance.sim.requests();
+    let count = |line: &str| requests.iter().filter(|r| r.as_str() == line).count();
+    assert_eq!(count("GET /sandbox/halopsa/api/Status"), 1);
+    assert_eq!(count("GET /sandbox/halopsa/api/Priority"), 1);
+    assert_eq!(count("GET /sandbox/halopsa/api/Team"), 1);
+    assert_eq!(count("POST /sandbox/halopsa/api/Tickets"), 6);
+}

@@ -270,6 +270,8 @@ pub struct AtNote {
 
 #[derive(Debug)]
 struct AtState {
+    /// `METHOD /path` of every request that got past fault injection, oldest first.
+    requests: Vec<String>,
     seed: AutotaskSeed,
     tickets: BTreeMap<u64, AtTicket>,
     notes: Vec<AtNote>,
@@ -336,6 +338,7 @@ impl AutotaskSim {
         Ok(Self {
             state: Arc::new(Mutex::new(AtState {
                 seed,
+                requests: Vec::new(),
                 tickets,
                 notes: Vec::new(),
                 next_ticket,
@@ -348,6 +351,17 @@ impl AutotaskSim {
 
     fn lock(&self) -> MutexGuard<'_, AtState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record(&self, request: &Request) {
+        let line = format!("{} {}", request.method(), request.uri().path());
+        self.lock().requests.push(line);
+    }
+
+    /// `METHOD /path` of every API request that reached the simulator,
+    /// authorised or not (injected faults answer before it), oldest first.
+    pub fn requests(&self) -> Vec<String> {
+        self.lock().requests.clone()
     }
 
     /// The fault injector.
@@ -420,6 +434,7 @@ pub fn router(sim: &AutotaskSim) -> Router {
 }
 
 async fn authenticate(State(sim): State<AutotaskSim>, request: Request, next: Next) -> Response {
+    sim.record(&request);
     let (code, user, secret) = {
         let header = |name: &str| {
             request
@@ -1078,5 +1093,17 @@ mod tests {
         assert!(hit.matches(&note));
         assert!(!miss.matches(&note));
         assert!(Filter::parse(&json!({"op": "like", "field": "x", "value": 1})).is_err());
+    }
+
+    #[test]
+    fn a_partial_seed_keeps_the_defaults_and_an_unknown_setting_is_refused() {
+        let seed: AutotaskSeed =
+            serde_json::from_str(r#"{"requests_per_hour": 50, "required_fields": ["issueType"]}"#)
+                .unwrap();
+        let typo = serde_json::from_str::<AutotaskSeed>(r#"{"requierd_fields": []}"#);
+
+        assert_eq!(seed.requests_per_hour, 50);
+        assert_eq!(seed.statuses, AutotaskSeed::default().statuses);
+        assert!(typo.unwrap_err().to_string().contains("requierd_fields"));
     }
 }

@@ -229,6 +229,8 @@ pub struct CwNote {
 
 #[derive(Debug)]
 struct CwState {
+    /// `METHOD /path` of every request that got past fault injection, oldest first.
+    requests: Vec<String>,
     seed: ConnectWiseSeed,
     tickets: BTreeMap<u64, CwTicket>,
     notes: Vec<CwNote>,
@@ -328,6 +330,7 @@ impl ConnectWiseSim {
         Ok(Self {
             state: Arc::new(Mutex::new(CwState {
                 seed,
+                requests: Vec::new(),
                 tickets,
                 notes: Vec::new(),
                 next_ticket,
@@ -339,6 +342,17 @@ impl ConnectWiseSim {
 
     fn lock(&self) -> MutexGuard<'_, CwState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record(&self, request: &Request) {
+        let line = format!("{} {}", request.method(), request.uri().path());
+        self.lock().requests.push(line);
+    }
+
+    /// `METHOD /path` of every API request that reached the simulator,
+    /// authorised or not (injected faults answer before it), oldest first.
+    pub fn requests(&self) -> Vec<String> {
+        self.lock().requests.clone()
     }
 
     /// The fault injector, to change rates at run time.
@@ -404,6 +418,7 @@ pub fn router(sim: &ConnectWiseSim) -> Router {
 }
 
 async fn authenticate(State(sim): State<ConnectWiseSim>, request: Request, next: Next) -> Response {
+    sim.record(&request);
     let headers = request.headers();
     let client_id = headers
         .get("clientId")
@@ -1248,5 +1263,17 @@ mod tests {
         let err = ConnectWiseSim::new(seed).unwrap_err();
 
         assert!(err.contains("Nope"), "{err}");
+    }
+
+    #[test]
+    fn a_partial_seed_keeps_the_defaults_and_an_unknown_setting_is_refused() {
+        let seed: ConnectWiseSeed =
+            serde_json::from_str(r#"{"required_fields": ["type"], "default_page_size": 10}"#)
+                .unwrap();
+        let typo = serde_json::from_str::<ConnectWiseSeed>(r#"{"requierd_fields": []}"#);
+
+        assert_eq!(seed.required_fields, vec!["type".to_owned()]);
+        assert_eq!(seed.boards, ConnectWiseSeed::default().boards);
+        assert!(typo.unwrap_err().to_string().contains("requierd_fields"));
     }
 }

@@ -167,6 +167,8 @@ pub struct HaloAction {
 
 #[derive(Debug)]
 struct HaloState {
+    /// `METHOD /path` of every request that got past fault injection, oldest first.
+    requests: Vec<String>,
     seed: HaloSeed,
     tickets: BTreeMap<u64, HaloTicket>,
     actions: Vec<HaloAction>,
@@ -232,6 +234,7 @@ impl HaloSim {
         Ok(Self {
             state: Arc::new(Mutex::new(HaloState {
                 seed,
+                requests: Vec::new(),
                 tickets,
                 actions: Vec::new(),
                 tokens: HashMap::new(),
@@ -244,6 +247,17 @@ impl HaloSim {
 
     fn lock(&self) -> MutexGuard<'_, HaloState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record(&self, request: &Request) {
+        let line = format!("{} {}", request.method(), request.uri().path());
+        self.lock().requests.push(line);
+    }
+
+    /// `METHOD /path` of every API request that reached the simulator,
+    /// authorised or not (injected faults answer before it), oldest first.
+    pub fn requests(&self) -> Vec<String> {
+        self.lock().requests.clone()
     }
 
     /// The fault injector.
@@ -375,6 +389,7 @@ async fn token(
 }
 
 async fn authenticate(State(sim): State<HaloSim>, request: Request, next: Next) -> Response {
+    sim.record(&request);
     let valid = request
         .headers()
         .get(AUTHORIZATION)
@@ -663,5 +678,16 @@ mod tests {
             single_element(Some(Json(json!([{"id": 1}])))).unwrap()["id"],
             1
         );
+    }
+
+    #[test]
+    fn a_partial_seed_keeps_the_defaults_and_an_unknown_setting_is_refused() {
+        let seed: HaloSeed =
+            serde_json::from_str(r#"{"tenant": null, "required_fields": ["category_1"]}"#).unwrap();
+        let typo = serde_json::from_str::<HaloSeed>(r#"{"requierd_fields": []}"#);
+
+        assert_eq!(seed.tenant, None);
+        assert_eq!(seed.teams, HaloSeed::default().teams);
+        assert!(typo.unwrap_err().to_string().contains("requierd_fields"));
     }
 }

@@ -55,6 +55,13 @@ pub struct AutotaskConfig {
     /// Picklist labels of the notes this client writes.
     #[serde(default)]
     pub notes: AutotaskNoteLabels,
+    /// Records per query page (`MaxRecords`, at most 500).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+}
+
+fn default_page_size() -> u32 {
+    MAX_RECORDS
 }
 
 fn default_discovery_url() -> String {
@@ -226,7 +233,8 @@ impl Autotask {
     async fn query(&self, entity: &str, filter: Value) -> Result<Vec<Value>, Error> {
         let root = self.root().await?.to_owned();
         let what = format!("{entity}/query");
-        let body = json!({"MaxRecords": MAX_RECORDS, "filter": filter});
+        let page_size = self.config.page_size.clamp(1, MAX_RECORDS);
+        let body = json!({"MaxRecords": page_size, "filter": filter});
         let mut request = self.request(Method::POST, &join(&root, &what))?.json(&body);
         let mut items = Vec::new();
         for _ in 0..MAX_PAGES {
@@ -458,6 +466,12 @@ impl Psa for Autotask {
             )
             .await?;
         if !existing.is_empty() {
+            tracing::info!(
+                psa = SERVICE,
+                ticket = number,
+                step = note.key.step(),
+                "note already on the ticket, not posted again"
+            );
             return Ok(NoteOutcome::AlreadyPosted);
         }
         let labels = &self.config.notes;

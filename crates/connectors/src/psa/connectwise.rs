@@ -308,6 +308,12 @@ impl Psa for ConnectWise {
                 .and_then(Value::as_str)
                 .is_some_and(|text| note.is_in(text))
         }) {
+            tracing::info!(
+                psa = SERVICE,
+                ticket = number,
+                step = note.key.step(),
+                "note already on the ticket, not posted again"
+            );
             return Ok(NoteOutcome::AlreadyPosted);
         }
         let (internal, resolution) = match kind {

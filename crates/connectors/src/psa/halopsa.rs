@@ -458,6 +458,12 @@ impl Psa for HaloPsa {
                 })
             });
         if already {
+            tracing::info!(
+                psa = SERVICE,
+                ticket = number,
+                step = note.key.step(),
+                "note already on the ticket, not posted again"
+            );
             return Ok(NoteOutcome::AlreadyPosted);
         }
         let outcome = match kind {
