@@ -505,7 +505,11 @@ async fn check(response: Response, what: &str) -> Result<Response, Error> {
     Err(match status.as_u16() {
         401 => Error::Unauthorized {
             service: SERVICE,
-            message,
+            message: if message.is_empty() {
+                "the API refused the access token".into()
+            } else {
+                message
+            },
         },
         403 => Error::Forbidden {
             service: SERVICE,
