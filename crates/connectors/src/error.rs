@@ -92,6 +92,19 @@ pub enum Error {
         /// What was wrong with it.
         detail: String,
     },
+    /// A setting names something the service does not have (a PSA status, board,
+    /// queue or priority, ...). Not transient: the configuration must change.
+    #[error("{service}: no {kind} named '{name}'; valid: {}", .valid.join(", "))]
+    UnknownName {
+        /// The service.
+        service: &'static str,
+        /// What kind of thing, e.g. `"status"` or `"board"`.
+        kind: &'static str,
+        /// The name asked for.
+        name: String,
+        /// The names the service does have, to put in the message.
+        valid: Vec<String>,
+    },
     /// The connector is not configured well enough to make the call.
     #[error("{service}: configuration: {detail}")]
     Config {
@@ -115,6 +128,7 @@ impl Error {
             | Error::NotFound { service, .. }
             | Error::Rejected { service, .. }
             | Error::Protocol { service, .. }
+            | Error::UnknownName { service, .. }
             | Error::Config { service, .. } => service,
         }
     }

@@ -3,6 +3,8 @@
 //! - [`http`]: the retrying HTTP client every connector uses (timeouts, backoff,
 //!   `Retry-After`).
 //! - [`error`]: the one error type, classified by what a caller can do about it.
+//! - [`psa`]: the `Psa` port (tickets, statuses, idempotent notes) and its
+//!   ConnectWise Manage, Autotask, HaloPSA and email-only implementations.
 //!
 //! Each external system sits behind a narrow trait (a port) so the workflow
 //! steps, the Lambda functions and the local server share them unchanged.
@@ -13,5 +15,6 @@
 
 pub mod error;
 pub mod http;
+pub mod psa;
 
 pub use error::Error;

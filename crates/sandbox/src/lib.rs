@@ -3,6 +3,8 @@
 //! - [`faults`]: fault injection shared by every simulator (throttling with
 //!   `Retry-After`, server errors, latency), set from configuration or at run
 //!   time through `/sandbox/faults/{service}`.
+//! - [`connectwise`], [`autotask`], [`halopsa`]: the PSA simulators, under
+//!   `/sandbox/connectwise/`, `/sandbox/autotask/` and `/sandbox/halopsa/`.
 //!
 //! Each simulator answers on its vendor's own paths, with its vendor's own
 //! bodies, status codes and error messages, so a client tested here behaves the
@@ -13,4 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod autotask;
+pub mod connectwise;
 pub mod faults;
+pub mod halopsa;
