@@ -3,6 +3,8 @@
 //! - [`faults`]: fault injection shared by every simulator (throttling with
 //!   `Retry-After`, server errors, latency), set from configuration or at run
 //!   time through `/sandbox/faults/{service}`.
+//! - [`graph`]: Microsoft Graph (users, licenses, groups) and its token
+//!   endpoint, under `/sandbox/graph`.
 //!
 //! Each simulator answers on its vendor's own paths, with its vendor's own
 //! bodies, status codes and error messages, so a client tested here behaves the
@@ -14,3 +16,4 @@
 #![warn(missing_docs)]
 
 pub mod faults;
+pub mod graph;
