@@ -3,6 +3,8 @@
 //! - [`http`]: the retrying HTTP client every connector uses (timeouts, backoff,
 //!   `Retry-After`).
 //! - [`error`]: the one error type, classified by what a caller can do about it.
+//! - [`graph`]: the `Directory` port (Entra ID users, licenses, groups) and its
+//!   Microsoft Graph client.
 //!
 //! Each external system sits behind a narrow trait (a port) so the workflow
 //! steps, the Lambda functions and the local server share them unchanged.
@@ -12,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod graph;
 pub mod http;
 
 pub use error::Error;
