@@ -126,4 +126,6 @@ pub fn router(state: GraphState, faults: Faults) -> Router {
         )
         .with_state(state)
         .nest("/v1.0", faults.layer(v1))
+        // An explicit fallback keeps `/v1.0`'s own when this router is nested in turn.
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
 }

@@ -1444,6 +1444,11 @@ impl GraphState {
         self.lock().tokens_issued
     }
 
+    /// The access tokens currently valid, so tests can assert none leaks into logs.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.lock().tokens.keys().cloned().collect()
+    }
+
     /// Invalidates every issued token (as a key rollover would); the next
     /// Graph call with one answers 401.
     pub fn revoke_tokens(&self) {
