@@ -4,6 +4,8 @@
 //! nothing. Waits between retries go to a recording sleeper: no test sleeps
 //! for real, and the throttling tests read back every wait.
 
+#![allow(clippy::unwrap_used)] // Test code: a broken fixture should stop the test loudly.
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -127,7 +129,11 @@ impl TestGraph {
     }
 
     async fn group(&self, name: &str) -> Group {
-        let mut found = self.client.find_groups_by_name(&tenant(), name).await.unwrap();
+        let mut found = self
+            .client
+            .find_groups_by_name(&tenant(), name)
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1, "one group named {name}");
         found.remove(0)
     }
@@ -135,7 +141,10 @@ impl TestGraph {
     async fn raw_token(&self) -> String {
         let answer: Value = self
             .http
-            .post(format!("{}/sandbox/graph/login/{TENANT}/oauth2/v2.0/token", self.base))
+            .post(format!(
+                "{}/sandbox/graph/login/{TENANT}/oauth2/v2.0/token",
+                self.base
+            ))
             .form(&[
                 ("client_id", CLIENT_ID),
                 ("client_secret", SECRET),
@@ -152,7 +161,12 @@ impl TestGraph {
     }
 
     /// A request the client would never make, straight to the simulator.
-    async fn raw(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, reqwest::header::HeaderMap, Value) {
+    async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let token = self.raw_token().await;
         let mut request = self
             .http
@@ -165,7 +179,11 @@ impl TestGraph {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
         (status, headers, body)
     }
 }
@@ -196,7 +214,9 @@ fn new_user(upn: &str) -> NewUser {
 fn assert_rejected(err: Error, code: &str, message: &str) {
     match err {
         Error::Rejected {
-            code: c, message: m, ..
+            code: c,
+            message: m,
+            ..
         } => {
             assert_eq!(c, code);
             assert_eq!(m, message);
@@ -212,8 +232,16 @@ async fn a_token_is_fetched_once_and_reused_for_later_calls() {
     let graph = spawn_example().await;
 
     graph.client.subscribed_skus(&tenant()).await.unwrap();
-    graph.client.user(&tenant(), "AdeleV@contoso.com").await.unwrap();
-    graph.client.find_groups_by_name(&tenant(), "Sales").await.unwrap();
+    graph
+        .client
+        .user(&tenant(), "AdeleV@contoso.com")
+        .await
+        .unwrap();
+    graph
+        .client
+        .find_groups_by_name(&tenant(), "Sales")
+        .await
+        .unwrap();
 
     assert_eq!(graph.state().tokens_issued(), 1);
 }
@@ -263,8 +291,14 @@ async fn each_tenant_gets_its_own_token_and_may_use_its_own_app() {
             },
         );
 
-    let contoso_users = client.find_users_by_upn_prefix(&tenant(), "").await.unwrap();
-    let fabrikam_users = client.find_users_by_upn_prefix(&fabrikam, "").await.unwrap();
+    let contoso_users = client
+        .find_users_by_upn_prefix(&tenant(), "")
+        .await
+        .unwrap();
+    let fabrikam_users = client
+        .find_users_by_upn_prefix(&fabrikam, "")
+        .await
+        .unwrap();
 
     assert_eq!(contoso_users.len(), 2);
     assert!(fabrikam_users.is_empty());
@@ -279,8 +313,15 @@ async fn a_wrong_client_secret_is_unauthorized_with_the_aadsts_code() {
 
     match err {
         Error::Unauthorized { message, .. } => {
-            assert!(message.starts_with("invalid_client: AADSTS7000215: Invalid client secret provided."), "{message}");
-            assert!(!message.contains("Trace ID"), "only the first line is kept: {message}");
+            assert!(
+                message
+                    .starts_with("invalid_client: AADSTS7000215: Invalid client secret provided."),
+                "{message}"
+            );
+            assert!(
+                !message.contains("Trace ID"),
+                "only the first line is kept: {message}"
+            );
         }
         other => panic!("expected Unauthorized, got {other:?}"),
     }
@@ -296,7 +337,10 @@ async fn an_unknown_tenant_is_unauthorized_with_aadsts90002() {
         .await
         .unwrap_err();
 
-    assert!(matches!(err, Error::Unauthorized { ref message, .. } if message.starts_with("invalid_request: AADSTS90002: Tenant 'unknown.example' not found.")), "{err:?}");
+    assert!(
+        matches!(err, Error::Unauthorized { ref message, .. } if message.starts_with("invalid_request: AADSTS90002: Tenant 'unknown.example' not found.")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -308,7 +352,10 @@ async fn a_scope_without_dot_default_is_refused_with_aadsts1002012() {
 
     let err = client.subscribed_skus(&tenant()).await.unwrap_err();
 
-    assert!(matches!(err, Error::Unauthorized { ref message, .. } if message.starts_with("invalid_scope: AADSTS1002012:")), "{err:?}");
+    assert!(
+        matches!(err, Error::Unauthorized { ref message, .. } if message.starts_with("invalid_scope: AADSTS1002012:")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -330,9 +377,23 @@ async fn a_user_is_found_by_upn_or_id_and_an_unknown_one_is_none() {
     let graph = spawn_example().await;
     let adele_id = graph.id_of("AdeleV@contoso.com");
 
-    let by_upn = graph.client.user(&tenant(), "adelev@contoso.com").await.unwrap().unwrap();
-    let by_id = graph.client.user(&tenant(), adele_id.as_str()).await.unwrap().unwrap();
-    let nobody = graph.client.user(&tenant(), "nobody@contoso.com").await.unwrap();
+    let by_upn = graph
+        .client
+        .user(&tenant(), "adelev@contoso.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let by_id = graph
+        .client
+        .user(&tenant(), adele_id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    let nobody = graph
+        .client
+        .user(&tenant(), "nobody@contoso.com")
+        .await
+        .unwrap();
 
     assert_eq!(by_upn.id, adele_id);
     assert_eq!(by_upn.job_title.as_deref(), Some("Retail Manager"));
@@ -346,9 +407,21 @@ async fn a_user_is_found_by_upn_or_id_and_an_unknown_one_is_none() {
 async fn finding_by_address_matches_upn_mail_and_smtp_aliases() {
     let graph = spawn_example().await;
 
-    let by_upn = graph.client.find_users_by_address(&tenant(), "AlexW@contoso.com").await.unwrap();
-    let by_alias = graph.client.find_users_by_address(&tenant(), "adele.vance@contoso.com").await.unwrap();
-    let free = graph.client.find_users_by_address(&tenant(), "jane.doe@contoso.com").await.unwrap();
+    let by_upn = graph
+        .client
+        .find_users_by_address(&tenant(), "AlexW@contoso.com")
+        .await
+        .unwrap();
+    let by_alias = graph
+        .client
+        .find_users_by_address(&tenant(), "adele.vance@contoso.com")
+        .await
+        .unwrap();
+    let free = graph
+        .client
+        .find_users_by_address(&tenant(), "jane.doe@contoso.com")
+        .await
+        .unwrap();
 
     assert_eq!(by_upn.len(), 1);
     assert_eq!(by_upn[0].user_principal_name, "AlexW@contoso.com");
@@ -366,7 +439,11 @@ async fn addresses_with_quotes_are_escaped_in_the_filter() {
     });
     let graph = spawn(seed).await;
 
-    let found = graph.client.find_users_by_address(&tenant(), "O'Brien@contoso.com").await.unwrap();
+    let found = graph
+        .client
+        .find_users_by_address(&tenant(), "O'Brien@contoso.com")
+        .await
+        .unwrap();
 
     assert_eq!(found.len(), 1);
 }
@@ -382,7 +459,11 @@ async fn users_by_upn_prefix_come_from_every_page() {
     }
     let graph = spawn(seed).await;
 
-    let found = graph.client.find_users_by_upn_prefix(&tenant(), "jdoe").await.unwrap();
+    let found = graph
+        .client
+        .find_users_by_upn_prefix(&tenant(), "jdoe")
+        .await
+        .unwrap();
 
     assert_eq!(found.len(), 1_050, "two pages of at most 999");
 }
@@ -393,27 +474,48 @@ async fn users_by_upn_prefix_come_from_every_page() {
 async fn creating_a_user_sends_the_password_options_and_profile() {
     let graph = spawn_example().await;
 
-    let created = graph.client.create_user(&tenant(), &new_user("jane.doe@contoso.com")).await.unwrap();
+    let created = graph
+        .client
+        .create_user(&tenant(), &new_user("jane.doe@contoso.com"))
+        .await
+        .unwrap();
 
     assert_eq!(created.user_principal_name, "jane.doe@contoso.com");
     assert_eq!(created.given_name.as_deref(), Some("Jane"));
     let stored = graph.state().user(TENANT, "jane.doe@contoso.com").unwrap();
     assert_eq!(ObjectId::new(stored.id.clone()), created.id);
     assert!(stored.force_change_password_next_sign_in);
-    assert_eq!(stored.password_policies.as_deref(), Some("DisablePasswordExpiration"));
+    assert_eq!(
+        stored.password_policies.as_deref(),
+        Some("DisablePasswordExpiration")
+    );
     assert_eq!(stored.usage_location.as_deref(), Some("US"));
     assert_eq!(stored.mail_nickname.as_deref(), Some("JaneD"));
-    assert_eq!(stored.profile.get("jobTitle").map(String::as_str), Some("Accountant"));
-    assert!(graph.state().password_is(TENANT, "jane.doe@contoso.com", "Xq7!mPw2#vLr9zT"));
+    assert_eq!(
+        stored.profile.get("jobTitle").map(String::as_str),
+        Some("Accountant")
+    );
+    assert!(
+        graph
+            .state()
+            .password_is(TENANT, "jane.doe@contoso.com", "Xq7!mPw2#vLr9zT")
+    );
 }
 
 #[tokio::test]
 async fn a_taken_upn_is_a_conflict_on_user_principal_name() {
     let graph = spawn_example().await;
 
-    let err = graph.client.create_user(&tenant(), &new_user("adelev@contoso.com")).await.unwrap_err();
+    let err = graph
+        .client
+        .create_user(&tenant(), &new_user("adelev@contoso.com"))
+        .await
+        .unwrap_err();
 
-    assert!(matches!(err, Error::Conflict { ref property, .. } if property == "userPrincipalName"), "{err:?}");
+    assert!(
+        matches!(err, Error::Conflict { ref property, .. } if property == "userPrincipalName"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -426,7 +528,10 @@ async fn an_upn_that_is_another_users_alias_is_a_conflict_on_proxy_addresses() {
         .await
         .unwrap_err();
 
-    assert!(matches!(err, Error::Conflict { ref property, .. } if property == "proxyAddresses"), "{err:?}");
+    assert!(
+        matches!(err, Error::Conflict { ref property, .. } if property == "proxyAddresses"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -435,7 +540,11 @@ async fn a_weak_password_is_rejected_as_such() {
     let mut user = new_user("jane.doe@contoso.com");
     user.password = SecretString::from("password");
 
-    let err = graph.client.create_user(&tenant(), &user).await.unwrap_err();
+    let err = graph
+        .client
+        .create_user(&tenant(), &user)
+        .await
+        .unwrap_err();
 
     assert!(matches!(err, Error::PasswordRejected { .. }), "{err:?}");
     assert!(graph.state().user(TENANT, "jane.doe@contoso.com").is_none());
@@ -447,18 +556,33 @@ async fn an_invalid_mail_nickname_is_rejected_with_graphs_message() {
     let mut user = new_user("jane.doe@contoso.com");
     user.mail_nickname = "Jane Doe".into();
 
-    let err = graph.client.create_user(&tenant(), &user).await.unwrap_err();
+    let err = graph
+        .client
+        .create_user(&tenant(), &user)
+        .await
+        .unwrap_err();
 
-    assert_rejected(err, "Request_BadRequest", "Invalid value specified for property 'mailNickname' of resource 'User'.");
+    assert_rejected(
+        err,
+        "Request_BadRequest",
+        "Invalid value specified for property 'mailNickname' of resource 'User'.",
+    );
 }
 
 #[tokio::test]
 async fn a_upn_outside_the_verified_domains_is_rejected() {
     let graph = spawn_example().await;
 
-    let err = graph.client.create_user(&tenant(), &new_user("jane@elsewhere.com")).await.unwrap_err();
+    let err = graph
+        .client
+        .create_user(&tenant(), &new_user("jane@elsewhere.com"))
+        .await
+        .unwrap_err();
 
-    assert!(matches!(err, Error::Rejected { status: 400, ref message, .. } if message.starts_with("The domain portion of the userPrincipalName property is invalid.")), "{err:?}");
+    assert!(
+        matches!(err, Error::Rejected { status: 400, ref message, .. } if message.starts_with("The domain portion of the userPrincipalName property is invalid.")),
+        "{err:?}"
+    );
 }
 
 // ---- users: replication delay ----
@@ -468,26 +592,49 @@ async fn writes_right_after_creation_wait_out_the_replication_delay() {
     let mut seed = GraphSeed::example();
     seed.replication_delay_calls = 3;
     let graph = spawn(seed).await;
-    let created = graph.client.create_user(&tenant(), &new_user("jane.doe@contoso.com")).await.unwrap();
+    let created = graph
+        .client
+        .create_user(&tenant(), &new_user("jane.doe@contoso.com"))
+        .await
+        .unwrap();
 
     graph
         .client
-        .assign_licenses(&tenant(), &created.id, &[LicenseToAdd { sku_id: EXCHANGE.into(), disabled_plans: vec![] }], &[])
+        .assign_licenses(
+            &tenant(),
+            &created.id,
+            &[LicenseToAdd {
+                sku_id: EXCHANGE.into(),
+                disabled_plans: vec![],
+            }],
+            &[],
+        )
         .await
         .unwrap();
 
     assert_eq!(graph.sleeper.waits().len(), 3, "one backoff per 404");
     let stored = graph.state().user(TENANT, "jane.doe@contoso.com").unwrap();
-    assert_eq!(stored.licenses, vec![("EXCHANGESTANDARD".into(), None, "Active".into())]);
+    assert_eq!(
+        stored.licenses,
+        vec![("EXCHANGESTANDARD".into(), None, "Active".into())]
+    );
 }
 
 #[tokio::test]
 async fn lookups_do_not_wait_for_replication() {
     let graph = spawn_example().await;
     graph.state().set_replication_delay(2);
-    graph.client.create_user(&tenant(), &new_user("jane.doe@contoso.com")).await.unwrap();
+    graph
+        .client
+        .create_user(&tenant(), &new_user("jane.doe@contoso.com"))
+        .await
+        .unwrap();
 
-    let right_after = graph.client.user(&tenant(), "jane.doe@contoso.com").await.unwrap();
+    let right_after = graph
+        .client
+        .user(&tenant(), "jane.doe@contoso.com")
+        .await
+        .unwrap();
 
     assert!(right_after.is_none(), "a lookup answers at once");
     assert!(graph.sleeper.waits().is_empty());
@@ -498,10 +645,21 @@ async fn a_write_to_a_user_that_never_appears_is_not_found_after_the_retries() {
     let graph = spawn_example().await;
     let ghost = ObjectId::new("00000000-0000-0000-0000-000000000001");
 
-    let err = graph.client.set_account_enabled(&tenant(), &ghost, false).await.unwrap_err();
+    let err = graph
+        .client
+        .set_account_enabled(&tenant(), &ghost, false)
+        .await
+        .unwrap_err();
 
-    assert!(matches!(err, Error::NotFound { ref what, .. } if what.contains(ghost.as_str())), "{err:?}");
-    assert_eq!(graph.sleeper.waits().len(), 7, "eight attempts, seven waits");
+    assert!(
+        matches!(err, Error::NotFound { ref what, .. } if what.contains(ghost.as_str())),
+        "{err:?}"
+    );
+    assert_eq!(
+        graph.sleeper.waits().len(),
+        7,
+        "eight attempts, seven waits"
+    );
 }
 
 // ---- users: updates ----
@@ -519,11 +677,18 @@ async fn updating_a_user_changes_only_the_given_fields() {
         ..UserUpdate::default()
     };
 
-    graph.client.update_user(&tenant(), &alex, &update).await.unwrap();
+    graph
+        .client
+        .update_user(&tenant(), &alex, &update)
+        .await
+        .unwrap();
 
     let stored = graph.state().user(TENANT, "AlexW@contoso.com").unwrap();
     assert_eq!(stored.usage_location.as_deref(), Some("GB"));
-    assert_eq!(stored.profile.get("department").map(String::as_str), Some("Sales"));
+    assert_eq!(
+        stored.profile.get("department").map(String::as_str),
+        Some("Sales")
+    );
     assert_eq!(stored.display_name, "Alex Wilber");
 }
 
@@ -536,9 +701,17 @@ async fn a_bad_usage_location_is_rejected_with_graphs_message() {
         ..UserUpdate::default()
     };
 
-    let err = graph.client.update_user(&tenant(), &alex, &update).await.unwrap_err();
+    let err = graph
+        .client
+        .update_user(&tenant(), &alex, &update)
+        .await
+        .unwrap_err();
 
-    assert_rejected(err, "Request_BadRequest", "Invalid value specified for property 'usageLocation' of resource 'User'.");
+    assert_rejected(
+        err,
+        "Request_BadRequest",
+        "Invalid value specified for property 'usageLocation' of resource 'User'.",
+    );
 }
 
 #[tokio::test]
@@ -547,11 +720,23 @@ async fn the_manager_is_set_read_and_removed_and_removing_none_is_fine() {
     let adele = graph.id_of("AdeleV@contoso.com");
     let alex = graph.id_of("AlexW@contoso.com");
 
-    graph.client.set_manager(&tenant(), &adele, &alex).await.unwrap();
+    graph
+        .client
+        .set_manager(&tenant(), &adele, &alex)
+        .await
+        .unwrap();
     let manager = graph.client.manager(&tenant(), &adele).await.unwrap();
-    graph.client.remove_manager(&tenant(), &adele).await.unwrap();
+    graph
+        .client
+        .remove_manager(&tenant(), &adele)
+        .await
+        .unwrap();
     let after = graph.client.manager(&tenant(), &adele).await.unwrap();
-    graph.client.remove_manager(&tenant(), &adele).await.unwrap();
+    graph
+        .client
+        .remove_manager(&tenant(), &adele)
+        .await
+        .unwrap();
 
     assert_eq!(manager.map(|m| m.id), Some(alex));
     assert!(after.is_none());
@@ -564,7 +749,11 @@ async fn setting_an_unknown_manager_is_not_found() {
 
     let err = graph
         .client
-        .set_manager(&tenant(), &adele, &ObjectId::new("00000000-0000-0000-0000-0000000000aa"))
+        .set_manager(
+            &tenant(),
+            &adele,
+            &ObjectId::new("00000000-0000-0000-0000-0000000000aa"),
+        )
         .await
         .unwrap_err();
 
@@ -576,10 +765,26 @@ async fn sign_in_is_disabled_and_enabled_again() {
     let graph = spawn_example().await;
     let alex = graph.id_of("AlexW@contoso.com");
 
-    graph.client.set_account_enabled(&tenant(), &alex, false).await.unwrap();
-    let disabled = graph.state().user(TENANT, "AlexW@contoso.com").unwrap().account_enabled;
-    graph.client.set_account_enabled(&tenant(), &alex, true).await.unwrap();
-    let enabled = graph.state().user(TENANT, "AlexW@contoso.com").unwrap().account_enabled;
+    graph
+        .client
+        .set_account_enabled(&tenant(), &alex, false)
+        .await
+        .unwrap();
+    let disabled = graph
+        .state()
+        .user(TENANT, "AlexW@contoso.com")
+        .unwrap()
+        .account_enabled;
+    graph
+        .client
+        .set_account_enabled(&tenant(), &alex, true)
+        .await
+        .unwrap();
+    let enabled = graph
+        .state()
+        .user(TENANT, "AlexW@contoso.com")
+        .unwrap()
+        .account_enabled;
 
     assert!(!disabled);
     assert!(enabled);
@@ -594,10 +799,17 @@ async fn password_policies_are_set() {
         disable_strong_password: true,
     };
 
-    graph.client.set_password_policies(&tenant(), &alex, both).await.unwrap();
+    graph
+        .client
+        .set_password_policies(&tenant(), &alex, both)
+        .await
+        .unwrap();
 
     let stored = graph.state().user(TENANT, "AlexW@contoso.com").unwrap();
-    assert_eq!(stored.password_policies.as_deref(), Some("DisablePasswordExpiration, DisableStrongPassword"));
+    assert_eq!(
+        stored.password_policies.as_deref(),
+        Some("DisablePasswordExpiration, DisableStrongPassword")
+    );
 }
 
 #[tokio::test]
@@ -607,12 +819,27 @@ async fn a_password_reset_sets_the_password_and_the_change_flag() {
 
     graph
         .client
-        .reset_password(&tenant(), &alex, &SecretString::from("N3w-Passw0rd!x"), true)
+        .reset_password(
+            &tenant(),
+            &alex,
+            &SecretString::from("N3w-Passw0rd!x"),
+            true,
+        )
         .await
         .unwrap();
 
-    assert!(graph.state().password_is(TENANT, "AlexW@contoso.com", "N3w-Passw0rd!x"));
-    assert!(graph.state().user(TENANT, "AlexW@contoso.com").unwrap().force_change_password_next_sign_in);
+    assert!(
+        graph
+            .state()
+            .password_is(TENANT, "AlexW@contoso.com", "N3w-Passw0rd!x")
+    );
+    assert!(
+        graph
+            .state()
+            .user(TENANT, "AlexW@contoso.com")
+            .unwrap()
+            .force_change_password_next_sign_in
+    );
 }
 
 #[tokio::test]
@@ -638,11 +865,19 @@ async fn a_password_reset_without_the_user_administrator_role_is_forbidden() {
 
     let err = graph
         .client
-        .reset_password(&tenant(), &alex, &SecretString::from("N3w-Passw0rd!x"), true)
+        .reset_password(
+            &tenant(),
+            &alex,
+            &SecretString::from("N3w-Passw0rd!x"),
+            true,
+        )
         .await
         .unwrap_err();
 
-    assert!(matches!(err, Error::Forbidden { ref message, .. } if message == "Insufficient privileges to complete the operation."), "{err:?}");
+    assert!(
+        matches!(err, Error::Forbidden { ref message, .. } if message == "Insufficient privileges to complete the operation."),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -650,9 +885,20 @@ async fn revoking_sessions_accepts_graphs_200_answer() {
     let graph = spawn_example().await;
     let alex = graph.id_of("AlexW@contoso.com");
 
-    graph.client.revoke_sign_in_sessions(&tenant(), &alex).await.unwrap();
+    graph
+        .client
+        .revoke_sign_in_sessions(&tenant(), &alex)
+        .await
+        .unwrap();
 
-    assert_eq!(graph.state().user(TENANT, "AlexW@contoso.com").unwrap().sign_in_revocations, 1);
+    assert_eq!(
+        graph
+            .state()
+            .user(TENANT, "AlexW@contoso.com")
+            .unwrap()
+            .sign_in_revocations,
+        1
+    );
 }
 
 #[tokio::test]
@@ -665,14 +911,24 @@ async fn a_temporary_access_pass_comes_back_as_a_secret_with_its_terms() {
         ..TapRequest::default()
     };
 
-    let tap = graph.client.create_temporary_access_pass(&tenant(), &alex, &request).await.unwrap();
+    let tap = graph
+        .client
+        .create_temporary_access_pass(&tenant(), &alex, &request)
+        .await
+        .unwrap();
 
     assert_eq!(tap.lifetime_minutes, 120);
     assert!(tap.usable_once);
     assert!(tap.start.is_some());
     assert!(tap.pass.expose_secret().len() >= 8);
     assert!(!format!("{tap:?}").contains(tap.pass.expose_secret()));
-    assert!(graph.state().user(TENANT, "AlexW@contoso.com").unwrap().has_temporary_access_pass);
+    assert!(
+        graph
+            .state()
+            .user(TENANT, "AlexW@contoso.com")
+            .unwrap()
+            .has_temporary_access_pass
+    );
 }
 
 #[tokio::test]
@@ -684,9 +940,16 @@ async fn a_temporary_access_pass_with_an_out_of_range_lifetime_is_rejected() {
         ..TapRequest::default()
     };
 
-    let err = graph.client.create_temporary_access_pass(&tenant(), &alex, &request).await.unwrap_err();
+    let err = graph
+        .client
+        .create_temporary_access_pass(&tenant(), &alex, &request)
+        .await
+        .unwrap_err();
 
-    assert!(matches!(err, Error::Rejected { status: 400, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Rejected { status: 400, .. }),
+        "{err:?}"
+    );
 }
 
 // ---- licenses ----
@@ -697,7 +960,12 @@ async fn subscribed_skus_report_free_seats() {
 
     let skus = graph.client.subscribed_skus(&tenant()).await.unwrap();
 
-    let free = |part: &str| skus.iter().find(|s| s.sku_part_number == part).unwrap().free_seats();
+    let free = |part: &str| {
+        skus.iter()
+            .find(|s| s.sku_part_number == part)
+            .unwrap()
+            .free_seats()
+    };
     assert_eq!(free("O365_BUSINESS_PREMIUM"), 3);
     assert_eq!(free("SPB"), 0);
     assert_eq!(free("EXCHANGESTANDARD"), 10);
@@ -706,15 +974,31 @@ async fn subscribed_skus_report_free_seats() {
 #[tokio::test]
 async fn an_assigned_license_uses_a_seat_and_shows_in_license_details() {
     let graph = spawn_example().await;
-    let user = graph.client.create_user(&tenant(), &new_user("jane.doe@contoso.com")).await.unwrap();
-
-    graph
+    let user = graph
         .client
-        .assign_licenses(&tenant(), &user.id, &[LicenseToAdd { sku_id: BUSINESS_STANDARD.into(), disabled_plans: vec![] }], &[])
+        .create_user(&tenant(), &new_user("jane.doe@contoso.com"))
         .await
         .unwrap();
 
-    let details = graph.client.license_details(&tenant(), &user.id).await.unwrap();
+    graph
+        .client
+        .assign_licenses(
+            &tenant(),
+            &user.id,
+            &[LicenseToAdd {
+                sku_id: BUSINESS_STANDARD.into(),
+                disabled_plans: vec![],
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+
+    let details = graph
+        .client
+        .license_details(&tenant(), &user.id)
+        .await
+        .unwrap();
     assert_eq!(details.len(), 1);
     assert_eq!(details[0].sku_part_number, "O365_BUSINESS_PREMIUM");
     let skus = graph.client.subscribed_skus(&tenant()).await.unwrap();
@@ -733,7 +1017,14 @@ async fn a_direct_license_is_removed() {
         .await
         .unwrap();
 
-    assert!(graph.client.license_details(&tenant(), &alex).await.unwrap().is_empty());
+    assert!(
+        graph
+            .client
+            .license_details(&tenant(), &alex)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -745,7 +1036,15 @@ async fn a_license_without_a_usage_location_is_refused_as_such() {
 
     let err = graph
         .client
-        .assign_licenses(&tenant(), &user.id, &[LicenseToAdd { sku_id: EXCHANGE.into(), disabled_plans: vec![] }], &[])
+        .assign_licenses(
+            &tenant(),
+            &user.id,
+            &[LicenseToAdd {
+                sku_id: EXCHANGE.into(),
+                disabled_plans: vec![],
+            }],
+            &[],
+        )
         .await
         .unwrap_err();
 
@@ -759,11 +1058,22 @@ async fn a_sku_without_free_seats_is_refused_naming_the_sku() {
 
     let err = graph
         .client
-        .assign_licenses(&tenant(), &alex, &[LicenseToAdd { sku_id: BUSINESS_PREMIUM.into(), disabled_plans: vec![] }], &[])
+        .assign_licenses(
+            &tenant(),
+            &alex,
+            &[LicenseToAdd {
+                sku_id: BUSINESS_PREMIUM.into(),
+                disabled_plans: vec![],
+            }],
+            &[],
+        )
         .await
         .unwrap_err();
 
-    assert!(matches!(err, Error::NoFreeSeats { ref sku, .. } if sku == BUSINESS_PREMIUM), "{err:?}");
+    assert!(
+        matches!(err, Error::NoFreeSeats { ref sku, .. } if sku == BUSINESS_PREMIUM),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -774,12 +1084,26 @@ async fn seats_added_by_a_distributor_can_be_assigned_at_once() {
     graph.state().add_seats(TENANT, "SPB", 1).unwrap();
     graph
         .client
-        .assign_licenses(&tenant(), &alex, &[LicenseToAdd { sku_id: BUSINESS_PREMIUM.into(), disabled_plans: vec![] }], &[])
+        .assign_licenses(
+            &tenant(),
+            &alex,
+            &[LicenseToAdd {
+                sku_id: BUSINESS_PREMIUM.into(),
+                disabled_plans: vec![],
+            }],
+            &[],
+        )
         .await
         .unwrap();
 
     let skus = graph.client.subscribed_skus(&tenant()).await.unwrap();
-    assert_eq!(skus.iter().find(|s| s.sku_id == BUSINESS_PREMIUM).unwrap().free_seats(), 0);
+    assert_eq!(
+        skus.iter()
+            .find(|s| s.sku_id == BUSINESS_PREMIUM)
+            .unwrap()
+            .free_seats(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -789,7 +1113,15 @@ async fn a_sku_id_that_is_not_a_guid_is_rejected() {
 
     let err = graph
         .client
-        .assign_licenses(&tenant(), &alex, &[LicenseToAdd { sku_id: "SPB".into(), disabled_plans: vec![] }], &[])
+        .assign_licenses(
+            &tenant(),
+            &alex,
+            &[LicenseToAdd {
+                sku_id: "SPB".into(),
+                disabled_plans: vec![],
+            }],
+            &[],
+        )
         .await
         .unwrap_err();
 
@@ -806,12 +1138,28 @@ async fn group_license_errors_show_in_license_assignment_states_until_seats_appe
     let alex = graph.id_of("AlexW@contoso.com");
     let licensing = graph.group("License - Business Premium").await;
 
-    let added = graph.client.add_group_member(&tenant(), &licensing, &alex).await.unwrap();
-    let waiting = graph.client.license_assignment_states(&tenant(), &alex).await.unwrap();
+    let added = graph
+        .client
+        .add_group_member(&tenant(), &licensing, &alex)
+        .await
+        .unwrap();
+    let waiting = graph
+        .client
+        .license_assignment_states(&tenant(), &alex)
+        .await
+        .unwrap();
     graph.state().add_seats(TENANT, "SPB", 1).unwrap();
-    let settled = graph.client.license_assignment_states(&tenant(), &alex).await.unwrap();
+    let settled = graph
+        .client
+        .license_assignment_states(&tenant(), &alex)
+        .await
+        .unwrap();
 
-    assert_eq!(added, MembershipChange::Added, "adding to a licensing group always succeeds");
+    assert_eq!(
+        added,
+        MembershipChange::Added,
+        "adding to a licensing group always succeeds"
+    );
     let by_group = |states: &[onboard_connectors::graph::LicenseAssignmentState]| {
         states
             .iter()
@@ -833,7 +1181,11 @@ async fn removing_a_group_inherited_license_directly_is_refused_as_such() {
     let alex = graph.id_of("AlexW@contoso.com");
     graph.state().add_seats(TENANT, "SPB", 1).unwrap();
     let licensing = graph.group("License - Business Premium").await;
-    graph.client.add_group_member(&tenant(), &licensing, &alex).await.unwrap();
+    graph
+        .client
+        .add_group_member(&tenant(), &licensing, &alex)
+        .await
+        .unwrap();
 
     let err = graph
         .client
@@ -855,10 +1207,25 @@ async fn groups_are_found_by_display_name_with_quotes_escaped() {
     });
     let graph = spawn(seed).await;
 
-    let found = graph.client.find_groups_by_name(&tenant(), "O'Brien Team").await.unwrap();
-    let none = graph.client.find_groups_by_name(&tenant(), "Nope").await.unwrap();
+    let found = graph
+        .client
+        .find_groups_by_name(&tenant(), "O'Brien Team")
+        .await
+        .unwrap();
+    let none = graph
+        .client
+        .find_groups_by_name(&tenant(), "Nope")
+        .await
+        .unwrap();
     let by_id = graph.client.group(&tenant(), &found[0].id).await.unwrap();
-    let unknown = graph.client.group(&tenant(), &ObjectId::new("00000000-0000-0000-0000-0000000000bb")).await.unwrap();
+    let unknown = graph
+        .client
+        .group(
+            &tenant(),
+            &ObjectId::new("00000000-0000-0000-0000-0000000000bb"),
+        )
+        .await
+        .unwrap();
 
     assert_eq!(found.len(), 1);
     assert!(none.is_empty());
@@ -877,7 +1244,11 @@ async fn groups_with_one_name_come_from_every_page() {
     }
     let graph = spawn(seed).await;
 
-    let found = graph.client.find_groups_by_name(&tenant(), "project team").await.unwrap();
+    let found = graph
+        .client
+        .find_groups_by_name(&tenant(), "project team")
+        .await
+        .unwrap();
 
     assert_eq!(found.len(), 150, "two pages of 100");
 }
@@ -888,12 +1259,26 @@ async fn a_member_is_added_once_and_a_second_add_reports_already_member() {
     let adele = graph.id_of("AdeleV@contoso.com");
     let sales = graph.group("Sales").await;
 
-    let first = graph.client.add_group_member(&tenant(), &sales, &adele).await.unwrap();
-    let second = graph.client.add_group_member(&tenant(), &sales, &adele).await.unwrap();
+    let first = graph
+        .client
+        .add_group_member(&tenant(), &sales, &adele)
+        .await
+        .unwrap();
+    let second = graph
+        .client
+        .add_group_member(&tenant(), &sales, &adele)
+        .await
+        .unwrap();
 
     assert_eq!(first, MembershipChange::Added);
     assert_eq!(second, MembershipChange::AlreadyMember);
-    assert!(graph.state().group_members(TENANT, "Sales").unwrap().contains(&"AdeleV@contoso.com".to_owned()));
+    assert!(
+        graph
+            .state()
+            .group_members(TENANT, "Sales")
+            .unwrap()
+            .contains(&"AdeleV@contoso.com".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -902,12 +1287,23 @@ async fn a_member_is_removed_through_ref_and_the_user_survives() {
     let alex = graph.id_of("AlexW@contoso.com");
     let sales = graph.group("Sales").await;
 
-    let first = graph.client.remove_group_member(&tenant(), &sales, &alex).await.unwrap();
-    let second = graph.client.remove_group_member(&tenant(), &sales, &alex).await.unwrap();
+    let first = graph
+        .client
+        .remove_group_member(&tenant(), &sales, &alex)
+        .await
+        .unwrap();
+    let second = graph
+        .client
+        .remove_group_member(&tenant(), &sales, &alex)
+        .await
+        .unwrap();
 
     assert_eq!(first, MembershipChange::Removed);
     assert_eq!(second, MembershipChange::NotAMember);
-    assert!(graph.state().user(TENANT, "AlexW@contoso.com").is_some(), "the user still exists");
+    assert!(
+        graph.state().user(TENANT, "AlexW@contoso.com").is_some(),
+        "the user still exists"
+    );
     assert!(graph.state().dangerous_member_deletes().is_empty());
 }
 
@@ -918,12 +1314,32 @@ async fn dynamic_and_synced_groups_are_skipped_with_a_reason() {
     let dynamic = graph.group("Everyone (dynamic)").await;
     let synced = graph.group("HQ Staff (synced)").await;
 
-    let add_dynamic = graph.client.add_group_member(&tenant(), &dynamic, &alex).await.unwrap();
-    let remove_synced = graph.client.remove_group_member(&tenant(), &synced, &alex).await.unwrap();
+    let add_dynamic = graph
+        .client
+        .add_group_member(&tenant(), &dynamic, &alex)
+        .await
+        .unwrap();
+    let remove_synced = graph
+        .client
+        .remove_group_member(&tenant(), &synced, &alex)
+        .await
+        .unwrap();
 
-    assert_eq!(add_dynamic, MembershipChange::Skipped(SkipReason::DynamicMembership));
-    assert_eq!(remove_synced, MembershipChange::Skipped(SkipReason::SyncedFromOnPremises));
-    assert!(graph.state().group_members(TENANT, "Everyone (dynamic)").unwrap().is_empty());
+    assert_eq!(
+        add_dynamic,
+        MembershipChange::Skipped(SkipReason::DynamicMembership)
+    );
+    assert_eq!(
+        remove_synced,
+        MembershipChange::Skipped(SkipReason::SyncedFromOnPremises)
+    );
+    assert!(
+        graph
+            .state()
+            .group_members(TENANT, "Everyone (dynamic)")
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -932,13 +1348,22 @@ async fn the_simulator_refuses_membership_writes_on_dynamic_and_synced_groups() 
     let alex = graph.id_of("AlexW@contoso.com");
     let dynamic = graph.group("Everyone (dynamic)").await;
     let synced = graph.group("HQ Staff (synced)").await;
-    let reference = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{alex}")});
+    let reference =
+        json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{alex}")});
 
     let (dynamic_status, _, _) = graph
-        .raw(reqwest::Method::POST, &format!("/groups/{}/members/$ref", dynamic.id), Some(reference.clone()))
+        .raw(
+            reqwest::Method::POST,
+            &format!("/groups/{}/members/$ref", dynamic.id),
+            Some(reference.clone()),
+        )
         .await;
     let (synced_status, _, synced_body) = graph
-        .raw(reqwest::Method::POST, &format!("/groups/{}/members/$ref", synced.id), Some(reference))
+        .raw(
+            reqwest::Method::POST,
+            &format!("/groups/{}/members/$ref", synced.id),
+            Some(reference),
+        )
         .await;
 
     assert_eq!(dynamic_status, 400);
@@ -962,7 +1387,11 @@ async fn member_of_lists_every_group_across_pages() {
     let groups = graph.client.member_of(&tenant(), &adele).await.unwrap();
 
     assert_eq!(groups.len(), 131, "All Staff and 130 teams");
-    assert!(groups.iter().any(|g| g.display_name.as_deref() == Some("All Staff")));
+    assert!(
+        groups
+            .iter()
+            .any(|g| g.display_name.as_deref() == Some("All Staff"))
+    );
 }
 
 #[tokio::test]
@@ -972,7 +1401,11 @@ async fn adding_to_an_unknown_group_is_not_found() {
     let mut ghost = graph.group("Sales").await;
     ghost.id = ObjectId::new("00000000-0000-0000-0000-0000000000cc");
 
-    let err = graph.client.add_group_member(&tenant(), &ghost, &alex).await.unwrap_err();
+    let err = graph
+        .client
+        .add_group_member(&tenant(), &ghost, &alex)
+        .await
+        .unwrap_err();
 
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
 }
@@ -980,12 +1413,17 @@ async fn adding_to_an_unknown_group_is_not_found() {
 #[tokio::test]
 async fn membership_writes_without_the_permission_are_forbidden() {
     let mut seed = GraphSeed::example();
-    seed.tenants[0].apps[0].permissions = vec!["User.ReadWrite.All".into(), "Group.Read.All".into()];
+    seed.tenants[0].apps[0].permissions =
+        vec!["User.ReadWrite.All".into(), "Group.Read.All".into()];
     let graph = spawn(seed).await;
     let alex = graph.id_of("AlexW@contoso.com");
     let all_staff = graph.group("All Staff").await;
 
-    let err = graph.client.remove_group_member(&tenant(), &all_staff, &alex).await.unwrap_err();
+    let err = graph
+        .client
+        .remove_group_member(&tenant(), &all_staff, &alex)
+        .await
+        .unwrap_err();
 
     assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
 }
@@ -1000,21 +1438,43 @@ async fn no_client_call_ever_sends_a_member_delete_without_ref() {
     let adele = graph.id_of("AdeleV@contoso.com");
 
     for group in graph.client.member_of(&tenant(), &alex).await.unwrap() {
-        graph.client.remove_group_member(&tenant(), &group, &alex).await.unwrap();
-        graph.client.add_group_member(&tenant(), &group, &alex).await.unwrap();
-        graph.client.remove_group_member(&tenant(), &group, &alex).await.unwrap();
+        graph
+            .client
+            .remove_group_member(&tenant(), &group, &alex)
+            .await
+            .unwrap();
+        graph
+            .client
+            .add_group_member(&tenant(), &group, &alex)
+            .await
+            .unwrap();
+        graph
+            .client
+            .remove_group_member(&tenant(), &group, &alex)
+            .await
+            .unwrap();
     }
     let client_deletes = graph.state().dangerous_member_deletes();
     let all_staff = graph.group("All Staff").await;
     let (status, _, _) = graph
-        .raw(reqwest::Method::DELETE, &format!("/groups/{}/members/{adele}", all_staff.id), None)
+        .raw(
+            reqwest::Method::DELETE,
+            &format!("/groups/{}/members/{adele}", all_staff.id),
+            None,
+        )
         .await;
 
     assert!(client_deletes.is_empty(), "{client_deletes:?}");
     assert!(graph.state().user(TENANT, "AlexW@contoso.com").is_some());
-    assert_eq!(status, 204, "the dangerous call succeeds on the real service too");
+    assert_eq!(
+        status, 204,
+        "the dangerous call succeeds on the real service too"
+    );
     assert_eq!(graph.state().dangerous_member_deletes().len(), 1);
-    assert!(graph.state().user(TENANT, "AdeleV@contoso.com").is_none(), "and deletes the user");
+    assert!(
+        graph.state().user(TENANT, "AdeleV@contoso.com").is_none(),
+        "and deletes the user"
+    );
 }
 
 // ---- throttling and server errors ----
@@ -1036,7 +1496,10 @@ async fn five_hundred_calls_finish_through_thirty_percent_throttling_without_an_
             match n % 3 {
                 0 => client.subscribed_skus(&tenant()).await.map(drop),
                 1 => client.user(&tenant(), "AdeleV@contoso.com").await.map(drop),
-                _ => client.find_groups_by_name(&tenant(), "Sales").await.map(drop),
+                _ => client
+                    .find_groups_by_name(&tenant(), "Sales")
+                    .await
+                    .map(drop),
             }
         })
         .buffer_unordered(8)
@@ -1047,12 +1510,24 @@ async fn five_hundred_calls_finish_through_thirty_percent_throttling_without_an_
     let throttled = graph.sim.faults().injected();
     let waits = graph.sleeper.waits();
     let share = throttled as f64 / (500 + throttled) as f64;
-    println!("500 calls, {throttled} answered 429 ({:.1}% of {} requests), {} waits, shortest {:?}",
-        share * 100.0, 500 + throttled, waits.len(), waits.iter().min());
+    println!(
+        "500 calls, {throttled} answered 429 ({:.1}% of {} requests), {} waits, shortest {:?}",
+        share * 100.0,
+        500 + throttled,
+        waits.len(),
+        waits.iter().min()
+    );
     assert!(failures.is_empty(), "{failures:?}");
     assert!((0.25..=0.35).contains(&share), "throttled share {share}");
-    assert_eq!(waits.len() as u64, throttled, "every 429 was waited out once before its retry");
-    assert!(waits.iter().all(|w| *w >= Duration::from_secs(2)), "no retry before Retry-After: {waits:?}");
+    assert_eq!(
+        waits.len() as u64,
+        throttled,
+        "every 429 was waited out once before its retry"
+    );
+    assert!(
+        waits.iter().all(|w| *w >= Duration::from_secs(2)),
+        "no retry before Retry-After: {waits:?}"
+    );
 }
 
 #[tokio::test]
@@ -1071,7 +1546,10 @@ async fn server_errors_are_retried_with_backoff_until_the_call_succeeds() {
     }
 
     assert!(graph.sim.faults().injected() > 0);
-    assert_eq!(graph.sleeper.waits().len() as u64, graph.sim.faults().injected());
+    assert_eq!(
+        graph.sleeper.waits().len() as u64,
+        graph.sim.faults().injected()
+    );
 }
 
 #[tokio::test]
@@ -1086,7 +1564,10 @@ async fn persistent_throttling_ends_in_a_throttled_error() {
 
     let err = graph.client.subscribed_skus(&tenant()).await.unwrap_err();
 
-    assert!(matches!(err, Error::Throttled { attempts: 8, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Throttled { attempts: 8, .. }),
+        "{err:?}"
+    );
     assert!(err.is_transient());
 }
 
@@ -1095,7 +1576,10 @@ async fn persistent_throttling_ends_in_a_throttled_error() {
 #[tokio::test]
 async fn the_token_endpoint_answers_like_entra() {
     let graph = spawn_example().await;
-    let url = format!("{}/sandbox/graph/login/contoso.com/oauth2/v2.0/token", graph.base);
+    let url = format!(
+        "{}/sandbox/graph/login/contoso.com/oauth2/v2.0/token",
+        graph.base
+    );
     let form = |secret: &'static str| {
         [
             ("client_id", CLIENT_ID),
@@ -1105,8 +1589,23 @@ async fn the_token_endpoint_answers_like_entra() {
         ]
     };
 
-    let ok: Value = graph.http.post(&url).form(&form(SECRET)).send().await.unwrap().json().await.unwrap();
-    let refused = graph.http.post(&url).form(&form("wrong")).send().await.unwrap();
+    let ok: Value = graph
+        .http
+        .post(&url)
+        .form(&form(SECRET))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refused = graph
+        .http
+        .post(&url)
+        .form(&form("wrong"))
+        .send()
+        .await
+        .unwrap();
     let refused_status = refused.status().as_u16();
     let refused: Value = refused.json().await.unwrap();
 
@@ -1116,19 +1615,33 @@ async fn the_token_endpoint_answers_like_entra() {
     assert_eq!(refused_status, 401);
     assert_eq!(refused["error"], "invalid_client");
     assert_eq!(refused["error_codes"], json!([7000215]));
-    for field in ["error_description", "timestamp", "trace_id", "correlation_id"] {
+    for field in [
+        "error_description",
+        "timestamp",
+        "trace_id",
+        "correlation_id",
+    ] {
         assert!(refused[field].is_string(), "{field}");
     }
     let description = refused["error_description"].as_str().unwrap();
     assert!(description.starts_with("AADSTS7000215: "));
-    assert!(description.contains("\r\nTrace ID: ") && description.contains("\r\nCorrelation ID: ") && description.contains("\r\nTimestamp: "));
+    assert!(
+        description.contains("\r\nTrace ID: ")
+            && description.contains("\r\nCorrelation ID: ")
+            && description.contains("\r\nTimestamp: ")
+    );
 }
 
 #[tokio::test]
 async fn graph_calls_without_a_token_answer_401() {
     let graph = spawn_example().await;
 
-    let response = graph.http.get(format!("{}/sandbox/graph/v1.0/users", graph.base)).send().await.unwrap();
+    let response = graph
+        .http
+        .get(format!("{}/sandbox/graph/v1.0/users", graph.base))
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(response.status().as_u16(), 401);
     let body: Value = response.json().await.unwrap();
@@ -1142,20 +1655,46 @@ async fn creating_a_user_answers_201_with_the_default_property_set_and_conflicts
         "userPrincipalName": "AdeleV2@contoso.com", "usageLocation": "US",
         "passwordProfile": {"forceChangePasswordNextSignIn": true, "password": "xWwvJ]6NMw+bWH-d"}});
 
-    let (created_status, _, created) = graph.raw(reqwest::Method::POST, "/users", Some(body.clone())).await;
+    let (created_status, _, created) = graph
+        .raw(reqwest::Method::POST, "/users", Some(body.clone()))
+        .await;
     let (dup_status, _, duplicate) = graph.raw(reqwest::Method::POST, "/users", Some(body)).await;
 
     assert_eq!(created_status, 201);
     let mut keys: Vec<_> = created.as_object().unwrap().keys().cloned().collect();
     keys.sort();
-    assert_eq!(keys, ["@odata.context", "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail",
-        "mobilePhone", "officeLocation", "preferredLanguage", "surname", "userPrincipalName"]);
+    assert_eq!(
+        keys,
+        [
+            "@odata.context",
+            "businessPhones",
+            "displayName",
+            "givenName",
+            "id",
+            "jobTitle",
+            "mail",
+            "mobilePhone",
+            "officeLocation",
+            "preferredLanguage",
+            "surname",
+            "userPrincipalName"
+        ]
+    );
     assert_eq!(dup_status, 400);
     assert_eq!(duplicate["error"]["code"], "Request_BadRequest");
-    assert_eq!(duplicate["error"]["message"], "Another object with the same value for property userPrincipalName already exists.");
-    assert_eq!(duplicate["error"]["details"], json!([{"target": "userPrincipalName", "code": "ObjectConflict"}]));
+    assert_eq!(
+        duplicate["error"]["message"],
+        "Another object with the same value for property userPrincipalName already exists."
+    );
+    assert_eq!(
+        duplicate["error"]["details"],
+        json!([{"target": "userPrincipalName", "code": "ObjectConflict"}])
+    );
     for field in ["date", "request-id", "client-request-id"] {
-        assert!(duplicate["error"]["innerError"][field].is_string(), "{field}");
+        assert!(
+            duplicate["error"]["innerError"][field].is_string(),
+            "{field}"
+        );
     }
 }
 
@@ -1166,12 +1705,27 @@ async fn writes_answer_graphs_status_codes() {
     let adele = graph.id_of("AdeleV@contoso.com");
     let sales = graph.group("Sales").await;
 
-    let (patch, _, _) = graph.raw(reqwest::Method::PATCH, &format!("/users/{alex}"), Some(json!({"accountEnabled": false}))).await;
-    let (manager, _, _) = graph
-        .raw(reqwest::Method::PUT, &format!("/users/{alex}/manager/$ref"),
-            Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/users/{adele}")})))
+    let (patch, _, _) = graph
+        .raw(
+            reqwest::Method::PATCH,
+            &format!("/users/{alex}"),
+            Some(json!({"accountEnabled": false})),
+        )
         .await;
-    let (revoke, _, revoked) = graph.raw(reqwest::Method::POST, &format!("/users/{alex}/revokeSignInSessions"), None).await;
+    let (manager, _, _) = graph
+        .raw(
+            reqwest::Method::PUT,
+            &format!("/users/{alex}/manager/$ref"),
+            Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/users/{adele}")})),
+        )
+        .await;
+    let (revoke, _, revoked) = graph
+        .raw(
+            reqwest::Method::POST,
+            &format!("/users/{alex}/revokeSignInSessions"),
+            None,
+        )
+        .await;
     let (add, _, _) = graph
         .raw(reqwest::Method::POST, &format!("/groups/{}/members/$ref", sales.id),
             Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{adele}")})))
@@ -1180,28 +1734,52 @@ async fn writes_answer_graphs_status_codes() {
         .raw(reqwest::Method::POST, &format!("/groups/{}/members/$ref", sales.id),
             Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{adele}")})))
         .await;
-    let (remove, _, _) = graph.raw(reqwest::Method::DELETE, &format!("/groups/{}/members/{adele}/$ref", sales.id), None).await;
+    let (remove, _, _) = graph
+        .raw(
+            reqwest::Method::DELETE,
+            &format!("/groups/{}/members/{adele}/$ref", sales.id),
+            None,
+        )
+        .await;
     let (license, _, licensed) = graph
         .raw(reqwest::Method::POST, &format!("/users/{alex}/assignLicense"),
             Some(json!({"addLicenses": [{"skuId": EXCHANGE, "disabledPlans": []}], "removeLicenses": []})))
         .await;
     let (tap, _, pass) = graph
-        .raw(reqwest::Method::POST, &format!("/users/{alex}/authentication/temporaryAccessPassMethods"), Some(json!({})))
+        .raw(
+            reqwest::Method::POST,
+            &format!("/users/{alex}/authentication/temporaryAccessPassMethods"),
+            Some(json!({})),
+        )
         .await;
 
     assert_eq!(patch, 204);
     assert_eq!(manager, 204);
-    assert_eq!(revoke, 200, "Graph's known quirk: 200, not the documented 204");
+    assert_eq!(
+        revoke, 200,
+        "Graph's known quirk: 200, not the documented 204"
+    );
     assert_eq!(revoked["value"], true);
-    assert!(revoked["@odata.context"].as_str().unwrap().ends_with("$metadata#Edm.Boolean"));
+    assert!(
+        revoked["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("$metadata#Edm.Boolean")
+    );
     assert_eq!(add, 204);
     assert_eq!(again, 400);
-    assert_eq!(already["error"]["message"], "One or more added object references already exist for the following modified properties: 'members'.");
+    assert_eq!(
+        already["error"]["message"],
+        "One or more added object references already exist for the following modified properties: 'members'."
+    );
     assert_eq!(remove, 204);
     assert_eq!(license, 200);
     assert_eq!(licensed["id"], alex.as_str());
     assert_eq!(tap, 201);
-    assert_eq!(pass["@odata.type"], "#microsoft.graph.temporaryAccessPassAuthenticationMethod");
+    assert_eq!(
+        pass["@odata.type"],
+        "#microsoft.graph.temporaryAccessPassAuthenticationMethod"
+    );
     assert_eq!(pass["lifetimeInMinutes"], 60);
 }
 
@@ -1209,33 +1787,66 @@ async fn writes_answer_graphs_status_codes() {
 async fn reads_answer_graphs_shapes_and_query_errors() {
     let graph = spawn_example().await;
 
-    let (_, _, skus) = graph.raw(reqwest::Method::GET, "/subscribedSkus", None).await;
-    let (_, _, missing) = graph.raw(reqwest::Method::GET, "/users/ghost@contoso.com", None).await;
-    let (top_status, _, top) = graph.raw(reqwest::Method::GET, "/users?$top=1000", None).await;
+    let (_, _, skus) = graph
+        .raw(reqwest::Method::GET, "/subscribedSkus", None)
+        .await;
+    let (_, _, missing) = graph
+        .raw(reqwest::Method::GET, "/users/ghost@contoso.com", None)
+        .await;
+    let (top_status, _, top) = graph
+        .raw(reqwest::Method::GET, "/users?$top=1000", None)
+        .await;
     let (filter_status, _, filter) = graph
-        .raw(reqwest::Method::GET, "/users?$filter=endswith(mail,'@contoso.com')", None)
+        .raw(
+            reqwest::Method::GET,
+            "/users?$filter=endswith(mail,'@contoso.com')",
+            None,
+        )
         .await;
     let (paged_status, _, paged) = graph.raw(reqwest::Method::GET, "/users?$top=1", None).await;
     let (segment_status, _, segment) = graph.raw(reqwest::Method::GET, "/usres", None).await;
 
-    let spb = skus["value"].as_array().unwrap().iter().find(|s| s["skuPartNumber"] == "SPB").unwrap();
-    assert_eq!(spb["prepaidUnits"], json!({"enabled": 2, "lockedOut": 0, "suspended": 0, "warning": 0}));
+    let spb = skus["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["skuPartNumber"] == "SPB")
+        .unwrap();
+    assert_eq!(
+        spb["prepaidUnits"],
+        json!({"enabled": 2, "lockedOut": 0, "suspended": 0, "warning": 0})
+    );
     assert_eq!(spb["consumedUnits"], 2);
     assert_eq!(spb["id"], format!("{TENANT}_{BUSINESS_PREMIUM}"));
     assert_eq!(missing["error"]["code"], "Request_ResourceNotFound");
-    assert_eq!(missing["error"]["message"],
-        "Resource 'ghost@contoso.com' does not exist or one of its queried reference-property objects are not present.");
+    assert_eq!(
+        missing["error"]["message"],
+        "Resource 'ghost@contoso.com' does not exist or one of its queried reference-property objects are not present."
+    );
     assert_eq!(top_status, 400);
-    assert_eq!(top["error"]["message"], "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive.");
+    assert_eq!(
+        top["error"]["message"],
+        "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive."
+    );
     assert_eq!(filter_status, 400);
     assert_eq!(filter["error"]["code"], "Request_UnsupportedQuery");
-    assert_eq!(filter["error"]["message"],
-        "Unsupported or invalid query filter clause specified for property 'mail' of resource 'User'.");
+    assert_eq!(
+        filter["error"]["message"],
+        "Unsupported or invalid query filter clause specified for property 'mail' of resource 'User'."
+    );
     assert_eq!(paged_status, 200);
     assert_eq!(paged["value"].as_array().unwrap().len(), 1);
-    assert!(paged["@odata.nextLink"].as_str().unwrap().starts_with(&format!("{}/sandbox/graph/v1.0/users?", graph.base)));
+    assert!(
+        paged["@odata.nextLink"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/sandbox/graph/v1.0/users?", graph.base))
+    );
     assert_eq!(segment_status, 400);
-    assert_eq!(segment["error"]["message"], "Resource not found for the segment 'usres'.");
+    assert_eq!(
+        segment["error"]["message"],
+        "Resource not found for the segment 'usres'."
+    );
 }
 
 #[tokio::test]
@@ -1248,7 +1859,9 @@ async fn an_injected_throttle_answers_429_with_retry_after_in_graphs_words() {
     };
     let graph = spawn(seed).await;
 
-    let (status, headers, body) = graph.raw(reqwest::Method::GET, "/subscribedSkus", None).await;
+    let (status, headers, body) = graph
+        .raw(reqwest::Method::GET, "/subscribedSkus", None)
+        .await;
 
     assert_eq!(status, 429);
     assert_eq!(headers["retry-after"], "7");

@@ -89,10 +89,10 @@ impl Failure {
     /// The typed error; `what` names the object for a 404 (e.g. `user 'x'`).
     pub(crate) fn into_error(self, what: impl FnOnce() -> String) -> Error {
         let service = SERVICE;
-        if self.status == StatusCode::BAD_REQUEST || self.conflict.is_some() {
-            if let Some(property) = self.conflicting_property() {
-                return Error::Conflict { service, property };
-            }
+        if (self.status == StatusCode::BAD_REQUEST || self.conflict.is_some())
+            && let Some(property) = self.conflicting_property()
+        {
+            return Error::Conflict { service, property };
         }
         match self.status {
             StatusCode::UNAUTHORIZED => Error::Unauthorized {

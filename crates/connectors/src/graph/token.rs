@@ -117,10 +117,10 @@ impl TokenCache {
     pub(crate) async fn get(&self, tenant: &TenantId) -> Result<SecretString, Error> {
         let slot = self.slot(tenant);
         let mut cached = slot.lock().await;
-        if let Some(entry) = cached.as_ref() {
-            if self.clock.now() < entry.refresh_at {
-                return Ok(entry.token.clone());
-            }
+        if let Some(entry) = cached.as_ref()
+            && self.clock.now() < entry.refresh_at
+        {
+            return Ok(entry.token.clone());
         }
         let fresh = self.fetch(tenant).await?;
         let token = fresh.token.clone();
