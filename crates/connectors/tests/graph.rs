@@ -1886,3 +1886,57 @@ async fn the_control_endpoint_sets_the_replication_delay() {
     assert_eq!(answer["replication_delay_calls"], 4);
     assert_eq!(graph.state().replication_delay(), 4);
 }
+
+// ---- client safety properties ----
+
+#[tokio::test]
+async fn concurrent_first_calls_share_one_token_fetch() {
+    let graph = spawn_example().await;
+    let client = &graph.client;
+
+    let results: Vec<_> = futures::future::join_all(
+        (0..20).map(|_| async move { client.subscribed_skus(&tenant()).await }),
+    )
+    .await;
+
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(graph.state().tokens_issued(), 1);
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_host_is_refused_before_the_token_travels() {
+    use axum::Json;
+    use axum::routing::{get, post};
+    let app = Router::new()
+        .route(
+            "/login/{tenant}/oauth2/v2.0/token",
+            post(|| async { Json(json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "t0ken"})) }),
+        )
+        .route(
+            "/v1.0/groups",
+            get(|| async {
+                Json(json!({"value": [], "@odata.nextLink": "http://elsewhere.example/v1.0/groups?$skiptoken=x"}))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let config = GraphConfig::new(
+        &format!("{base}/login"),
+        &format!("{base}/v1.0"),
+        "https://graph.microsoft.com/.default",
+        credentials(SECRET),
+    )
+    .unwrap();
+    let client = GraphClient::new(config).unwrap();
+
+    let err = client
+        .find_groups_by_name(&tenant(), "Sales")
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(err, Error::Protocol { ref detail, .. } if detail.contains("leaves the graph host")),
+        "{err:?}"
+    );
+}

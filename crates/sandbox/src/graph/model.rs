@@ -1530,6 +1530,24 @@ mod tests {
     }
 
     #[test]
+    fn the_seed_reads_back_from_its_serialised_form_with_defaults_filled_in() {
+        let text = serde_json::to_string(&GraphSeed::example()).unwrap();
+        let minimal = serde_json::json!({
+            "tenants": [{"id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "domains": ["contoso.com"],
+                "users": [{"user_principal_name": "a@contoso.com"}]}]
+        });
+
+        let round_trip: GraphSeed = serde_json::from_str(&text).unwrap();
+        let filled: GraphSeed = serde_json::from_value(minimal).unwrap();
+
+        assert_eq!(round_trip, GraphSeed::example());
+        assert_eq!(filled.token_lifetime_seconds, 3599);
+        assert!(filled.tenants[0].users[0].account_enabled);
+        let misspelt = serde_json::json!({"tenants": [], "replication_delay": 3});
+        assert!(serde_json::from_value::<GraphSeed>(misspelt).is_err());
+    }
+
+    #[test]
     fn passwords_follow_the_entra_complexity_rules() {
         assert!(password_is_strong("xWwvJ]6NMw+bWH-d"));
         assert!(password_is_strong("correct horse 9 Battery"));
