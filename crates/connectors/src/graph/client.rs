@@ -557,7 +557,8 @@ impl Directory for GraphClient {
         manager: &ObjectId,
     ) -> Result<(), Error> {
         let url = self.url(&["users", user.as_str(), "manager", "$ref"])?;
-        let body = json!({ "@odata.id": self.directory_object(manager)? });
+        // The documented body names the manager as `.../users/{id}`.
+        let body = json!({ "@odata.id": self.url(&["users", manager.as_str()])?.to_string() });
         self.call(
             tenant,
             "set_manager",

@@ -600,6 +600,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_port_can_be_shared_as_a_trait_object() {
+        fn shared(_: std::sync::Arc<dyn Directory>) {}
+        let credentials = AppCredentials {
+            client_id: "app".into(),
+            client_secret: SecretString::from("secret"),
+        };
+        let client = GraphClient::new(GraphConfig::global(credentials).unwrap()).unwrap();
+
+        shared(std::sync::Arc::new(client));
+    }
+
+    #[test]
     fn tenant_ids_accept_guids_and_domains_and_refuse_paths() {
         assert!(TenantId::new("3fa85f64-5717-4562-b3fc-2c963f66afa6").is_ok());
         assert!(TenantId::new("contoso.onmicrosoft.com").is_ok());

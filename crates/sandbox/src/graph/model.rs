@@ -20,7 +20,8 @@ pub struct GraphSeed {
     /// The customer tenants.
     pub tenants: Vec<TenantSeed>,
     /// A user created through the API answers 404 to this many requests that
-    /// address it before it "replicates" (Graph documents such delays).
+    /// address it (by path or `@odata.id`) before it "replicates", and lists
+    /// leave it out meanwhile (Graph documents such delays).
     pub replication_delay_calls: u32,
     /// `expires_in` of issued tokens, in seconds (Entra issues 3599).
     pub token_lifetime_seconds: u64,
