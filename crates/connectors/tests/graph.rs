@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use axum::Router;
+use axum::response::IntoResponse;
 use futures::StreamExt;
 use onboard_connectors::Error;
 use onboard_connectors::graph::{
@@ -1939,4 +1940,58 @@ async fn a_next_link_to_another_host_is_refused_before_the_token_travels() {
         matches!(err, Error::Protocol { ref detail, .. } if detail.contains("leaves the graph host")),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn a_concurrency_violation_is_retried_after_a_short_delay() {
+    use axum::Json;
+    use axum::http::StatusCode;
+    use axum::routing::{patch, post};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let calls = Arc::new(AtomicU32::new(0));
+    let seen = calls.clone();
+    let app = Router::new()
+        .route(
+            "/login/{tenant}/oauth2/v2.0/token",
+            post(|| async {
+                Json(json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "t0ken"}))
+            }),
+        )
+        .route(
+            "/v1.0/users/{id}",
+            patch(move || {
+                let seen = seen.clone();
+                async move {
+                    if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                        let body = json!({"error": {"code": "Directory_ConcurrencyViolation",
+                            "message": "Another operation is in progress on this object."}});
+                        (StatusCode::CONFLICT, [("retry-after", "1")], Json(body)).into_response()
+                    } else {
+                        StatusCode::NO_CONTENT.into_response()
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let config = GraphConfig::new(
+        &format!("{base}/login"),
+        &format!("{base}/v1.0"),
+        "https://graph.microsoft.com/.default",
+        credentials(SECRET),
+    )
+    .unwrap();
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let client = GraphClient::new(config)
+        .unwrap()
+        .with_sleeper(sleeper.clone());
+
+    client
+        .set_account_enabled(&tenant(), &ObjectId::new("u-1"), false)
+        .await
+        .unwrap();
+
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(sleeper.waits(), vec![Duration::from_secs(1)]);
 }

@@ -142,13 +142,23 @@ enum OnNotFound {
     AwaitReplication,
 }
 
-/// Retries 404 as well as the transient statuses: right after creation a
-/// user can be missing from the replica that serves the next call.
+/// Graph's transient answers: the shared ones, plus 409, which the directory
+/// answers for `Directory_ConcurrencyViolation` ("retry after a short delay").
+fn graph_transient(status: StatusCode) -> Verdict {
+    if status == StatusCode::CONFLICT {
+        Verdict::Retry
+    } else {
+        transient_status(status)
+    }
+}
+
+/// Retries 404 as well: right after creation a user can be missing from the
+/// replica that serves the next call.
 fn replication_tolerant(status: StatusCode) -> Verdict {
     if status == StatusCode::NOT_FOUND {
         Verdict::Retry
     } else {
-        transient_status(status)
+        graph_transient(status)
     }
 }
 
@@ -303,7 +313,7 @@ impl GraphClient {
                 request = request.json(body);
             }
             let sent = match on_not_found {
-                OnNotFound::Answer => self.http.send(request).await,
+                OnNotFound::Answer => self.http.send_with(request, graph_transient).await,
                 OnNotFound::AwaitReplication => {
                     self.http.send_with(request, replication_tolerant).await
                 }
