@@ -21,7 +21,9 @@ use onboard_connectors::graph::{
 };
 use onboard_connectors::http::Sleeper;
 use onboard_sandbox::faults::FaultSettings;
-use onboard_sandbox::graph::{AppSeed, GraphSeed, GraphSimulator, GraphState, GroupSeed, UserSeed};
+use onboard_sandbox::graph::{
+    AppSeed, GraphSeed, GraphSimulator, GraphState, GroupSeed, LicenseSnapshot, UserSeed,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -617,7 +619,7 @@ async fn writes_right_after_creation_wait_out_the_replication_delay() {
     let stored = graph.state().user(TENANT, "jane.doe@contoso.com").unwrap();
     assert_eq!(
         stored.licenses,
-        vec![("EXCHANGESTANDARD".into(), None, "Active".into())]
+        vec![LicenseSnapshot::direct("EXCHANGESTANDARD")]
     );
 }
 

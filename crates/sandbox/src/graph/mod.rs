@@ -29,8 +29,8 @@ use axum::routing::{delete, get, post, put};
 use crate::faults::{FaultSettings, Faults};
 
 pub use model::{
-    AppSeed, GraphSeed, GraphState, GroupSeed, SeedError, SkuSeed, StateError, TenantSeed,
-    UserSeed, UserSnapshot,
+    AppSeed, GraphSeed, GraphState, GroupSeed, LicenseSnapshot, SeedError, SkuSeed, StateError,
+    TenantSeed, UserSeed, UserSnapshot,
 };
 pub use routes::ControlSettings;
 

@@ -1265,14 +1265,36 @@ pub struct UserSnapshot {
     pub force_change_password_next_sign_in: bool,
     /// The manager's UPN.
     pub manager: Option<String>,
-    /// `(sku part number, assigning group's display name, state)`.
-    pub licenses: Vec<(String, Option<String>, String)>,
+    /// Licenses from every source.
+    pub licenses: Vec<LicenseSnapshot>,
     /// Display names of the groups the user is a direct member of.
     pub groups: Vec<String>,
     /// Times `revokeSignInSessions` was called.
     pub sign_in_revocations: u32,
     /// Whether a Temporary Access Pass exists.
     pub has_temporary_access_pass: bool,
+}
+
+/// One license of a user as tests see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseSnapshot {
+    /// e.g. `SPB`.
+    pub sku_part_number: String,
+    /// The assigning group's display name; `None` for a direct assignment.
+    pub assigned_by_group: Option<String>,
+    /// `true` = `Active`; `false` = `Error` with `CountViolation` (no seat yet).
+    pub active: bool,
+}
+
+impl LicenseSnapshot {
+    /// A direct, active license of `sku_part_number`.
+    pub fn direct(sku_part_number: &str) -> Self {
+        Self {
+            sku_part_number: sku_part_number.to_owned(),
+            assigned_by_group: None,
+            active: true,
+        }
+    }
 }
 
 /// A handle on the simulator's tenants: tests and other simulators (Pax8
@@ -1377,12 +1399,11 @@ impl GraphState {
                         let part = t
                             .sku_index(&l.sku_id)
                             .map_or_else(|| l.sku_id.clone(), |s| t.skus[s].part_number.clone());
-                        let state = if l.active { "Active" } else { "Error" };
-                        (
-                            part,
-                            l.group.as_deref().and_then(name_of_group),
-                            state.to_owned(),
-                        )
+                        LicenseSnapshot {
+                            sku_part_number: part,
+                            assigned_by_group: l.group.as_deref().and_then(name_of_group),
+                            active: l.active,
+                        }
                     })
                     .collect(),
                 groups: t
@@ -1512,21 +1533,21 @@ mod tests {
             tenant.join(group, user);
         }
         let waiting = state.user("contoso.com", "AdeleV@contoso.com").unwrap();
-        assert!(waiting.licenses.contains(&(
-            "SPB".into(),
-            Some("License - Business Premium".into()),
-            "Error".into()
-        )));
+        assert!(waiting.licenses.contains(&LicenseSnapshot {
+            sku_part_number: "SPB".into(),
+            assigned_by_group: Some("License - Business Premium".into()),
+            active: false,
+        }));
 
         let seats = state.add_seats("contoso.com", "SPB", 1).unwrap();
 
         assert_eq!(seats, 3);
         let active = state.user("contoso.com", "AdeleV@contoso.com").unwrap();
-        assert!(active.licenses.contains(&(
-            "SPB".into(),
-            Some("License - Business Premium".into()),
-            "Active".into()
-        )));
+        assert!(active.licenses.contains(&LicenseSnapshot {
+            sku_part_number: "SPB".into(),
+            assigned_by_group: Some("License - Business Premium".into()),
+            active: true,
+        }));
         assert_eq!(state.free_seats("contoso.com", "SPB"), Ok(0));
     }
 
