@@ -385,7 +385,10 @@ impl GraphClient {
             let page: Page<T> = parse(op, &body)?;
             items.extend(page.value);
             if let Some(link) = page.next_link {
-                let url = parse_url("@odata.nextLink", &link)?;
+                let url = Url::parse(&link).map_err(|e| Error::Protocol {
+                    service: SERVICE,
+                    detail: format!("{op}: @odata.nextLink is not a url: {e}"),
+                })?;
                 if url.origin() != self.graph.origin() {
                     return Err(Error::Protocol {
                         service: SERVICE,
