@@ -1997,3 +1997,37 @@ async fn a_concurrency_violation_is_retried_after_a_short_delay() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert_eq!(sleeper.waits(), vec![Duration::from_secs(1)]);
 }
+
+#[tokio::test]
+async fn the_shared_faults_endpoint_throttles_graph_at_run_time() {
+    use onboard_sandbox::faults::{FaultRegistry, control_router};
+    let sim = GraphSimulator::new(&GraphSeed::example()).unwrap();
+    let mut registry = FaultRegistry::default();
+    registry.register(sim.faults().clone());
+    let app = Router::new()
+        .nest("/sandbox/graph", sim.router())
+        .nest("/sandbox/faults", control_router(registry));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let client = GraphClient::new(GraphConfig::sandbox(&base, credentials(SECRET)).unwrap())
+        .unwrap()
+        .with_sleeper(sleeper.clone());
+    client.subscribed_skus(&tenant()).await.unwrap();
+
+    let set = reqwest::Client::new()
+        .put(format!("{base}/sandbox/faults/graph"))
+        .json(&json!({"throttle_rate": 1.0, "retry_after_seconds": 3}))
+        .send()
+        .await
+        .unwrap();
+    let err = client.subscribed_skus(&tenant()).await.unwrap_err();
+
+    assert_eq!(set.status().as_u16(), 200);
+    assert!(
+        matches!(err, Error::Throttled { attempts: 8, retry_after: Some(d), .. } if d == Duration::from_secs(3)),
+        "{err:?}"
+    );
+    assert_eq!(sleeper.waits(), vec![Duration::from_secs(3); 7]);
+}
