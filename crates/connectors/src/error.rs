@@ -105,6 +105,41 @@ pub enum Error {
         /// The names the service does have, to put in the message.
         valid: Vec<String>,
     },
+    /// Another object already holds a value that must be unique (Graph's
+    /// `ObjectConflict`): the UPN, or a proxy address / mail alias.
+    #[error("{service}: another object already has this {property}")]
+    Conflict {
+        /// The service.
+        service: &'static str,
+        /// The property in conflict, e.g. `userPrincipalName`, `proxyAddresses`.
+        property: String,
+    },
+    /// Every seat of a license is consumed.
+    #[error("{service}: no free seat of sku {sku}")]
+    NoFreeSeats {
+        /// The service.
+        service: &'static str,
+        /// The SKU id.
+        sku: String,
+    },
+    /// A license was assigned to a user without a usage location.
+    #[error("{service}: the user has no usage location, which licensing requires")]
+    NoUsageLocation {
+        /// The service.
+        service: &'static str,
+    },
+    /// A license the user holds through a group cannot be removed directly.
+    #[error("{service}: the license is inherited from a group and cannot be removed directly")]
+    LicenseInherited {
+        /// The service.
+        service: &'static str,
+    },
+    /// The password was refused by the directory's complexity rules.
+    #[error("{service}: the password does not meet the complexity requirements")]
+    PasswordRejected {
+        /// The service.
+        service: &'static str,
+    },
     /// The connector is not configured well enough to make the call.
     #[error("{service}: configuration: {detail}")]
     Config {
@@ -129,7 +164,12 @@ impl Error {
             | Error::Rejected { service, .. }
             | Error::Protocol { service, .. }
             | Error::UnknownName { service, .. }
-            | Error::Config { service, .. } => service,
+            | Error::Config { service, .. }
+            | Error::Conflict { service, .. }
+            | Error::NoFreeSeats { service, .. }
+            | Error::NoUsageLocation { service }
+            | Error::LicenseInherited { service }
+            | Error::PasswordRejected { service } => service,
         }
     }
 

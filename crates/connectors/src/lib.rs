@@ -5,6 +5,8 @@
 //! - [`error`]: the one error type, classified by what a caller can do about it.
 //! - [`psa`]: the `Psa` port (tickets, statuses, idempotent notes) and its
 //!   ConnectWise Manage, Autotask, HaloPSA and email-only implementations.
+//! - [`graph`]: the `Directory` port (Entra ID users, licenses, groups) and its
+//!   Microsoft Graph client.
 //!
 //! Each external system sits behind a narrow trait (a port) so the workflow
 //! steps, the Lambda functions and the local server share them unchanged.
@@ -14,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod graph;
 pub mod http;
 pub mod psa;
 

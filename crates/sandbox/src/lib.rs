@@ -5,6 +5,8 @@
 //!   time through `/sandbox/faults/{service}`.
 //! - [`connectwise`], [`autotask`], [`halopsa`]: the PSA simulators, under
 //!   `/sandbox/connectwise/`, `/sandbox/autotask/` and `/sandbox/halopsa/`.
+//! - [`graph`]: Microsoft Graph (users, licenses, groups) and its token
+//!   endpoint, under `/sandbox/graph`.
 //!
 //! Each simulator answers on its vendor's own paths, with its vendor's own
 //! bodies, status codes and error messages, so a client tested here behaves the
@@ -18,4 +20,5 @@
 pub mod autotask;
 pub mod connectwise;
 pub mod faults;
+pub mod graph;
 pub mod halopsa;
