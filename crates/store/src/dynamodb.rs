@@ -1,0 +1,4 @@
+//! DynamoDB backend (in progress).
+/// placeholder
+#[derive(Debug)]
+pub struct DynamoStore;
