@@ -133,7 +133,10 @@ impl DecisionState {
         matches!(
             (kind, self),
             (_, DecisionState::Expired)
-                | (DecisionKind::Approval, DecisionState::Approved | DecisionState::Denied)
+                | (
+                    DecisionKind::Approval,
+                    DecisionState::Approved | DecisionState::Denied
+                )
                 | (
                     DecisionKind::LicensePurchase,
                     DecisionState::Confirmed | DecisionState::Rejected

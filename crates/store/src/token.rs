@@ -79,7 +79,11 @@ impl TokenKey {
     }
 
     /// Seals `token` for the decision `decision_id`.
-    pub(crate) fn seal(&self, decision_id: &str, token: &SecretString) -> Result<String, StoreError> {
+    pub(crate) fn seal(
+        &self,
+        decision_id: &str,
+        token: &SecretString,
+    ) -> Result<String, StoreError> {
         let cipher = XChaCha20Poly1305::new(self.0.expose_secret().into());
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| StoreError::TokenCrypto("sealed"))?;
@@ -133,7 +137,10 @@ mod tests {
         let sealed = key.seal("d1", &token).unwrap();
 
         assert!(!sealed.contains("task-token"));
-        assert_eq!(key.open("d1", &sealed).unwrap().expose_secret(), "AAAA-task-token");
+        assert_eq!(
+            key.open("d1", &sealed).unwrap().expose_secret(),
+            "AAAA-task-token"
+        );
         assert!(key.open("d2", &sealed).is_err());
         assert!(TokenKey::generate().unwrap().open("d1", &sealed).is_err());
     }
@@ -142,7 +149,10 @@ mod tests {
     fn sealing_twice_gives_different_ciphertexts() {
         let key = TokenKey::generate().unwrap();
         let token = SecretString::from("t".to_owned());
-        assert_ne!(key.seal("d", &token).unwrap(), key.seal("d", &token).unwrap());
+        assert_ne!(
+            key.seal("d", &token).unwrap(),
+            key.seal("d", &token).unwrap()
+        );
     }
 
     #[test]
@@ -150,7 +160,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token.key");
         let first = TokenKey::load_or_create(&path).unwrap();
-        let sealed = first.seal("d", &SecretString::from("x".to_owned())).unwrap();
+        let sealed = first
+            .seal("d", &SecretString::from("x".to_owned()))
+            .unwrap();
         let second = TokenKey::load_or_create(&path).unwrap();
         assert_eq!(second.open("d", &sealed).unwrap().expose_secret(), "x");
         assert_eq!(format!("{second:?}"), "TokenKey([redacted])");

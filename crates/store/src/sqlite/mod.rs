@@ -158,8 +158,19 @@ impl RecordRow {
     }
 
     fn into_record(self) -> Result<Record, StoreError> {
-        let [id, kind, org, status, request, upn, ticket, license, removed, created, updated] =
-            self.0;
+        let [
+            id,
+            kind,
+            org,
+            status,
+            request,
+            upn,
+            ticket,
+            license,
+            removed,
+            created,
+            updated,
+        ] = self.0;
         let req = |v: Option<String>, name: &str| {
             v.ok_or_else(|| StoreError::Malformed(format!("record column {name} is null")))
         };
@@ -255,6 +266,8 @@ fn get_decision(conn: &Connection, id: &str) -> Result<Option<Decision>, StoreEr
 /// Where a listing stopped: the sort key of its last item.
 #[derive(Serialize, Deserialize)]
 struct SqlCursor {
+    /// The listing it belongs to: a cursor is refused by any other listing.
+    q: String,
     /// Organization (only for listings ordered by organization first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     o: Option<String>,
@@ -297,7 +310,11 @@ fn list_records(
     cursor: Option<SqlCursor>,
 ) -> Result<Page<Record>, StoreError> {
     let by_org_first = matches!(filter, RecordFilter::Status(_));
-    if cursor.as_ref().is_some_and(|c| c.o.is_some() != by_org_first) {
+    let query = format!("{kind}/{filter:?}");
+    if cursor
+        .as_ref()
+        .is_some_and(|c| c.q != query || c.o.is_some() != by_org_first)
+    {
         return Err(StoreError::InvalidCursor);
     }
     // Keyset paging with only the conditions that apply, so that SQLite
@@ -353,6 +370,7 @@ fn list_records(
     let next = match (more, items.last()) {
         (true, Some(last)) => Some(
             SqlCursor {
+                q: query,
                 o: by_org_first.then(|| last.organization.clone()),
                 t: last_t,
                 i: last.id.clone(),
@@ -641,7 +659,11 @@ impl Store for SqliteStore {
     ) -> Result<Page<Decision>, StoreError> {
         let limit = check_limit(limit)?;
         let cursor = SqlCursor::decode(cursor)?;
-        if cursor.as_ref().is_some_and(|c| c.o.is_some()) {
+        let query = format!("pending/{organization:?}");
+        if cursor
+            .as_ref()
+            .is_some_and(|c| c.q != query || c.o.is_some())
+        {
             return Err(StoreError::InvalidCursor);
         }
         let org = organization.to_owned();
@@ -679,6 +701,7 @@ impl Store for SqliteStore {
             let next = match (more, items.last()) {
                 (true, Some(last)) => Some(
                     SqlCursor {
+                        q: query,
                         o: None,
                         t: last_t,
                         i: last.id.clone(),

@@ -104,7 +104,10 @@ pub(crate) fn check_and_migrate(conn: &mut Connection, path: &Path) -> Result<()
         });
     }
     if version < 0 {
-        return Err(corrupt(&format!("schema version {version} is negative"), None));
+        return Err(corrupt(
+            &format!("schema version {version} is negative"),
+            None,
+        ));
     }
     if app_id != 0 && app_id != APPLICATION_ID {
         return Err(corrupt(
@@ -116,7 +119,10 @@ pub(crate) fn check_and_migrate(conn: &mut Connection, path: &Path) -> Result<()
         .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
         .map_err(|e| corrupt("cannot read the schema", Some(e)))?;
     if app_id == 0 && tables > 0 {
-        return Err(corrupt("it holds tables but no onboard schema version", None));
+        return Err(corrupt(
+            "it holds tables but no onboard schema version",
+            None,
+        ));
     }
     let check: String = conn
         .query_row("PRAGMA quick_check", [], |row| row.get(0))

@@ -1,4 +1,0 @@
-//! DynamoDB backend (in progress).
-/// placeholder
-#[derive(Debug)]
-pub struct DynamoStore;
