@@ -28,7 +28,10 @@ pub(crate) async fn sqlite() -> anyhow::Result<Fixture> {
 
 /// A DynamoDB client for the test server.
 pub(crate) fn dynamodb_client() -> anyhow::Result<aws_sdk_dynamodb::Client> {
-    let url = std::env::var(DYNAMODB_URL_VAR).map_err(|_| {
+    let url = std::env::var(DYNAMODB_URL_VAR)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .ok_or_else(|| {
         anyhow::anyhow!(
             "{DYNAMODB_URL_VAR} is not set, so the DynamoDB conformance tests cannot run. \
              Run them with scripts/test (it installs moto[server] into ./.venv and starts \
