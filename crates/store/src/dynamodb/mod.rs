@@ -149,40 +149,66 @@ impl DynamoStore {
         }
     }
 
+    /// Runs a transaction. A cancellation because a condition failed is
+    /// returned as `Ok(Err(..))`; one because another transaction touched the
+    /// same items (`TransactionConflict`, which the SDK does not retry) is
+    /// retried a few times with jittered backoff.
     async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Result<(), TransactFailure>, StoreError> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Ok(())),
-            Err(SdkError::ServiceError(e)) => match e.err() {
-                TransactWriteItemsError::TransactionCanceledException(cancelled)
-                    if cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+        const ATTEMPTS: u32 = 6;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let e = match result {
+                Ok(_) => return Ok(Ok(())),
+                Err(e) => e,
+            };
+            if let SdkError::ServiceError(service) = &e
+                && let TransactWriteItemsError::TransactionCanceledException(cancelled) =
+                    service.err()
+            {
+                let reasons = cancelled.cancellation_reasons();
+                if reasons
+                    .iter()
+                    .any(|r| r.code() == Some("ConditionalCheckFailed"))
                 {
-                    let failed = cancelled
-                        .cancellation_reasons()
+                    let failed = reasons
                         .iter()
                         .map(|r| r.code() == Some("ConditionalCheckFailed"))
                         .collect();
-                    Ok(Err(TransactFailure { failed }))
+                    return Ok(Err(TransactFailure { failed }));
                 }
-                _ => Err(StoreError::dynamo(
-                    "TransactWriteItems",
-                    SdkError::ServiceError(e),
-                )),
-            },
-            Err(e) => Err(StoreError::dynamo("TransactWriteItems", e)),
+                if attempt < ATTEMPTS
+                    && reasons
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict"))
+                {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+            }
+            return Err(StoreError::dynamo("TransactWriteItems", e));
         }
     }
+}
+
+/// 10 ms, 20 ms, 40 ms, ... with up to 50% random jitter.
+fn backoff(attempt: u32) -> std::time::Duration {
+    let base = 10u64 << attempt.min(8);
+    let mut byte = [0u8; 1];
+    let jitter = match getrandom::fill(&mut byte) {
+        Ok(()) => base * u64::from(byte[0]) / 512,
+        Err(_) => 0,
+    };
+    std::time::Duration::from_millis(base + jitter)
 }
 
 /// Which actions of a cancelled transaction failed their condition.

@@ -32,13 +32,13 @@ pub(crate) fn dynamodb_client() -> anyhow::Result<aws_sdk_dynamodb::Client> {
         .ok()
         .filter(|url| !url.is_empty())
         .ok_or_else(|| {
-        anyhow::anyhow!(
-            "{DYNAMODB_URL_VAR} is not set, so the DynamoDB conformance tests cannot run. \
+            anyhow::anyhow!(
+                "{DYNAMODB_URL_VAR} is not set, so the DynamoDB conformance tests cannot run. \
              Run them with scripts/test (it installs moto[server] into ./.venv and starts \
              moto_server), or start a DynamoDB-compatible server yourself and set \
              {DYNAMODB_URL_VAR}=http://127.0.0.1:PORT"
-        )
-    })?;
+            )
+        })?;
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(url)

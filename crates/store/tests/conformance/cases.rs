@@ -241,6 +241,47 @@ pub(crate) async fn the_timeline_keeps_events_in_time_order_and_touches_the_reco
     Ok(())
 }
 
+pub(crate) async fn concurrent_events_on_one_record_are_all_kept(store: S) -> anyhow::Result<()> {
+    store
+        .create_record(onboarding("r1", "contoso", Status::Running, 1))
+        .await?;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 4 == 0 {
+                store
+                    .update_record(
+                        "r1",
+                        RecordUpdate {
+                            ticket_id: Some(format!("T-{i}")),
+                            event: Some(event(100 + i, "ensure_ticket", &format!("note {i}"))),
+                            ..RecordUpdate::default()
+                        },
+                        t(100 + i),
+                    )
+                    .await
+            } else {
+                store
+                    .append_event("r1", event(100 + i, "create_user", &format!("note {i}")))
+                    .await
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let messages: Vec<_> = store
+        .timeline("r1")
+        .await?
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    let expected: Vec<_> = (0..20).map(|i| format!("note {i}")).collect();
+    assert_eq!(messages, expected);
+    Ok(())
+}
+
 /// 23 onboardings of contoso (mixed statuses), 4 of fabrikam, 3 offboardings of contoso.
 async fn seed_listing(store: &S) -> anyhow::Result<()> {
     for i in 0..23 {

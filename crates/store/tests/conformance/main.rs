@@ -36,6 +36,7 @@ macro_rules! all_cases {
             creating_a_record_twice_is_refused_and_changes_nothing,
             changing_an_unknown_record_is_not_found_and_writes_nothing,
             the_timeline_keeps_events_in_time_order_and_touches_the_record,
+            concurrent_events_on_one_record_are_all_kept,
             records_are_listed_across_pages_by_organization,
             records_are_listed_across_pages_by_status,
             a_status_change_moves_a_record_between_status_listings,
