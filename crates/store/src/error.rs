@@ -80,6 +80,9 @@ pub enum StoreError {
     /// The task token could not be sealed or opened (wrong key, or tampered ciphertext).
     #[error("task token could not be {0} with the configured key")]
     TokenCrypto(&'static str),
+    /// The operating system's random number generator failed.
+    #[error("the operating system's random number generator failed")]
+    Randomness(#[source] getrandom::Error),
     /// The token key given in the configuration is not 32 bytes of base64.
     #[error("token key is invalid: {0}")]
     InvalidTokenKey(String),

@@ -383,8 +383,7 @@ pub(crate) fn sort_time(ts: Timestamp) -> String {
 pub(crate) fn random_id() -> Result<String, StoreError> {
     use base64::Engine as _;
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| StoreError::InvalidArgument(format!("no randomness for an id: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(StoreError::Randomness)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 

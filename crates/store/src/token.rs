@@ -36,7 +36,7 @@ impl TokenKey {
     /// A fresh random key from the operating system's CSPRNG.
     pub fn generate() -> Result<Self, StoreError> {
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|_| StoreError::TokenCrypto("generated"))?;
+        getrandom::fill(&mut bytes).map_err(StoreError::Randomness)?;
         Ok(Self::from_bytes(bytes))
     }
 
@@ -86,7 +86,7 @@ impl TokenKey {
     ) -> Result<String, StoreError> {
         let cipher = XChaCha20Poly1305::new(self.0.expose_secret().into());
         let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|_| StoreError::TokenCrypto("sealed"))?;
+        getrandom::fill(&mut nonce).map_err(StoreError::Randomness)?;
         let sealed = cipher
             .encrypt(
                 XNonce::from_slice(&nonce),

@@ -74,6 +74,11 @@ impl DynamoStore {
         Self::new(Client::new(&config), table, key)
     }
 
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     /// The client, e.g. to create the table in tests with [`create_table`].
     pub fn client(&self) -> &Client {
         &self.client
@@ -757,6 +762,7 @@ impl Store for DynamoStore {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
                 let task_token = self.key.open(id, get_s(&item, "sealed_token")?)?;
+                tracing::info!(decision_id = %id, state = %decide.to, "decision taken");
                 Ok(DecideOutcome::Decided {
                     decision: decision_from(&item)?,
                     task_token,

@@ -621,6 +621,7 @@ impl Store for SqliteStore {
                     what: "decision",
                     id: id.clone(),
                 })?;
+                tracing::info!(decision_id = %id, state = %decide.to, "decision taken");
                 DecideOutcome::Decided {
                     decision,
                     task_token,

@@ -32,16 +32,10 @@ async fn the_task_token_is_not_stored_in_plain() -> anyhow::Result<()> {
             created_at: Timestamp::UNIX_EPOCH,
         })
         .await?;
-    let table = format!("{store:?}");
-    let table = table
-        .split('"')
-        .nth(1)
-        .context("table name in Debug")?
-        .to_owned();
     let item = store
         .client()
         .get_item()
-        .table_name(table)
+        .table_name(store.table())
         .key("pk", AttributeValue::S(format!("DEC#{}", d.id)))
         .key("sk", AttributeValue::S("DEC".into()))
         .send()
