@@ -302,23 +302,16 @@ impl SqlCursor {
     }
 }
 
-fn list_records(
-    conn: &Connection,
+/// The keyset-paging query for a listing, with only the conditions that
+/// apply, so SQLite seeks in `records_by_organization` or `records_by_status`
+/// instead of scanning (checked by `listings_seek_in_an_index`).
+fn list_sql(
     kind: RecordKind,
     filter: &RecordFilter,
-    limit: u32,
     cursor: Option<SqlCursor>,
-) -> Result<Page<Record>, StoreError> {
+    limit: u32,
+) -> (String, Vec<rusqlite::types::Value>) {
     let by_org_first = matches!(filter, RecordFilter::Status(_));
-    let query = format!("{kind}/{filter:?}");
-    if cursor
-        .as_ref()
-        .is_some_and(|c| c.q != query || c.o.is_some() != by_org_first)
-    {
-        return Err(StoreError::InvalidCursor);
-    }
-    // Keyset paging with only the conditions that apply, so that SQLite
-    // seeks in records_by_organization or records_by_status (see `EXPLAIN`).
     let mut sql = format!("SELECT {RECORD_COLUMNS}, created_us FROM records WHERE kind = ?");
     let mut args: Vec<rusqlite::types::Value> = vec![kind.as_str().to_owned().into()];
     let (org, status) = match filter {
@@ -351,6 +344,25 @@ fn list_records(
         " ORDER BY created_us, id LIMIT ?"
     });
     args.push((i64::from(limit) + 1).into());
+    (sql, args)
+}
+
+fn list_records(
+    conn: &Connection,
+    kind: RecordKind,
+    filter: &RecordFilter,
+    limit: u32,
+    cursor: Option<SqlCursor>,
+) -> Result<Page<Record>, StoreError> {
+    let by_org_first = matches!(filter, RecordFilter::Status(_));
+    let query = format!("{kind}/{filter:?}");
+    if cursor
+        .as_ref()
+        .is_some_and(|c| c.q != query || c.o.is_some() != by_org_first)
+    {
+        return Err(StoreError::InvalidCursor);
+    }
+    let (sql, args) = list_sql(kind, filter, cursor, limit);
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| {
         Ok((RecordRow::read(row)?, row.get::<_, i64>(11)?))
@@ -845,5 +857,71 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::model::Status;
+
+    fn plan(conn: &Connection, sql: &str, args: Vec<rusqlite::types::Value>) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[tokio::test]
+    async fn listings_seek_in_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).await.unwrap();
+        let conn = store.inner.conn.lock().unwrap();
+        let cursor = |o: Option<&str>| SqlCursor {
+            q: String::new(),
+            o: o.map(str::to_owned),
+            t: 1,
+            i: "x".into(),
+        };
+        let cases = [
+            (
+                RecordFilter::Organization("a".into()),
+                None,
+                "records_by_organization",
+            ),
+            (
+                RecordFilter::Organization("a".into()),
+                Some(cursor(None)),
+                "records_by_organization",
+            ),
+            (
+                RecordFilter::Status(Status::Running),
+                None,
+                "records_by_status",
+            ),
+            (
+                RecordFilter::Status(Status::Running),
+                Some(cursor(Some("a"))),
+                "records_by_status",
+            ),
+            (
+                RecordFilter::OrganizationAndStatus("a".into(), Status::Running),
+                Some(cursor(None)),
+                "records_by_status",
+            ),
+        ];
+        for (filter, cursor, index) in cases {
+            let (sql, args) = list_sql(RecordKind::Onboarding, &filter, cursor, 10);
+            let plan = plan(&conn, &sql, args);
+            assert!(
+                plan.contains(&format!("SEARCH records USING INDEX {index}")),
+                "{filter:?}: {plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{filter:?} sorts: {plan}");
+        }
     }
 }
