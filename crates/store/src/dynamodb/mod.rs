@@ -398,11 +398,13 @@ fn encode_cursor(key: Option<Item>) -> Result<Option<Cursor>, StoreError> {
     ))))
 }
 
-/// Decodes a cursor, checking it belongs to the query whose partition is `pk_attr = pk`.
+/// Decodes a cursor, checking it belongs to the query whose partition is
+/// `pk_attr = pk` (and whose sort keys start with `sk_prefix`, when given).
 fn decode_cursor(
     cursor: Option<&Cursor>,
     pk_attr: &str,
     pk: &str,
+    sk_prefix: Option<&(&str, String)>,
 ) -> Result<Option<Item>, StoreError> {
     let Some(cursor) = cursor else {
         return Ok(None);
@@ -417,8 +419,14 @@ fn decode_cursor(
     let plain: BTreeMap<String, String> =
         serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
     let known = [PK, SK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK];
+    let in_range = sk_prefix.is_none_or(|(sk_attr, prefix)| {
+        plain
+            .get(*sk_attr)
+            .is_some_and(|sk| sk.starts_with(prefix.as_str()))
+    });
     if plain.get(pk_attr).map(String::as_str) != Some(pk)
         || plain.keys().any(|k| !known.contains(&k.as_str()))
+        || !in_range
     {
         return Err(StoreError::InvalidCursor);
     }
@@ -588,7 +596,7 @@ impl Store for DynamoStore {
                 Some((GSI2_SK, format!("{}#", key_part(org)))),
             ),
         };
-        let start = decode_cursor(cursor, pk_attr, &pk)?;
+        let start = decode_cursor(cursor, pk_attr, &pk, prefix.as_ref())?;
         let (items, last) = self
             .query_page(Some(index), (pk_attr, pk), prefix, Some(limit), start)
             .await?;
@@ -795,7 +803,7 @@ impl Store for DynamoStore {
     ) -> Result<Page<Decision>, StoreError> {
         let limit = check_limit(limit)?;
         let pk = pending_pk(organization);
-        let start = decode_cursor(cursor, GSI1_PK, &pk)?;
+        let start = decode_cursor(cursor, GSI1_PK, &pk, None)?;
         let (items, last) = self
             .query_page(Some(GSI1), (GSI1_PK, pk), None, Some(limit), start)
             .await?;

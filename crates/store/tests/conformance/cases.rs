@@ -503,6 +503,28 @@ pub(crate) async fn a_cursor_from_another_listing_is_refused(store: S) -> anyhow
         )
         .await;
     assert!(matches!(other, Err(StoreError::InvalidCursor)), "{other:?}");
+    let by_status = store
+        .list_records(
+            RecordKind::Onboarding,
+            &RecordFilter::Status(Status::Running),
+            2,
+            None,
+        )
+        .await?
+        .next
+        .context("expected a next page")?;
+    let narrower = store
+        .list_records(
+            RecordKind::Onboarding,
+            &RecordFilter::OrganizationAndStatus("fabrikam".into(), Status::Running),
+            2,
+            Some(&by_status),
+        )
+        .await;
+    assert!(
+        matches!(narrower, Err(StoreError::InvalidCursor)),
+        "{narrower:?}"
+    );
     let garbage = store
         .list_records(
             RecordKind::Onboarding,
