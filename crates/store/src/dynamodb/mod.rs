@@ -1,0 +1,946 @@
+//! The AWS backend: one DynamoDB table, single-table design (`docs/dynamodb.md`).
+//!
+//! Single-use transitions are conditional writes; a change to two items is one
+//! `TransactWriteItems`; every query pages. The SDK retries throttling and
+//! transient errors in its standard retry mode.
+
+mod table;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jiff::Timestamp;
+use secrecy::SecretString;
+
+pub use table::create_table;
+use table::{GSI1, GSI1_PK, GSI1_SK, GSI2, GSI2_PK, GSI2_SK, PK, SK, TTL};
+
+use crate::StoreError;
+use crate::model::{
+    ConnectorSettings, Cursor, Decide, DecideOutcome, Decision, DecisionState, NewDecision,
+    NewRecord, Page, Record, RecordFilter, RecordKind, RecordUpdate, Scope, TimelineEvent,
+    Variables, random_id, sort_time,
+};
+use crate::store::{Store, check_limit};
+use crate::token::TokenKey;
+
+/// How long a decision item outlives its expiry before TTL may delete it.
+const DECISION_RETENTION_SECS: i64 = 30 * 24 * 3600;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The DynamoDB [`Store`]. Cheap to clone.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: Arc<str>,
+    key: Arc<TokenKey>,
+}
+
+impl std::fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DynamoStore {
+    /// A store over `table` with an existing client.
+    pub fn new(client: Client, table: impl Into<Arc<str>>, key: TokenKey) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            key: Arc::new(key),
+        }
+    }
+
+    /// A store over `table` with a client configured from the environment
+    /// (region, credentials, `AWS_ENDPOINT_URL`) in the standard retry mode.
+    pub async fn from_env(table: impl Into<Arc<str>>, key: TokenKey) -> Self {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
+            .load()
+            .await;
+        Self::new(Client::new(&config), table, key)
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The client, e.g. to create the table in tests with [`create_table`].
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// Runs one paged query; `pk_attr = pk` and, when given, `begins_with(sk_attr, prefix)`.
+    async fn query_page(
+        &self,
+        index: Option<&str>,
+        (pk_attr, pk): (&str, String),
+        sk_prefix: Option<(&str, String)>,
+        limit: Option<u32>,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let mut condition = "#pk = :pk".to_owned();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&*self.table)
+            .set_index_name(index.map(str::to_owned))
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(pk))
+            .set_exclusive_start_key(start)
+            .set_limit(limit.map(|l| l as i32));
+        if let Some((sk_attr, prefix)) = sk_prefix {
+            condition.push_str(" AND begins_with(#sk, :prefix)");
+            request = request
+                .expression_attribute_names("#sk", sk_attr)
+                .expression_attribute_values(":prefix", s(prefix));
+        }
+        if index.is_none() {
+            request = request.consistent_read(true);
+        }
+        let out = request
+            .key_condition_expression(condition)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query", e))?;
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+    }
+
+    /// Every item of a query, following `LastEvaluatedKey` to the end.
+    async fn query_all(
+        &self,
+        pk: (&str, String),
+        sk_prefix: Option<(&str, String)>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let (items, next) = self
+                .query_page(None, (pk.0, pk.1.clone()), sk_prefix.clone(), None, start)
+                .await?;
+            all.extend(items);
+            match next {
+                Some(key) => start = Some(key),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Runs a transaction. A cancellation because a condition failed is
+    /// returned as `Ok(Err(..))`; one because another transaction touched the
+    /// same items (`TransactionConflict`, which the SDK does not retry) is
+    /// retried a few times with jittered backoff.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), TransactFailure>, StoreError> {
+        const ATTEMPTS: u32 = 6;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let e = match result {
+                Ok(_) => return Ok(Ok(())),
+                Err(e) => e,
+            };
+            if let SdkError::ServiceError(service) = &e
+                && let TransactWriteItemsError::TransactionCanceledException(cancelled) =
+                    service.err()
+            {
+                let reasons = cancelled.cancellation_reasons();
+                if reasons
+                    .iter()
+                    .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                {
+                    let failed = reasons
+                        .iter()
+                        .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                        .collect();
+                    return Ok(Err(TransactFailure { failed }));
+                }
+                if attempt < ATTEMPTS
+                    && reasons
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict"))
+                {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+            }
+            return Err(StoreError::dynamo("TransactWriteItems", e));
+        }
+    }
+}
+
+/// 10 ms, 20 ms, 40 ms, ... with up to 50% random jitter.
+fn backoff(attempt: u32) -> std::time::Duration {
+    let base = 10u64 << attempt.min(8);
+    let mut byte = [0u8; 1];
+    let jitter = match getrandom::fill(&mut byte) {
+        Ok(()) => base * u64::from(byte[0]) / 512,
+        Err(_) => 0,
+    };
+    std::time::Duration::from_millis(base + jitter)
+}
+
+/// Which actions of a cancelled transaction failed their condition.
+struct TransactFailure {
+    failed: Vec<bool>,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Escapes `%` and `#` so a value can sit between `#` separators in a key.
+fn key_part(value: &str) -> String {
+    value.replace('%', "%25").replace('#', "%23")
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(StoreError::Malformed(format!(
+            "item attribute {name} is missing or not a string"
+        ))),
+    }
+}
+
+fn opt_s(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn time(item: &Item, name: &str) -> Result<Timestamp, StoreError> {
+    let text = get_s(item, name)?;
+    text.parse()
+        .map_err(|e| StoreError::Malformed(format!("timestamp {text:?}: {e}")))
+}
+
+fn condition_failed<E>(e: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+fn record_key(id: &str) -> String {
+    format!("REC#{id}")
+}
+
+fn decision_key(id: &str) -> String {
+    format!("DEC#{id}")
+}
+
+fn status_pk(kind: RecordKind, status: crate::model::Status) -> String {
+    format!("STATUS#{kind}#{status}")
+}
+
+fn org_pk(kind: RecordKind, organization: &str) -> String {
+    format!("ORG#{kind}#{}", key_part(organization))
+}
+
+fn pending_pk(organization: &str) -> String {
+    format!("PENDING#{}", key_part(organization))
+}
+
+fn event_sk(at: Timestamp, unique: &str) -> String {
+    // Nanoseconds, so events written in one microsecond still sort by time.
+    format!("EV#{:025}#{unique}", at.as_nanosecond().max(0))
+}
+
+fn record_item(record: &Record) -> Result<Item, StoreError> {
+    let created = sort_time(record.created_at);
+    let org = key_part(&record.organization);
+    let mut item: Item = HashMap::from([
+        (PK.to_owned(), s(record_key(&record.id))),
+        (SK.to_owned(), s("REC")),
+        ("type".to_owned(), s("record")),
+        ("id".to_owned(), s(&record.id)),
+        ("kind".to_owned(), s(record.kind.as_str())),
+        ("organization".to_owned(), s(&record.organization)),
+        ("status".to_owned(), s(record.status.as_str())),
+        (
+            "request".to_owned(),
+            s(serde_json::to_string(&record.request)?),
+        ),
+        ("created_at".to_owned(), s(record.created_at.to_string())),
+        ("updated_at".to_owned(), s(record.updated_at.to_string())),
+        (
+            GSI1_PK.to_owned(),
+            s(org_pk(record.kind, &record.organization)),
+        ),
+        (GSI1_SK.to_owned(), s(format!("{created}#{}", record.id))),
+        (GSI2_PK.to_owned(), s(status_pk(record.kind, record.status))),
+        (
+            GSI2_SK.to_owned(),
+            s(format!("{org}#{created}#{}", record.id)),
+        ),
+    ]);
+    if let Some(ticket) = &record.ticket_id {
+        item.insert("ticket_id".to_owned(), s(ticket));
+    }
+    Ok(item)
+}
+
+fn record_from(item: &Item) -> Result<Record, StoreError> {
+    Ok(Record {
+        id: get_s(item, "id")?.to_owned(),
+        kind: get_s(item, "kind")?.parse()?,
+        organization: get_s(item, "organization")?.to_owned(),
+        status: get_s(item, "status")?.parse()?,
+        request: serde_json::from_str(get_s(item, "request")?)?,
+        user_principal_name: opt_s(item, "user_principal_name"),
+        ticket_id: opt_s(item, "ticket_id"),
+        license_outcome: opt_s(item, "license_outcome")
+            .as_deref()
+            .map(str::parse)
+            .transpose()?,
+        removed: opt_s(item, "removed")
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?,
+        created_at: time(item, "created_at")?,
+        updated_at: time(item, "updated_at")?,
+    })
+}
+
+fn decision_from(item: &Item) -> Result<Decision, StoreError> {
+    Ok(Decision {
+        id: get_s(item, "id")?.to_owned(),
+        kind: get_s(item, "kind")?.parse()?,
+        record_id: get_s(item, "record_id")?.to_owned(),
+        organization: get_s(item, "organization")?.to_owned(),
+        state: get_s(item, "state")?.parse()?,
+        created_at: time(item, "created_at")?,
+        expires_at: time(item, "expires_at")?,
+        decided_by: opt_s(item, "decided_by"),
+        decided_at: opt_s(item, "decided_at")
+            .map(|t| {
+                t.parse()
+                    .map_err(|e| StoreError::Malformed(format!("timestamp {t:?}: {e}")))
+            })
+            .transpose()?,
+    })
+}
+
+fn event_item(record_id: &str, event: &TimelineEvent) -> Result<Item, StoreError> {
+    Ok(HashMap::from([
+        (PK.to_owned(), s(record_key(record_id))),
+        (SK.to_owned(), s(event_sk(event.at, &random_id()?))),
+        ("type".to_owned(), s("event")),
+        ("at".to_owned(), s(event.at.to_string())),
+        ("step".to_owned(), s(&event.step)),
+        ("message".to_owned(), s(&event.message)),
+    ]))
+}
+
+/// Cursor: `d1.` + base64url(JSON of the `LastEvaluatedKey`, all string attributes).
+fn encode_cursor(key: Option<Item>) -> Result<Option<Cursor>, StoreError> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let mut plain = BTreeMap::new();
+    for (name, value) in key {
+        match value {
+            AttributeValue::S(v) => {
+                plain.insert(name, v);
+            }
+            _ => {
+                return Err(StoreError::Malformed(format!(
+                    "key attribute {name} is not a string"
+                )));
+            }
+        }
+    }
+    Ok(Some(Cursor(format!(
+        "d1.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain)?)
+    ))))
+}
+
+/// Decodes a cursor, checking it belongs to the query whose partition is
+/// `pk_attr = pk` (and whose sort keys start with `sk_prefix`, when given).
+fn decode_cursor(
+    cursor: Option<&Cursor>,
+    pk_attr: &str,
+    pk: &str,
+    sk_prefix: Option<&(&str, String)>,
+) -> Result<Option<Item>, StoreError> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    let body = cursor
+        .0
+        .strip_prefix("d1.")
+        .ok_or(StoreError::InvalidCursor)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    let plain: BTreeMap<String, String> =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let known = [PK, SK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK];
+    let in_range = sk_prefix.is_none_or(|(sk_attr, prefix)| {
+        plain
+            .get(*sk_attr)
+            .is_some_and(|sk| sk.starts_with(prefix.as_str()))
+    });
+    if plain.get(pk_attr).map(String::as_str) != Some(pk)
+        || plain.keys().any(|k| !known.contains(&k.as_str()))
+        || !in_range
+    {
+        return Err(StoreError::InvalidCursor);
+    }
+    Ok(Some(plain.into_iter().map(|(k, v)| (k, s(v))).collect()))
+}
+
+fn build_err(
+    operation: &'static str,
+) -> impl Fn(aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    move |e| StoreError::dynamo(operation, e)
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn create_record(&self, new: NewRecord) -> Result<Record, StoreError> {
+        let record = Record {
+            id: new.id,
+            kind: new.kind,
+            organization: new.organization,
+            status: new.status,
+            request: new.request,
+            user_principal_name: None,
+            ticket_id: new.ticket_id,
+            license_outcome: None,
+            removed: None,
+            created_at: new.created_at,
+            updated_at: new.created_at,
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(record_item(&record)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(record),
+            Err(e) if condition_failed(&e) => Err(StoreError::AlreadyExists {
+                what: "record",
+                id: record.id,
+            }),
+            Err(e) => Err(StoreError::dynamo("PutItem", e)),
+        }
+    }
+
+    async fn get_record(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        self.get_item(record_key(id), "REC")
+            .await?
+            .as_ref()
+            .map(record_from)
+            .transpose()
+    }
+
+    async fn update_record(
+        &self,
+        id: &str,
+        update: RecordUpdate,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut sets = vec!["updated_at = :updated_at".to_owned()];
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([(":updated_at".to_owned(), s(at.to_string()))]);
+        if let Some(status) = update.status {
+            // The record's kind is needed for the GSI2 key: read it (ids never change kind).
+            let item = self.get_item(record_key(id), "REC").await?.ok_or_else(|| {
+                StoreError::NotFound {
+                    what: "record",
+                    id: id.to_owned(),
+                }
+            })?;
+            let kind: RecordKind = get_s(&item, "kind")?.parse()?;
+            sets.push("#status = :status".to_owned());
+            sets.push(format!("{GSI2_PK} = :gsi2pk"));
+            names.insert("#status".to_owned(), "status".to_owned());
+            values.insert(":status".to_owned(), s(status.as_str()));
+            values.insert(":gsi2pk".to_owned(), s(status_pk(kind, status)));
+        }
+        let mut set_plain = |name: &str, value: Option<String>| {
+            if let Some(value) = value {
+                sets.push(format!("{name} = :{name}"));
+                values.insert(format!(":{name}"), s(value));
+            }
+        };
+        set_plain("user_principal_name", update.user_principal_name);
+        set_plain("ticket_id", update.ticket_id);
+        set_plain(
+            "license_outcome",
+            update.license_outcome.map(|l| l.as_str().to_owned()),
+        );
+        set_plain(
+            "removed",
+            update
+                .removed
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        );
+        let expression = format!("SET {}", sets.join(", "));
+        let not_found = || StoreError::NotFound {
+            what: "record",
+            id: id.to_owned(),
+        };
+
+        match update.event {
+            None => {
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&*self.table)
+                    .key(PK, s(record_key(id)))
+                    .key(SK, s("REC"))
+                    .update_expression(expression)
+                    .condition_expression("attribute_exists(pk)")
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                    .set_expression_attribute_values(Some(values))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => Ok(()),
+                    Err(e) if condition_failed(&e) => Err(not_found()),
+                    Err(e) => Err(StoreError::dynamo("UpdateItem", e)),
+                }
+            }
+            Some(event) => {
+                let update = Update::builder()
+                    .table_name(&*self.table)
+                    .key(PK, s(record_key(id)))
+                    .key(SK, s("REC"))
+                    .update_expression(expression)
+                    .condition_expression("attribute_exists(pk)")
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                    .set_expression_attribute_values(Some(values))
+                    .build()
+                    .map_err(build_err("TransactWriteItems"))?;
+                let put = Put::builder()
+                    .table_name(&*self.table)
+                    .set_item(Some(event_item(id, &event)?))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .map_err(build_err("TransactWriteItems"))?;
+                self.transact(vec![
+                    TransactWriteItem::builder().update(update).build(),
+                    TransactWriteItem::builder().put(put).build(),
+                ])
+                .await?
+                .map_err(|_| not_found())
+            }
+        }
+    }
+
+    async fn list_records(
+        &self,
+        kind: RecordKind,
+        filter: &RecordFilter,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Record>, StoreError> {
+        let limit = check_limit(limit)?;
+        let (index, pk_attr, pk, prefix) = match filter {
+            RecordFilter::Organization(org) => (GSI1, GSI1_PK, org_pk(kind, org), None),
+            RecordFilter::Status(status) => (GSI2, GSI2_PK, status_pk(kind, *status), None),
+            RecordFilter::OrganizationAndStatus(org, status) => (
+                GSI2,
+                GSI2_PK,
+                status_pk(kind, *status),
+                Some((GSI2_SK, format!("{}#", key_part(org)))),
+            ),
+        };
+        let start = decode_cursor(cursor, pk_attr, &pk, prefix.as_ref())?;
+        let (items, last) = self
+            .query_page(Some(index), (pk_attr, pk), prefix, Some(limit), start)
+            .await?;
+        Ok(Page {
+            items: items.iter().map(record_from).collect::<Result<_, _>>()?,
+            next: encode_cursor(last)?,
+        })
+    }
+
+    async fn append_event(&self, record_id: &str, event: TimelineEvent) -> Result<(), StoreError> {
+        // The event and the record's updated_at change together, or not at all.
+        let touch = Update::builder()
+            .table_name(&*self.table)
+            .key(PK, s(record_key(record_id)))
+            .key(SK, s("REC"))
+            .update_expression("SET updated_at = :at")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", s(event.at.to_string()))
+            .build()
+            .map_err(build_err("TransactWriteItems"))?;
+        let put = Put::builder()
+            .table_name(&*self.table)
+            .set_item(Some(event_item(record_id, &event)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err("TransactWriteItems"))?;
+        self.transact(vec![
+            TransactWriteItem::builder().update(touch).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ])
+        .await?
+        .map_err(|_| StoreError::NotFound {
+            what: "record",
+            id: record_id.to_owned(),
+        })
+    }
+
+    async fn timeline(&self, record_id: &str) -> Result<Vec<TimelineEvent>, StoreError> {
+        let items = self
+            .query_all((PK, record_key(record_id)), Some((SK, "EV#".to_owned())))
+            .await?;
+        items
+            .iter()
+            .map(|item| {
+                Ok(TimelineEvent {
+                    at: time(item, "at")?,
+                    step: get_s(item, "step")?.to_owned(),
+                    message: get_s(item, "message")?.to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    async fn create_decision(&self, new: NewDecision) -> Result<Decision, StoreError> {
+        let not_found = || StoreError::NotFound {
+            what: "record",
+            id: new.record_id.clone(),
+        };
+        let record = self
+            .get_item(record_key(&new.record_id), "REC")
+            .await?
+            .ok_or_else(not_found)?;
+        let id = random_id()?;
+        let decision = Decision {
+            id: id.clone(),
+            kind: new.kind,
+            record_id: new.record_id.clone(),
+            organization: get_s(&record, "organization")?.to_owned(),
+            state: DecisionState::Pending,
+            created_at: new.created_at,
+            expires_at: new.expires_at,
+            decided_by: None,
+            decided_at: None,
+        };
+        let sealed = self.key.seal(&id, &new.task_token)?;
+        let item: Item = HashMap::from([
+            (PK.to_owned(), s(decision_key(&id))),
+            (SK.to_owned(), s("DEC")),
+            ("type".to_owned(), s("decision")),
+            ("id".to_owned(), s(&id)),
+            ("kind".to_owned(), s(decision.kind.as_str())),
+            ("record_id".to_owned(), s(&decision.record_id)),
+            ("organization".to_owned(), s(&decision.organization)),
+            ("state".to_owned(), s(decision.state.as_str())),
+            ("created_at".to_owned(), s(decision.created_at.to_string())),
+            ("expires_at".to_owned(), s(decision.expires_at.to_string())),
+            (
+                "expires_us".to_owned(),
+                n(decision.expires_at.as_microsecond()),
+            ),
+            ("sealed_token".to_owned(), s(sealed)),
+            (
+                TTL.to_owned(),
+                n(decision.expires_at.as_second() + DECISION_RETENTION_SECS),
+            ),
+            (GSI1_PK.to_owned(), s(pending_pk(&decision.organization))),
+            (
+                GSI1_SK.to_owned(),
+                s(format!("{}#{id}", sort_time(decision.expires_at))),
+            ),
+        ]);
+        // The record must still exist when the decision is written.
+        let check = ConditionCheck::builder()
+            .table_name(&*self.table)
+            .key(PK, s(record_key(&new.record_id)))
+            .key(SK, s("REC"))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build_err("TransactWriteItems"))?;
+        let put = Put::builder()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err("TransactWriteItems"))?;
+        match self
+            .transact(vec![
+                TransactWriteItem::builder().condition_check(check).build(),
+                TransactWriteItem::builder().put(put).build(),
+            ])
+            .await?
+        {
+            Ok(()) => Ok(decision),
+            Err(failure) if failure.failed.first() == Some(&true) => Err(not_found()),
+            Err(_) => Err(StoreError::AlreadyExists {
+                what: "decision",
+                id,
+            }),
+        }
+    }
+
+    async fn get_decision(&self, id: &str) -> Result<Option<Decision>, StoreError> {
+        self.get_item(decision_key(id), "DEC")
+            .await?
+            .as_ref()
+            .map(decision_from)
+            .transpose()
+    }
+
+    async fn decide(&self, id: &str, decide: Decide) -> Result<DecideOutcome, StoreError> {
+        let Some(current) = self.get_decision(id).await? else {
+            return Ok(DecideOutcome::Unknown);
+        };
+        if !decide.to.fits(current.kind) {
+            return Err(StoreError::InvalidArgument(format!(
+                "a {} decision cannot become {}",
+                current.kind, decide.to
+            )));
+        }
+        let mut condition = "#state = :pending".to_owned();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&*self.table)
+            .key(PK, s(decision_key(id)))
+            .key(SK, s("DEC"))
+            .update_expression(format!(
+                "SET #state = :to, decided_by = :by, decided_at = :at REMOVE {GSI1_PK}, {GSI1_SK}"
+            ))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s(DecisionState::Pending.as_str()))
+            .expression_attribute_values(":to", s(decide.to.as_str()))
+            .expression_attribute_values(":by", s(&decide.by))
+            .expression_attribute_values(":at", s(decide.at.to_string()))
+            .return_values(ReturnValue::AllNew);
+        if decide.to != DecisionState::Expired {
+            condition.push_str(" AND expires_us > :now");
+            request = request.expression_attribute_values(":now", n(decide.at.as_microsecond()));
+        }
+        match request.condition_expression(condition).send().await {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                let task_token = self.key.open(id, get_s(&item, "sealed_token")?)?;
+                tracing::info!(decision_id = %id, state = %decide.to, "decision taken");
+                Ok(DecideOutcome::Decided {
+                    decision: decision_from(&item)?,
+                    task_token,
+                })
+            }
+            Err(e) if condition_failed(&e) => {
+                // Lost, or expired: read who won (a strongly consistent read).
+                Ok(match self.get_decision(id).await? {
+                    None => DecideOutcome::Unknown,
+                    Some(d) if d.state == DecisionState::Pending => DecideOutcome::Expired(d),
+                    Some(d) => DecideOutcome::AlreadyDecided(d),
+                })
+            }
+            Err(e) => Err(StoreError::dynamo("UpdateItem", e)),
+        }
+    }
+
+    async fn task_token(&self, id: &str) -> Result<Option<SecretString>, StoreError> {
+        match self.get_item(decision_key(id), "DEC").await? {
+            Some(item) => Ok(Some(self.key.open(id, get_s(&item, "sealed_token")?)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn pending_decisions(
+        &self,
+        organization: &str,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Decision>, StoreError> {
+        let limit = check_limit(limit)?;
+        let pk = pending_pk(organization);
+        let start = decode_cursor(cursor, GSI1_PK, &pk, None)?;
+        let (items, last) = self
+            .query_page(Some(GSI1), (GSI1_PK, pk), None, Some(limit), start)
+            .await?;
+        Ok(Page {
+            items: items.iter().map(decision_from).collect::<Result<_, _>>()?,
+            next: encode_cursor(last)?,
+        })
+    }
+
+    async fn put_step_result(
+        &self,
+        key: &str,
+        result: serde_json::Value,
+        keep_until: Timestamp,
+    ) -> Result<serde_json::Value, StoreError> {
+        let pk = format!("IDEM#{key}");
+        let put = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .item(PK, s(&pk))
+            .item(SK, s("IDEM"))
+            .item("type", s("step_result"))
+            .item("result", s(serde_json::to_string(&result)?))
+            .item(TTL, n(keep_until.as_second()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(result),
+            Err(e) if condition_failed(&e) => {
+                let item =
+                    self.get_item(pk, "IDEM")
+                        .await?
+                        .ok_or_else(|| StoreError::NotFound {
+                            what: "step result",
+                            id: key.to_owned(),
+                        })?;
+                Ok(serde_json::from_str(get_s(&item, "result")?)?)
+            }
+            Err(e) => Err(StoreError::dynamo("PutItem", e)),
+        }
+    }
+
+    async fn step_result(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        match self.get_item(format!("IDEM#{key}"), "IDEM").await? {
+            Some(item) => Ok(Some(serde_json::from_str(get_s(&item, "result")?)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn variables(&self, scope: &Scope) -> Result<Variables, StoreError> {
+        let Some(item) = self
+            .get_item(format!("VARS#{}", scope.key()), "VARS")
+            .await?
+        else {
+            return Ok(Variables::new());
+        };
+        match item.get("variables") {
+            Some(AttributeValue::M(map)) => map
+                .iter()
+                .map(|(name, value)| match value {
+                    AttributeValue::S(v) => Ok((name.clone(), v.clone())),
+                    _ => Err(StoreError::Malformed(format!(
+                        "variable {name} is not a string"
+                    ))),
+                })
+                .collect(),
+            _ => Err(StoreError::Malformed(
+                "variables item has no map".to_owned(),
+            )),
+        }
+    }
+
+    async fn put_variables(&self, scope: &Scope, variables: &Variables) -> Result<(), StoreError> {
+        let map = variables
+            .iter()
+            .map(|(k, v)| (k.clone(), s(v)))
+            .collect::<HashMap<_, _>>();
+        self.client
+            .put_item()
+            .table_name(&*self.table)
+            .item(PK, s(format!("VARS#{}", scope.key())))
+            .item(SK, s("VARS"))
+            .item("type", s("variables"))
+            .item("variables", AttributeValue::M(map))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn connector(
+        &self,
+        scope: &Scope,
+        connector: &str,
+    ) -> Result<Option<ConnectorSettings>, StoreError> {
+        match self
+            .get_item(
+                format!("CONN#{}", scope.key()),
+                &format!("CONN#{connector}"),
+            )
+            .await?
+        {
+            Some(item) => Ok(Some(serde_json::from_str(get_s(&item, "settings")?)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn connectors(&self, scope: &Scope) -> Result<Vec<ConnectorSettings>, StoreError> {
+        let items = self
+            .query_all(
+                (PK, format!("CONN#{}", scope.key())),
+                Some((SK, "CONN#".to_owned())),
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| Ok(serde_json::from_str(get_s(item, "settings")?)?))
+            .collect()
+    }
+
+    async fn put_connector(
+        &self,
+        scope: &Scope,
+        settings: &ConnectorSettings,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&*self.table)
+            .item(PK, s(format!("CONN#{}", scope.key())))
+            .item(SK, s(format!("CONN#{}", settings.connector)))
+            .item("type", s("connector"))
+            .item("settings", s(serde_json::to_string(settings)?))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem", e))?;
+        Ok(())
+    }
+}

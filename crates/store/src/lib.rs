@@ -1,0 +1,34 @@
+//! Onboard's durable state: the [`Store`] port and its two backends.
+//!
+//! - [`store`]: the `Store` trait every caller uses.
+//! - [`model`]: records, statuses (CONTRACT.md §2), timeline events,
+//!   decisions, step results, variables and connector settings; paging.
+//! - [`token`]: sealing task tokens at rest (XChaCha20-Poly1305).
+//! - [`sqlite`]: the embedded backend for `onboard serve` (one file, WAL).
+//! - [`dynamodb`]: the AWS backend (single-table design, `docs/dynamodb.md`).
+//! - [`error`]: the crate's one error type.
+//!
+//! This crate must not depend on `onboard-domain`, the steps, the connectors
+//! or the interpreter: requests are stored as JSON payloads, so the domain can
+//! change its types without a migration here. Nothing here knows the workflow.
+//! The interpreter's executions and timers are not stored here yet.
+
+#![warn(missing_docs)]
+
+pub mod dynamodb;
+pub mod error;
+pub mod model;
+pub mod sqlite;
+pub mod store;
+pub mod token;
+
+pub use dynamodb::DynamoStore;
+pub use error::StoreError;
+pub use model::{
+    ConnectorSettings, Cursor, Decide, DecideOutcome, Decision, DecisionKind, DecisionState,
+    LicenseOutcome, NewDecision, NewRecord, Page, Record, RecordFilter, RecordKind, RecordUpdate,
+    Scope, SecretRef, Status, TimelineEvent, Variables,
+};
+pub use sqlite::SqliteStore;
+pub use store::Store;
+pub use token::TokenKey;

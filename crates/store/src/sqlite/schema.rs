@@ -1,0 +1,154 @@
+//! The SQLite schema: embedded migrations, versioned by `PRAGMA user_version`.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::StoreError;
+
+/// Marks the file as Onboard's (`PRAGMA application_id`): "ONBD".
+const APPLICATION_ID: i64 = 0x4f4e_4244;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`. Append only:
+/// never edit a migration that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: records, timeline, decisions, step results, configuration.
+    r#"
+    CREATE TABLE records (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        organization TEXT NOT NULL,
+        status TEXT NOT NULL,
+        request TEXT NOT NULL,
+        user_principal_name TEXT,
+        ticket_id TEXT,
+        license_outcome TEXT,
+        removed TEXT,
+        created_at TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX records_by_organization ON records (kind, organization, created_us, id);
+    CREATE INDEX records_by_status ON records (kind, status, organization, created_us, id);
+
+    CREATE TABLE timeline (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        record_id TEXT NOT NULL REFERENCES records (id),
+        at TEXT NOT NULL,
+        at_us INTEGER NOT NULL,
+        step TEXT NOT NULL,
+        message TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX timeline_by_record ON timeline (record_id, at_us, seq);
+
+    CREATE TABLE decisions (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        record_id TEXT NOT NULL REFERENCES records (id),
+        organization TEXT NOT NULL,
+        sealed_token TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        expires_us INTEGER NOT NULL,
+        decided_by TEXT,
+        decided_at TEXT
+    ) STRICT;
+    CREATE INDEX decisions_pending ON decisions (organization, expires_us, id)
+        WHERE state = 'pending';
+
+    CREATE TABLE step_results (
+        key TEXT PRIMARY KEY,
+        result TEXT NOT NULL,
+        keep_until_us INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE variables (
+        scope TEXT PRIMARY KEY,
+        variables TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE connectors (
+        scope TEXT NOT NULL,
+        connector TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        PRIMARY KEY (scope, connector)
+    ) STRICT;
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Checks that the file is an Onboard database this build understands, then
+/// brings it to [`SCHEMA_VERSION`] in one transaction.
+pub(crate) fn check_and_migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let corrupt = |reason: &str, source: Option<rusqlite::Error>| StoreError::Corrupt {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+        source,
+    };
+    // The first read of the header: a file that is not SQLite fails here.
+    let (app_id, version): (i64, i64) = conn
+        .query_row(
+            "SELECT application_id, user_version FROM pragma_application_id, pragma_user_version",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(|e| corrupt("cannot read the database header", Some(e)))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version < 0 {
+        return Err(corrupt(
+            &format!("schema version {version} is negative"),
+            None,
+        ));
+    }
+    if app_id != 0 && app_id != APPLICATION_ID {
+        return Err(corrupt(
+            &format!("application id {app_id:#x} belongs to another program"),
+            None,
+        ));
+    }
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+        .map_err(|e| corrupt("cannot read the schema", Some(e)))?;
+    if app_id == 0 && tables > 0 {
+        return Err(corrupt(
+            "it holds tables but no onboard schema version",
+            None,
+        ));
+    }
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |row| row.get(0))
+        .map_err(|e| corrupt("integrity check failed to run", Some(e)))?;
+    if check != "ok" {
+        return Err(corrupt(&format!("integrity check: {check}"), None));
+    }
+
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.to_owned(),
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql)?;
+        tracing::info!(from, to = from + 1, "migrated sqlite schema");
+    }
+    // PRAGMAs take no parameters; both values are integers we control.
+    tx.execute_batch(&format!(
+        "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+    ))?;
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! The `Store` port: everything the workflow must remember, behind one async trait.
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+use crate::StoreError;
+use crate::model::{
+    ConnectorSettings, Cursor, Decide, DecideOutcome, Decision, NewDecision, NewRecord, Page,
+    Record, RecordFilter, RecordKind, RecordUpdate, Scope, TimelineEvent, Variables,
+};
+
+/// Durable state of onboardings and offboardings. Both backends pass the same
+/// conformance suite (`tests/conformance`), so callers cannot tell them apart.
+///
+/// Every write that returns `Ok` is durable (SQLite: committed with
+/// `synchronous=FULL`; DynamoDB: acknowledged by the service).
+#[async_trait]
+pub trait Store: Send + Sync {
+    // Records.
+
+    /// Stores a new record. `AlreadyExists` when the id is taken.
+    async fn create_record(&self, record: NewRecord) -> Result<Record, StoreError>;
+
+    /// The record with this id, of either kind.
+    async fn get_record(&self, id: &str) -> Result<Option<Record>, StoreError>;
+
+    /// Applies `update` (and appends its event, if any) in one atomic change,
+    /// setting `updated_at` to `at`. `NotFound` when there is no such record.
+    async fn update_record(
+        &self,
+        id: &str,
+        update: RecordUpdate,
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// One page (at most `limit` items, `limit` >= 1) of the records of `kind` matching `filter`.
+    async fn list_records(
+        &self,
+        kind: RecordKind,
+        filter: &RecordFilter,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Record>, StoreError>;
+
+    // Timeline.
+
+    /// Appends one event to a record's timeline and sets its `updated_at` to
+    /// the event's time, atomically. `NotFound` when there is no such record.
+    async fn append_event(&self, record_id: &str, event: TimelineEvent) -> Result<(), StoreError>;
+
+    /// A record's whole timeline, oldest first (ties in append order on SQLite).
+    async fn timeline(&self, record_id: &str) -> Result<Vec<TimelineEvent>, StoreError>;
+
+    // Decisions.
+
+    /// Stores a pending decision under a fresh random id, its task token
+    /// sealed. `NotFound` when the record does not exist.
+    async fn create_decision(&self, decision: NewDecision) -> Result<Decision, StoreError>;
+
+    /// The decision with this id (without its token).
+    async fn get_decision(&self, id: &str) -> Result<Option<Decision>, StoreError>;
+
+    /// Moves a decision out of `pending`, once: of any number of concurrent
+    /// callers exactly one gets [`DecideOutcome::Decided`] (with the task
+    /// token); the others get [`DecideOutcome::AlreadyDecided`] with the
+    /// winner's decision. `InvalidArgument` when `decide.to` does not fit the
+    /// decision's kind.
+    async fn decide(&self, id: &str, decide: Decide) -> Result<DecideOutcome, StoreError>;
+
+    /// The task token of a decision, e.g. to resume again after a crash that
+    /// followed a won [`Store::decide`].
+    async fn task_token(&self, id: &str) -> Result<Option<SecretString>, StoreError>;
+
+    /// One page of an organization's pending decisions, soonest expiry first.
+    async fn pending_decisions(
+        &self,
+        organization: &str,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Decision>, StoreError>;
+
+    // Step idempotency.
+
+    /// Stores `result` under `key` unless a result is already there, and
+    /// returns the stored result: the first writer's, whoever asks.
+    /// The entry may be removed after `keep_until` (DynamoDB TTL).
+    async fn put_step_result(
+        &self,
+        key: &str,
+        result: serde_json::Value,
+        keep_until: jiff::Timestamp,
+    ) -> Result<serde_json::Value, StoreError>;
+
+    /// The result stored under `key`, if any.
+    async fn step_result(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError>;
+
+    // Configuration.
+
+    /// The variables set in `scope` (only that scope: merging
+    /// defaults <- MSP-wide <- organization is the domain's job).
+    async fn variables(&self, scope: &Scope) -> Result<Variables, StoreError>;
+
+    /// Replaces all the variables of `scope`.
+    async fn put_variables(&self, scope: &Scope, variables: &Variables) -> Result<(), StoreError>;
+
+    /// One connector's settings in `scope`.
+    async fn connector(
+        &self,
+        scope: &Scope,
+        connector: &str,
+    ) -> Result<Option<ConnectorSettings>, StoreError>;
+
+    /// All connectors' settings in `scope`, by name.
+    async fn connectors(&self, scope: &Scope) -> Result<Vec<ConnectorSettings>, StoreError>;
+
+    /// Creates or replaces one connector's settings in `scope`.
+    async fn put_connector(
+        &self,
+        scope: &Scope,
+        settings: &ConnectorSettings,
+    ) -> Result<(), StoreError>;
+}
+
+/// Checks a page size: at least 1, at most 1,000.
+pub(crate) fn check_limit(limit: u32) -> Result<u32, StoreError> {
+    if (1..=1000).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(StoreError::InvalidArgument(format!(
+            "page size {limit} is outside 1..=1000"
+        )))
+    }
+}
