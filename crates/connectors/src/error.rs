@@ -100,6 +100,24 @@ pub enum Error {
         /// The missing or bad setting, by name.
         detail: String,
     },
+    /// A non-HTTP client (the AWS SDK, SMTP) got no usable answer: connection,
+    /// TLS, timeout or dispatch failure. Retrying later may help.
+    #[error("{service}: could not reach the service: {detail}")]
+    Unreachable {
+        /// The service.
+        service: &'static str,
+        /// What the client reported, without credentials.
+        detail: String,
+    },
+    /// The request was accepted but its effect is not visible yet (seats bought
+    /// but not yet in the tenant). Waiting longer may help.
+    #[error("{service}: not ready yet: {detail}")]
+    NotReady {
+        /// The service.
+        service: &'static str,
+        /// What is still missing.
+        detail: String,
+    },
 }
 
 impl Error {
@@ -115,7 +133,9 @@ impl Error {
             | Error::NotFound { service, .. }
             | Error::Rejected { service, .. }
             | Error::Protocol { service, .. }
-            | Error::Config { service, .. } => service,
+            | Error::Config { service, .. }
+            | Error::Unreachable { service, .. }
+            | Error::NotReady { service, .. } => service,
         }
     }
 
@@ -127,6 +147,8 @@ impl Error {
                 | Error::Timeout { .. }
                 | Error::Throttled { .. }
                 | Error::Unavailable { .. }
+                | Error::Unreachable { .. }
+                | Error::NotReady { .. }
         )
     }
 }

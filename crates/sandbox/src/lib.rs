@@ -3,6 +3,11 @@
 //! - [`faults`]: fault injection shared by every simulator (throttling with
 //!   `Retry-After`, server errors, latency), set from configuration or at run
 //!   time through `/sandbox/faults/{service}`.
+//! - [`itglue`], [`hudu`], [`pwpush`]: the password vaults (IT Glue, Hudu,
+//!   Password Pusher), each with a seed, a `router` and a state handle.
+//! - [`pax8`]: the distributor; bought seats reach the tenant after a delay
+//!   through a [`pax8::SeatHook`] (no dependency on the Graph simulator).
+//! - [`outbox`]: mail and SMS the sandbox "sent", at `GET /sandbox/outbox`.
 //!
 //! Each simulator answers on its vendor's own paths, with its vendor's own
 //! bodies, status codes and error messages, so a client tested here behaves the
@@ -14,3 +19,8 @@
 #![warn(missing_docs)]
 
 pub mod faults;
+pub mod hudu;
+pub mod itglue;
+pub mod outbox;
+pub mod pax8;
+pub mod pwpush;
