@@ -3,6 +3,9 @@
 //! - [`http`]: the retrying HTTP client every connector uses (timeouts, backoff,
 //!   `Retry-After`).
 //! - [`error`]: the one error type, classified by what a caller can do about it.
+//! - [`vault`]: `PasswordVault` — IT Glue, Hudu, Password Pusher (and why not Passportal).
+//! - [`distributor`]: `Distributor` — Pax8, the idempotent purchase rule, seat polling.
+//! - [`notify`]: `Notifier` — SES v2, SNS, SMTP and the sandbox outbox.
 //!
 //! Each external system sits behind a narrow trait (a port) so the workflow
 //! steps, the Lambda functions and the local server share them unchanged.
@@ -11,7 +14,10 @@
 
 #![warn(missing_docs)]
 
+pub mod distributor;
 pub mod error;
 pub mod http;
+pub mod notify;
+pub mod vault;
 
 pub use error::Error;

@@ -196,6 +196,10 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
+#[allow(
+    clippy::result_large_err,
+    reason = "an early-return HTTP answer of a simulator handler, built once per refused request"
+)]
 fn authorize(sim: &Hudu, headers: &HeaderMap, needs_passwords: bool) -> Result<(), Response> {
     let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
     let inner = sim.lock();
