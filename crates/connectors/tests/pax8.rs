@@ -1,5 +1,8 @@
 //! Contract tests: the Pax8 distributor and the purchase rule against the Pax8 simulator over a socket.
 
+// Test code: a failed unwrap is a failed test (`allow-unwrap-in-tests` covers only `#[test]` bodies).
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::sync::Arc;
@@ -130,7 +133,9 @@ fn request(onboarding_id: &str, sku: &str) -> PurchaseRequest {
 }
 
 /// Free seats in the "tenant": what the seat hook delivered for `sku`.
-fn tenant_seats(hook: Arc<RecordingSeatHook>) -> impl Fn(String) -> std::future::Ready<Result<u32, Error>> {
+fn tenant_seats(
+    hook: Arc<RecordingSeatHook>,
+) -> impl Fn(String) -> std::future::Ready<Result<u32, Error>> {
     move |sku: String| {
         let added: i64 = hook
             .changes()
@@ -187,15 +192,27 @@ async fn a_purchase_raises_the_subscription_and_the_seats_reach_the_tenant_after
         .await
         .unwrap();
 
-    assert_eq!(purchase.outcome, PurchaseOutcome::Raised { from: 10, to: 11 });
-    assert_eq!(before_wait, 0, "seats must not appear before the provisioning delay");
+    assert_eq!(
+        purchase.outcome,
+        PurchaseOutcome::Raised { from: 10, to: 11 }
+    );
+    assert_eq!(
+        before_wait, 0,
+        "seats must not appear before the provisioning delay"
+    );
     assert_eq!(free, 1);
     assert_eq!(sleeper.waits().len(), 5, "300 s delay polled every 60 s");
     let change = &f.hook.changes()[0];
-    assert_eq!(change.microsoft_tenant.as_deref(), Some("contoso.onmicrosoft.com"));
+    assert_eq!(
+        change.microsoft_tenant.as_deref(),
+        Some("contoso.onmicrosoft.com")
+    );
     assert_eq!(change.delta, 1);
     assert_eq!(change.quantity, 11);
-    assert!(f.sim.orders().is_empty(), "an existing subscription is raised, not re-ordered");
+    assert!(
+        f.sim.orders().is_empty(),
+        "an existing subscription is raised, not re-ordered"
+    );
 }
 
 #[tokio::test]
@@ -219,8 +236,12 @@ async fn two_onboardings_each_buy_their_own_seat() {
     let pax8 = client(&f.base, RecordingSleeper::new());
     let ledger = MemoryLedger::default();
 
-    purchase_seats(&pax8, &ledger, &request("ob-a", "O365_BUSINESS_PREMIUM")).await.unwrap();
-    purchase_seats(&pax8, &ledger, &request("ob-b", "O365_BUSINESS_PREMIUM")).await.unwrap();
+    purchase_seats(&pax8, &ledger, &request("ob-a", "O365_BUSINESS_PREMIUM"))
+        .await
+        .unwrap();
+    purchase_seats(&pax8, &ledger, &request("ob-b", "O365_BUSINESS_PREMIUM"))
+        .await
+        .unwrap();
 
     assert_eq!(f.sim.subscriptions()[0].quantity, 12);
 }
@@ -231,22 +252,43 @@ async fn a_new_subscription_is_ordered_with_a_line_item_number_and_activates_aft
     let pax8 = client(&f.base, RecordingSleeper::new());
     let ledger = MemoryLedger::default();
 
-    let purchase = purchase_seats(&pax8, &ledger, &request("ob-3", "EXCHANGESTANDARD")).await.unwrap();
-    let pending = f.sim.subscriptions().into_iter().find(|s| s.product_id == EXCHANGE).unwrap();
+    let purchase = purchase_seats(&pax8, &ledger, &request("ob-3", "EXCHANGESTANDARD"))
+        .await
+        .unwrap();
+    let pending = f
+        .sim
+        .subscriptions()
+        .into_iter()
+        .find(|s| s.product_id == EXCHANGE)
+        .unwrap();
     let provisioned = f.sim.advance(Duration::from_secs(300));
-    let active = f.sim.subscriptions().into_iter().find(|s| s.product_id == EXCHANGE).unwrap();
+    let active = f
+        .sim
+        .subscriptions()
+        .into_iter()
+        .find(|s| s.product_id == EXCHANGE)
+        .unwrap();
 
     assert!(matches!(purchase.outcome, PurchaseOutcome::Ordered { .. }));
     let orders = f.sim.orders();
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].company_id, CONTOSO);
     let (product, line_number, quantity, subscription) = &orders[0].lines[0];
-    assert_eq!((product.as_str(), *line_number, *quantity), (EXCHANGE, 1, 1));
-    assert_eq!(purchase.subscription_id.as_deref(), Some(subscription.as_str()));
+    assert_eq!(
+        (product.as_str(), *line_number, *quantity),
+        (EXCHANGE, 1, 1)
+    );
+    assert_eq!(
+        purchase.subscription_id.as_deref(),
+        Some(subscription.as_str())
+    );
     assert_eq!(pending.status, "PendingAutomated");
     assert_eq!(provisioned, 1);
     assert_eq!(active.status, "Active");
-    assert_eq!(f.hook.changes()[0].sku_part_number.as_deref(), Some("EXCHANGESTANDARD"));
+    assert_eq!(
+        f.hook.changes()[0].sku_part_number.as_deref(),
+        Some("EXCHANGESTANDARD")
+    );
 }
 
 #[tokio::test]
@@ -267,7 +309,17 @@ async fn an_order_whose_answer_was_lost_is_not_placed_again_by_the_retried_step(
     let first = purchase_seats(&pax8, &ledger, &step).await;
     let second = purchase_seats(&pax8, &ledger, &step).await.unwrap();
 
-    assert!(matches!(first, Err(Error::Unavailable { status: 500, attempts: 1, .. })), "{first:?}");
+    assert!(
+        matches!(
+            first,
+            Err(Error::Unavailable {
+                status: 500,
+                attempts: 1,
+                ..
+            })
+        ),
+        "{first:?}"
+    );
     assert_eq!(second.outcome, PurchaseOutcome::AlreadyDone);
     assert_eq!(f.sim.orders().len(), 1, "exactly one order reached Pax8");
 }
@@ -293,7 +345,11 @@ async fn a_raise_whose_answer_was_lost_is_not_applied_twice() {
     // The PUT is absolute: the client re-sent quantity 11 after the lost answer.
     assert_eq!(purchase.quantity, 11);
     assert_eq!(f.sim.subscriptions()[0].quantity, 11);
-    assert_eq!(f.sim.pending_changes(), 1, "one seat on its way to the tenant, not two");
+    assert_eq!(
+        f.sim.pending_changes(),
+        1,
+        "one seat on its way to the tenant, not two"
+    );
 }
 
 #[tokio::test]
@@ -306,7 +362,16 @@ async fn wrong_client_credentials_are_refused_with_pax8s_words() {
 
     let err = pax8.find_customer("Contoso").await.unwrap_err();
 
-    assert!(matches!(err, Error::Unauthorized { service: "pax8", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Unauthorized {
+                service: "pax8",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("access_denied"), "{err}");
     assert!(!err.to_string().contains("wrong-secret"));
     assert_eq!(f.sim.tokens_issued(), 0);
@@ -368,7 +433,17 @@ async fn persistent_server_errors_end_in_unavailable_and_buy_nothing() {
         .await
         .unwrap_err();
 
-    assert!(matches!(err, Error::Unavailable { status: 500, attempts: 4, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Unavailable {
+                status: 500,
+                attempts: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.is_transient());
     assert_eq!(f.sim.subscriptions()[0].quantity, 10);
 }
@@ -380,7 +455,10 @@ async fn an_unknown_sku_is_not_found() {
 
     let err = pax8.find_product("SPE_E5").await.unwrap_err();
 
-    assert!(matches!(err, Error::NotFound { ref what, .. } if what.contains("SPE_E5")), "{err}");
+    assert!(
+        matches!(err, Error::NotFound { ref what, .. } if what.contains("SPE_E5")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -414,6 +492,9 @@ async fn an_order_without_line_item_numbers_is_refused_by_the_simulator() {
     assert_eq!(response.status(), 422);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["type"], "UNPROCESSABLE_ENTITY");
-    assert_eq!(body["details"][0]["instance"], "lineItems[0].lineItemNumber");
+    assert_eq!(
+        body["details"][0]["instance"],
+        "lineItems[0].lineItemNumber"
+    );
     assert!(f.sim.orders().is_empty());
 }

@@ -1,5 +1,8 @@
 //! Contract tests: the vault clients against the IT Glue, Hudu and Password Pusher simulators over a socket.
 
+// Test code: a failed unwrap is a failed test (`allow-unwrap-in-tests` covers only `#[test]` bodies).
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::Duration;
@@ -80,7 +83,12 @@ async fn itglue_stores_the_password_under_the_organization_found_by_name() {
     assert!(kept.notes.as_deref().unwrap().ends_with("[onboard:ob-1]"));
     assert_eq!(stored.destination, "itglue");
     assert_eq!(stored.reference, kept.id.to_string());
-    assert!(stored.link.unwrap().contains(&format!("/passwords/{}", kept.id)));
+    assert!(
+        stored
+            .link
+            .unwrap()
+            .contains(&format!("/passwords/{}", kept.id))
+    );
     assert!(!stored.updated_existing);
 }
 
@@ -92,7 +100,16 @@ async fn itglue_refuses_a_wrong_api_key_and_nothing_is_written() {
 
     let err = vault.store(&entry("ob-1", "x")).await.unwrap_err();
 
-    assert!(matches!(err, Error::Forbidden { service: "itglue", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Forbidden {
+                service: "itglue",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("Password Access"), "{err}");
     assert!(sim.passwords().is_empty());
 }
@@ -129,7 +146,14 @@ async fn itglue_server_errors_end_in_unavailable_after_the_retries() {
     let err = vault.store(&entry("ob-1", "x")).await.unwrap_err();
 
     assert!(
-        matches!(err, Error::Unavailable { status: 500, attempts: 4, .. }),
+        matches!(
+            err,
+            Error::Unavailable {
+                status: 500,
+                attempts: 4,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.is_transient());
@@ -170,9 +194,16 @@ async fn itglue_write_whose_answer_was_lost_is_found_again_by_the_retried_step()
     let first = vault.store(&entry("ob-7", "first")).await;
     let second = vault.store(&entry("ob-7", "second")).await.unwrap();
 
-    assert!(matches!(first, Err(Error::Unavailable { status: 500, .. })), "{first:?}");
+    assert!(
+        matches!(first, Err(Error::Unavailable { status: 500, .. })),
+        "{first:?}"
+    );
     let passwords = sim.passwords();
-    assert_eq!(passwords.len(), 1, "the retried step must not write a second record");
+    assert_eq!(
+        passwords.len(),
+        1,
+        "the retried step must not write a second record"
+    );
     assert_eq!(passwords[0].password, "second");
     assert!(second.updated_existing);
     assert_eq!(second.reference, passwords[0].id.to_string());
@@ -200,7 +231,10 @@ async fn itglue_reports_an_unknown_organization_as_not_found() {
 
     let err = vault.store(&unknown).await.unwrap_err();
 
-    assert!(matches!(err, Error::NotFound { ref what, .. } if what.contains("Northwind")), "{err}");
+    assert!(
+        matches!(err, Error::NotFound { ref what, .. } if what.contains("Northwind")),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------- Hudu
@@ -241,11 +275,19 @@ async fn hudu_stores_an_asset_password_for_the_company() {
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].company_id, 12);
     assert_eq!(kept[0].password, "Pa55");
-    assert_eq!(kept[0].username.as_deref(), Some("jane.doe@contoso.example"));
+    assert_eq!(
+        kept[0].username.as_deref(),
+        Some("jane.doe@contoso.example")
+    );
     assert!(!kept[0].in_portal);
     assert_eq!(stored.destination, "hudu");
     assert_eq!(stored.reference, kept[0].id.to_string());
-    assert!(stored.link.unwrap().ends_with(&format!("/passwords/{}", kept[0].slug)));
+    assert!(
+        stored
+            .link
+            .unwrap()
+            .ends_with(&format!("/passwords/{}", kept[0].slug))
+    );
 }
 
 #[tokio::test]
@@ -256,7 +298,16 @@ async fn hudu_refuses_a_wrong_api_key_as_unauthorized() {
 
     let err = vault.store(&entry("ob-1", "x")).await.unwrap_err();
 
-    assert!(matches!(err, Error::Unauthorized { service: "hudu", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Unauthorized {
+                service: "hudu",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(sim.asset_passwords().is_empty());
 }
 
@@ -290,7 +341,10 @@ async fn hudu_server_errors_end_in_unavailable() {
 
     let err = vault.store(&entry("ob-1", "x")).await.unwrap_err();
 
-    assert!(matches!(err, Error::Unavailable { status: 500, .. }), "{err}");
+    assert!(
+        matches!(err, Error::Unavailable { status: 500, .. }),
+        "{err}"
+    );
     assert!(sim.asset_passwords().is_empty());
 }
 
@@ -354,12 +408,27 @@ async fn pwpush_returns_a_one_time_link_that_yields_the_password_until_its_views
         expire_after_views: 1,
         ..PwPushSettings::default()
     };
-    let vault = pwpush_client(&base, PwPushAuth::Anonymous, settings, RecordingSleeper::new());
+    let vault = pwpush_client(
+        &base,
+        PwPushAuth::Anonymous,
+        settings,
+        RecordingSleeper::new(),
+    );
 
     let stored = vault.store(&entry("ob-1", "Pa55-once")).await.unwrap();
     let link = stored.link.clone().unwrap();
-    let first: serde_json::Value = reqwest::get(format!("{link}.json")).await.unwrap().json().await.unwrap();
-    let second: serde_json::Value = reqwest::get(format!("{link}.json")).await.unwrap().json().await.unwrap();
+    let first: serde_json::Value = reqwest::get(format!("{link}.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let second: serde_json::Value = reqwest::get(format!("{link}.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
 
     assert_eq!(stored.destination, "pwpush");
     assert!(link.starts_with(base.trim_end_matches('/')), "{link}");
@@ -382,7 +451,12 @@ async fn pwpush_reports_the_expiry_the_instance_applied_when_asked_for_too_much(
         expire_after_views: 500,
         ..PwPushSettings::default()
     };
-    let vault = pwpush_client(&base, PwPushAuth::Anonymous, settings, RecordingSleeper::new());
+    let vault = pwpush_client(
+        &base,
+        PwPushAuth::Anonymous,
+        settings,
+        RecordingSleeper::new(),
+    );
 
     let stored = vault.store(&entry("ob-1", "x")).await.unwrap();
 
@@ -415,7 +489,11 @@ async fn pwpush_authenticates_with_a_bearer_token_and_with_the_legacy_headers() 
 
     let pushes = sim.pushes();
     assert_eq!(pushes.len(), 2);
-    assert!(pushes.iter().all(|p| p.owner.as_deref() == Some("tech@msp.example")));
+    assert!(
+        pushes
+            .iter()
+            .all(|p| p.owner.as_deref() == Some("tech@msp.example"))
+    );
 }
 
 #[tokio::test]
@@ -431,8 +509,20 @@ async fn pwpush_refuses_a_wrong_token_even_where_anonymous_pushes_are_allowed() 
 
     let err = vault.store(&entry("ob-1", "x")).await.unwrap_err();
 
-    assert!(matches!(err, Error::Unauthorized { service: "pwpush", .. }), "{err}");
-    assert!(!err.to_string().contains("stale"), "errors must not carry the token: {err}");
+    assert!(
+        matches!(
+            err,
+            Error::Unauthorized {
+                service: "pwpush",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("stale"),
+        "errors must not carry the token: {err}"
+    );
     assert_eq!(sim.created(), 0);
 }
 
@@ -440,7 +530,12 @@ async fn pwpush_refuses_a_wrong_token_even_where_anonymous_pushes_are_allowed() 
 async fn pwpush_without_a_token_is_refused_where_anonymous_pushes_are_off() {
     let sim = pwpush_sim(false, FaultSettings::default());
     let base = pwpush_base(pwpush::router(sim.clone())).await;
-    let vault = pwpush_client(&base, PwPushAuth::Anonymous, PwPushSettings::default(), RecordingSleeper::new());
+    let vault = pwpush_client(
+        &base,
+        PwPushAuth::Anonymous,
+        PwPushSettings::default(),
+        RecordingSleeper::new(),
+    );
 
     let err = vault.store(&entry("ob-1", "x")).await.unwrap_err();
 
@@ -460,7 +555,12 @@ async fn pwpush_throttling_is_waited_out_and_one_push_is_made() {
         .unwrap();
     let base = pwpush_base(pwpush::router(sim.clone())).await;
     let sleeper = calm_after_first_wait(sim.faults().clone());
-    let vault = pwpush_client(&base, PwPushAuth::Anonymous, PwPushSettings::default(), sleeper.clone());
+    let vault = pwpush_client(
+        &base,
+        PwPushAuth::Anonymous,
+        PwPushSettings::default(),
+        sleeper.clone(),
+    );
 
     let stored = vault.store(&entry("ob-1", "x")).await.unwrap();
 
@@ -472,18 +572,36 @@ async fn pwpush_throttling_is_waited_out_and_one_push_is_made() {
 
 #[tokio::test]
 async fn pwpush_server_error_on_create_is_not_resent_blindly() {
-    let sim = pwpush_sim(true, FaultSettings {
-        error_rate: 1.0,
-        error_status: 500,
-        ..FaultSettings::default()
-    });
+    let sim = pwpush_sim(
+        true,
+        FaultSettings {
+            error_rate: 1.0,
+            error_status: 500,
+            ..FaultSettings::default()
+        },
+    );
     let base = pwpush_base(pwpush::router(sim.clone())).await;
     let sleeper = RecordingSleeper::new();
-    let vault = pwpush_client(&base, PwPushAuth::Anonymous, PwPushSettings::default(), sleeper.clone());
+    let vault = pwpush_client(
+        &base,
+        PwPushAuth::Anonymous,
+        PwPushSettings::default(),
+        sleeper.clone(),
+    );
 
     let err = vault.store(&entry("ob-1", "x")).await.unwrap_err();
 
-    assert!(matches!(err, Error::Unavailable { status: 500, attempts: 1, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Unavailable {
+                status: 500,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(sleeper.waits().is_empty());
     assert_eq!(sim.faults().injected(), 1);
 }

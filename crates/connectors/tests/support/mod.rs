@@ -1,6 +1,6 @@
 //! Shared helpers of the contract tests: a real socket, a recording sleeper, lost answers.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -80,13 +80,20 @@ pub fn http(service: &'static str, sleeper: Arc<RecordingSleeper>) -> HttpClient
         attempt_timeout: Duration::from_secs(5),
         ..RetryPolicy::default()
     };
-    HttpClient::new(service, policy).unwrap().with_sleeper(sleeper)
+    HttpClient::new(service, policy)
+        .unwrap()
+        .with_sleeper(sleeper)
 }
 
 /// Lets the first `method` request whose path ends with `suffix` reach the
 /// simulator, then replaces its answer with a 500 carrying `body`: the vendor
 /// applied the write but the caller never heard.
-pub fn lose_first_answer(router: Router, method: Method, suffix: &'static str, body: &'static str) -> Router {
+pub fn lose_first_answer(
+    router: Router,
+    method: Method,
+    suffix: &'static str,
+    body: &'static str,
+) -> Router {
     let lost = Arc::new(AtomicBool::new(false));
     router.layer(middleware::from_fn(move |request: Request, next: Next| {
         let lost = lost.clone();
