@@ -406,6 +406,7 @@ async fn pwpush_returns_a_one_time_link_that_yields_the_password_until_its_views
     let settings = PwPushSettings {
         expire_after_days: 3,
         expire_after_views: 1,
+        retrieval_step: false,
         ..PwPushSettings::default()
     };
     let vault = pwpush_client(
@@ -431,15 +432,49 @@ async fn pwpush_returns_a_one_time_link_that_yields_the_password_until_its_views
         .unwrap();
 
     assert_eq!(stored.destination, "pwpush");
-    assert!(link.starts_with(base.trim_end_matches('/')), "{link}");
+    assert_eq!(link, format!("{}p/{}", base, stored.reference));
     assert_eq!(stored.expire_after_days, Some(3));
     assert_eq!(stored.expire_after_views, Some(1));
     assert_eq!(first["payload"], "Pa55-once");
     assert_eq!(second["expired"], true);
     assert!(second.get("payload").is_none());
-    let push = &sim.pushes()[0];
-    assert!(push.retrieval_step, "links must survive mail scanners");
-    assert_eq!(push.owner, None);
+    assert_eq!(sim.pushes()[0].owner, None);
+}
+
+#[tokio::test]
+async fn pwpush_link_with_a_retrieval_step_survives_a_mail_scanner_following_it() {
+    let sim = pwpush_sim(true, FaultSettings::default());
+    let base = pwpush_base(pwpush::router(sim.clone())).await;
+    let settings = PwPushSettings {
+        expire_after_views: 1,
+        ..PwPushSettings::default()
+    };
+    let vault = pwpush_client(
+        &base,
+        PwPushAuth::Anonymous,
+        settings,
+        RecordingSleeper::new(),
+    );
+
+    let stored = vault.store(&entry("ob-1", "Pa55-once")).await.unwrap();
+    let link = stored.link.clone().unwrap();
+    for _ in 0..3 {
+        // A scanner fetches the page the mail links to.
+        assert_eq!(reqwest::get(&link).await.unwrap().status(), 200);
+    }
+    let person: serde_json::Value = reqwest::get(format!("{base}p/{}.json", stored.reference))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert!(
+        link.ends_with(&format!("/p/{}/r", stored.reference)),
+        "{link}"
+    );
+    assert_eq!(person["payload"], "Pa55-once");
+    assert!(sim.pushes()[0].retrieval_step);
 }
 
 #[tokio::test]

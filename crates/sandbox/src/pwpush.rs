@@ -6,8 +6,9 @@
 //! `Authorization: Bearer <token>` or the legacy `X-User-Email` + `X-User-Token`
 //! authenticate, and a present-but-wrong token answers a bare 401 even where an
 //! anonymous push would be allowed. `GET /p/{token}.json` consumes a view,
-//! `GET /p/{token}/preview.json` gives the link, `DELETE /p/{token}.json`
-//! expires it. Not simulated: form-encoded bodies, passphrases, file and URL pushes.
+//! `GET /p/{token}/preview.json` gives the link to share (the `/p/{token}/r`
+//! retrieval-step page when the push has one, which uses no view),
+//! `DELETE /p/{token}.json` expires it. Not simulated: form-encoded bodies, passphrases, file and URL pushes.
 //!
 //! Time is virtual: [`PwPush::advance`] moves the simulator's clock, so a
 //! test expires a push by days without sleeping.
@@ -203,6 +204,7 @@ pub fn router(sim: PwPush) -> Router {
         .route("/p.json", post(create))
         .route("/p/{file}", get(retrieve).delete(expire))
         .route("/p/{token}/preview.json", get(preview))
+        .route("/p/{token}/r", get(preliminary))
         .with_state(sim.clone());
     sim.faults.layer(api)
 }
@@ -410,7 +412,31 @@ async fn preview(
         &uri,
         "/p/".len() + token.len() + "/preview.json".len(),
     );
-    Json(json!({ "url": format!("{base}/p/{token}") })).into_response()
+    // With a retrieval step, the link to share is the preliminary page.
+    let suffix = if inner.pushes.get(&token).is_some_and(|p| p.retrieval_step) {
+        "/r"
+    } else {
+        ""
+    };
+    Json(json!({ "url": format!("{base}/p/{token}{suffix}") })).into_response()
+}
+
+/// The retrieval step: a page that uses no view, so a mail scanner that
+/// follows the link does not burn it; the person clicks through to the secret.
+async fn preliminary(State(sim): State<PwPush>, Path(token): Path<String>) -> Response {
+    let inner = sim.lock();
+    match inner.pushes.get(&token) {
+        Some(push) if !inner.expired(push) => Html(format!(
+            "<!doctype html><title>Password Pusher</title>\
+             <p>Someone sent you a secret.</p><a href=\"../{token}\">Click here to view it</a>"
+        ))
+        .into_response(),
+        Some(_) => Html(
+            "<!doctype html><title>Password Pusher</title><p>This secret link has expired.</p>",
+        )
+        .into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))).into_response(),
+    }
 }
 
 async fn expire(

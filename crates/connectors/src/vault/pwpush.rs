@@ -108,6 +108,44 @@ impl PwPushVault {
     }
 }
 
+impl PwPushVault {
+    /// The link to send: `preview.json` names it (the retrieval-step page
+    /// `/p/{token}/r` when the push has one, so mail scanners do not use up a
+    /// view). The push exists by now, so a failed preview falls back to its
+    /// `html_url` rather than failing the store (a retry would push again).
+    async fn share_link(&self, created: &Created) -> String {
+        let fallback = created
+            .html_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/p/{}", self.base, created.url_token));
+        let request = self.authenticate(self.http.inner().get(format!(
+            "{}/p/{}/preview.json",
+            self.base, created.url_token
+        )));
+        #[derive(Deserialize)]
+        struct Preview {
+            url: String,
+        }
+        let preview = match self.http.send(request).await {
+            Ok(response) if response.status().is_success() => {
+                read_json::<Preview>(SERVICE, response).await
+            }
+            Ok(response) => Err(Error::Protocol {
+                service: SERVICE,
+                detail: format!("preview answered HTTP {}", response.status().as_u16()),
+            }),
+            Err(e) => Err(e),
+        };
+        match preview {
+            Ok(preview) => preview.url,
+            Err(e) => {
+                tracing::warn!(service = SERVICE, error = %e, "no preview link, sending the push's html_url");
+                fallback
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl PasswordVault for PwPushVault {
     fn destination(&self) -> &'static str {
@@ -162,9 +200,7 @@ impl PasswordVault for PwPushVault {
                 "the instance applied other expiry limits than asked (out of its range)"
             );
         }
-        let link = created
-            .html_url
-            .unwrap_or_else(|| format!("{}/p/{}", self.base, created.url_token));
+        let link = self.share_link(&created).await;
         Ok(StoredSecret {
             destination: SERVICE,
             reference: created.url_token,
