@@ -409,6 +409,37 @@ async fn update_password(
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_seed_reads_from_the_sandbox_section_of_the_config_file() {
+        #[derive(Deserialize)]
+        struct Config {
+            sandbox: Section,
+        }
+        #[derive(Deserialize)]
+        struct Section {
+            hudu: HuduSeed,
+        }
+        let text = r#"
+            [[sandbox.hudu.api_keys]]
+            key = "hudu-key"
+            [[sandbox.hudu.companies]]
+            id = 12
+            name = "Contoso"
+            [[sandbox.hudu.asset_passwords]]
+            company_id = 12
+            name = "Wi-Fi"
+            password = "guest-pass"
+        "#;
+
+        let seed = toml::from_str::<Config>(text).unwrap().sandbox.hudu;
+        let sim = Hudu::new(seed);
+
+        let kept = sim.asset_passwords();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].id, 1);
+        assert_eq!(kept[0].slug, "wi-fi-1");
+    }
+
     #[tokio::test]
     async fn listing_pages_hold_twenty_five_passwords() {
         let sim = Hudu::new(HuduSeed {

@@ -619,6 +619,40 @@ mod tests {
         format!("http://{addr}/sandbox/itglue")
     }
 
+    #[test]
+    fn the_seed_reads_from_the_sandbox_section_of_the_config_file() {
+        #[derive(Deserialize)]
+        struct Config {
+            sandbox: Section,
+        }
+        #[derive(Deserialize)]
+        struct Section {
+            itglue: ItGlueSeed,
+        }
+        let text = r#"
+            [[sandbox.itglue.api_keys]]
+            key = "itg-key"
+            [[sandbox.itglue.api_keys]]
+            key = "read-only"
+            password_access = false
+            [[sandbox.itglue.organizations]]
+            id = 42
+            name = "Contoso"
+            [sandbox.itglue.faults]
+            throttle_rate = 0.05
+        "#;
+
+        let seed = toml::from_str::<Config>(text).unwrap().sandbox.itglue;
+
+        assert!(
+            seed.api_keys[0].password_access,
+            "password access is on unless refused"
+        );
+        assert!(!seed.api_keys[1].password_access);
+        assert_eq!(seed.organizations[0].id, 42);
+        assert_eq!(seed.faults.throttle_rate, 0.05);
+    }
+
     #[tokio::test]
     async fn a_key_without_password_access_cannot_create_passwords() {
         let sim = ItGlue::new(seed());

@@ -256,6 +256,7 @@ struct Inner {
     tokens: HashMap<String, jiff::Timestamp>,
     tokens_issued: u64,
     pending: Vec<Pending>,
+    clock: ClockFn,
     offset: Duration,
 }
 
@@ -315,6 +316,7 @@ impl Pax8 {
                 tokens: HashMap::new(),
                 tokens_issued: 0,
                 pending: Vec::new(),
+                clock: ClockFn(Arc::new(jiff::Timestamp::now)),
                 offset: Duration::ZERO,
             })),
             hook,
@@ -355,6 +357,13 @@ impl Pax8 {
     /// The fault injector.
     pub fn faults(&self) -> &Faults {
         &self.faults
+    }
+
+    /// Reads the time from `clock` (the local runtime's virtual clock)
+    /// instead of the real one; [`Self::advance`] still adds to it.
+    pub fn with_clock(self, clock: impl Fn() -> jiff::Timestamp + Send + Sync + 'static) -> Self {
+        self.lock().clock = ClockFn(Arc::new(clock));
+        self
     }
 
     /// Moves the simulator's clock forward and provisions whatever became due;
@@ -427,11 +436,22 @@ impl Pax8 {
     }
 }
 
+/// Where a simulator reads the time: the real clock by default, or the local
+/// runtime's virtual clock.
+#[derive(Clone)]
+struct ClockFn(Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>);
+
+impl std::fmt::Debug for ClockFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClockFn")
+    }
+}
+
 impl Inner {
     fn now(&self) -> jiff::Timestamp {
         let offset =
             jiff::SignedDuration::try_from(self.offset).unwrap_or(jiff::SignedDuration::MAX);
-        jiff::Timestamp::now()
+        (self.clock.0)()
             .checked_add(offset)
             .unwrap_or(jiff::Timestamp::MAX)
     }
@@ -988,4 +1008,190 @@ async fn create_order(
         "lineItems": line_items,
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOML: &str = r#"
+        [sandbox.pax8]
+        provisioning_delay_seconds = 60
+        token_lifetime_seconds = 120
+
+        [[sandbox.pax8.clients]]
+        client_id = "id"
+        client_secret = "secret"
+
+        [[sandbox.pax8.companies]]
+        id = "c1"
+        name = "Contoso"
+        microsoft_tenant = "contoso.onmicrosoft.com"
+
+        [[sandbox.pax8.products]]
+        id = "p1"
+        name = "Microsoft 365 Business Premium"
+        sku = "MST-BP"
+        sku_part_number = "O365_BUSINESS_PREMIUM"
+
+        [[sandbox.pax8.subscriptions]]
+        id = "s1"
+        company_id = "c1"
+        product_id = "p1"
+        quantity = 5
+    "#;
+
+    #[derive(Deserialize)]
+    struct Config {
+        sandbox: Section,
+    }
+
+    #[derive(Deserialize)]
+    struct Section {
+        pax8: Pax8Seed,
+    }
+
+    fn seed() -> Pax8Seed {
+        toml::from_str::<Config>(TOML).unwrap().sandbox.pax8
+    }
+
+    async fn serve(sim: Pax8) -> String {
+        let app = Router::new().nest("/sandbox/pax8", router(sim));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}/sandbox/pax8")
+    }
+
+    async fn token(base: &str) -> String {
+        let body: Value = reqwest::Client::new()
+            .post(format!("{base}/oauth/token"))
+            .json(&json!({"client_id": "id", "client_secret": "secret",
+                          "audience": "https://api.pax8.com", "grant_type": "client_credentials"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn raise_to(base: &str, token: &str, quantity: u32) -> reqwest::StatusCode {
+        reqwest::Client::new()
+            .put(format!("{base}/v1/subscriptions/s1"))
+            .bearer_auth(token)
+            .json(&json!({ "quantity": quantity }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    #[test]
+    fn the_seed_reads_from_the_sandbox_section_of_the_config_file() {
+        let seed = seed();
+
+        assert_eq!(seed.provisioning_delay_seconds, 60);
+        assert_eq!(seed.audiences, vec!["https://api.pax8.com".to_owned()]);
+        assert_eq!(seed.companies[0].status, "Active");
+        assert_eq!(seed.products[0].vendor_name, "Microsoft");
+        assert_eq!(seed.subscriptions[0].billing_term, "Monthly");
+        let typo = TOML.replace("quantity = 5", "quantiy = 5");
+        let err = toml::from_str::<Config>(&typo).err().unwrap().to_string();
+        assert!(err.contains("quantiy"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_token_past_its_lifetime_is_refused_in_pax8s_envelope() {
+        let sim = Pax8::new(seed(), Arc::new(RecordingSeatHook::default()));
+        let base = serve(sim.clone()).await;
+        let token = token(&base).await;
+
+        sim.advance(Duration::from_secs(121));
+        let response = reqwest::Client::new()
+            .get(format!("{base}/v1/companies"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+
+        assert_eq!(response.status(), 401);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["type"], "UNAUTHORIZED");
+        assert_eq!(body["instance"], "/v1/companies");
+    }
+
+    #[tokio::test]
+    async fn an_injected_virtual_clock_decides_when_seats_reach_the_tenant() {
+        let now = Arc::new(Mutex::new(
+            jiff::Timestamp::from_second(2_000_000_000).unwrap(),
+        ));
+        let clock = now.clone();
+        let hook = Arc::new(RecordingSeatHook::default());
+        let sim = Pax8::new(seed(), hook.clone()).with_clock(move || *clock.lock().unwrap());
+        let base = serve(sim.clone()).await;
+        let token = token(&base).await;
+
+        let status = raise_to(&base, &token, 7).await;
+        let early = sim.provision_due();
+        *now.lock().unwrap() += jiff::SignedDuration::from_secs(60);
+        let due = sim.provision_due();
+
+        assert_eq!(status, 200);
+        assert_eq!((early, due), (0, 1));
+        let change = &hook.changes()[0];
+        assert_eq!(change.delta, 2);
+        assert_eq!(change.quantity, 7);
+        assert_eq!(
+            change.sku_part_number.as_deref(),
+            Some("O365_BUSINESS_PREMIUM")
+        );
+        assert_eq!(
+            change.microsoft_tenant.as_deref(),
+            Some("contoso.onmicrosoft.com")
+        );
+    }
+
+    #[tokio::test]
+    async fn lowering_the_quantity_reports_a_negative_change() {
+        let hook = Arc::new(RecordingSeatHook::default());
+        let sim = Pax8::new(seed(), hook.clone());
+        let base = serve(sim.clone()).await;
+        let token = token(&base).await;
+
+        raise_to(&base, &token, 3).await;
+        sim.advance(Duration::from_secs(60));
+
+        assert_eq!(hook.changes()[0].delta, -2);
+    }
+
+    // Paused Tokio time: the ticker's interval and the waits below advance
+    // virtually, so the test spends no real time.
+    #[tokio::test(start_paused = true)]
+    async fn the_ticker_provisions_on_its_own_once_changes_are_due() {
+        let hook = Arc::new(RecordingSeatHook::default());
+        let sim = Pax8::new(
+            Pax8Seed {
+                provisioning_delay_seconds: 0,
+                ..seed()
+            },
+            hook.clone(),
+        );
+        let base = serve(sim.clone()).await;
+        let token = token(&base).await;
+        raise_to(&base, &token, 6).await;
+
+        let ticker = sim.spawn_ticker(Duration::from_millis(5));
+        for _ in 0..20 {
+            if !hook.changes().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        ticker.abort();
+
+        assert_eq!(hook.changes().len(), 1);
+        assert_eq!(sim.pending_changes(), 0);
+    }
 }

@@ -137,6 +137,7 @@ pub struct PwPush {
 struct Inner {
     seed: PwPushSeed,
     pushes: HashMap<String, Push>,
+    clock: ClockFn,
     offset: Duration,
     created: u64,
 }
@@ -149,6 +150,7 @@ impl PwPush {
             inner: Arc::new(Mutex::new(Inner {
                 seed,
                 pushes: HashMap::new(),
+                clock: ClockFn(Arc::new(jiff::Timestamp::now)),
                 offset: Duration::ZERO,
                 created: 0,
             })),
@@ -166,6 +168,13 @@ impl PwPush {
         self.lock().created
     }
 
+    /// Reads the time from `clock` (the local runtime's virtual clock)
+    /// instead of the real one; [`Self::advance`] still adds to it.
+    pub fn with_clock(self, clock: impl Fn() -> jiff::Timestamp + Send + Sync + 'static) -> Self {
+        self.lock().clock = ClockFn(Arc::new(clock));
+        self
+    }
+
     /// Moves the simulator's clock forward.
     pub fn advance(&self, by: Duration) {
         self.lock().offset += by;
@@ -181,11 +190,22 @@ impl PwPush {
     }
 }
 
+/// Where a simulator reads the time: the real clock by default, or the local
+/// runtime's virtual clock.
+#[derive(Clone)]
+struct ClockFn(Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>);
+
+impl std::fmt::Debug for ClockFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClockFn")
+    }
+}
+
 impl Inner {
     fn now(&self) -> jiff::Timestamp {
         let offset =
             jiff::SignedDuration::try_from(self.offset).unwrap_or(jiff::SignedDuration::MAX);
-        jiff::Timestamp::now()
+        (self.clock.0)()
             .checked_add(offset)
             .unwrap_or(jiff::Timestamp::MAX)
     }
@@ -494,6 +514,37 @@ mod tests {
             .json()
             .await
             .unwrap()
+    }
+
+    #[test]
+    fn the_seed_reads_from_the_sandbox_section_of_the_config_file() {
+        #[derive(Deserialize)]
+        struct Config {
+            sandbox: Section,
+        }
+        #[derive(Deserialize)]
+        struct Section {
+            pwpush: PwPushSeed,
+        }
+        let text = r#"
+            [sandbox.pwpush]
+            allow_anonymous = false
+            views = { min = 1, max = 10, default = 3 }
+            [[sandbox.pwpush.users]]
+            email = "tech@msp.example"
+            token = "pwp-token"
+        "#;
+
+        let seed = toml::from_str::<Config>(text).unwrap().sandbox.pwpush;
+
+        assert!(!seed.allow_anonymous);
+        assert_eq!(
+            seed.views.apply(Some(50)),
+            3,
+            "out of range resets to the default"
+        );
+        assert_eq!(seed.days, PwPushSeed::default().days);
+        assert_eq!(seed.users[0].token, "pwp-token");
     }
 
     #[tokio::test]
