@@ -12,7 +12,7 @@ use axum::Router;
 use base64::Engine;
 use onboard_connectors::Error;
 use onboard_connectors::notify::{
-    Channel, Mail, MemoryOutbox, Notifier, Sms, SmtpMailer, SmtpSecurity, SmtpSettings,
+    Channel, Channels, Mail, MemoryOutbox, Notifier, Sms, SmtpMailer, SmtpSecurity, SmtpSettings,
 };
 use onboard_sandbox::outbox::{self, Outbox, OutboxMessage};
 use secrecy::SecretString;
@@ -295,4 +295,28 @@ async fn the_outbox_refuses_an_sms_to_a_number_that_is_not_e164() {
 
     assert!(matches!(err, Error::Rejected { .. }), "{err}");
     assert!(notifier.entries().is_empty());
+}
+
+#[tokio::test]
+async fn channels_send_mail_and_sms_through_their_own_adapters() {
+    let mail = MemoryOutbox::new();
+    let sms = MemoryOutbox::new();
+    let channels = Channels {
+        mail: Arc::new(mail.clone()),
+        sms: Arc::new(sms.clone()),
+    };
+
+    channels.send_mail(&approval_mail()).await.unwrap();
+    channels
+        .send_sms(&Sms {
+            to: "+15555550100".into(),
+            body: "hi".into(),
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(mail.entries().len(), 1);
+    assert_eq!(mail.entries()[0].channel, Channel::Email);
+    assert_eq!(sms.entries().len(), 1);
+    assert_eq!(sms.entries()[0].channel, Channel::Sms);
 }

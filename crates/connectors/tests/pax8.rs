@@ -12,8 +12,8 @@ use axum::Router;
 use axum::http::Method;
 use onboard_connectors::Error;
 use onboard_connectors::distributor::{
-    Distributor, MemoryLedger, Pax8Distributor, Pax8Settings, PurchaseOutcome, PurchaseRequest,
-    SeatPolling, purchase_seats,
+    Distributor, MemoryLedger, Pax8Distributor, Pax8Settings, PurchaseLedger, PurchaseOutcome,
+    PurchaseRecord, PurchaseRequest, SeatPolling, purchase_seats,
 };
 use onboard_sandbox::faults::FaultSettings;
 use onboard_sandbox::pax8::{
@@ -497,4 +497,60 @@ async fn an_order_without_line_item_numbers_is_refused_by_the_simulator() {
         "lineItems[0].lineItemNumber"
     );
     assert!(f.sim.orders().is_empty());
+}
+
+#[tokio::test]
+async fn a_step_that_stopped_after_recording_its_intent_completes_the_same_purchase() {
+    let f = fixture().await;
+    let pax8 = client(&f.base, RecordingSleeper::new());
+    let ledger = MemoryLedger::default();
+    let step = request("ob-8", "O365_BUSINESS_PREMIUM");
+    // The first run wrote its intent (10 -> 11) and stopped before calling Pax8.
+    ledger
+        .put(
+            &step.key(),
+            &PurchaseRecord {
+                subscription_id: Some(SUBSCRIPTION.into()),
+                target_quantity: 11,
+                order_id: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    let purchase = purchase_seats(&pax8, &ledger, &step).await.unwrap();
+
+    assert_eq!(
+        purchase.outcome,
+        PurchaseOutcome::Raised { from: 10, to: 11 }
+    );
+    assert_eq!(
+        f.sim.subscriptions()[0].quantity,
+        11,
+        "the recorded target, not one more"
+    );
+}
+
+#[tokio::test]
+async fn a_token_the_server_no_longer_accepts_is_renewed_once() {
+    let f = fixture().await;
+    let pax8 = client(&f.base, RecordingSleeper::new());
+    pax8.find_product("EXCHANGESTANDARD").await.unwrap();
+
+    // A day later on Pax8's clock the cached token is dead there.
+    f.sim.advance(Duration::from_secs(86_401));
+    let product = pax8.find_product("EXCHANGESTANDARD").await.unwrap();
+
+    assert_eq!(product.id, EXCHANGE);
+    assert_eq!(f.sim.tokens_issued(), 2);
+}
+
+#[test]
+fn the_clients_debug_output_hides_the_client_secret() {
+    let pax8 = client("http://127.0.0.1:9", RecordingSleeper::new());
+
+    let shown = format!("{pax8:?}");
+
+    assert!(!shown.contains("pax8-secret"), "{shown}");
+    assert!(shown.contains("pax8-client"));
 }

@@ -654,3 +654,26 @@ fn pwpush_url_must_be_an_http_url() {
     assert!(matches!(err, Error::Config { .. }));
     assert!(err.to_string().contains("pwpush_url"), "{err}");
 }
+
+#[test]
+fn vault_clients_debug_output_hides_their_keys_and_tokens() {
+    let itglue = itglue_client(
+        "http://127.0.0.1:9",
+        "itg-secret-key",
+        RecordingSleeper::new(),
+    );
+    let pwpush = pwpush_client(
+        "http://127.0.0.1:9",
+        PwPushAuth::UserToken {
+            email: "tech@msp.example".into(),
+            token: SecretString::from("pwp-secret-token"),
+        },
+        PwPushSettings::default(),
+        RecordingSleeper::new(),
+    );
+
+    let shown = format!("{itglue:?} {pwpush:?}");
+
+    assert!(!shown.contains("itg-secret-key"), "{shown}");
+    assert!(!shown.contains("pwp-secret-token"), "{shown}");
+}
