@@ -241,6 +241,7 @@ pub struct Purchase {
 }
 
 /// Buys `request.seats` more seats, at most once per onboarding id + SKU.
+#[tracing::instrument(skip_all, fields(onboarding_id = %request.onboarding_id, sku = %request.sku, distributor = distributor.name()))]
 pub async fn purchase_seats(
     distributor: &dyn Distributor,
     ledger: &dyn PurchaseLedger,
@@ -272,6 +273,20 @@ pub async fn purchase_seats(
             order_id,
         }) => {
             let Some(subscription) = live.iter().find(|s| s.id == id) else {
+                if order_id.is_some() {
+                    // Ordered, but the distributor does not list the new
+                    // subscription yet: the seats are bought all the same.
+                    tracing::info!(
+                        service,
+                        key,
+                        "order already placed, subscription not listed yet"
+                    );
+                    return Ok(Purchase {
+                        subscription_id: Some(id),
+                        quantity: target_quantity,
+                        outcome: PurchaseOutcome::AlreadyDone,
+                    });
+                }
                 return Err(Error::NotFound {
                     service,
                     what: format!("subscription {id} recorded for purchase {key}"),

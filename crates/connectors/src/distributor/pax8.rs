@@ -17,6 +17,8 @@ use crate::http::{HttpClient, Verdict};
 const SERVICE: &str = "pax8";
 /// Pax8's largest page.
 const PAGE_SIZE: u32 = 200;
+/// Stop paging after this many pages (200 000 items), whatever the server says.
+const MAX_PAGES: u32 = 1000;
 /// A token this close to expiry is renewed first.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
@@ -76,7 +78,6 @@ struct Page<T> {
 #[serde(rename_all = "camelCase")]
 struct PageInfo {
     total_pages: u32,
-    number: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,10 +248,12 @@ impl Pax8Distributor {
                 .await?;
             let body: Page<T> = read_json(response).await?;
             items.extend(body.content);
-            if body.page.number + 1 >= body.page.total_pages {
+            // Count pages ourselves: a server echoing a wrong `number` must
+            // not keep us on one page forever.
+            page += 1;
+            if page >= body.page.total_pages || page >= MAX_PAGES {
                 return Ok(items);
             }
-            page = body.page.number + 1;
         }
     }
 }

@@ -130,7 +130,8 @@ impl HuduVault {
         entry: &VaultEntry,
     ) -> Result<Option<AssetPassword>, Error> {
         let wanted = marker(&entry.onboarding_id);
-        for page in 1u32.. {
+        // Bounded: 1000 pages of 25 is far beyond one company's passwords.
+        for page in 1u32..=1000 {
             let request = self.request(
                 self.http
                     .inner()
@@ -186,6 +187,7 @@ impl PasswordVault for HuduVault {
         SERVICE
     }
 
+    #[tracing::instrument(skip_all, fields(vault = SERVICE, onboarding_id = %entry.onboarding_id))]
     async fn store(&self, entry: &VaultEntry) -> Result<StoredSecret, Error> {
         let company_id = self.company_id(&entry.organization).await?;
         let mut fields = json!({

@@ -205,6 +205,7 @@ impl PasswordVault for ItGlueVault {
         SERVICE
     }
 
+    #[tracing::instrument(skip_all, fields(vault = SERVICE, onboarding_id = %entry.onboarding_id))]
     async fn store(&self, entry: &VaultEntry) -> Result<StoredSecret, Error> {
         let org_id = self.organization_id(&entry.organization).await?;
         let body = json!({"data": {"type": "passwords", "attributes": self.attributes(entry)}});

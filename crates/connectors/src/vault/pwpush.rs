@@ -152,6 +152,7 @@ impl PasswordVault for PwPushVault {
         SERVICE
     }
 
+    #[tracing::instrument(skip_all, fields(vault = SERVICE, onboarding_id = %entry.onboarding_id))]
     async fn store(&self, entry: &VaultEntry) -> Result<StoredSecret, Error> {
         let body = json!({"password": {
             "payload": entry.password.expose_secret(),
