@@ -312,6 +312,38 @@ async fn hudu_refuses_a_wrong_api_key_as_unauthorized() {
 }
 
 #[tokio::test]
+async fn hudu_key_without_password_access_is_forbidden_and_says_so() {
+    let sim = Hudu::new(HuduSeed {
+        api_keys: vec![HuduApiKey {
+            key: "no-passwords".into(),
+            password_access: false,
+        }],
+        companies: vec![HuduCompany {
+            id: 12,
+            name: "Contoso".into(),
+        }],
+        ..HuduSeed::default()
+    });
+    let base = hudu_base(hudu::router(sim.clone())).await;
+    let vault = hudu_client(&base, "no-passwords", RecordingSleeper::new());
+
+    let err = vault.store(&entry("ob-1", "x")).await.unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            Error::Forbidden {
+                service: "hudu",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("password access"), "{err}");
+    assert!(sim.asset_passwords().is_empty());
+}
+
+#[tokio::test]
 async fn hudu_throttling_is_retried_and_the_password_is_written_once() {
     let sim = hudu_sim(FaultSettings {
         throttle_rate: 1.0,
