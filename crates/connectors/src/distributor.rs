@@ -13,6 +13,12 @@
 //! - A new subscription is ordered only when the ledger has no order for the
 //!   key and the customer has no subscription of the product.
 //!
+//! The rule errs towards buying too little, never too much: if another
+//! onboarding raised the same subscription between this step's recorded
+//! intent and its retry, the retry sees its target reached and buys nothing;
+//! the missing seat then shows up as a seat wait that times out, and the
+//! manual purchase path runs. (Pax8 has no idempotency keys to do better.)
+//!
 //! Bought seats take minutes to reach the tenant: [`wait_for_seats`] polls a
 //! [`SeatReader`] (the Graph connector, or any closure) without knowing it.
 //!

@@ -554,3 +554,36 @@ fn the_clients_debug_output_hides_the_client_secret() {
     assert!(!shown.contains("pax8-secret"), "{shown}");
     assert!(shown.contains("pax8-client"));
 }
+
+#[tokio::test]
+async fn a_step_that_stopped_after_pax8_applied_its_raise_sends_nothing_more() {
+    let f = fixture().await;
+    let pax8 = client(&f.base, RecordingSleeper::new());
+    let ledger = MemoryLedger::default();
+    let step = request("ob-10", "O365_BUSINESS_PREMIUM");
+    ledger
+        .put(
+            &step.key(),
+            &PurchaseRecord {
+                subscription_id: Some(SUBSCRIPTION.into()),
+                target_quantity: 11,
+                order_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    // The first run's raise reached Pax8, then the step died before recording success.
+    let customer = pax8.find_customer("Contoso").await.unwrap();
+    let product = pax8.find_product("O365_BUSINESS_PREMIUM").await.unwrap();
+    let subscription = pax8
+        .subscriptions(&customer, &product)
+        .await
+        .unwrap()
+        .remove(0);
+    pax8.set_quantity(&subscription, 11).await.unwrap();
+
+    let purchase = purchase_seats(&pax8, &ledger, &step).await.unwrap();
+
+    assert_eq!(purchase.outcome, PurchaseOutcome::AlreadyDone);
+    assert_eq!(f.sim.subscriptions()[0].quantity, 11);
+}
