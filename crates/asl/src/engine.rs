@@ -220,10 +220,9 @@ impl Engine {
         };
         {
             let mut x = Exec::new(&mut rec, &reg, now, &self.options);
-            x.event(
-                "ExecutionStarted",
+            x.event(|| "ExecutionStarted",
                 "executionStartedEventDetails",
-                json!({"input": pipeline_text(&input), "inputDetails": {"truncated": false}, "roleArn": role_arn()}),
+                || json!({"input": pipeline_text(&input), "inputDetails": {"truncated": false}, "roleArn": role_arn()}),
             );
         }
         self.store.save(&rec).await?;
@@ -522,6 +521,8 @@ pub(crate) struct Exec<'a> {
     pub(crate) now: Timestamp,
     pub(crate) options: &'a EngineOptions,
     pub(crate) vars: Map<String, Value>,
+    /// `now` as RFC 3339, formatted once per event.
+    now_s: String,
 }
 
 impl<'a> Exec<'a> {
@@ -538,27 +539,35 @@ impl<'a> Exec<'a> {
             now,
             options,
             vars: Map::new(),
+            now_s: rfc3339(now),
         }
     }
 
     pub(crate) fn now_str(&self) -> String {
-        rfc3339(self.now)
+        self.now_s.clone()
     }
 
-    /// Appends a history event; answers its id.
-    pub(crate) fn event(&mut self, kind: &str, details_key: &str, details: Value) -> u64 {
+    /// Appends a history event; answers its id. Kind and details are built only when
+    /// history is kept, so a run without history pays for neither.
+    pub(crate) fn event<K: Into<String>>(
+        &mut self,
+        kind: impl FnOnce() -> K,
+        details_key: &str,
+        details: impl FnOnce() -> Value,
+    ) -> u64 {
         self.rec.event_count += 1;
         let id = self.rec.event_count;
         if self.options.keep_history {
             let mut m = Map::new();
             if !details_key.is_empty() {
-                m.insert(details_key.to_string(), details);
+                m.insert(details_key.to_string(), details());
             }
+            let timestamp = self.now_str();
             self.rec.history.push(HistoryEvent {
                 id,
                 previous_event_id: id - 1,
-                timestamp: self.now_str(),
-                kind: kind.to_string(),
+                timestamp,
+                kind: kind().into(),
                 details: m,
             });
         }
@@ -569,6 +578,21 @@ impl<'a> Exec<'a> {
         let r = self.rec.runs.get(&run)?;
         let sm: &'a StateMachine = self.sm;
         sm.graphs.get(r.graph)?.states.get(&r.state)
+    }
+
+    /// The context object, or `null` when `template` does not read it (building it
+    /// copies the execution input, so it is only built when used).
+    pub(crate) fn context_for(
+        &self,
+        template: Option<&crate::payload::Template>,
+        run: u32,
+        token: Option<&str>,
+    ) -> Value {
+        if template.is_some_and(|t| t.uses_context()) {
+            self.context(run, token)
+        } else {
+            Value::Null
+        }
     }
 
     /// The context object for a run's current state.
@@ -649,9 +673,9 @@ impl<'a> Exec<'a> {
             }
             ExternalEvent::Abort { error, cause } => {
                 self.event(
-                    "ExecutionAborted",
+                    || "ExecutionAborted",
                     "executionAbortedEventDetails",
-                    json!({"error": error, "cause": cause}),
+                    || json!({"error": error, "cause": cause}),
                 );
                 self.end(ExecutionStatus::Aborted, None, error, cause);
             }
@@ -691,9 +715,9 @@ impl<'a> Exec<'a> {
             let cause = "The execution ran longer than its TimeoutSeconds (or the 1-year maximum)"
                 .to_string();
             self.event(
-                "ExecutionTimedOut",
+                || "ExecutionTimedOut",
                 "executionTimedOutEventDetails",
-                json!({"error": names::TIMEOUT, "cause": cause}),
+                || json!({"error": names::TIMEOUT, "cause": cause}),
             );
             self.end(
                 ExecutionStatus::TimedOut,
@@ -769,9 +793,9 @@ impl<'a> Exec<'a> {
                 let cause =
                     format!("The execution reached the maximum number of history events ({max})");
                 self.event(
-                    "ExecutionFailed",
+                    || "ExecutionFailed",
                     "executionFailedEventDetails",
-                    json!({"error": names::RUNTIME, "cause": cause}),
+                    || json!({"error": names::RUNTIME, "cause": cause}),
                 );
                 self.end(
                     ExecutionStatus::Failed,
@@ -828,9 +852,9 @@ impl<'a> Exec<'a> {
             r.step = Step::InFlight(a);
             let (ty, res) = resource_parts(&spec.resource);
             self.event(
-                "TaskStarted",
+                || "TaskStarted",
                 "taskStartedEventDetails",
-                json!({"resourceType": ty, "resource": res}),
+                || json!({"resourceType": ty, "resource": res}),
             );
             out.push((id, req, nonce));
         }
@@ -864,9 +888,9 @@ impl<'a> Exec<'a> {
         self.close_token(run);
         let (ty, res) = resource_parts(&spec.resource);
         self.event(
-            "TaskTimedOut",
+            || "TaskTimedOut",
             "taskTimedOutEventDetails",
-            json!({"resourceType": ty, "resource": res, "error": f.error, "cause": f.cause}),
+            || json!({"resourceType": ty, "resource": res, "error": f.error, "cause": f.cause}),
         );
         self.fail(run, st, f);
     }
@@ -889,7 +913,7 @@ impl<'a> Exec<'a> {
             self.fail(run, state, f);
             return;
         }
-        self.event(&format!("{}StateExited", type_name(state)), "stateExitedEventDetails", json!({"name": state.name, "output": pipeline_text(&output), "outputDetails": {"truncated": false}}));
+        self.event(|| format!("{}StateExited", type_name(state)), "stateExitedEventDetails", || json!({"name": state.name, "output": pipeline_text(&output), "outputDetails": {"truncated": false}}));
         match &state.transition {
             Transition::Next(n) => self.goto(run, n.clone(), output),
             _ => self.finish_run(run, Ok(output)),
@@ -956,7 +980,7 @@ impl<'a> Exec<'a> {
                     let error_output = json!({"Error": f.error, "Cause": f.cause});
                     match pipeline::result_path(c.result_path.as_ref(), &raw, error_output) {
                         Ok(out) => {
-                            self.event(&format!("{}StateExited", type_name(state)), "stateExitedEventDetails", json!({"name": state.name, "output": pipeline_text(&out), "outputDetails": {"truncated": false}}));
+                            self.event(|| format!("{}StateExited", type_name(state)), "stateExitedEventDetails", || json!({"name": state.name, "output": pipeline_text(&out), "outputDetails": {"truncated": false}}));
                             self.goto(run, c.next.clone(), out);
                         }
                         Err(f2) => self.finish_run(run, Err(f2)),
@@ -1023,14 +1047,14 @@ impl<'a> Exec<'a> {
         let Some(parent) = parent else {
             match result {
                 Ok(out) => {
-                    self.event("ExecutionSucceeded", "executionSucceededEventDetails", json!({"output": pipeline_text(&out), "outputDetails": {"truncated": false}}));
+                    self.event(|| "ExecutionSucceeded", "executionSucceededEventDetails", || json!({"output": pipeline_text(&out), "outputDetails": {"truncated": false}}));
                     self.end(ExecutionStatus::Succeeded, Some(out), None, None);
                 }
                 Err(f) => {
                     self.event(
-                        "ExecutionFailed",
+                        || "ExecutionFailed",
                         "executionFailedEventDetails",
-                        json!({"error": f.error, "cause": f.cause}),
+                        || json!({"error": f.error, "cause": f.cause}),
                     );
                     self.end(ExecutionStatus::Failed, None, Some(f.error), Some(f.cause));
                 }

@@ -110,7 +110,7 @@ pub struct TaskAttempt {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Children {
     /// Child run ids still going.
-    pub pending: Vec<u32>,
+    pub pending: std::collections::BTreeSet<u32>,
     /// Results by branch / item index (`None` until known).
     pub results: Vec<Option<Value>>,
     /// Map items not started yet (MaxConcurrency), as (index, input, item value).

@@ -102,6 +102,15 @@ impl Intrinsic {
         Ok(())
     }
 
+    /// True when an argument reads the context object (`$$`).
+    pub fn uses_context(&self) -> bool {
+        self.args.iter().any(|a| match a {
+            Arg::Path(p) => matches!(p.root(), crate::json_path::Root::Context),
+            Arg::Call(c) => c.uses_context(),
+            _ => false,
+        })
+    }
+
     /// Evaluates the call; failures are `States.Runtime` with a cause naming the function.
     pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, Failure> {
         let mut vals = Vec::with_capacity(self.args.len());

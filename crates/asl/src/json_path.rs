@@ -145,20 +145,32 @@ impl JsonPath {
     }
 
     /// Evaluates the path against `root`: `None` when a definite path finds nothing; an
-    /// indefinite path always answers an array of its matches.
+    /// indefinite path always answers an array of its matches. Walks references and
+    /// copies only what it selects.
     pub fn select(&self, root: &Value) -> Option<Value> {
+        let (segs, length) = match self.segments.split_last() {
+            Some((Segment::Length, rest)) => (rest, true),
+            _ => (&self.segments[..], false),
+        };
+        let mut nodes: Vec<&Value> = vec![root];
+        for seg in segs {
+            nodes = apply(seg, &nodes);
+            if nodes.is_empty() {
+                break;
+            }
+        }
+        if length {
+            let lens: Vec<Value> = nodes.iter().filter_map(|v| length_of(v)).collect();
+            return if self.is_definite() {
+                lens.into_iter().next()
+            } else {
+                Some(Value::Array(lens))
+            };
+        }
         if self.is_definite() {
-            let mut nodes = vec![root.clone()];
-            for seg in &self.segments {
-                nodes = apply(seg, &nodes);
-            }
-            nodes.into_iter().next()
+            nodes.first().map(|v| (*v).clone())
         } else {
-            let mut nodes = vec![root.clone()];
-            for seg in &self.segments {
-                nodes = apply(seg, &nodes);
-            }
-            Some(Value::Array(nodes))
+            Some(Value::Array(nodes.into_iter().cloned().collect()))
         }
     }
 
@@ -219,23 +231,32 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn apply(seg: &Segment, nodes: &[Value]) -> Vec<Value> {
+fn length_of(v: &Value) -> Option<Value> {
+    match v {
+        Value::Array(a) => Some(Value::from(a.len())),
+        Value::Object(m) => Some(Value::from(m.len())),
+        Value::String(s) => Some(Value::from(s.chars().count())),
+        _ => None,
+    }
+}
+
+fn apply<'v>(seg: &Segment, nodes: &[&'v Value]) -> Vec<&'v Value> {
     let mut out = Vec::new();
-    for node in nodes {
+    for node in nodes.iter().copied() {
         match seg {
             Segment::Name(n) => {
                 if let Some(v) = node.as_object().and_then(|m| m.get(n)) {
-                    out.push(v.clone());
+                    out.push(v);
                 }
             }
             Segment::Index(i) => {
                 if let Some(v) = node.as_array().and_then(|a| index(a, *i)) {
-                    out.push(v.clone());
+                    out.push(v);
                 }
             }
             Segment::Wildcard => match node {
-                Value::Object(m) => out.extend(m.values().cloned()),
-                Value::Array(a) => out.extend(a.iter().cloned()),
+                Value::Object(m) => out.extend(m.values()),
+                Value::Array(a) => out.extend(a.iter()),
                 _ => {}
             },
             Segment::Descend(name) => descend(node, name.as_deref(), &mut out),
@@ -244,12 +265,12 @@ fn apply(seg: &Segment, nodes: &[Value]) -> Vec<Value> {
                     match (it, node) {
                         (UnionItem::Name(n), Value::Object(m)) => {
                             if let Some(v) = m.get(n) {
-                                out.push(v.clone());
+                                out.push(v);
                             }
                         }
                         (UnionItem::Index(i), Value::Array(a)) => {
                             if let Some(v) = index(a, *i) {
-                                out.push(v.clone());
+                                out.push(v);
                             }
                         }
                         _ => {}
@@ -262,16 +283,12 @@ fn apply(seg: &Segment, nodes: &[Value]) -> Vec<Value> {
                 }
             }
             Segment::Filter(f) => match node {
-                Value::Array(a) => out.extend(a.iter().filter(|v| filter(f, v)).cloned()),
-                Value::Object(m) => out.extend(m.values().filter(|v| filter(f, v)).cloned()),
+                Value::Array(a) => out.extend(a.iter().filter(|v| filter(f, v))),
+                Value::Object(m) => out.extend(m.values().filter(|v| filter(f, v))),
                 _ => {}
             },
-            Segment::Length => match node {
-                Value::Array(a) => out.push(Value::from(a.len())),
-                Value::Object(m) => out.push(Value::from(m.len())),
-                Value::String(s) => out.push(Value::from(s.chars().count())),
-                _ => {}
-            },
+            // `length()` mid-path selects nothing further.
+            Segment::Length => {}
         }
     }
     out
@@ -286,7 +303,7 @@ fn index(a: &[Value], i: i64) -> Option<&Value> {
     a.get(usize::try_from(j).ok()?)
 }
 
-fn slice(a: &[Value], start: Option<i64>, end: Option<i64>, step: Option<i64>) -> Vec<Value> {
+fn slice(a: &[Value], start: Option<i64>, end: Option<i64>, step: Option<i64>) -> Vec<&Value> {
     let len = i64::try_from(a.len()).unwrap_or(i64::MAX);
     let norm = |x: i64| if x < 0 { (len + x).max(0) } else { x.min(len) };
     let step = step.unwrap_or(1);
@@ -299,19 +316,19 @@ fn slice(a: &[Value], start: Option<i64>, end: Option<i64>, step: Option<i64>) -
     let mut i = s;
     while i < e {
         if let Some(v) = usize::try_from(i).ok().and_then(|u| a.get(u)) {
-            out.push(v.clone());
+            out.push(v);
         }
         i += step;
     }
     out
 }
 
-fn descend(node: &Value, name: Option<&str>, out: &mut Vec<Value>) {
+fn descend<'v>(node: &'v Value, name: Option<&str>, out: &mut Vec<&'v Value>) {
     match node {
         Value::Object(m) => {
             for (k, v) in m {
                 if name.is_none_or(|n| n == k) {
-                    out.push(v.clone());
+                    out.push(v);
                 }
             }
             for v in m.values() {
@@ -320,7 +337,7 @@ fn descend(node: &Value, name: Option<&str>, out: &mut Vec<Value>) {
         }
         Value::Array(a) => {
             if name.is_none() {
-                out.extend(a.iter().cloned());
+                out.extend(a.iter());
             }
             for v in a {
                 descend(v, name, out);
@@ -332,11 +349,14 @@ fn descend(node: &Value, name: Option<&str>, out: &mut Vec<Value>) {
 
 fn filter(f: &Filter, v: &Value) -> bool {
     let pick = |segs: &[Segment]| -> Option<Value> {
-        let mut nodes = vec![v.clone()];
+        let mut nodes = vec![v];
         for s in segs {
+            if let Segment::Length = s {
+                return nodes.first().and_then(|n| length_of(n));
+            }
             nodes = apply(s, &nodes);
         }
-        nodes.into_iter().next()
+        nodes.first().map(|n| (*n).clone())
     };
     match f {
         Filter::Exists(segs) => pick(segs).is_some(),

@@ -128,6 +128,17 @@ impl Template {
         }
     }
 
+    /// True when evaluating the template reads the context object (`$$`).
+    pub fn uses_context(&self) -> bool {
+        match self {
+            Template::Literal(_) => false,
+            Template::Object(fields) => fields.iter().any(|(_, t)| t.uses_context()),
+            Template::Array(items) => items.iter().any(Template::uses_context),
+            Template::Path(p, _) => matches!(p.root(), Root::Context),
+            Template::Intrinsic(f, _) => f.uses_context(),
+        }
+    }
+
     /// Evaluates the template in `scope`.
     pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, Failure> {
         match self {

@@ -46,7 +46,7 @@ pub(crate) fn enter<'a>(
     };
     let output = pipeline::select_path(state.output_path.as_ref(), &effective, "OutputPath")?;
     pipeline::check_size(&output, "state output")?;
-    x.event(&format!("{}StateExited", type_name(state)), "stateExitedEventDetails", json!({"name": state.name, "output": compact(&output), "outputDetails": {"truncated": false}}));
+    x.event(|| format!("{}StateExited", type_name(state)), "stateExitedEventDetails", || json!({"name": state.name, "output": compact(&output), "outputDetails": {"truncated": false}}));
     x.goto(run, next, output);
     Ok(())
 }

@@ -65,7 +65,11 @@ pub(crate) fn enter<'a>(
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
-    let base_ctx = x.context(run, None);
+    let base_ctx = if spec.io.parameters.is_some() {
+        x.context(run, None)
+    } else {
+        Value::Null
+    };
     let mut queued = VecDeque::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let input = match &spec.io.parameters {
@@ -81,12 +85,12 @@ pub(crate) fn enter<'a>(
         queued.push_back((i, input, item.clone()));
     }
     x.event(
-        "MapStateStarted",
+        || "MapStateStarted",
         "mapStateStartedEventDetails",
-        json!({"length": items.len()}),
+        || json!({"length": items.len()}),
     );
     let children = Children {
-        pending: Vec::new(),
+        pending: Default::default(),
         results: vec![None; items.len()],
         queued,
         max_concurrency: max,
@@ -114,13 +118,13 @@ fn start_more(x: &mut Exec<'_>, run: u32, state: &State) {
             return;
         };
         x.event(
-            "MapIterationStarted",
+            || "MapIterationStarted",
             "mapIterationStartedEventDetails",
-            json!({"name": state.name, "index": i}),
+            || json!({"name": state.name, "index": i}),
         );
         let id = x.spawn(run, spec.processor, i, input, Some(item));
         if let Some(c) = x.children(run) {
-            c.pending.push(id);
+            c.pending.insert(id);
         }
     }
 }
@@ -134,16 +138,16 @@ pub(crate) fn child_finished<'a>(
     result: Result<Value, Failure>,
 ) {
     let Some(c) = x.children(parent) else { return };
-    c.pending.retain(|p| *p != child);
+    c.pending.remove(&child);
     match result {
         Ok(v) => {
             if let Some(slot) = c.results.get_mut(index) {
                 *slot = Some(v);
             }
             x.event(
-                "MapIterationSucceeded",
+                || "MapIterationSucceeded",
                 "mapIterationSucceededEventDetails",
-                json!({"name": state.name, "index": index}),
+                || json!({"name": state.name, "index": index}),
             );
         }
         Err(f) => {
@@ -155,18 +159,18 @@ pub(crate) fn child_finished<'a>(
                     *slot = Some(json!({"Error": f.error, "Cause": f.cause}));
                 }
                 x.event(
-                    "MapIterationFailed",
+                    || "MapIterationFailed",
                     "mapIterationFailedEventDetails",
-                    json!({"name": state.name, "index": index}),
+                    || json!({"name": state.name, "index": index}),
                 );
             } else {
                 x.event(
-                    "MapIterationFailed",
+                    || "MapIterationFailed",
                     "mapIterationFailedEventDetails",
-                    json!({"name": state.name, "index": index}),
+                    || json!({"name": state.name, "index": index}),
                 );
                 x.abort_children(parent);
-                x.event("MapStateFailed", "", json!({}));
+                x.event(|| "MapStateFailed", "", || json!({}));
                 let f = if tolerated.is_some() {
                     Failure::new(
                         names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -200,6 +204,6 @@ pub(crate) fn done<'a>(
     let Kind::Map(spec) = &state.kind else {
         return Ok(());
     };
-    x.event("MapStateSucceeded", "", Value::Null);
+    x.event(|| "MapStateSucceeded", "", || Value::Null);
     super::finish_result(x, run, state, &spec.io, Value::Array(results))
 }

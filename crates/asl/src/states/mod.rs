@@ -29,10 +29,9 @@ pub(crate) fn enter(x: &mut Exec<'_>, run: u32, retry: bool) {
         .map(|r| r.input.clone())
         .unwrap_or(Value::Null);
     if !retry {
-        let id = x.event(
-            &format!("{}StateEntered", type_name(state)),
+        let id = x.event(|| format!("{}StateEntered", type_name(state)),
             "stateEnteredEventDetails",
-            json!({"name": state.name, "input": serde_json::to_string(&raw).unwrap_or_default(), "inputDetails": {"truncated": false}}),
+            || json!({"name": state.name, "input": serde_json::to_string(&raw).unwrap_or_default(), "inputDetails": {"truncated": false}}),
         );
         if let Some(r) = x.rec.runs.get_mut(&run) {
             r.entered_event = id;
@@ -108,7 +107,7 @@ pub(crate) fn finish_result<'a>(
         .get(&run)
         .map(|r| r.input.clone())
         .unwrap_or(Value::Null);
-    let ctx = x.context(run, None);
+    let ctx = x.context_for(io.result_selector.as_ref(), run, None);
     let selected = pipeline::template(io.result_selector.as_ref(), &result, &ctx, &x.vars)?;
     let combined = pipeline::result_path(io.result_path.as_ref(), &raw, selected)?;
     let output = pipeline::select_path(state.output_path.as_ref(), &combined, "OutputPath")?;

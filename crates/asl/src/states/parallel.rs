@@ -21,12 +21,12 @@ pub(crate) fn enter<'a>(
         return Ok(());
     };
     let effective = super::effective_input(state, raw)?;
-    let ctx = x.context(run, None);
+    let ctx = x.context_for(io.parameters.as_ref(), run, None);
     let input = pipeline::template(io.parameters.as_ref(), &effective, &ctx, &x.vars)?;
     pipeline::check_size(&input, "state input")?;
-    x.event("ParallelStateStarted", "", Value::Null);
+    x.event(|| "ParallelStateStarted", "", || Value::Null);
     let children = Children {
-        pending: Vec::new(),
+        pending: Default::default(),
         results: vec![None; branches.len()],
         queued: VecDeque::new(),
         max_concurrency: 0,
@@ -37,7 +37,7 @@ pub(crate) fn enter<'a>(
     for (i, g) in branches.iter().enumerate() {
         let id = x.spawn(run, *g, i, input.clone(), None);
         if let Some(c) = x.children(run) {
-            c.pending.push(id);
+            c.pending.insert(id);
         }
     }
     Ok(())
@@ -52,7 +52,7 @@ pub(crate) fn child_finished<'a>(
     result: Result<Value, Failure>,
 ) {
     let Some(c) = x.children(parent) else { return };
-    c.pending.retain(|p| *p != child);
+    c.pending.remove(&child);
     match result {
         Ok(v) => {
             if let Some(slot) = c.results.get_mut(index) {
@@ -64,7 +64,7 @@ pub(crate) fn child_finished<'a>(
         }
         Err(f) => {
             x.abort_children(parent);
-            x.event("ParallelStateFailed", "", json!({}));
+            x.event(|| "ParallelStateFailed", "", || json!({}));
             x.fail(parent, state, f);
         }
     }
@@ -79,6 +79,6 @@ pub(crate) fn done<'a>(
     let Kind::Parallel { io, .. } = &state.kind else {
         return Ok(());
     };
-    x.event("ParallelStateSucceeded", "", Value::Null);
+    x.event(|| "ParallelStateSucceeded", "", || Value::Null);
     super::finish_result(x, run, state, io, Value::Array(results))
 }

@@ -25,7 +25,7 @@ pub(crate) fn enter<'a>(
     let result = match result {
         Some(r) => r.clone(),
         None => {
-            let ctx = x.context(run, None);
+            let ctx = x.context_for(parameters.as_ref(), run, None);
             pipeline::template(parameters.as_ref(), &effective, &ctx, &x.vars)?
         }
     };

@@ -28,7 +28,7 @@ pub(crate) fn enter<'a>(
     let effective = super::effective_input(state, raw)?;
     let nonce = x.new_nonce();
     let token = spec.wait_for_task_token.then(|| x.new_token(run, nonce));
-    let ctx = x.context(run, token.as_deref());
+    let ctx = x.context_for(spec.io.parameters.as_ref(), run, token.as_deref());
     let payload = pipeline::template(spec.io.parameters.as_ref(), &effective, &ctx, &x.vars)?;
     pipeline::check_size(&payload, "task input")?;
     let timeout = spec
@@ -56,7 +56,7 @@ pub(crate) fn enter<'a>(
     if let (Some(h), Some(m)) = (heartbeat, details.as_object_mut()) {
         m.insert("heartbeatInSeconds".into(), json!(h));
     }
-    x.event("TaskScheduled", "taskScheduledEventDetails", details);
+    x.event(|| "TaskScheduled", "taskScheduledEventDetails", || details);
     let attempt = TaskAttempt {
         payload,
         nonce,
@@ -90,15 +90,15 @@ pub(crate) fn outcome<'a>(x: &mut Exec<'a>, run: u32, attempt: TaskAttempt, outc
                 return;
             }
             x.event(
-                "TaskSubmitted",
+                || "TaskSubmitted",
                 "taskSubmittedEventDetails",
-                json!({"resourceType": ty, "resource": res, "output": "{}"}),
+                || json!({"resourceType": ty, "resource": res, "output": "{}"}),
             );
             x.set_step(run, Step::AwaitToken(attempt));
         }
         TaskOutcome::Succeeded(v) => {
             x.close_token(run);
-            x.event("TaskSucceeded", "taskSucceededEventDetails", json!({"resourceType": ty, "resource": res, "output": compact(&v), "outputDetails": {"truncated": false}}));
+            x.event(|| "TaskSucceeded", "taskSucceededEventDetails", || json!({"resourceType": ty, "resource": res, "output": compact(&v), "outputDetails": {"truncated": false}}));
             if let Err(f) = pipeline::check_size(&v, "task result")
                 .and_then(|()| super::finish_result(x, run, state, &spec.io, v))
             {
@@ -113,9 +113,9 @@ pub(crate) fn outcome<'a>(x: &mut Exec<'a>, run: u32, attempt: TaskAttempt, outc
                 f
             };
             x.event(
-                "TaskFailed",
+                || "TaskFailed",
                 "taskFailedEventDetails",
-                json!({"resourceType": ty, "resource": res, "error": f.error, "cause": f.cause}),
+                || json!({"resourceType": ty, "resource": res, "error": f.error, "cause": f.cause}),
             );
             x.fail(run, state, f);
         }
