@@ -69,8 +69,33 @@ pub fn result_path(
     }
 }
 
+/// How deeply payloads may nest. AWS documents no depth limit; this interpreter stores
+/// records as JSON whose parsers refuse very deep nesting, so it refuses such payloads
+/// up front, as a runtime error naming the limit, rather than failing to save.
+pub const MAX_PAYLOAD_DEPTH: usize = 100;
+
+fn depth(v: &Value) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(v, 1usize)];
+    while let Some((v, d)) = stack.pop() {
+        max = max.max(d);
+        match v {
+            Value::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
+            Value::Object(m) => stack.extend(m.values().map(|x| (x, d + 1))),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// "States.DataLimitExceeded: ... the output of a state is larger than the payload size quota."
 pub fn check_size(v: &Value, what: &str) -> Result<(), Failure> {
+    let d = depth(v);
+    if d > MAX_PAYLOAD_DEPTH {
+        return Err(Failure::runtime(format!(
+            "The {what} nests {d} levels deep; this interpreter supports at most {MAX_PAYLOAD_DEPTH}"
+        )));
+    }
     let n = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
     if n > MAX_PAYLOAD_BYTES {
         return Err(Failure::new(
