@@ -1,0 +1,477 @@
+//! `onboard.toml`: the typed configuration of `onboard serve`.
+//!
+//! Read once at start-up; any bad or missing setting stops the server with a
+//! message naming it (`organizations.contoso.domain: ...`). Secrets are never
+//! written in the file: a setting that holds one is a reference, `env:NAME` or
+//! `file:PATH`, resolved at start-up into a [`SecretString`]. API keys are
+//! stored as SHA-256 hashes only.
+//!
+//! Sections: `[server]`, MSP-wide `[variables]`, MSP-wide `[connectors.<name>]`,
+//! `[organizations.<id>]` (name, domain, variables, per-organization connector
+//! settings), and `[sandbox]` (the simulators' seed, kept as TOML for the sandbox
+//! crate to read).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use onboard_domain::{VariableLayer, Variables};
+use onboard_store::{ConnectorSettings, SecretRef};
+use secrecy::SecretString;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// Everything that can be wrong with a configuration file; each names the setting.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read the configuration: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax or a setting of the wrong shape (serde names it and its line).
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    /// A setting that parses but is not acceptable.
+    #[error("{setting}: {message}")]
+    Invalid { setting: String, message: String },
+}
+
+fn invalid(setting: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.into(),
+        message: message.into(),
+    }
+}
+
+/// The configuration file, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigFile {
+    /// Listening, links and API keys.
+    #[serde(default)]
+    pub(crate) server: ServerSection,
+    /// MSP-wide organization variables (the original crate's names).
+    #[serde(default)]
+    pub(crate) variables: VariableLayer,
+    /// MSP-wide connector settings, by connector name (`graph`, `connectwise`, `pax8`, ...).
+    #[serde(default)]
+    pub(crate) connectors: BTreeMap<String, BTreeMap<String, String>>,
+    /// The organizations forms may name, by id.
+    #[serde(default)]
+    pub(crate) organizations: BTreeMap<String, OrganizationSection>,
+    /// The sandbox's seed; its presence does not turn the sandbox on (see `server.sandbox`).
+    #[serde(default)]
+    pub(crate) sandbox: Option<toml::Table>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerSection {
+    /// Where to listen (the `--addr` flag wins).
+    pub(crate) addr: Option<SocketAddr>,
+    /// The data directory (the `--data` flag wins).
+    pub(crate) data_dir: Option<PathBuf>,
+    /// The base URL of decision links in mails and ticket notes.
+    pub(crate) public_url: Option<String>,
+    /// A reference (`env:NAME` / `file:PATH`) to the key that signs decision links.
+    /// Absent: a random key kept in the data directory.
+    pub(crate) link_signing_key: Option<String>,
+    /// SHA-256 hashes (hex) of the API keys `/api/*` accepts as `Authorization: Bearer`.
+    #[serde(default)]
+    pub(crate) api_key_sha256: Vec<String>,
+    /// Run the sandbox simulators (the `--sandbox` flag turns it on too).
+    #[serde(default)]
+    pub(crate) sandbox: bool,
+}
+
+/// `[organizations.<id>]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OrganizationSection {
+    /// The display name.
+    pub(crate) name: String,
+    /// The primary domain (user principal names end in `@domain`).
+    pub(crate) domain: String,
+    /// The organization's variables, over the MSP-wide ones.
+    #[serde(default)]
+    pub(crate) variables: VariableLayer,
+    /// The organization's connector mapping, by connector name: its Graph tenant,
+    /// its PSA company, its vault organization, its distributor customer.
+    #[serde(default)]
+    pub(crate) connectors: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// One organization, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Organization {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) domain: String,
+    /// The organization's own variable layer.
+    pub(crate) variables: VariableLayer,
+    /// The organization's connector settings (merged over nothing: MSP-wide ones are separate).
+    pub(crate) connectors: Vec<ConnectorSettings>,
+}
+
+/// The checked configuration the server runs with.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) addr: Option<SocketAddr>,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) public_url: Option<String>,
+    pub(crate) link_signing_key: Option<SecretString>,
+    /// Hex SHA-256 of each accepted API key, lowercase.
+    pub(crate) api_key_hashes: Vec<[u8; 32]>,
+    pub(crate) sandbox: bool,
+    pub(crate) msp_variables: VariableLayer,
+    pub(crate) msp_connectors: Vec<ConnectorSettings>,
+    pub(crate) organizations: Vec<Organization>,
+    pub(crate) sandbox_seed: Option<toml::Table>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("data_dir", &self.data_dir)
+            .field("public_url", &self.public_url)
+            .field("api_keys", &self.api_key_hashes.len())
+            .field("sandbox", &self.sandbox)
+            .field("organizations", &self.organizations.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Setting names whose values are secrets and so must be references.
+fn is_secret_setting(name: &str) -> bool {
+    const SECRET_SUFFIXES: &[&str] = &[
+        "secret",
+        "password",
+        "private_key",
+        "api_key",
+        "token",
+        "integration_code",
+        "hmac_token",
+        "client_secret",
+    ];
+    SECRET_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// Parses a secret reference: `env:NAME` or `file:PATH`.
+pub(crate) fn parse_secret_ref(setting: &str, value: &str) -> Result<SecretRef, ConfigError> {
+    if let Some(var) = value.strip_prefix("env:") {
+        if var.is_empty() {
+            return Err(invalid(setting, "`env:` needs a variable name"));
+        }
+        Ok(SecretRef::Env {
+            var: var.to_owned(),
+        })
+    } else if let Some(path) = value.strip_prefix("file:") {
+        if path.is_empty() {
+            return Err(invalid(setting, "`file:` needs a path"));
+        }
+        Ok(SecretRef::File {
+            path: path.to_owned(),
+        })
+    } else {
+        Err(invalid(
+            setting,
+            "a secret must be a reference (`env:NAME` or `file:PATH`), never the secret itself",
+        ))
+    }
+}
+
+/// Reads an environment variable (a parameter so tests need not set the process's).
+pub(crate) type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+/// Reads a referenced secret now, so a missing one stops the start-up.
+pub(crate) fn resolve_secret(
+    setting: &str,
+    r: &SecretRef,
+    env: &Env<'_>,
+) -> Result<SecretString, ConfigError> {
+    let text = match r {
+        SecretRef::Env { var } => env(var)
+            .ok_or_else(|| invalid(setting, format!("environment variable {var} is not set")))?,
+        SecretRef::File { path } => std::fs::read_to_string(path)
+            .map_err(|e| invalid(setting, format!("cannot read {path}: {e}")))?,
+        SecretRef::SecretsManager { .. } | SecretRef::SsmParameter { .. } => {
+            return Err(invalid(
+                setting,
+                "only env: and file: references are supported by onboard serve",
+            ));
+        }
+    };
+    let text = text.trim_end_matches(['\r', '\n']).to_owned();
+    if text.is_empty() {
+        return Err(invalid(setting, "the referenced secret is empty"));
+    }
+    Ok(SecretString::from(text))
+}
+
+fn connector_settings(
+    prefix: &str,
+    connectors: &BTreeMap<String, BTreeMap<String, String>>,
+    env: &Env<'_>,
+) -> Result<Vec<ConnectorSettings>, ConfigError> {
+    let mut out = Vec::new();
+    for (name, table) in connectors {
+        let mut settings = BTreeMap::new();
+        let mut secrets = BTreeMap::new();
+        for (key, value) in table {
+            let setting = format!("{prefix}.{name}.{key}");
+            let is_ref = value.starts_with("env:") || value.starts_with("file:");
+            if is_secret_setting(key) || is_ref {
+                let r = parse_secret_ref(&setting, value)?;
+                // Fail fast: a reference that cannot be read now would fail every run.
+                resolve_secret(&setting, &r, env)?;
+                secrets.insert(key.clone(), r);
+            } else {
+                settings.insert(key.clone(), value.clone());
+            }
+        }
+        out.push(ConnectorSettings {
+            connector: name.clone(),
+            settings,
+            secrets,
+        });
+    }
+    Ok(out)
+}
+
+/// Parses a hex SHA-256 hash (64 hex digits, an optional `sha256:` prefix).
+fn parse_hash(setting: &str, text: &str) -> Result<[u8; 32], ConfigError> {
+    let hex = text.strip_prefix("sha256:").unwrap_or(text);
+    if hex.len() != 64 {
+        return Err(invalid(
+            setting,
+            "expected the SHA-256 of the key as 64 hex digits (`printf %s KEY | sha256sum`)",
+        ));
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|_| invalid(setting, "not a hex digest"))?;
+    }
+    Ok(out)
+}
+
+/// The SHA-256 of an API key, as the configuration stores it.
+pub(crate) fn hash_api_key(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+impl ConfigFile {
+    /// Parses TOML text; `path` names the file in messages.
+    pub(crate) fn parse(path: &str, text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
+    }
+
+    /// Reads and parses a file.
+    pub(crate) fn read(path: &Path) -> Result<Self, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: name.clone(),
+            source,
+        })?;
+        Self::parse(&name, &text)
+    }
+
+    /// Checks every setting and resolves the secrets it references from the process.
+    pub(crate) fn check(self) -> Result<Config, ConfigError> {
+        self.check_with(&|name| std::env::var(name).ok())
+    }
+
+    /// [`ConfigFile::check`] with `env` as the environment.
+    pub(crate) fn check_with(self, env: &Env<'_>) -> Result<Config, ConfigError> {
+        let server = self.server;
+        if let Some(url) = &server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "server.public_url",
+                "must be an absolute http:// or https:// URL",
+            ));
+        }
+        let link_signing_key = match &server.link_signing_key {
+            Some(text) => {
+                let r = parse_secret_ref("server.link_signing_key", text)?;
+                let key = resolve_secret("server.link_signing_key", &r, env)?;
+                if secrecy::ExposeSecret::expose_secret(&key).len() < 32 {
+                    return Err(invalid(
+                        "server.link_signing_key",
+                        "must be at least 32 characters",
+                    ));
+                }
+                Some(key)
+            }
+            None => None,
+        };
+        let api_key_hashes = server
+            .api_key_sha256
+            .iter()
+            .enumerate()
+            .map(|(i, h)| parse_hash(&format!("server.api_key_sha256[{i}]"), h))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        // Every organization's variables must resolve over the MSP-wide ones now,
+        // not at the first form.
+        Variables::resolve("", &self.variables, &VariableLayer::new())
+            .map_err(|e| invalid("variables", e.to_string()))?;
+        let msp_connectors = connector_settings("connectors", &self.connectors, env)?;
+        let mut organizations = Vec::new();
+        for (id, org) in self.organizations {
+            let at = format!("organizations.{id}");
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(
+                    &at,
+                    "an organization id is letters, digits, `-` and `_`",
+                ));
+            }
+            if org.name.trim().is_empty() {
+                return Err(invalid(format!("{at}.name"), "must not be empty"));
+            }
+            let domain = org.domain.trim().to_ascii_lowercase();
+            if domain.is_empty() || !domain.contains('.') || domain.contains(['@', ' ', '/']) {
+                return Err(invalid(
+                    format!("{at}.domain"),
+                    "must be a DNS domain such as contoso.com",
+                ));
+            }
+            Variables::resolve(&id, &self.variables, &org.variables)
+                .map_err(|e| invalid(format!("{at}.variables"), e.to_string()))?;
+            let connectors = connector_settings(&format!("{at}.connectors"), &org.connectors, env)?;
+            organizations.push(Organization {
+                id,
+                name: org.name,
+                domain,
+                variables: org.variables,
+                connectors,
+            });
+        }
+        Ok(Config {
+            addr: server.addr,
+            data_dir: server.data_dir,
+            public_url: server.public_url,
+            link_signing_key,
+            api_key_hashes,
+            sandbox: server.sandbox,
+            msp_variables: self.variables,
+            msp_connectors,
+            organizations,
+            sandbox_seed: self.sandbox,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn check(text: &str) -> Result<Config, ConfigError> {
+        ConfigFile::parse("test.toml", text)?.check()
+    }
+
+    #[test]
+    fn the_example_configuration_parses_and_checks() {
+        let text = include_str!("../onboard.example.toml");
+        let file = ConfigFile::parse("onboard.example.toml", text).unwrap();
+        // Every secret the example references resolves to a long enough value.
+        let cfg = file
+            .check_with(&|name| Some(format!("{name}-0123456789abcdef0123456789abcdef")))
+            .unwrap();
+        assert!(!cfg.organizations.is_empty());
+        assert!(cfg.link_signing_key.is_some());
+        assert!(!cfg.api_key_hashes.is_empty());
+        assert!(cfg.sandbox_seed.is_some());
+        let secrets: usize = cfg
+            .organizations
+            .iter()
+            .flat_map(|o| &o.connectors)
+            .chain(&cfg.msp_connectors)
+            .map(|c| c.secrets.len())
+            .sum();
+        assert!(secrets > 0, "the example shows how secrets are referenced");
+    }
+
+    #[test]
+    fn an_inline_secret_is_refused_naming_the_setting() {
+        let err = check(
+            r#"
+            [organizations.contoso]
+            name = "Contoso"
+            domain = "contoso.com"
+            [organizations.contoso.connectors.graph]
+            tenant_id = "t"
+            client_secret = "hunter2"
+            "#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("organizations.contoso.connectors.graph.client_secret"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_setting_is_refused() {
+        let err = check("[server]\nport = 3\n").unwrap_err().to_string();
+        assert!(err.contains("port"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_environment_variable_is_named() {
+        let err = check("[server]\nlink_signing_key = \"env:ONBOARD_TEST_SURELY_UNSET_7781\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.link_signing_key"), "{err}");
+        assert!(err.contains("ONBOARD_TEST_SURELY_UNSET_7781"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_variable_is_named_with_its_organization() {
+        let err = check(
+            r#"
+            [organizations.contoso]
+            name = "Contoso"
+            domain = "contoso.com"
+            [organizations.contoso.variables]
+            require_approval_for_new_users = "perhaps"
+            "#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("organizations.contoso.variables"), "{err}");
+    }
+
+    #[test]
+    fn api_keys_are_compared_by_hash() {
+        let hash = hash_api_key("k-123");
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        let cfg = check(&format!("[server]\napi_key_sha256 = [\"{hex}\"]\n")).unwrap();
+        assert_eq!(cfg.api_key_hashes, vec![hash]);
+        assert!(check("[server]\napi_key_sha256 = [\"abc\"]\n").is_err());
+    }
+
+    #[test]
+    fn a_missing_domain_is_named() {
+        let err = check("[organizations.a]\nname = \"A\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("domain"), "{err}");
+    }
+}

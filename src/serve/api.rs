@@ -1,0 +1,366 @@
+//! `/api/*`: the JSON API of CONTRACT.md §2.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use onboard_domain::request::organization_of;
+use onboard_domain::{DomainError, FieldError, parse_offboarding, parse_onboarding};
+use onboard_store::{NewRecord, Record, RecordKind, Status, StoreError, TimelineEvent};
+use serde_json::{Value, json};
+
+use super::app::AppState;
+use super::error::ApiError;
+use crate::config::Organization;
+
+/// The raw body, parsed here so a bad one is a problem+json 400 like any bad field.
+type Body = axum::body::Bytes;
+
+/// Parses a JSON object body.
+fn json_object(body: &Body) -> Result<Value, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::field("body", format!("is not JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::field("body", "expected a JSON object"));
+    }
+    Ok(value)
+}
+
+/// The organization a form names, known to this server.
+fn organization<'a>(state: &'a AppState, form: &Value) -> Result<&'a Organization, ApiError> {
+    let id = organization_of(form).map_err(domain_errors)?;
+    state
+        .organizations
+        .get(id)
+        .ok_or_else(|| ApiError::field("organization", format!("unknown organization `{id}`")))
+}
+
+fn domain_errors(e: DomainError) -> ApiError {
+    let errors = e.field_errors();
+    if errors.is_empty() {
+        ApiError::internal(e)
+    } else {
+        ApiError::Invalid(errors.to_vec())
+    }
+}
+
+/// A fresh record id.
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The `Idempotency-Key` header, checked.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let key = v
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "Idempotency-Key",
+                        "must be 1 to 255 visible ASCII characters",
+                    )
+                })?;
+            Ok(Some(key.to_owned()))
+        }
+    }
+}
+
+/// How long an idempotency key is remembered.
+const IDEMPOTENCY_DAYS: i64 = 7;
+
+/// Claims `key` for a new record id; answers the id of whoever claimed it first.
+async fn claim_key(state: &AppState, scope: &str, key: &str, id: &str) -> Result<String, ApiError> {
+    let now = state.clock.now();
+    let keep = now
+        .checked_add(jiff::SignedDuration::from_hours(24 * IDEMPOTENCY_DAYS))
+        .unwrap_or(now);
+    let stored = state
+        .store
+        .put_step_result(
+            &format!("idempotency:{scope}:{key}"),
+            json!({"id": id}),
+            keep,
+        )
+        .await?;
+    stored
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("malformed idempotency entry")))
+}
+
+/// Stores the first answer given under `key`, for replays.
+async fn remember_answer(state: &AppState, scope: &str, key: &str, answer: &Value) {
+    let now = state.clock.now();
+    let keep = now
+        .checked_add(jiff::SignedDuration::from_hours(24 * IDEMPOTENCY_DAYS))
+        .unwrap_or(now);
+    if let Err(e) = state
+        .store
+        .put_step_result(
+            &format!("idempotency:{scope}:{key}:answer"),
+            answer.clone(),
+            keep,
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "could not remember the answer of an idempotent request");
+    }
+}
+
+async fn first_answer(state: &AppState, scope: &str, key: &str) -> Result<Option<Value>, ApiError> {
+    Ok(state
+        .store
+        .step_result(&format!("idempotency:{scope}:{key}:answer"))
+        .await?)
+}
+
+fn accepted(answer: Value) -> Response {
+    (StatusCode::ACCEPTED, Json(answer)).into_response()
+}
+
+/// Starts (or continues) a record's workflow in the background; answers when it parks.
+pub(crate) async fn start_workflow(state: &AppState, id: &str) -> tokio::task::JoinHandle<()> {
+    let engine = state.engine.clone();
+    let machine = state.onboarding_machine.clone();
+    let id = id.to_owned();
+    tokio::spawn(async move {
+        match engine
+            .start_execution(&machine, Some(&id), json!({"onboarding_id": id}))
+            .await
+        {
+            Ok(_) | Err(onboard_asl::Error::ExecutionAlreadyExists(_)) => {}
+            Err(e) => {
+                tracing::error!(onboarding_id = %id, error = %e, "starting the workflow failed")
+            }
+        }
+    })
+}
+
+/// `POST /api/onboardings`.
+pub(crate) async fn create_onboarding(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let form = json_object(&body)?;
+    accept_onboarding(&state, key.as_deref(), form)
+        .await
+        .map(accepted)
+}
+
+/// Validates and starts an onboarding; answers `{id, status}` (shared with the HTML form).
+pub(crate) async fn accept_onboarding(
+    state: &AppState,
+    key: Option<&str>,
+    form: Value,
+) -> Result<Value, ApiError> {
+    const SCOPE: &str = "onboarding";
+    if let Some(key) = key
+        && let Some(answer) = first_answer(state, SCOPE, key).await?
+    {
+        return Ok(answer);
+    }
+    let org = organization(state, &form)?;
+    let variables = state.variables(org).map_err(ApiError::Internal)?;
+    let request = parse_onboarding(&form, &variables).map_err(domain_errors)?;
+
+    let mut id = new_id();
+    if let Some(key) = key {
+        id = claim_key(state, SCOPE, key, &id).await?;
+    }
+    let record = NewRecord {
+        id: id.clone(),
+        kind: RecordKind::Onboarding,
+        organization: org.id.clone(),
+        status: Status::Running,
+        request: form,
+        ticket_id: request.ticket_id.as_ref().map(|t| t.as_str().to_owned()),
+        created_at: state.clock.now(),
+    };
+    match state.store.create_record(record).await {
+        Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(onboarding_id = %id, organization = %org.id, "onboarding accepted");
+    let handle = start_workflow(state, &id).await;
+    match state.answer_within {
+        None => {
+            let _ = handle.await;
+        }
+        Some(limit) => {
+            let _ = tokio::time::timeout(limit, handle).await;
+        }
+    }
+    let status = state
+        .store
+        .get_record(&id)
+        .await?
+        .map_or(Status::Running, |r| r.status);
+    let answer = json!({"id": id, "status": status.as_str()});
+    if let Some(key) = key {
+        remember_answer(state, SCOPE, key, &answer).await;
+    }
+    Ok(answer)
+}
+
+/// A record as `GET /api/onboardings/{id}` shows it.
+fn record_view(record: &Record, timeline: &[TimelineEvent]) -> Value {
+    let timeline: Vec<Value> = timeline
+        .iter()
+        .map(|e| json!({"at": e.at.to_string(), "step": e.step, "message": e.message}))
+        .collect();
+    let mut view = json!({
+        "id": record.id,
+        "status": record.status.as_str(),
+        "organization": record.organization,
+        "user_principal_name": record.user_principal_name,
+        "ticket_id": record.ticket_id,
+        "timeline": timeline,
+    });
+    if let Some(m) = view.as_object_mut() {
+        match record.kind {
+            RecordKind::Onboarding => {
+                m.insert(
+                    "license_outcome".into(),
+                    json!(record.license_outcome.map(|l| l.as_str())),
+                );
+            }
+            RecordKind::Offboarding => {
+                m.insert(
+                    "removed".into(),
+                    record.removed.clone().unwrap_or(Value::Null),
+                );
+            }
+        }
+    }
+    view
+}
+
+async fn get_record(state: &AppState, id: &str, kind: RecordKind) -> Result<Response, ApiError> {
+    let what = match kind {
+        RecordKind::Onboarding => "onboarding",
+        RecordKind::Offboarding => "offboarding",
+    };
+    let record = state
+        .store
+        .get_record(id)
+        .await?
+        .filter(|r| r.kind == kind)
+        .ok_or(ApiError::NotFound(what))?;
+    let timeline = state.store.timeline(id).await?;
+    Ok(Json(record_view(&record, &timeline)).into_response())
+}
+
+/// `GET /api/onboardings/{id}`.
+pub(crate) async fn get_onboarding(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    get_record(&state, &id, RecordKind::Onboarding).await
+}
+
+/// `GET /api/offboardings/{id}`.
+pub(crate) async fn get_offboarding(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    get_record(&state, &id, RecordKind::Offboarding).await
+}
+
+/// What an accepted offboarding's timeline says while no offboarding workflow exists.
+pub(crate) const NO_OFFBOARDING_WORKFLOW: &str = "accepted and stored; this server has no \
+    offboarding workflow yet, so nothing was changed in the tenant or on the ticket: \
+    a technician must offboard this user by hand";
+
+/// `POST /api/offboardings`: validated and stored. The offboarding workflow is not
+/// built yet: the record says so in its timeline rather than pretending to run.
+pub(crate) async fn create_offboarding(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    const SCOPE: &str = "offboarding";
+    let key = idempotency_key(&headers)?;
+    let form = json_object(&body)?;
+    if let Some(key) = &key
+        && let Some(answer) = first_answer(&state, SCOPE, key).await?
+    {
+        return Ok(accepted(answer));
+    }
+    let org = organization(&state, &form)?;
+    let variables = state.variables(org).map_err(ApiError::Internal)?;
+    let request = parse_offboarding(&form, &variables).map_err(domain_errors)?;
+    let mut id = new_id();
+    if let Some(key) = &key {
+        id = claim_key(&state, SCOPE, key, &id).await?;
+    }
+    let now = state.clock.now();
+    let status = if request.scheduled_at.is_some_and(|s| s.at > now) {
+        Status::Scheduled
+    } else {
+        Status::Running
+    };
+    let record = NewRecord {
+        id: id.clone(),
+        kind: RecordKind::Offboarding,
+        organization: org.id.clone(),
+        status,
+        request: form,
+        ticket_id: request.ticket_id.as_ref().map(|t| t.as_str().to_owned()),
+        created_at: now,
+    };
+    match state.store.create_record(record).await {
+        Ok(_) => {
+            state
+                .store
+                .append_event(
+                    &id,
+                    TimelineEvent {
+                        at: now,
+                        step: "accept".into(),
+                        message: NO_OFFBOARDING_WORKFLOW.into(),
+                    },
+                )
+                .await?;
+        }
+        Err(StoreError::AlreadyExists { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    tracing::warn!(offboarding_id = %id, "offboarding stored; no offboarding workflow exists yet");
+    let answer = json!({"id": id, "status": status.as_str(), "detail": NO_OFFBOARDING_WORKFLOW});
+    if let Some(key) = &key {
+        remember_answer(&state, SCOPE, key, &answer).await;
+    }
+    Ok(accepted(answer))
+}
+
+/// `GET /api/organizations`.
+pub(crate) async fn organizations(State(state): State<AppState>) -> Json<Value> {
+    Json(Value::Array(
+        state
+            .organizations
+            .values()
+            .map(|o| json!({"id": o.id, "name": o.name, "domain": o.domain}))
+            .collect(),
+    ))
+}
+
+/// Anything else: 404 problem+json.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::NotFound("resource")
+}
+
+/// Field errors as the 400 answer lists them (also used by the HTML form).
+pub(crate) fn field_errors(e: &ApiError) -> Option<&[FieldError]> {
+    match e {
+        ApiError::Invalid(errors) => Some(errors),
+        _ => None,
+    }
+}

@@ -1,0 +1,77 @@
+//! API keys on `/api/*`: `Authorization: Bearer <key>`, compared by SHA-256 hash.
+//!
+//! The configuration holds only hashes, so a leaked config file gives no key.
+//! Decision links are not behind this: their signature is their authority.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use crate::config::hash_api_key;
+
+/// The accepted API key hashes; empty means `/api/*` is open (loopback only).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ApiKeys {
+    pub(crate) hashes: Arc<Vec<[u8; 32]>>,
+}
+
+impl ApiKeys {
+    /// Whether requests must carry a key.
+    pub(crate) fn required(&self) -> bool {
+        !self.hashes.is_empty()
+    }
+
+    /// Whether `key` is one of the accepted keys. Compares every hash in full,
+    /// without an early exit.
+    pub(crate) fn accepts(&self, key: &str) -> bool {
+        let h = hash_api_key(key);
+        self.hashes.iter().fold(false, |found, k| {
+            let diff = k.iter().zip(h.iter()).fold(0u8, |d, (a, b)| d | (a ^ b));
+            found | (diff == 0)
+        })
+    }
+}
+
+/// Middleware: lets a request through when no key is required or its bearer key is accepted.
+pub(crate) async fn require_api_key(
+    State(keys): State<ApiKeys>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !keys.required() {
+        return next.run(request).await;
+    }
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    match bearer {
+        Some(key) if keys.accepts(key) => next.run(request).await,
+        _ => ApiError::Unauthorized.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_key_whose_hash_is_configured_is_accepted() {
+        let keys = ApiKeys {
+            hashes: Arc::new(vec![hash_api_key("right")]),
+        };
+        assert!(keys.required());
+        assert!(keys.accepts("right"));
+        assert!(!keys.accepts("wrong"));
+        assert!(!keys.accepts(""));
+    }
+}

@@ -1,0 +1,127 @@
+//! The one mapping from what went wrong to an HTTP answer: RFC 7807 problem JSON.
+//!
+//! Internal causes are logged once, here, with their chain; the client gets a
+//! title and a status, never an internal message.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use onboard_domain::FieldError;
+use serde_json::json;
+
+/// An error answer of the HTTP API.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// The form (or body) has bad fields: 400 with `errors`.
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    /// No such resource.
+    #[error("not found")]
+    NotFound(&'static str),
+    /// `/api/*` without a valid API key.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// A decision link whose signature does not verify.
+    #[error("forbidden")]
+    Forbidden(&'static str),
+    /// A decision link already used: who decided and when.
+    #[error("conflict")]
+    Conflict(String),
+    /// A decision link past its expiry.
+    #[error("gone")]
+    Gone(String),
+    /// A request that is valid but cannot be served by this server.
+    #[error("not implemented")]
+    NotImplemented(String),
+    /// Anything else; the source is logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// An internal error from any error type.
+    pub(crate) fn internal(e: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(e.into())
+    }
+
+    /// One bad field.
+    pub(crate) fn field(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<onboard_store::StoreError> for ApiError {
+    fn from(e: onboard_store::StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// A problem+json response.
+pub(crate) fn problem(status: StatusCode, title: &str, extra: serde_json::Value) -> Response {
+    let mut body = json!({
+        "type": "about:blank",
+        "title": title,
+        "status": status.as_u16(),
+    });
+    if let (Some(b), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+        b.extend(extra);
+    }
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    res
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Invalid(errors) => problem(
+                StatusCode::BAD_REQUEST,
+                "The request is invalid",
+                json!({"detail": "one or more fields are invalid; nothing was started", "errors": errors}),
+            ),
+            ApiError::NotFound(what) => problem(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                json!({"detail": format!("no such {what}")}),
+            ),
+            ApiError::Unauthorized => {
+                let mut res = problem(
+                    StatusCode::UNAUTHORIZED,
+                    "Unauthorized",
+                    json!({"detail": "send `Authorization: Bearer <api key>`"}),
+                );
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                res
+            }
+            ApiError::Forbidden(detail) => problem(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                json!({"detail": detail}),
+            ),
+            ApiError::Conflict(detail) => problem(
+                StatusCode::CONFLICT,
+                "Already decided",
+                json!({"detail": detail}),
+            ),
+            ApiError::Gone(detail) => {
+                problem(StatusCode::GONE, "Link expired", json!({"detail": detail}))
+            }
+            ApiError::NotImplemented(detail) => problem(
+                StatusCode::NOT_IMPLEMENTED,
+                "Not implemented",
+                json!({"detail": detail}),
+            ),
+            ApiError::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "request failed");
+                problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error",
+                    json!({"detail": "the server could not complete the request; see its log"}),
+                )
+            }
+        }
+    }
+}

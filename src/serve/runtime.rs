@@ -1,0 +1,278 @@
+//! The interpreter as `onboard serve` runs it: the onboarding state machine with its
+//! `${...FunctionArn}` substitutions, a dispatcher from Task resources to the steps,
+//! the clock (system or virtual) and the loop that fires due timers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use onboard_asl::{Dispatcher, Failure, TaskOutcome, TaskRequest};
+use serde_json::Value;
+
+/// The onboarding workflow, deployed as-is to AWS and run here.
+pub(crate) const ONBOARDING_ASL: &str = include_str!("../../statemachine/onboarding.asl.json");
+/// The name the onboarding state machine is registered under.
+pub(crate) const ONBOARDING_MACHINE: &str = "onboarding";
+
+/// The account and region of the local Lambda ARNs (the interpreter's own).
+const LAMBDA_ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:123456789012:function:";
+
+/// The local Lambda ARN of the step function `function` (e.g. `CreateUser`).
+pub(crate) fn lambda_arn(function: &str) -> String {
+    format!("{LAMBDA_ARN_PREFIX}{function}")
+}
+
+/// Replaces every `${NameFunctionArn}` of a definition by the local ARN of `Name`,
+/// as SAM's DefinitionSubstitutions do on AWS. Fails on any other `${...}`.
+pub(crate) fn substitute(definition: &str) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(definition.len());
+    let mut rest = definition;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            anyhow::bail!("unterminated substitution in the state machine");
+        };
+        let name = &after[..end];
+        let Some(function) = name.strip_suffix("FunctionArn") else {
+            anyhow::bail!("unknown substitution ${{{name}}} in the state machine");
+        };
+        out.push_str(&lambda_arn(function));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Runs one step function by name. Implemented over `onboard_steps::dispatch`.
+#[async_trait]
+pub(crate) trait StepRunner: Send + Sync {
+    /// Runs `function` with `payload`; a failure carries the step's error name.
+    async fn run(&self, function: &str, payload: Value) -> Result<Value, Failure>;
+}
+
+/// Maps Task resources to step functions: a plain Lambda ARN, or
+/// `arn:aws:states:::lambda:invoke[.waitForTaskToken]` with `FunctionName` and `Payload`.
+pub(crate) struct StepDispatcher {
+    pub(crate) steps: Arc<dyn StepRunner>,
+}
+
+/// The step function named by a Lambda ARN (or a bare name, as `FunctionName` allows).
+fn function_of(arn_or_name: &str) -> &str {
+    let name = arn_or_name
+        .strip_prefix(LAMBDA_ARN_PREFIX)
+        .unwrap_or(arn_or_name);
+    // `FunctionName` may carry a version or alias qualifier: `name:live`.
+    name.split(':').next().unwrap_or(name)
+}
+
+#[async_trait]
+impl Dispatcher for StepDispatcher {
+    async fn dispatch(&self, request: TaskRequest) -> TaskOutcome {
+        const INVOKE: &str = "arn:aws:states:::lambda:invoke";
+        let (function, payload, wait) = if let Some(rest) = request.resource.strip_prefix(INVOKE) {
+            let wait = match rest {
+                "" => false,
+                ".waitForTaskToken" => true,
+                other => {
+                    return TaskOutcome::Failed(Failure::new(
+                        "States.Runtime",
+                        format!("unsupported integration pattern lambda:invoke{other}"),
+                    ));
+                }
+            };
+            let Some(name) = request.payload.get("FunctionName").and_then(Value::as_str) else {
+                return TaskOutcome::Failed(Failure::new(
+                    "States.Runtime",
+                    format!(
+                        "state {}: lambda:invoke needs a FunctionName",
+                        request.state_name
+                    ),
+                ));
+            };
+            let payload = request
+                .payload
+                .get("Payload")
+                .cloned()
+                .unwrap_or(Value::Null);
+            (function_of(name).to_owned(), payload, wait)
+        } else if request.resource.starts_with(LAMBDA_ARN_PREFIX) {
+            (
+                function_of(&request.resource).to_owned(),
+                request.payload.clone(),
+                false,
+            )
+        } else {
+            return TaskOutcome::Failed(Failure::new(
+                "States.Runtime",
+                format!("unsupported resource {}", request.resource),
+            ));
+        };
+        let span = tracing::info_span!("step", step = %function, state = %request.state_name,
+            execution = %request.execution_arn, retry = request.retry_count);
+        let _enter = span.enter();
+        match self.steps.run(&function, payload).await {
+            Ok(_) if wait => TaskOutcome::AwaitingCallback,
+            Ok(result) => {
+                // lambda:invoke wraps the function's result as the Lambda API answers it.
+                if request.resource.starts_with(INVOKE) {
+                    TaskOutcome::Succeeded(serde_json::json!({
+                        "Payload": result,
+                        "StatusCode": 200,
+                        "ExecutedVersion": "$LATEST"
+                    }))
+                } else {
+                    TaskOutcome::Succeeded(result)
+                }
+            }
+            Err(failure) => {
+                tracing::warn!(error = %failure.error, "step failed");
+                TaskOutcome::Failed(failure)
+            }
+        }
+    }
+}
+
+/// The step functions, over the store and the clock.
+pub(crate) fn steps(
+    _store: Arc<dyn onboard_store::Store>,
+    _clock: Arc<dyn onboard_asl::Clock>,
+) -> anyhow::Result<Arc<dyn StepRunner>> {
+    Ok(Arc::new(NoSteps))
+}
+
+/// Until the steps crate is merged: every step fails, saying so.
+struct NoSteps;
+
+#[async_trait]
+impl StepRunner for NoSteps {
+    async fn run(&self, function: &str, _payload: Value) -> Result<Value, Failure> {
+        Err(Failure::new(
+            "Step.UnknownFunction",
+            format!("no step function named `{function}` in this build"),
+        ))
+    }
+}
+
+/// Fires due timers every `every` until `stop` says so (system clock only).
+pub(crate) async fn timer_loop(
+    engine: Arc<onboard_asl::Engine>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = engine.run_due().await {
+                    tracing::error!(error = %e, "running due timers failed");
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+    use std::sync::Mutex;
+
+    struct Recorder(Mutex<Vec<(String, Value)>>, Result<Value, Failure>);
+
+    #[async_trait]
+    impl StepRunner for Recorder {
+        async fn run(&self, function: &str, payload: Value) -> Result<Value, Failure> {
+            self.0.lock().unwrap().push((function.to_owned(), payload));
+            self.1.clone()
+        }
+    }
+
+    fn request(resource: &str, payload: Value) -> TaskRequest {
+        TaskRequest {
+            resource: resource.into(),
+            payload,
+            state_name: "S".into(),
+            execution_arn: "arn:x".into(),
+            state_machine_name: "onboarding".into(),
+            retry_count: 0,
+            task_token: None,
+        }
+    }
+
+    #[test]
+    fn every_substitution_of_the_onboarding_machine_becomes_a_local_arn() {
+        let text = substitute(ONBOARDING_ASL).unwrap();
+        assert!(!text.contains("${"));
+        assert!(text.contains(&lambda_arn("CreateUser")));
+        assert!(substitute("${Other}").is_err());
+    }
+
+    #[test]
+    fn the_onboarding_machine_registers() {
+        let engine = onboard_asl::Engine::new(
+            Arc::new(onboard_asl::MemoryStore::new()),
+            Arc::new(onboard_asl::SystemClock),
+            Arc::new(onboard_asl::mock::MockDispatcher::empty()),
+        );
+        engine
+            .register(ONBOARDING_MACHINE, &substitute(ONBOARDING_ASL).unwrap())
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_plain_lambda_arn_runs_its_step_with_the_payload() {
+        let rec = Arc::new(Recorder(Mutex::default(), Ok(json!({"ok": 1}))));
+        let d = StepDispatcher { steps: rec.clone() };
+        let out = d
+            .dispatch(request(
+                &lambda_arn("CreateUser"),
+                json!({"onboarding_id": "a"}),
+            ))
+            .await;
+        assert_eq!(out, TaskOutcome::Succeeded(json!({"ok": 1})));
+        assert_eq!(
+            rec.0.lock().unwrap()[0],
+            ("CreateUser".into(), json!({"onboarding_id": "a"}))
+        );
+    }
+
+    #[tokio::test]
+    async fn wait_for_task_token_awaits_the_callback_after_the_step_succeeds() {
+        let rec = Arc::new(Recorder(Mutex::default(), Ok(json!({}))));
+        let d = StepDispatcher { steps: rec.clone() };
+        let out = d
+            .dispatch(request(
+                "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                json!({"FunctionName": lambda_arn("RequestApproval"), "Payload": {"task_token": "t"}}),
+            ))
+            .await;
+        assert_eq!(out, TaskOutcome::AwaitingCallback);
+        assert_eq!(
+            rec.0.lock().unwrap()[0],
+            ("RequestApproval".into(), json!({"task_token": "t"}))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_step_error_fails_the_task_with_its_name() {
+        let rec = Arc::new(Recorder(
+            Mutex::default(),
+            Err(Failure::new("Graph.UserExists", "taken")),
+        ));
+        let d = StepDispatcher { steps: rec };
+        let out = d
+            .dispatch(request(
+                "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                json!({"FunctionName": "RequestApproval", "Payload": {}}),
+            ))
+            .await;
+        assert_eq!(
+            out,
+            TaskOutcome::Failed(Failure::new("Graph.UserExists", "taken"))
+        );
+    }
+}
