@@ -148,6 +148,24 @@ pub enum Error {
         /// The missing or bad setting, by name.
         detail: String,
     },
+    /// A non-HTTP client (the AWS SDK, SMTP) got no usable answer: connection,
+    /// TLS, timeout or dispatch failure. Retrying later may help.
+    #[error("{service}: could not reach the service: {detail}")]
+    Unreachable {
+        /// The service.
+        service: &'static str,
+        /// What the client reported, without credentials.
+        detail: String,
+    },
+    /// The request was accepted but its effect is not visible yet (seats bought
+    /// but not yet in the tenant). Waiting longer may help.
+    #[error("{service}: not ready yet: {detail}")]
+    NotReady {
+        /// The service.
+        service: &'static str,
+        /// What is still missing.
+        detail: String,
+    },
 }
 
 impl Error {
@@ -169,7 +187,9 @@ impl Error {
             | Error::NoFreeSeats { service, .. }
             | Error::NoUsageLocation { service }
             | Error::LicenseInherited { service }
-            | Error::PasswordRejected { service } => service,
+            | Error::PasswordRejected { service }
+            | Error::Unreachable { service, .. }
+            | Error::NotReady { service, .. } => service,
         }
     }
 
@@ -181,6 +201,8 @@ impl Error {
                 | Error::Timeout { .. }
                 | Error::Throttled { .. }
                 | Error::Unavailable { .. }
+                | Error::Unreachable { .. }
+                | Error::NotReady { .. }
         )
     }
 }

@@ -7,6 +7,9 @@
 //!   ConnectWise Manage, Autotask, HaloPSA and email-only implementations.
 //! - [`graph`]: the `Directory` port (Entra ID users, licenses, groups) and its
 //!   Microsoft Graph client.
+//! - [`vault`]: `PasswordVault` — IT Glue, Hudu, Password Pusher (and why not Passportal).
+//! - [`distributor`]: `Distributor` — Pax8, the idempotent purchase rule, seat polling.
+//! - [`notify`]: `Notifier` — SES v2, SNS, SMTP and the sandbox outbox.
 //!
 //! Each external system sits behind a narrow trait (a port) so the workflow
 //! steps, the Lambda functions and the local server share them unchanged.
@@ -15,9 +18,12 @@
 
 #![warn(missing_docs)]
 
+pub mod distributor;
 pub mod error;
 pub mod graph;
 pub mod http;
+pub mod notify;
 pub mod psa;
+pub mod vault;
 
 pub use error::Error;

@@ -7,6 +7,11 @@
 //!   `/sandbox/connectwise/`, `/sandbox/autotask/` and `/sandbox/halopsa/`.
 //! - [`graph`]: Microsoft Graph (users, licenses, groups) and its token
 //!   endpoint, under `/sandbox/graph`.
+//! - [`itglue`], [`hudu`], [`pwpush`]: the password vaults (IT Glue, Hudu,
+//!   Password Pusher), each with a seed, a `router` and a state handle.
+//! - [`pax8`]: the distributor; bought seats reach the tenant after a delay
+//!   through a [`pax8::SeatHook`] (no dependency on the Graph simulator).
+//! - [`outbox`]: mail and SMS the sandbox "sent", at `GET /sandbox/outbox`.
 //!
 //! Each simulator answers on its vendor's own paths, with its vendor's own
 //! bodies, status codes and error messages, so a client tested here behaves the
@@ -22,3 +27,8 @@ pub mod connectwise;
 pub mod faults;
 pub mod graph;
 pub mod halopsa;
+pub mod hudu;
+pub mod itglue;
+pub mod outbox;
+pub mod pax8;
+pub mod pwpush;
