@@ -1,0 +1,238 @@
+//! What most steps start with: the record, its parsed request, the organization's
+//! resolved variables and connectors, and small helpers for the ticket and the record.
+
+use std::sync::Arc;
+
+use onboard_connectors::graph::Directory;
+use onboard_connectors::psa::{Note, NoteKey, NoteOutcome, Psa, TicketId};
+use onboard_domain::variables::VariableLayer;
+use onboard_domain::{OnboardingRequest, Variables, parse_onboarding};
+use onboard_store::{Record, RecordKind, RecordUpdate, Scope, Status, Store, TimelineEvent};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::deps::{Deps, Organization};
+use crate::error::{Port, StepError};
+
+/// Reads one scope's variables from the store as a domain layer. Values are kept
+/// as text, except JSON lists and objects (`["a@x.com","b@x.com"]`), which are parsed.
+async fn layer(store: &dyn Store, scope: &Scope) -> Result<VariableLayer, StepError> {
+    Ok(store
+        .variables(scope)
+        .await?
+        .into_iter()
+        .map(|(name, text)| {
+            let trimmed = text.trim();
+            let value = if trimmed.starts_with('[') || trimmed.starts_with('{') {
+                serde_json::from_str(trimmed).unwrap_or(serde_json::Value::String(text))
+            } else {
+                serde_json::Value::String(text)
+            };
+            (name, value)
+        })
+        .collect())
+}
+
+/// The organization's variables: built-in defaults <- MSP-wide <- organization,
+/// as the store holds them. A bad value is [`StepError::Variables`] naming it.
+pub async fn organization_variables(
+    store: &dyn Store,
+    organization: &str,
+) -> Result<Variables, StepError> {
+    let msp = layer(store, &Scope::Msp).await?;
+    let org = layer(store, &Scope::Organization(organization.to_owned())).await?;
+    Ok(Variables::resolve(organization, &msp, &org)?)
+}
+
+/// One onboarding, loaded for a step.
+pub(crate) struct Onboarding {
+    /// The record as it was when the step started.
+    pub(crate) record: Record,
+    /// The request, parsed with the organization's current variables.
+    pub(crate) request: OnboardingRequest,
+    /// The organization's variables.
+    pub(crate) variables: Variables,
+    /// The organization.
+    pub(crate) organization: Organization,
+}
+
+impl Onboarding {
+    /// Loads onboarding `id`: an unknown id or an offboarding is `Request.Invalid`.
+    pub(crate) async fn load(deps: &Deps, id: &str) -> Result<Self, StepError> {
+        let record =
+            deps.store.get_record(id).await?.ok_or_else(|| {
+                StepError::RequestRefused(format!("no onboarding with id `{id}`"))
+            })?;
+        if record.kind != RecordKind::Onboarding {
+            return Err(StepError::RequestRefused(format!(
+                "record `{id}` is an offboarding, not an onboarding"
+            )));
+        }
+        let variables = organization_variables(deps.store.as_ref(), &record.organization).await?;
+        let request = parse_onboarding(&record.request, &variables)?;
+        let organization = deps.connections.organization(&record.organization).await?;
+        Ok(Self {
+            record,
+            request,
+            variables,
+            organization,
+        })
+    }
+
+    /// The record id.
+    pub(crate) fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    /// The organization's directory.
+    pub(crate) async fn directory(&self, deps: &Deps) -> Result<Arc<dyn Directory>, StepError> {
+        deps.connections.directory(&self.organization).await
+    }
+
+    /// The organization's PSA, or `None` when nothing is ticketed.
+    pub(crate) async fn psa(&self, deps: &Deps) -> Result<Option<Arc<dyn Psa>>, StepError> {
+        deps.connections
+            .psa(&self.organization, self.variables.default_psa)
+            .await
+    }
+
+    /// The PSA and the ticket, once [`crate::ensure_ticket`] has found or made one.
+    pub(crate) async fn ticket(
+        &self,
+        deps: &Deps,
+    ) -> Result<Option<(Arc<dyn Psa>, TicketId)>, StepError> {
+        let Some(ticket) = self.record.ticket_id.as_deref() else {
+            return Ok(None);
+        };
+        Ok(self
+            .psa(deps)
+            .await?
+            .map(|psa| (psa, TicketId::new(ticket))))
+    }
+
+    /// Adds an internal note keyed by `part` (a retried step finds its note and
+    /// does not post again). No ticket, no note.
+    pub(crate) async fn note(
+        &self,
+        deps: &Deps,
+        part: &str,
+        text: &str,
+    ) -> Result<Option<NoteOutcome>, StepError> {
+        let Some((psa, ticket)) = self.ticket(deps).await? else {
+            return Ok(None);
+        };
+        let note = Note::new(NoteKey::new(self.id(), part), text);
+        psa.add_internal_note(&ticket, &note)
+            .await
+            .map(Some)
+            .map_err(|e| StepError::connector(Port::Psa, e))
+    }
+
+    /// Adds a note whose text is a secret (the password, when the organization
+    /// stores it in the ticket). The text leaves the process only to the PSA.
+    pub(crate) async fn secret_note(
+        &self,
+        deps: &Deps,
+        part: &str,
+        text: &SecretString,
+    ) -> Result<bool, StepError> {
+        let Some((psa, ticket)) = self.ticket(deps).await? else {
+            return Ok(false);
+        };
+        let note = Note::new(NoteKey::new(self.id(), part), text.expose_secret());
+        psa.add_internal_note(&ticket, &note)
+            .await
+            .map_err(|e| StepError::connector(Port::Psa, e))?;
+        Ok(true)
+    }
+
+    /// Adds the resolution note keyed by `part`.
+    pub(crate) async fn resolution_note(
+        &self,
+        deps: &Deps,
+        part: &str,
+        text: &str,
+    ) -> Result<(), StepError> {
+        if let Some((psa, ticket)) = self.ticket(deps).await? {
+            let note = Note::new(NoteKey::new(self.id(), part), text);
+            psa.add_resolution_note(&ticket, &note)
+                .await
+                .map_err(|e| StepError::connector(Port::Psa, e))?;
+        }
+        Ok(())
+    }
+
+    /// Moves the ticket to the status a variable names; nothing when the
+    /// variable is unset or there is no ticket.
+    pub(crate) async fn set_ticket_status(
+        &self,
+        deps: &Deps,
+        status: Option<&str>,
+    ) -> Result<(), StepError> {
+        let Some(status) = status.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(());
+        };
+        if let Some((psa, ticket)) = self.ticket(deps).await? {
+            psa.set_status(&ticket, status)
+                .await
+                .map_err(|e| StepError::connector(Port::Psa, e))?;
+        }
+        Ok(())
+    }
+
+    /// Updates the record with `status` (if any) and a timeline event for `step`.
+    /// The event is written once per `(step, message)`: a retried step that says
+    /// the same thing again adds no second line.
+    pub(crate) async fn record(
+        &self,
+        deps: &Deps,
+        step: &str,
+        status: Option<Status>,
+        message: &str,
+    ) -> Result<(), StepError> {
+        update(
+            deps,
+            self.id(),
+            step,
+            message,
+            RecordUpdate {
+                status,
+                ..RecordUpdate::default()
+            },
+        )
+        .await
+    }
+}
+
+/// Applies `update` to record `id` with a timeline event for `step`, unless the
+/// timeline already ends with the same event (a retried step).
+pub(crate) async fn update(
+    deps: &Deps,
+    id: &str,
+    step: &str,
+    message: &str,
+    mut update: RecordUpdate,
+) -> Result<(), StepError> {
+    let timeline = deps.store.timeline(id).await?;
+    let said = timeline
+        .iter()
+        .any(|e| e.step == step && e.message == message);
+    if !said {
+        update.event = Some(TimelineEvent {
+            at: deps.clock.now(),
+            step: step.to_owned(),
+            message: message.to_owned(),
+        });
+    }
+    let changes_something = update.event.is_some()
+        || update.status.is_some()
+        || update.user_principal_name.is_some()
+        || update.ticket_id.is_some()
+        || update.license_outcome.is_some()
+        || update.removed.is_some();
+    if changes_something {
+        deps.store
+            .update_record(id, update, deps.clock.now())
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! Step `CreateUser`: creates the Entra ID user, or finds the one a retry already created.
+//!
+//! The username is chosen once (the format, then the collision rules, checked
+//! against every UPN, mail and proxy address of the tenant) and remembered before
+//! the user is created, so a retry looks up that UPN instead of creating a second
+//! user. The user is created with a random password nobody learns: the first real
+//! credentials are set by `DeliverCredentials`, so no password is ever stored.
+
+use onboard_connectors::Error as ConnectorError;
+use onboard_connectors::graph::{Directory, NewUser, PasswordPolicies, Profile, TenantId};
+use onboard_domain::variables::IdentityProvider;
+use onboard_domain::{UsernameChoice, choose_username, generate_password, notes};
+use onboard_store::{RecordUpdate, Status};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+
+use crate::context::{Onboarding, update};
+use crate::deps::Deps;
+use crate::error::{Port, StepError};
+use crate::idempotency::{key, recall, remember};
+
+/// Most usernames tried against the directory before giving up.
+const MAX_CANDIDATES: usize = 50;
+
+/// The input of `CreateUser`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    /// The onboarding record's id.
+    pub onboarding_id: String,
+}
+
+/// The user, as `$.user`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    /// The directory object id.
+    pub user_id: String,
+    /// The UPN.
+    pub user_principal_name: String,
+    /// The manager that was set, if any.
+    pub manager: Option<String>,
+    /// A manager the form named but the directory does not have.
+    pub manager_not_found: Option<String>,
+}
+
+/// The username chosen before creation: what a retry creates or finds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Intent {
+    user_principal_name: String,
+    choice: UsernameChoice,
+}
+
+/// The result of `CreateUser` for `onboarding_id`, once it has run.
+pub(crate) async fn created(deps: &Deps, onboarding_id: &str) -> Result<Output, StepError> {
+    recall(
+        deps.store.as_ref(),
+        &key(onboarding_id, "create_user", "done"),
+    )
+    .await?
+    .ok_or_else(|| {
+        StepError::Internal(format!(
+            "onboarding {onboarding_id} has no user yet: CreateUser must run first"
+        ))
+    })
+}
+
+fn graph(e: ConnectorError) -> StepError {
+    StepError::connector(Port::Graph, e)
+}
+
+/// Chooses a username no object of the tenant uses as UPN, mail or alias.
+async fn choose(
+    directory: &dyn Directory,
+    tenant: &TenantId,
+    onboarding: &Onboarding,
+) -> Result<Intent, StepError> {
+    let rules = onboarding.variables.username_rules();
+    let domain = &onboarding.organization.domain;
+    let mut taken: Vec<String> = Vec::new();
+    for _ in 0..MAX_CANDIDATES {
+        let choice = choose_username(
+            &onboarding.request.name,
+            onboarding.request.username.as_ref(),
+            &rules,
+            &taken,
+        )?;
+        let upn = choice.username.user_principal_name(domain);
+        let holders = directory
+            .find_users_by_address(tenant, &upn)
+            .await
+            .map_err(graph)?;
+        if holders.is_empty() {
+            return Ok(Intent {
+                user_principal_name: upn,
+                choice,
+            });
+        }
+        taken.push(choice.username.as_str().to_owned());
+        taken.push(choice.sam_account_name.clone());
+    }
+    Err(StepError::UserExists(format!(
+        "no free username after {MAX_CANDIDATES} candidates; give an explicit `username`"
+    )))
+}
+
+/// Creates the user (or finds the one an earlier attempt created).
+#[instrument(skip_all, fields(onboarding_id = %input.onboarding_id, step = "create_user"))]
+pub async fn create_user(deps: &Deps, input: Input) -> Result<Output, StepError> {
+    let done = key(&input.onboarding_id, "create_user", "done");
+    if let Some(output) = recall::<Output>(deps.store.as_ref(), &done).await? {
+        return Ok(output);
+    }
+    let onboarding = Onboarding::load(deps, &input.onboarding_id).await?;
+    let vars = &onboarding.variables;
+    if vars.no_azure_ad || vars.primary_identity_provider != IdentityProvider::AzureAd {
+        return Err(StepError::Config(format!(
+            "primary_identity_provider `{}` (no_azure_ad = {}) is not supported: Onboard creates users in Entra ID only",
+            vars.primary_identity_provider, vars.no_azure_ad
+        )));
+    }
+    let directory = onboarding.directory(deps).await?;
+    let tenant = onboarding.organization.tenant.clone();
+    let request = &onboarding.request;
+
+    let intent_key = key(onboarding.id(), "create_user", "intent");
+    let (intent, retry) = match recall::<Intent>(deps.store.as_ref(), &intent_key).await? {
+        Some(intent) => (intent, true),
+        None => {
+            let intent = choose(directory.as_ref(), &tenant, &onboarding).await?;
+            let chosen =
+                remember(deps.store.as_ref(), &intent_key, &intent, deps.clock.now()).await?;
+            let raced = chosen != intent;
+            (chosen, raced)
+        }
+    };
+    let upn = intent.user_principal_name.clone();
+
+    let user = match directory.user(&tenant, &upn).await.map_err(graph)? {
+        Some(existing) if existing.display_name.as_deref() == Some(&request.display_name) => {
+            tracing::info!("found the user an earlier attempt created");
+            existing
+        }
+        Some(_) => {
+            return Err(StepError::UserExists(format!(
+                "{upn} was taken by another user after it was chosen; give an explicit `username`"
+            )));
+        }
+        None => {
+            let options = vars.password_options();
+            // Nobody learns this password: DeliverCredentials sets the first real one.
+            let throwaway = generate_password(&vars.password_policy())?;
+            let phone = request
+                .mobile_phone
+                .as_ref()
+                .map(|p| p.formatted(vars.preferred_phone_number_format));
+            let new = NewUser {
+                user_principal_name: upn.clone(),
+                display_name: request.display_name.clone(),
+                mail_nickname: intent.choice.username.mail_nickname().to_owned(),
+                account_enabled: true,
+                password: SecretString::from(throwaway.expose().to_owned()),
+                force_change_password_next_sign_in: options.change_at_first_sign_in,
+                password_policies: options.never_expires.then_some(PasswordPolicies {
+                    disable_password_expiration: true,
+                    disable_strong_password: false,
+                }),
+                usage_location: Some(request.usage_location.as_str().to_owned()),
+                profile: Profile {
+                    given_name: Some(request.name.first.clone()).filter(|s| !s.is_empty()),
+                    surname: Some(request.name.last.clone()),
+                    job_title: request.job_title.clone(),
+                    department: request.department.clone(),
+                    office_location: request.office_location.clone(),
+                    mobile_phone: phone,
+                    company_name: Some(onboarding.organization.name.clone()),
+                    ..Profile::default()
+                },
+            };
+            match directory.create_user(&tenant, &new).await {
+                Ok(user) => user,
+                Err(ConnectorError::Conflict { .. }) if retry => {
+                    // An earlier attempt created it and Graph does not list it yet
+                    // (replication): try again later, it will be found.
+                    return Err(graph(ConnectorError::NotReady {
+                        service: "graph",
+                        detail: format!("{upn} exists but cannot be read yet"),
+                    }));
+                }
+                Err(ConnectorError::Conflict { property, .. }) => {
+                    return Err(StepError::UserExists(format!(
+                        "another object already has the {property} of {upn}; give an explicit `username`"
+                    )));
+                }
+                Err(e) => return Err(graph(e)),
+            }
+        }
+    };
+
+    let mut manager = None;
+    let mut manager_not_found = None;
+    if let Some(address) = &request.manager_email {
+        let found = directory
+            .find_users_by_address(&tenant, address.as_str())
+            .await
+            .map_err(graph)?;
+        match found.into_iter().next() {
+            Some(m) => {
+                directory
+                    .set_manager(&tenant, &user.id, &m.id)
+                    .await
+                    .map_err(graph)?;
+                manager = Some(m.user_principal_name);
+            }
+            None => manager_not_found = Some(address.as_str().to_owned()),
+        }
+    }
+
+    let mut text = notes::user_created(&request.display_name, &upn, &intent.choice);
+    if let Some(m) = &manager {
+        text.push_str(&format!("\nManager: {m}"));
+    }
+    if let Some(m) = &manager_not_found {
+        text.push_str(&format!(
+            "\nThe manager {m} was not found in the directory, so no manager was set; set it by hand."
+        ));
+    }
+    onboarding.note(deps, "create_user", &text).await?;
+    update(
+        deps,
+        onboarding.id(),
+        "create_user",
+        &format!("created {upn}"),
+        RecordUpdate {
+            status: Some(Status::Running),
+            user_principal_name: Some(upn.clone()),
+            ..RecordUpdate::default()
+        },
+    )
+    .await?;
+    let output = Output {
+        user_id: user.id.as_str().to_owned(),
+        user_principal_name: upn,
+        manager,
+        manager_not_found,
+    };
+    remember(deps.store.as_ref(), &done, &output, deps.clock.now()).await
+}

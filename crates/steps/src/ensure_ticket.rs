@@ -1,0 +1,154 @@
+//! Step `EnsureTicket`: finds the PSA ticket the form names or opens one (once,
+//! keyed by the onboarding id), records it, and sets `default_ticket_status`.
+
+use onboard_connectors::psa::{NewTicket, TicketId};
+use onboard_domain::notes;
+use onboard_domain::variables::{Psa as PsaName, Variables};
+use onboard_store::RecordUpdate;
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+
+use crate::context::{Onboarding, update};
+use crate::deps::Deps;
+use crate::error::{Port, StepError};
+
+/// The input of `EnsureTicket`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    /// The onboarding record's id.
+    pub onboarding_id: String,
+}
+
+/// The ticket, as `$.ticket`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    /// The PSA (`connectwise`, ...), or `None` when nothing is ticketed.
+    pub psa: Option<String>,
+    /// The ticket id, or `None` when nothing is ticketed.
+    pub ticket_id: Option<String>,
+    /// Whether the form named the ticket (rather than Onboard opening it).
+    pub existing: bool,
+}
+
+fn required<'a>(value: &'a Option<String>, variable: &str) -> Result<&'a str, StepError> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            StepError::Config(format!(
+                "variable `{variable}` must be set to open tickets in the psa"
+            ))
+        })
+}
+
+/// The PSA's customer id variable for the organization.
+fn company(variables: &Variables) -> Result<&str, StepError> {
+    match variables.default_psa {
+        Some(PsaName::ConnectWise) => {
+            required(&variables.cw_manage_company_id, "cw_manage_company_id")
+        }
+        Some(PsaName::Autotask) => required(&variables.autotask_company_id, "autotask_company_id"),
+        Some(PsaName::HaloPsa) => required(&variables.halo_psa_client_id, "halo_psa_client_id"),
+        Some(PsaName::NoPsa) | None => Ok(""),
+    }
+}
+
+/// Finds or opens the onboarding's ticket.
+#[instrument(skip_all, fields(onboarding_id = %input.onboarding_id, step = "ensure_ticket"))]
+pub async fn ensure_ticket(deps: &Deps, input: Input) -> Result<Output, StepError> {
+    let onboarding = Onboarding::load(deps, &input.onboarding_id).await?;
+    let Some(psa) = onboarding.psa(deps).await? else {
+        onboarding
+            .record(
+                deps,
+                "ensure_ticket",
+                None,
+                "no psa configured: nothing is ticketed",
+            )
+            .await?;
+        return Ok(Output {
+            psa: None,
+            ticket_id: None,
+            existing: false,
+        });
+    };
+    let vars = &onboarding.variables;
+    let named = onboarding
+        .request
+        .ticket_id
+        .as_ref()
+        .map(|t| t.as_str().to_owned());
+    let (ticket, existing) = match named {
+        Some(id) => {
+            let ticket = psa
+                .find_ticket(&TicketId::new(id.as_str()))
+                .await
+                .map_err(|e| StepError::connector(Port::Psa, e))?
+                .ok_or_else(|| {
+                    StepError::RequestRefused(format!(
+                        "ticket `{id}` does not exist in {}",
+                        psa.name()
+                    ))
+                })?;
+            (ticket, true)
+        }
+        None => {
+            let new = NewTicket {
+                key: onboarding.id().to_owned(),
+                company: company(vars)?.to_owned(),
+                location: required(&vars.default_ticket_location, "default_ticket_location")?
+                    .to_owned(),
+                status: required(&vars.default_ticket_status, "default_ticket_status")?.to_owned(),
+                priority: required(&vars.default_priority, "default_priority")?.to_owned(),
+                summary: format!("New user: {}", onboarding.request.display_name),
+                description: notes::onboarding_started(&onboarding.request),
+                extra_fields: serde_json::Map::new(),
+            };
+            let ticket = psa
+                .create_ticket(&new)
+                .await
+                .map_err(|e| StepError::connector(Port::Psa, e))?;
+            (ticket, false)
+        }
+    };
+    let ticket_id = ticket.id.as_str().to_owned();
+    update(
+        deps,
+        onboarding.id(),
+        "ensure_ticket",
+        &format!(
+            "{} ticket {ticket_id} in {}",
+            if existing { "using" } else { "opened" },
+            psa.name()
+        ),
+        RecordUpdate {
+            ticket_id: Some(ticket_id.clone()),
+            ..RecordUpdate::default()
+        },
+    )
+    .await?;
+    // Reload so the helpers see the ticket.
+    let onboarding = Onboarding::load(deps, &input.onboarding_id).await?;
+    if existing {
+        onboarding
+            .note(
+                deps,
+                "ensure_ticket",
+                &notes::onboarding_started(&onboarding.request),
+            )
+            .await?;
+        onboarding
+            .set_ticket_status(deps, vars_status(&onboarding.variables))
+            .await?;
+    }
+    Ok(Output {
+        psa: Some(psa.name().to_owned()),
+        ticket_id: Some(ticket_id),
+        existing,
+    })
+}
+
+fn vars_status(variables: &Variables) -> Option<&str> {
+    variables.default_ticket_status.as_deref()
+}

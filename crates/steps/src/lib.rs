@@ -1,0 +1,75 @@
+//! Onboard's workflow steps: one async function per state of `statemachine/onboarding.asl.json`.
+//!
+//! Every step is `async fn step(deps: &Deps, input: step::Input) -> Result<step::Output, StepError>`,
+//! has one name in five places (state `CreateUser`, function `create_user`, module
+//! `create_user`, Lambda `functions/create-user`, log field `step = "create_user"`),
+//! and is idempotent: run twice, it creates no second user, ticket, order, note or mail
+//! (results and intents are remembered in the store under the onboarding id and step).
+//! No secret is in any input, output or log line.
+//!
+//! - [`deps`]: [`Deps`] (store, [`Connections`], notifier, [`Clock`], link signer).
+//! - [`error`]: [`StepError`] and its stable Step Functions error names.
+//! - [`dispatch`](mod@dispatch): [`dispatch()`], the registry the interpreter and the Lambdas call.
+//! - [`intake`]: [`accept_onboarding`], what `POST /api/onboardings` stores.
+//! - [`decisions`]: signed decision links and [`decisions::decide`] with [`TaskCallbacks`].
+//! - The steps, in workflow order: [`validate`](mod@validate), [`ensure_ticket`](mod@ensure_ticket),
+//!   [`request_approval`](mod@request_approval), [`close_request`](mod@close_request),
+//!   [`mark_scheduled`](mod@mark_scheduled), [`create_user`](mod@create_user),
+//!   [`assign_license`](mod@assign_license), [`purchase_license`](mod@purchase_license),
+//!   [`request_license_purchase`](mod@request_license_purchase),
+//!   [`record_license_outcome`](mod@record_license_outcome), [`add_groups`](mod@add_groups),
+//!   [`deliver_credentials`](mod@deliver_credentials), [`complete`](mod@complete),
+//!   [`handle_failure`](mod@handle_failure).
+//! - Internal: `context` (loading a run), `idempotency` (remembered results),
+//!   `mail` (send-once).
+//!
+//! This crate depends on the domain, the connectors and the store, never on the
+//! sandbox, the interpreter or the server: they depend on it.
+
+#![warn(missing_docs)]
+
+mod context;
+mod idempotency;
+mod mail;
+
+pub mod decisions;
+pub mod deps;
+pub mod dispatch;
+pub mod error;
+pub mod intake;
+
+pub mod add_groups;
+pub mod assign_license;
+pub mod close_request;
+pub mod complete;
+pub mod create_user;
+pub mod deliver_credentials;
+pub mod ensure_ticket;
+pub mod handle_failure;
+pub mod mark_scheduled;
+pub mod purchase_license;
+pub mod record_license_outcome;
+pub mod request_approval;
+pub mod request_license_purchase;
+pub mod validate;
+
+pub use add_groups::add_groups;
+pub use assign_license::assign_license;
+pub use close_request::close_request;
+pub use complete::complete;
+pub use context::organization_variables;
+pub use create_user::create_user;
+pub use decisions::{LinkSigner, TaskCallbacks};
+pub use deliver_credentials::deliver_credentials;
+pub use deps::{Clock, Connections, Deps, Organization, SystemClock};
+pub use dispatch::{FUNCTIONS, dispatch};
+pub use ensure_ticket::ensure_ticket;
+pub use error::StepError;
+pub use handle_failure::handle_failure;
+pub use intake::{accept_onboarding, execution_input};
+pub use mark_scheduled::mark_scheduled;
+pub use purchase_license::purchase_license;
+pub use record_license_outcome::record_license_outcome;
+pub use request_approval::request_approval;
+pub use request_license_purchase::request_license_purchase;
+pub use validate::validate;

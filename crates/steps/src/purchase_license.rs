@@ -1,0 +1,169 @@
+//! Step `PurchaseLicense`: buys one seat of each SKU `AssignLicense` found none of,
+//! through the organization's distributor, at most once per onboarding and SKU
+//! (the purchase intent is recorded in the store before the distributor is called),
+//! then waits for the seats to reach the tenant by failing `License.SeatsPending`
+//! until they do (the state machine retries it; a retry buys nothing again).
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use onboard_connectors::Error as ConnectorError;
+use onboard_connectors::distributor::{
+    PurchaseLedger, PurchaseOutcome, PurchaseRecord, PurchaseRequest, purchase_seats,
+};
+use onboard_domain::notes;
+use onboard_store::Store;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tracing::instrument;
+
+use crate::assign_license::decided;
+use crate::context::Onboarding;
+use crate::deps::Deps;
+use crate::error::{Port, StepError};
+use crate::idempotency::{log_append, log_entries};
+
+/// The input of `PurchaseLicense`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    /// The onboarding record's id.
+    pub onboarding_id: String,
+}
+
+/// As `$.purchase`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    /// The distributor.
+    pub distributor: String,
+    /// The SKUs bought (one seat each), now free in the tenant.
+    pub purchased: Vec<String>,
+}
+
+/// The distributor's purchase ledger in the store: an append-only log per key,
+/// whose last entry is the current record.
+#[derive(Clone)]
+pub struct StoreLedger {
+    store: Arc<dyn Store>,
+    now: Timestamp,
+}
+
+impl std::fmt::Debug for StoreLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreLedger").finish_non_exhaustive()
+    }
+}
+
+impl StoreLedger {
+    /// A ledger over `store`, stamping entries as written at `now`.
+    pub fn new(store: Arc<dyn Store>, now: Timestamp) -> Self {
+        Self { store, now }
+    }
+
+    fn prefix(key: &str) -> String {
+        format!("ledger/{key}")
+    }
+}
+
+fn ledger_error(e: StepError) -> ConnectorError {
+    ConnectorError::Unreachable {
+        service: "store",
+        detail: e.cause(),
+    }
+}
+
+#[async_trait]
+impl PurchaseLedger for StoreLedger {
+    async fn get(&self, key: &str) -> Result<Option<PurchaseRecord>, ConnectorError> {
+        let entries: Vec<PurchaseRecord> = log_entries(self.store.as_ref(), &Self::prefix(key))
+            .await
+            .map_err(ledger_error)?;
+        Ok(entries.into_iter().last())
+    }
+
+    async fn put(&self, key: &str, record: &PurchaseRecord) -> Result<(), ConnectorError> {
+        log_append(self.store.as_ref(), &Self::prefix(key), record, self.now)
+            .await
+            .map_err(ledger_error)?;
+        Ok(())
+    }
+}
+
+/// Buys the missing seats and waits until they are in the tenant.
+#[instrument(skip_all, fields(onboarding_id = %input.onboarding_id, step = "purchase_license"))]
+pub async fn purchase_license(deps: &Deps, input: Input) -> Result<Output, StepError> {
+    let onboarding = Onboarding::load(deps, &input.onboarding_id).await?;
+    let decision = decided(deps, onboarding.id()).await?;
+    let pending = decision.pending();
+    let name = onboarding
+        .variables
+        .microsoft_licensing_distributor
+        .ok_or_else(|| {
+            StepError::Config(
+                "variable `microsoft_licensing_distributor` is not set: nothing to buy through"
+                    .into(),
+            )
+        })?;
+    let distributor = deps
+        .connections
+        .distributor(&onboarding.organization, name)
+        .await?
+        .ok_or_else(|| StepError::Config(format!("distributor `{name}` is not configured")))?;
+    let ledger = StoreLedger::new(deps.store.clone(), deps.clock.now());
+    let mut purchased = Vec::new();
+    for item in &pending {
+        let request = PurchaseRequest {
+            onboarding_id: onboarding.id().to_owned(),
+            organization: onboarding.organization.name.clone(),
+            sku: item.sku.as_str().to_owned(),
+            seats: 1,
+        };
+        let purchase = purchase_seats(distributor.as_ref(), &ledger, &request)
+            .await
+            .map_err(|e| StepError::connector(Port::Distributor, e))?;
+        if purchase.outcome != PurchaseOutcome::AlreadyDone {
+            tracing::info!(sku = %item.sku, outcome = ?purchase.outcome, "seat bought");
+        }
+        onboarding
+            .note(
+                deps,
+                &format!("purchase_license-{}", item.sku),
+                &notes::license_purchased(&item.sku, name, 1),
+            )
+            .await?;
+        onboarding
+            .record(
+                deps,
+                "purchase_license",
+                None,
+                &format!(
+                    "bought 1 seat of {} through {}",
+                    item.sku,
+                    distributor.name()
+                ),
+            )
+            .await?;
+        purchased.push(item.sku.as_str().to_owned());
+    }
+
+    // Bought seats take a while to reach the tenant: fail until they are there.
+    let directory = onboarding.directory(deps).await?;
+    let skus = directory
+        .subscribed_skus(&onboarding.organization.tenant)
+        .await
+        .map_err(|e| StepError::connector(Port::Graph, e))?;
+    for sku in &purchased {
+        let free = skus
+            .iter()
+            .find(|s| s.sku_part_number.eq_ignore_ascii_case(sku))
+            .map_or(0, |s| s.free_seats());
+        if free < 1 {
+            return Err(StepError::SeatsPending(format!(
+                "the seat of {sku} bought through {} is not in the tenant yet",
+                distributor.name()
+            )));
+        }
+    }
+    Ok(Output {
+        distributor: distributor.name().to_owned(),
+        purchased,
+    })
+}

@@ -1,0 +1,93 @@
+//! Step `Validate`: parses the stored form with the organization's variables and plans
+//! the run (approval and its timeout, scheduled start, license-purchase timeout).
+//!
+//! Its output becomes `$.plan` in the state: the Choice states and the waits read it,
+//! so every duration the state machine waits comes from here, never from a constant.
+
+use onboard_domain::plan_onboarding;
+use onboard_store::Status;
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+
+use crate::context::Onboarding;
+use crate::deps::Deps;
+use crate::error::StepError;
+use crate::idempotency::{key, recall, remember};
+
+/// How long a technician has to confirm or reject a manual license purchase (24 hours,
+/// as the reference documents).
+pub const LICENSE_PURCHASE_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
+
+/// The input of `Validate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    /// The onboarding record's id.
+    pub onboarding_id: String,
+}
+
+/// The plan of the run, as the state machine reads it at `$.plan`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    /// The organization id.
+    pub organization: String,
+    /// The new user's display name.
+    pub display_name: String,
+    /// Wait for an approver (`require_approval_for_new_users`).
+    pub approval_required: bool,
+    /// How long the approval may take (`approval_timeout_hours`), in seconds.
+    pub approval_timeout_seconds: u64,
+    /// Wait for the start date before creating the user.
+    pub scheduled: bool,
+    /// When to create the user (RFC 3339), when `scheduled`.
+    pub start_at: Option<String>,
+    /// How long a manual license purchase may take, in seconds.
+    pub license_timeout_seconds: u64,
+}
+
+/// Validates onboarding `input.onboarding_id` and plans it. Bad input is
+/// `Request.Invalid`, contradicting variables `Config.Invalid`; nothing changes then.
+#[instrument(skip_all, fields(onboarding_id = %input.onboarding_id, step = "validate"))]
+pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
+    let done = key(&input.onboarding_id, "validate", "plan");
+    if let Some(plan) = recall::<Output>(deps.store.as_ref(), &done).await? {
+        return Ok(plan);
+    }
+    let onboarding = Onboarding::load(deps, &input.onboarding_id).await?;
+    let now = deps.clock.now();
+    let plan = plan_onboarding(&onboarding.request, &onboarding.variables, now)?;
+    let approval_timeout_seconds =
+        u64::from(onboarding.variables.approval_timeout_hours.get()) * 3600;
+    let output = Output {
+        organization: onboarding.organization.id.clone(),
+        display_name: onboarding.request.display_name.clone(),
+        approval_required: plan.approval.is_some(),
+        approval_timeout_seconds,
+        scheduled: plan.create_at.is_some(),
+        start_at: plan.create_at.map(|at| at.to_string()),
+        license_timeout_seconds: LICENSE_PURCHASE_TIMEOUT_SECONDS,
+    };
+    let output = remember(deps.store.as_ref(), &done, &output, now).await?;
+    let (status, message) = if output.approval_required {
+        (
+            Status::PendingApproval,
+            format!(
+                "request validated for {}; approval required",
+                output.display_name
+            ),
+        )
+    } else {
+        (
+            Status::Running,
+            format!("request validated for {}", output.display_name),
+        )
+    };
+    onboarding
+        .record(deps, "validate", Some(status), &message)
+        .await?;
+    tracing::info!(
+        approval = output.approval_required,
+        scheduled = output.scheduled,
+        "planned"
+    );
+    Ok(output)
+}
