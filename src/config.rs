@@ -62,9 +62,10 @@ pub(crate) struct ConfigFile {
     /// The organizations forms may name, by id.
     #[serde(default)]
     pub(crate) organizations: BTreeMap<String, OrganizationSection>,
-    /// The sandbox's seed; its presence does not turn the sandbox on (see `server.sandbox`).
+    /// The sandbox's seed (the demo when left out); its presence does not turn the
+    /// sandbox on (see `server.sandbox`).
     #[serde(default)]
-    pub(crate) sandbox: Option<toml::Table>,
+    pub(crate) sandbox: Option<onboard_sandbox::SandboxSeed>,
 }
 
 /// `[server]`.
@@ -130,7 +131,7 @@ pub(crate) struct Config {
     pub(crate) msp_variables: VariableLayer,
     pub(crate) msp_connectors: Vec<ConnectorSettings>,
     pub(crate) organizations: Vec<Organization>,
-    pub(crate) sandbox_seed: Option<toml::Table>,
+    pub(crate) sandbox_seed: Option<onboard_sandbox::SandboxSeed>,
 }
 
 impl std::fmt::Debug for Config {

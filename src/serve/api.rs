@@ -168,25 +168,27 @@ pub(crate) async fn accept_onboarding(
         return Ok(answer);
     }
     let org = organization(state, &form)?;
+    // Validate before claiming the key: a bad form starts nothing and stores nothing.
     let variables = state.variables(org).map_err(ApiError::Internal)?;
-    let request = parse_onboarding(&form, &variables).map_err(domain_errors)?;
+    parse_onboarding(&form, &variables).map_err(domain_errors)?;
 
     let mut id = new_id();
     if let Some(key) = key {
         id = claim_key(state, SCOPE, key, &id).await?;
     }
-    let record = NewRecord {
-        id: id.clone(),
-        kind: RecordKind::Onboarding,
-        organization: org.id.clone(),
-        status: Status::Running,
-        request: form,
-        ticket_id: request.ticket_id.as_ref().map(|t| t.as_str().to_owned()),
-        created_at: state.clock.now(),
-    };
-    match state.store.create_record(record).await {
-        Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
-        Err(e) => return Err(e.into()),
+    match onboard_steps::accept_onboarding(&state.deps, &id, &form).await {
+        Ok(_) => {}
+        Err(e) if !e.field_errors().is_empty() => {
+            return Err(ApiError::Invalid(e.field_errors().to_vec()));
+        }
+        Err(onboard_steps::StepError::Store(StoreError::AlreadyExists { .. })) => {}
+        Err(e) => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "{}: {}",
+                e.name(),
+                e.cause()
+            )));
+        }
     }
     tracing::info!(onboarding_id = %id, organization = %org.id, "onboarding accepted");
     let handle = start_workflow(state, &id).await;

@@ -13,9 +13,12 @@ use onboard_domain::{VariableLayer, Variables};
 use onboard_store::{RecordFilter, RecordKind, Scope, SqliteStore, Status, Store};
 use tokio::net::TcpListener;
 
+use onboard_sandbox::Sandbox;
+
 use super::Settings;
 use super::auth::{ApiKeys, require_api_key};
-use super::{api, pages, runtime};
+use super::connections::{self, ConnectorTable, LocalConnections, OrgEntry};
+use super::{api, decisions, pages, runtime, sandbox};
 use crate::config::Organization;
 
 /// Everything a request handler may need. Cheap to clone.
@@ -33,6 +36,14 @@ pub(crate) struct AppState {
     /// How long `POST /api/onboardings` waits for the workflow to park before answering
     /// (`None`: until it parks, as with the virtual clock, so answers are deterministic).
     pub(crate) answer_within: Option<Duration>,
+    /// What the steps run with (decision links use it too).
+    pub(crate) deps: onboard_steps::Deps,
+    /// The simulators, with `--sandbox`.
+    pub(crate) sandbox: Option<Sandbox>,
+    /// One clock advance at a time.
+    pub(crate) clock_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The data directory (the virtual clock's time is kept there).
+    pub(crate) data_dir: std::path::PathBuf,
 }
 
 impl AppState {
@@ -74,6 +85,14 @@ pub(crate) fn router(state: AppState, sandbox: Option<Router>) -> Router {
         .route("/onboardings", post(pages::submit_form))
         .route("/onboardings/{id}", get(pages::onboarding_page))
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/decisions/{id}",
+            get(decisions::confirmation_page).post(decisions::decide),
+        )
+        .route("/approvals", get(decisions::pending_page))
+        .merge(sandbox::clock_router_if(
+            state.virtual_clock || state.sandbox.is_some(),
+        ))
         .merge(api);
     let mut app: Router = app.fallback(api::not_found).with_state(state);
     if let Some(sandbox) = sandbox {
@@ -195,42 +214,225 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Resolves the configuration's connector settings (secrets read now).
+fn resolve_tables(
+    prefix: &str,
+    settings: &[onboard_store::ConnectorSettings],
+) -> anyhow::Result<BTreeMap<String, ConnectorTable>> {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut out = BTreeMap::new();
+    for c in settings {
+        let mut secrets = BTreeMap::new();
+        for (k, r) in &c.secrets {
+            let setting = format!("{prefix}.{}.{k}", c.connector);
+            secrets.insert(k.clone(), crate::config::resolve_secret(&setting, r, &env)?);
+        }
+        out.insert(
+            c.connector.clone(),
+            ConnectorTable {
+                plain: c.settings.clone(),
+                secrets,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The key that signs decision links: the configured one, or a random one kept in
+/// the data directory (so links survive a restart).
+fn link_key(config: &crate::config::Config, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    use secrecy::ExposeSecret as _;
+    if let Some(k) = &config.link_signing_key {
+        return Ok(k.expose_secret().as_bytes().to_vec());
+    }
+    let path = data_dir.join("link-signing.key");
+    if let Ok(bytes) = std::fs::read(&path)
+        && bytes.len() >= 32
+    {
+        return Ok(bytes);
+    }
+    let mut key = vec![0u8; 32];
+    getrandom::fill(&mut key)
+        .map_err(|e| anyhow::anyhow!("no randomness for the link key: {e}"))?;
+    let tmp = data_dir.join("link-signing.key.tmp");
+    std::fs::write(&tmp, &key).with_context(|| format!("writing {}", tmp.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(key)
+}
+
+/// The organizations the server serves, with their variables and connector mapping:
+/// the configuration's, and with the sandbox the seed's (a configured organization
+/// whose domain is a sandbox tenant's is mapped to that tenant).
+fn organizations(
+    config: &crate::config::Config,
+    sandbox_orgs: &[sandbox::SandboxOrg],
+) -> anyhow::Result<Vec<(Organization, OrgEntry)>> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for org in &config.organizations {
+        let prefix = format!("organizations.{}.connectors", org.id);
+        let mut tables = resolve_tables(&prefix, &org.connectors)?;
+        let mut org = org.clone();
+        let sb = sandbox_orgs
+            .iter()
+            .find(|s| s.domain.eq_ignore_ascii_case(&org.domain) || s.id == org.id);
+        let tenant = if let Some(sb) = sb {
+            // The sandbox's mapping, under what the file says.
+            for (k, v) in &sb.variables {
+                org.variables.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            for (name, t) in &sb.connectors {
+                let merged = t.overlaid(tables.get(name));
+                tables.insert(name.clone(), merged);
+            }
+            sb.tenant_id.clone()
+        } else {
+            tables
+                .get("graph")
+                .and_then(|g| g.plain.get("tenant_id"))
+                .cloned()
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{prefix}.graph.tenant_id: the organization's Entra tenant is not set"
+                    )
+                })?
+        };
+        let steps_org = connections::organization(&org.id, &org.name, &org.domain, &tenant)?;
+        seen.insert(org.id.clone());
+        out.push((
+            org.clone(),
+            OrgEntry {
+                organization: steps_org,
+                connectors: tables,
+            },
+        ));
+    }
+    for sb in sandbox_orgs {
+        if seen.contains(&sb.id)
+            || config
+                .organizations
+                .iter()
+                .any(|o| o.domain.eq_ignore_ascii_case(&sb.domain))
+        {
+            continue;
+        }
+        let org = Organization {
+            id: sb.id.clone(),
+            name: sb.name.clone(),
+            domain: sb.domain.clone(),
+            variables: sb.variables.clone(),
+            connectors: Vec::new(),
+        };
+        let steps_org = connections::organization(&sb.id, &sb.name, &sb.domain, &sb.tenant_id)?;
+        out.push((
+            org,
+            OrgEntry {
+                organization: steps_org,
+                connectors: sb.connectors.clone(),
+            },
+        ));
+    }
+    if out.is_empty() {
+        anyhow::bail!("organizations: no organization is configured (and the sandbox is off)");
+    }
+    Ok(out)
+}
+
 /// Starts everything and serves until a signal.
 pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     let Settings {
         config,
         addr,
         data_dir,
-        sandbox,
+        sandbox: sandbox_on,
         virtual_clock,
-        from_file,
     } = settings;
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("--data {}: cannot create the directory", data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open_dir(&data_dir)
-            .await
-            .with_context(|| format!("opening the store in {}", data_dir.display()))?,
-    );
-    publish_configuration(
-        store.as_ref(),
-        &config.msp_variables,
-        &config.msp_connectors,
-        &config.organizations,
-    )
-    .await?;
-
+    let sqlite = SqliteStore::open_dir(&data_dir)
+        .await
+        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    // Executions and timers live in the same SQLite file: a restart resumes them.
+    let executions: Arc<dyn ExecutionStore> = sqlite.executions().shared();
+    let store: Arc<dyn Store> = Arc::new(sqlite);
     let clock: Arc<dyn Clock> = if virtual_clock {
         Arc::new(onboard_asl::VirtualClock::new(load_virtual_time(&data_dir)))
     } else {
         Arc::new(onboard_asl::SystemClock)
     };
-    let executions: Arc<dyn ExecutionStore> = Arc::new(onboard_asl::MemoryStore::new());
-    let steps = runtime::steps(store.clone(), clock.clone())?;
+
+    // Bind first: the sandbox's connectors and the decision links need the address.
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("--addr {addr}: cannot listen"))?;
+    let bound = listener.local_addr()?;
+    let base = format!("http://{bound}");
+
+    let sandbox = if sandbox_on {
+        let seed = config.sandbox_seed.clone().unwrap_or_default();
+        let c = clock.clone();
+        let sb = Sandbox::with_clock(&seed, Arc::new(move || c.now()))
+            .context("[sandbox]: the seed cannot start the simulators")?;
+        Some((sb, seed))
+    } else {
+        None
+    };
+    let sandbox_orgs = sandbox
+        .as_ref()
+        .map(|(_, seed)| sandbox::organizations(seed))
+        .unwrap_or_default();
+    let orgs = organizations(&config, &sandbox_orgs)?;
+    let mut msp_tables = resolve_tables("connectors", &config.msp_connectors)?;
+    if let Some((_, seed)) = &sandbox {
+        // What the file leaves out points at the simulators; what it sets wins.
+        for (name, t) in sandbox::connectors(seed, &base) {
+            let merged = t.overlaid(msp_tables.get(&name));
+            msp_tables.insert(name, merged);
+        }
+    }
+    let config_orgs: Vec<Organization> = orgs.iter().map(|(o, _)| o.clone()).collect();
+    publish_configuration(
+        store.as_ref(),
+        &config.msp_variables,
+        &config.msp_connectors,
+        &config_orgs,
+    )
+    .await?;
+
+    let notifier: Arc<dyn onboard_connectors::notify::Notifier> = match &sandbox {
+        Some((sb, _)) => sandbox::notifier(sb, clock.clone()),
+        None => runtime::mail_notifier(&msp_tables)?,
+    };
+    let connections = LocalConnections::new(
+        orgs.iter()
+            .map(|(o, e)| (o.id.clone(), e.clone()))
+            .collect(),
+        msp_tables,
+        sandbox.as_ref().map(|_| format!("{base}/sandbox/pwpush")),
+        runtime::retry_policy(sandbox.is_some()),
+    );
+    let public_url = config.public_url.clone().unwrap_or_else(|| base.clone());
+    let links = onboard_steps::LinkSigner::new(&public_url, link_key(&config, &data_dir)?)
+        .map_err(|e| anyhow::anyhow!("server.public_url / server.link_signing_key: {e}"))?;
+    let deps = onboard_steps::Deps {
+        store: store.clone(),
+        connections: Arc::new(connections),
+        notifier,
+        clock: Arc::new(runtime::StepsClock(clock.clone())),
+        links,
+    };
+
     let engine = Arc::new(Engine::new(
         executions,
         clock.clone(),
-        Arc::new(runtime::StepDispatcher { steps }),
+        Arc::new(runtime::StepDispatcher {
+            steps: Arc::new(runtime::LocalSteps { deps: deps.clone() }),
+        }),
     ));
     let onboarding_machine = engine
         .register(
@@ -242,10 +444,10 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     let state = AppState {
         store,
         engine: engine.clone(),
+        deps,
         onboarding_machine,
         organizations: Arc::new(
-            config
-                .organizations
+            config_orgs
                 .iter()
                 .map(|o| (o.id.clone(), o.clone()))
                 .collect(),
@@ -257,8 +459,10 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
             hashes: Arc::new(config.api_key_hashes.clone()),
         },
         answer_within: (!virtual_clock).then_some(Duration::from_secs(10)),
+        sandbox: sandbox.as_ref().map(|(sb, _)| sb.clone()),
+        clock_lock: Arc::default(),
+        data_dir: data_dir.clone(),
     };
-    let _ = (sandbox, from_file);
 
     // Restart: every execution moves again; records accepted without one get theirs.
     let resumed = engine.resume().await.context("resuming executions")?;
@@ -273,16 +477,16 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
             stop_rx,
         ))
     });
+    let ticker = match (&state.sandbox, virtual_clock) {
+        (Some(sb), false) => Some(sb.spawn_ticker(Duration::from_secs(1))),
+        _ => None,
+    };
 
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("--addr {addr}: cannot listen"))?;
-    let bound = listener.local_addr()?;
     // One line on stdout for scripts and tests; logs go to stderr.
-    println!("onboard listening on http://{bound}");
-    tracing::info!(%bound, data = %data_dir.display(), sandbox, virtual_clock, "onboard serve started");
+    println!("onboard listening on {base}");
+    tracing::info!(%bound, data = %data_dir.display(), sandbox = state.sandbox.is_some(), virtual_clock, "onboard serve started");
 
-    let app = router(state, None);
+    let app = router(state.clone(), state.sandbox.as_ref().map(Sandbox::router));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -290,6 +494,9 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     if let Some(t) = timers {
         let _ = t.await;
+    }
+    if let Some(t) = ticker {
+        t.abort();
     }
     Ok(())
 }

@@ -20,18 +20,6 @@ pub(crate) enum ApiError {
     /// `/api/*` without a valid API key.
     #[error("unauthorized")]
     Unauthorized,
-    /// A decision link whose signature does not verify.
-    #[error("forbidden")]
-    Forbidden(&'static str),
-    /// A decision link already used: who decided and when.
-    #[error("conflict")]
-    Conflict(String),
-    /// A decision link past its expiry.
-    #[error("gone")]
-    Gone(String),
-    /// A request that is valid but cannot be served by this server.
-    #[error("not implemented")]
-    NotImplemented(String),
     /// Anything else; the source is logged, never shown.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -96,24 +84,6 @@ impl IntoResponse for ApiError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 res
             }
-            ApiError::Forbidden(detail) => problem(
-                StatusCode::FORBIDDEN,
-                "Forbidden",
-                json!({"detail": detail}),
-            ),
-            ApiError::Conflict(detail) => problem(
-                StatusCode::CONFLICT,
-                "Already decided",
-                json!({"detail": detail}),
-            ),
-            ApiError::Gone(detail) => {
-                problem(StatusCode::GONE, "Link expired", json!({"detail": detail}))
-            }
-            ApiError::NotImplemented(detail) => problem(
-                StatusCode::NOT_IMPLEMENTED,
-                "Not implemented",
-                json!({"detail": detail}),
-            ),
             ApiError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");
                 problem(

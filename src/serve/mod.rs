@@ -5,14 +5,20 @@
 //! - [`pages`]: the HTML form at `/`, decision pages, pending approvals.
 //! - [`auth`]: API keys (hashed) on `/api/*`.
 //! - [`runtime`]: the interpreter, its step dispatcher, timers and the clock.
+//! - [`connections`]: the steps' per-organization connectors, from the configuration.
+//! - [`decisions`]: decision links (confirmation page, decide) and pending approvals.
+//! - [`sandbox`]: the simulators, their organizations, the outbox and `POST /sandbox/clock`.
 //! - [`error`]: the one problem+json error mapping.
 
 pub(crate) mod api;
 pub(crate) mod app;
 pub(crate) mod auth;
+pub(crate) mod connections;
+pub(crate) mod decisions;
 pub(crate) mod error;
 pub(crate) mod pages;
 pub(crate) mod runtime;
+pub(crate) mod sandbox;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,8 +59,6 @@ pub(crate) struct Settings {
     pub(crate) data_dir: PathBuf,
     pub(crate) sandbox: bool,
     pub(crate) virtual_clock: bool,
-    /// Whether a configuration file was given (without one, only loopback is allowed).
-    pub(crate) from_file: bool,
 }
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -100,7 +104,6 @@ impl ServeArgs {
             data_dir,
             sandbox,
             virtual_clock: self.virtual_clock,
-            from_file,
         })
     }
 }

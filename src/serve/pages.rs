@@ -135,16 +135,18 @@ fn form_html(state: &AppState, values: &BTreeMap<String, String>, errors: &str) 
 
 /// Whether the HTML pages are open: only when `/api/*` needs no key (a browser
 /// form cannot send one), i.e. on loopback without API keys.
-fn pages_open(state: &AppState) -> Result<(), Response> {
+fn pages_open(state: &AppState) -> Result<(), Box<Response>> {
     if state.keys.required() {
-        Err((
-            StatusCode::FORBIDDEN,
-            page(
-                "Use the API",
-                "<p>This server requires API keys; the HTML form is off. Use <code>POST /api/onboardings</code>.</p>",
-            ),
-        )
-            .into_response())
+        Err(Box::new(
+            (
+                StatusCode::FORBIDDEN,
+                page(
+                    "Use the API",
+                    "<p>This server requires API keys; the HTML form is off. Use <code>POST /api/onboardings</code>.</p>",
+                ),
+            )
+                .into_response(),
+        ))
     } else {
         Ok(())
     }
@@ -153,7 +155,7 @@ fn pages_open(state: &AppState) -> Result<(), Response> {
 /// `GET /`: the onboarding form.
 pub(crate) async fn form_page(State(state): State<AppState>) -> Response {
     if let Err(r) = pages_open(&state) {
-        return r;
+        return *r;
     }
     page("New user", &form_html(&state, &BTreeMap::new(), "")).into_response()
 }
@@ -187,7 +189,7 @@ pub(crate) async fn submit_form(
     Form(values): Form<BTreeMap<String, String>>,
 ) -> Response {
     if let Err(r) = pages_open(&state) {
-        return r;
+        return *r;
     }
     match api::accept_onboarding(&state, None, to_json_form(&values)).await {
         Ok(answer) => {
@@ -222,7 +224,7 @@ pub(crate) async fn onboarding_page(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     if let Err(r) = pages_open(&state) {
-        return Ok(r);
+        return Ok(*r);
     }
     let record = state
         .store

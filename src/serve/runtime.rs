@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use onboard_asl::{Dispatcher, Failure, TaskOutcome, TaskRequest};
+use onboard_connectors::http::RetryPolicy;
+use onboard_connectors::notify::{Notifier, SmtpMailer, SmtpSecurity, SmtpSettings};
+use onboard_steps::decisions::CallbackError;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 /// The onboarding workflow, deployed as-is to AWS and run here.
@@ -133,25 +137,125 @@ impl Dispatcher for StepDispatcher {
     }
 }
 
-/// The step functions, over the store and the clock.
-pub(crate) fn steps(
-    _store: Arc<dyn onboard_store::Store>,
-    _clock: Arc<dyn onboard_asl::Clock>,
-) -> anyhow::Result<Arc<dyn StepRunner>> {
-    Ok(Arc::new(NoSteps))
+/// The steps of `onboard_steps`, run in process.
+pub(crate) struct LocalSteps {
+    pub(crate) deps: onboard_steps::Deps,
 }
 
-/// Until the steps crate is merged: every step fails, saying so.
-struct NoSteps;
+#[async_trait]
+impl StepRunner for LocalSteps {
+    async fn run(&self, function: &str, payload: Value) -> Result<Value, Failure> {
+        onboard_steps::dispatch(&self.deps, function, payload)
+            .await
+            .map_err(|e| Failure::new(e.name(), e.cause()))
+    }
+}
+
+/// The interpreter's clock as the steps' clock: one time for both.
+pub(crate) struct StepsClock(pub(crate) Arc<dyn onboard_asl::Clock>);
+
+impl std::fmt::Debug for StepsClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StepsClock").field(&self.0.now()).finish()
+    }
+}
+
+impl onboard_steps::Clock for StepsClock {
+    fn now(&self) -> jiff::Timestamp {
+        self.0.now()
+    }
+}
+
+/// SendTaskSuccess / SendTaskFailure on the embedded interpreter, for decision links.
+pub(crate) struct EngineCallbacks {
+    pub(crate) engine: Arc<onboard_asl::Engine>,
+}
 
 #[async_trait]
-impl StepRunner for NoSteps {
-    async fn run(&self, function: &str, _payload: Value) -> Result<Value, Failure> {
-        Err(Failure::new(
-            "Step.UnknownFunction",
-            format!("no step function named `{function}` in this build"),
-        ))
+impl onboard_steps::TaskCallbacks for EngineCallbacks {
+    async fn send_task_success(
+        &self,
+        task_token: &SecretString,
+        output: Value,
+    ) -> Result<(), CallbackError> {
+        self.engine
+            .send_task_success(task_token.expose_secret(), &output.to_string())
+            .await
+            .map_err(callback_error)
     }
+
+    async fn send_task_failure(
+        &self,
+        task_token: &SecretString,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), CallbackError> {
+        self.engine
+            .send_task_failure(task_token.expose_secret(), Some(error), Some(cause))
+            .await
+            .map_err(callback_error)
+    }
+}
+
+fn callback_error(e: onboard_asl::Error) -> CallbackError {
+    CallbackError {
+        message: format!("the workflow could not be resumed ({})", e.aws_name()),
+        source: Some(Box::new(e)),
+    }
+}
+
+/// Timeouts and retries of the connectors. The sandbox answers at once, so its
+/// clients back off briefly; real services get the connectors' defaults.
+pub(crate) fn retry_policy(sandbox: bool) -> RetryPolicy {
+    if sandbox {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            attempt_timeout: Duration::from_secs(10),
+        }
+    } else {
+        RetryPolicy::default()
+    }
+}
+
+/// Mail through the SMTP relay of `[connectors.smtp]` (host, port, security,
+/// username, password); SMS is not available without the sandbox or AWS.
+pub(crate) fn mail_notifier(
+    tables: &std::collections::BTreeMap<String, crate::serve::connections::ConnectorTable>,
+) -> anyhow::Result<Arc<dyn Notifier>> {
+    let t = tables.get("smtp").ok_or_else(|| {
+        anyhow::anyhow!("connectors.smtp: a mail relay is needed to send approvals and credentials")
+    })?;
+    let host = t
+        .plain
+        .get("host")
+        .ok_or_else(|| anyhow::anyhow!("connectors.smtp.host is not set"))?;
+    let port = match t.plain.get("port") {
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| anyhow::anyhow!("connectors.smtp.port is not a port number"))?,
+        ),
+        None => None,
+    };
+    let security = match t.plain.get("security").map(String::as_str) {
+        None | Some("starttls") => SmtpSecurity::StartTls,
+        Some("tls") => SmtpSecurity::ImplicitTls,
+        Some("plaintext") => SmtpSecurity::Plaintext,
+        Some(other) => anyhow::bail!(
+            "connectors.smtp.security: `{other}` is not one of starttls, tls, plaintext"
+        ),
+    };
+    let mailer = SmtpMailer::new(&SmtpSettings {
+        host: host.clone(),
+        port,
+        security,
+        username: t.plain.get("username").cloned(),
+        password: t.secrets.get("password").cloned(),
+        timeout: Duration::from_secs(30),
+    })
+    .map_err(|e| anyhow::anyhow!("connectors.smtp: {e}"))?;
+    Ok(Arc::new(mailer))
 }
 
 /// Fires due timers every `every` until `stop` says so (system clock only).

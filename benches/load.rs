@@ -1,0 +1,113 @@
+//! `cargo bench -p onboard --bench load`: complete onboardings per second through the
+//! HTTP API of `onboard serve --sandbox --virtual-clock` (no waits: no approval, no
+//! start date, free seats).
+//!
+//! Each answer of `POST /api/onboardings` comes once the workflow has parked or ended
+//! (virtual clock), so an answered `completed` is a finished onboarding: user,
+//! license, groups, ticket notes, credentials. `ONBOARD_LOAD_N` (default 200) and
+//! `ONBOARD_LOAD_CONCURRENCY` (default 8) set the size.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter that is not ours means "not me".
+    if std::env::args()
+        .skip(1)
+        .any(|a| a != "--bench" && !a.starts_with('-') && a != "load")
+    {
+        return;
+    }
+    let n = env_usize("ONBOARD_LOAD_N", 200);
+    let concurrency = env_usize("ONBOARD_LOAD_CONCURRENCY", 8).max(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_onboard"))
+        .args([
+            "serve",
+            "--sandbox",
+            "--virtual-clock",
+            "--addr",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("onboard serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .trim_start_matches("onboard listening on ")
+        .to_owned();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (elapsed, completed) = rt.block_on(async {
+        let client = reqwest::Client::new();
+        // The demo tenant has 3 free Business Standard seats; Exchange Online has 10.
+        // Licenses are left out so every onboarding finds its seat.
+        let started = Instant::now();
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut workers = Vec::new();
+        for _ in 0..concurrency {
+            let client = client.clone();
+            let base = base.clone();
+            let next = next.clone();
+            workers.push(tokio::spawn(async move {
+                let mut done = 0usize;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= n {
+                        return done;
+                    }
+                    let res: Value = client
+                        .post(format!("{base}/api/onboardings"))
+                        .json(
+                            &json!({"organization": "contoso", "first_name": format!("Load{i}"),
+                                      "last_name": "Tester", "groups": ["All Staff"]}),
+                        )
+                        .send()
+                        .await
+                        .expect("POST")
+                        .json()
+                        .await
+                        .expect("json");
+                    if res["status"] == "completed" {
+                        done += 1;
+                    }
+                }
+            }));
+        }
+        let mut completed = 0;
+        for w in workers {
+            completed += w.await.unwrap();
+        }
+        (started.elapsed(), completed)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "load: {completed}/{n} onboardings completed in {secs:.2} s with {concurrency} clients: {:.1} complete onboardings/s",
+        completed as f64 / secs
+    );
+    assert_eq!(completed, n, "every onboarding completes");
+}

@@ -1,0 +1,226 @@
+//! Decision links (`/decisions/{id}?action=..&exp=..&sig=..`) and the pending approvals page.
+//!
+//! `GET` answers a confirmation page and changes nothing (mail scanners follow
+//! links); `POST` on the same URL decides: 200, or 409 with who decided and when,
+//! 403 tampered, 404 unknown, 410 expired. The signature is the link's only
+//! authority: these routes are not behind the API keys.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use onboard_steps::decisions::{self, DecideError, LinkError, LinkQuery};
+use onboard_store::DecisionState;
+
+use super::app::AppState;
+use super::pages::{esc, page};
+use super::runtime::EngineCallbacks;
+
+/// Who a link click is recorded as: the holder of the link (it was mailed to the
+/// approver or noted on the ticket), unless the page's form names someone.
+const LINK_HOLDER: &str = "the holder of the decision link";
+
+fn link_error(e: &LinkError) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+    if let LinkError::Store(inner) = e {
+        tracing::error!(error = %inner.cause(), "reading a decision failed");
+    }
+    (
+        status,
+        page("Decision link", &format!("<p>{}</p>", esc(&e.to_string()))),
+    )
+        .into_response()
+}
+
+fn state_text(s: DecisionState) -> &'static str {
+    match s {
+        DecisionState::Pending => "pending",
+        DecisionState::Approved => "approved",
+        DecisionState::Denied => "denied",
+        DecisionState::Confirmed => "confirmed",
+        DecisionState::Rejected => "rejected",
+        DecisionState::Expired => "expired",
+    }
+}
+
+/// `GET /decisions/{id}`: what is decided, for whom, by when, and a button that POSTs.
+pub(crate) async fn confirmation_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<LinkQuery>,
+) -> Response {
+    let link = match decisions::verify_link(&state.deps, &id, &query).await {
+        Ok(l) => l,
+        Err(e) => return link_error(&e),
+    };
+    let view = match decisions::describe_decision(&state.deps, &link).await {
+        Ok(v) => v,
+        Err(e) => return link_error(&e),
+    };
+    let body = if view.state == DecisionState::Pending {
+        // The form posts back to this very URL: the signature travels in the query.
+        let action = format!(
+            "/decisions/{}?action={}&exp={}&sig={}",
+            esc(&id),
+            esc(&query.action),
+            esc(&query.exp),
+            esc(&query.sig)
+        );
+        format!(
+            "<p>{}</p><p>Onboarding <code>{}</code> · organization <b>{}</b> · user <b>{}</b>{}</p>\
+             <p>This link works until <b>{}</b>.</p>\
+             <form method=\"post\" action=\"{action}\">\
+             <label for=\"decided_by\">Your name or e-mail (recorded on the ticket)</label>\
+             <input id=\"decided_by\" name=\"decided_by\">\
+             <button type=\"submit\">{}</button></form>",
+            esc(&view.question),
+            esc(&view.onboarding_id),
+            esc(&view.organization),
+            esc(&view.display_name),
+            if view.licenses.is_empty() {
+                String::new()
+            } else {
+                format!(" · licenses <b>{}</b>", esc(&view.licenses.join(", ")))
+            },
+            esc(&view.expires_at.to_string()),
+            esc(view.action_label),
+        )
+    } else {
+        format!(
+            "<p>Already {} by <b>{}</b> at <b>{}</b>. Nothing more to do.</p>",
+            state_text(view.state),
+            esc(view.decided_by.as_deref().unwrap_or("someone")),
+            esc(&view.decided_at.map(|t| t.to_string()).unwrap_or_default()),
+        )
+    };
+    page("Decision", &body).into_response()
+}
+
+/// The optional form of the confirmation page.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct DecideForm {
+    #[serde(default)]
+    decided_by: Option<String>,
+}
+
+/// `POST /decisions/{id}`: decides, once.
+pub(crate) async fn decide(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<LinkQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let link = match decisions::verify_link(&state.deps, &id, &query).await {
+        Ok(l) => l,
+        Err(e) => return link_error(&e),
+    };
+    let form: DecideForm = serde_urlencoded_lite(&body);
+    let by = form
+        .decided_by
+        .map(|s| s.trim().chars().take(200).collect::<String>())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| LINK_HOLDER.to_owned());
+    let callbacks = EngineCallbacks {
+        engine: state.engine.clone(),
+    };
+    match decisions::decide(&state.deps, &callbacks, &id, link.action, &by).await {
+        Ok(decision) => {
+            let body = format!(
+                "<p>Done: {} by <b>{}</b>. The onboarding continues.</p>",
+                state_text(decision.state),
+                esc(decision.decided_by.as_deref().unwrap_or(&by)),
+            );
+            (StatusCode::OK, page("Decided", &body)).into_response()
+        }
+        Err(e) => {
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::CONFLICT);
+            let text = match &e {
+                DecideError::Resume(_) | DecideError::Step(_) => {
+                    tracing::error!(error = %e, source = ?std::error::Error::source(&e), "deciding failed");
+                    "The decision could not be completed; try the link again in a minute."
+                        .to_owned()
+                }
+                other => other.to_string(),
+            };
+            (status, page("Decision", &format!("<p>{}</p>", esc(&text)))).into_response()
+        }
+    }
+}
+
+/// Reads `decided_by=...` from an urlencoded body; anything else is ignored.
+fn serde_urlencoded_lite(body: &[u8]) -> DecideForm {
+    let text = String::from_utf8_lossy(body);
+    let decided_by = url_decode_field(&text, "decided_by");
+    DecideForm { decided_by }
+}
+
+fn url_decode_field(text: &str, field: &str) -> Option<String> {
+    text.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == field).then(|| percent_decode(&v.replace('+', " ")))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `GET /approvals`: every onboarding waiting for an approval or a license purchase,
+/// per organization, with its decision's expiry and a link to the onboarding.
+pub(crate) async fn pending_page(State(state): State<AppState>) -> Response {
+    if state.keys.required() {
+        return (
+            StatusCode::FORBIDDEN,
+            page(
+                "Pending approvals",
+                "<p>This server requires API keys; this page is off.</p>",
+            ),
+        )
+            .into_response();
+    }
+    let mut rows = String::new();
+    for org in state.organizations.values() {
+        let pending = match state.store.pending_decisions(&org.id, 200, None).await {
+            Ok(p) => p.items,
+            Err(e) => {
+                tracing::error!(error = %e, "listing pending decisions failed");
+                Vec::new()
+            }
+        };
+        for d in pending {
+            rows.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td><a href=\"/onboardings/{}\">{}</a></td><td>{}</td></tr>",
+                esc(&org.name),
+                esc(d.kind.as_str()),
+                esc(&d.record_id),
+                esc(&d.record_id),
+                esc(&d.expires_at.to_string()),
+            ));
+        }
+    }
+    let body = if rows.is_empty() {
+        "<p>Nothing is waiting for a decision.</p>".to_owned()
+    } else {
+        format!(
+            "<p>The approve / deny and confirm / reject links are in the approver's mail and on the ticket.</p>\
+             <table><tr><th>Organization</th><th>Decision</th><th>Onboarding</th><th>Expires</th></tr>{rows}</table>"
+        )
+    };
+    page("Pending approvals", &body).into_response()
+}

@@ -1,0 +1,312 @@
+//! `--sandbox`: the simulators under `/sandbox/...`, the organizations they hold,
+//! the connector settings that point at them, the outbox and `POST /sandbox/clock`.
+//!
+//! The connectors reach the simulators over HTTP at the server's own address, as
+//! they would reach the real services: nothing in the steps knows the sandbox is there.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use onboard_connectors::notify::{Channel as EntryChannel, MemoryOutbox};
+use onboard_domain::VariableLayer;
+use onboard_sandbox::outbox::{Channel, OutboxMessage};
+use onboard_sandbox::{Sandbox, SandboxSeed};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::app::AppState;
+use super::connections::ConnectorTable;
+use super::error::ApiError;
+
+/// An organization of the sandbox: the seed's tenant and the ids the other simulators
+/// know it by.
+#[derive(Debug, Clone)]
+pub(crate) struct SandboxOrg {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) domain: String,
+    pub(crate) tenant_id: String,
+    /// Variables that point the organization at its PSA companies.
+    pub(crate) variables: VariableLayer,
+    /// Its vault and distributor mapping.
+    pub(crate) connectors: BTreeMap<String, ConnectorTable>,
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
+}
+
+fn table(plain: &[(&str, String)], secrets: &[(&str, &str)]) -> ConnectorTable {
+    ConnectorTable {
+        plain: plain
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+        secrets: secrets
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), SecretString::from((*v).to_owned())))
+            .collect(),
+    }
+}
+
+/// The organizations of the seed: one per Graph tenant, each mapped to the PSA
+/// companies, vault organizations and Pax8 company of the same name (or tenant).
+pub(crate) fn organizations(seed: &SandboxSeed) -> Vec<SandboxOrg> {
+    let mut out = Vec::new();
+    for org in seed.organizations() {
+        let tenant = seed.graph.tenants.iter().find(|t| t.id == org.tenant_id);
+        let domains: Vec<String> = tenant.map(|t| t.domains.clone()).unwrap_or_default();
+        let names = |n: &str| same(n, &org.name) || same(n, &org.id);
+        let mut variables = VariableLayer::new();
+        if let Some(c) = seed
+            .connectwise
+            .companies
+            .iter()
+            .find(|c| names(&c.identifier) || names(&c.name))
+        {
+            variables.insert("cw_manage_company_id".into(), json!(c.identifier));
+        }
+        if let Some(c) = seed.autotask.companies.iter().find(|c| names(&c.name)) {
+            variables.insert("autotask_company_id".into(), json!(c.id.to_string()));
+        }
+        if let Some(c) = seed.halopsa.clients.iter().find(|c| names(&c.name)) {
+            variables.insert("halo_psa_client_id".into(), json!(c.id.to_string()));
+        }
+        let mut connectors = BTreeMap::new();
+        if let Some(o) = seed.itglue.organizations.iter().find(|o| names(&o.name)) {
+            connectors.insert(
+                "itglue".into(),
+                table(&[("organization_id", o.id.to_string())], &[]),
+            );
+        }
+        if let Some(c) = seed.hudu.companies.iter().find(|c| names(&c.name)) {
+            connectors.insert(
+                "hudu".into(),
+                table(&[("company_id", c.id.to_string())], &[]),
+            );
+        }
+        if let Some(c) = seed.pax8.companies.iter().find(|c| {
+            c.microsoft_tenant
+                .as_deref()
+                .is_some_and(|t| domains.iter().any(|d| same(d, t)) || same(t, &org.tenant_id))
+        }) {
+            connectors.insert("pax8".into(), table(&[("company_id", c.id.clone())], &[]));
+        }
+        if let Some(app) = tenant.and_then(|t| t.apps.first()) {
+            connectors.insert(
+                "graph".into(),
+                table(
+                    &[("client_id", app.client_id.clone())],
+                    &[("client_secret", &app.client_secret)],
+                ),
+            );
+        }
+        out.push(SandboxOrg {
+            id: org.id,
+            name: org.name,
+            domain: org.domain,
+            tenant_id: org.tenant_id,
+            variables,
+            connectors,
+        });
+    }
+    out
+}
+
+/// MSP-wide connector settings pointing at the simulators served at `base`
+/// (`http://127.0.0.1:PORT`), with the seed's credentials.
+pub(crate) fn connectors(seed: &SandboxSeed, base: &str) -> BTreeMap<String, ConnectorTable> {
+    let mut out = BTreeMap::new();
+    out.insert(
+        "graph".into(),
+        table(
+            &[
+                ("authority", format!("{base}/sandbox/graph/login")),
+                ("graph_url", format!("{base}/sandbox/graph/v1.0")),
+            ],
+            &[],
+        ),
+    );
+    if let Some(c) = seed.connectwise.credentials.first() {
+        let client_id = seed
+            .connectwise
+            .client_ids
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        out.insert(
+            "connectwise".into(),
+            table(
+                &[
+                    (
+                        "base_url",
+                        format!(
+                            "{base}/sandbox/connectwise/{}/apis/3.0",
+                            seed.connectwise.codebase
+                        ),
+                    ),
+                    ("company_id", c.company_id.clone()),
+                    ("public_key", c.public_key.clone()),
+                    ("client_id", client_id),
+                ],
+                &[("private_key", &c.private_key)],
+            ),
+        );
+    }
+    if let Some(c) = seed.autotask.credentials.first() {
+        out.insert(
+            "autotask".into(),
+            table(
+                &[
+                    ("integration_code", c.integration_code.clone()),
+                    ("username", c.username.clone()),
+                    (
+                        "zone_url",
+                        format!("{base}/sandbox/autotask/atservicesrest/"),
+                    ),
+                ],
+                &[("secret", &c.secret)],
+            ),
+        );
+    }
+    if let Some(a) = seed.halopsa.applications.first() {
+        let mut plain = vec![
+            ("base_url", format!("{base}/sandbox/halopsa")),
+            ("client_id", a.client_id.clone()),
+        ];
+        if let Some(t) = &seed.halopsa.tenant {
+            plain.push(("tenant", t.clone()));
+        }
+        out.insert(
+            "halopsa".into(),
+            table(&plain, &[("client_secret", &a.client_secret)]),
+        );
+    }
+    if let Some(k) = seed.itglue.api_keys.iter().find(|k| k.password_access) {
+        out.insert(
+            "itglue".into(),
+            table(
+                &[("base_url", format!("{base}/sandbox/itglue"))],
+                &[("api_key", &k.key)],
+            ),
+        );
+    }
+    if let Some(k) = seed.hudu.api_keys.iter().find(|k| k.password_access) {
+        out.insert(
+            "hudu".into(),
+            table(
+                &[("base_url", format!("{base}/sandbox/hudu"))],
+                &[("api_key", &k.key)],
+            ),
+        );
+    }
+    if let Some(u) = seed.pwpush.users.first() {
+        out.insert(
+            "pwpush".into(),
+            table(&[("email", u.email.clone())], &[("api_token", &u.token)]),
+        );
+    }
+    if let Some(c) = seed.pax8.clients.first() {
+        out.insert(
+            "pax8".into(),
+            table(
+                &[
+                    ("client_id", c.client_id.clone()),
+                    ("token_url", format!("{base}/sandbox/pax8/oauth/token")),
+                    ("api_base", format!("{base}/sandbox/pax8/v1")),
+                ],
+                &[("client_secret", &c.client_secret)],
+            ),
+        );
+    }
+    out
+}
+
+/// A notifier that keeps mail and SMS in the sandbox's outbox (`GET /sandbox/outbox`).
+pub(crate) fn notifier(
+    sandbox: &Sandbox,
+    clock: Arc<dyn onboard_asl::Clock>,
+) -> Arc<dyn onboard_connectors::notify::Notifier> {
+    let outbox = sandbox.outbox().clone();
+    Arc::new(
+        MemoryOutbox::new()
+            .with_clock(move || clock.now())
+            .with_observer(move |e| {
+                outbox.push(OutboxMessage {
+                    channel: match e.channel {
+                        EntryChannel::Email => Channel::Email,
+                        EntryChannel::Sms => Channel::Sms,
+                    },
+                    to: e.to.clone(),
+                    subject: e.subject.clone(),
+                    body: e.body.clone(),
+                    sent_at: e.sent_at,
+                });
+            }),
+    )
+}
+
+/// `POST /sandbox/clock`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Advance {
+    advance_seconds: u64,
+}
+
+/// The clock routes, when `on`: `POST /sandbox/clock` (virtual clock only) and `GET /sandbox/clock`.
+pub(crate) fn clock_router_if(on: bool) -> Router<AppState> {
+    if on {
+        Router::new().route("/sandbox/clock", post(advance).get(now))
+    } else {
+        Router::new()
+    }
+}
+
+async fn now(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"now": state.clock.now().to_string(), "virtual": state.virtual_clock}))
+}
+
+/// Moves the virtual clock, running every timer that falls due on the way, in order;
+/// answers when everything due has run.
+async fn advance(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    if !state.virtual_clock {
+        return Err(ApiError::field(
+            "advance_seconds",
+            "the server runs on the system clock; start it with --virtual-clock",
+        ));
+    }
+    let Advance { advance_seconds } = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::field(
+            "advance_seconds",
+            format!("expected {{\"advance_seconds\": N}}: {e}"),
+        )
+    })?;
+    let secs = i64::try_from(advance_seconds)
+        .ok()
+        .filter(|s| *s <= 10 * 365 * 24 * 3600)
+        .ok_or_else(|| ApiError::field("advance_seconds", "at most ten years"))?;
+    // Only one advance at a time, so timers run in time order.
+    let _guard = state.clock_lock.lock().await;
+    state
+        .engine
+        .advance(jiff::SignedDuration::from_secs(secs))
+        .await
+        .map_err(ApiError::internal)?;
+    if let Some(sandbox) = &state.sandbox {
+        sandbox.run_due();
+    }
+    // Seats provisioned just now may unblock a retry due at this very instant.
+    state.engine.run_due().await.map_err(ApiError::internal)?;
+    let now = state.clock.now();
+    if let Err(e) = super::app::save_virtual_time(&state.data_dir, now) {
+        tracing::warn!(error = %e, "could not save the virtual clock");
+    }
+    Ok(Json(json!({"now": now.to_string()})))
+}

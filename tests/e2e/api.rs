@@ -1,0 +1,192 @@
+//! The HTTP surfaces of CONTRACT.md §2: shapes, validation, idempotency, auth.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn the_sandbox_lists_its_demo_organization() {
+    let app = spawn_app().await;
+    let orgs = app.get_json("/api/organizations").await;
+    let orgs = orgs.as_array().unwrap();
+    let contoso = orgs.iter().find(|o| o["id"] == "contoso").expect("contoso");
+    assert_eq!(contoso["domain"], "contoso.com");
+    assert!(contoso["name"].as_str().is_some());
+}
+
+#[tokio::test]
+async fn an_invalid_form_is_a_problem_with_every_bad_field_and_starts_nothing() {
+    let app = spawn_app().await;
+    let res = app
+        .post_onboarding(&json!({"organization": "contoso", "start_date": "soon"}))
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/problem+json")
+    );
+    let body: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for f in ["first_name", "last_name", "start_date"] {
+        assert!(fields.contains(&f), "{body}");
+    }
+    assert!(app.cw_tickets().await.iter().all(|t| t["id"] == 900));
+    assert_eq!(app.users().await.len(), 2, "no user was created");
+}
+
+#[tokio::test]
+async fn an_unknown_organization_and_a_body_that_is_not_json_are_bad_fields() {
+    let app = spawn_app().await;
+    let res = app
+        .post_onboarding(&json!({"organization": "nope", "first_name": "A", "last_name": "B"}))
+        .await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "organization");
+
+    let res = app
+        .client
+        .post(app.url("/api/onboardings"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "body");
+}
+
+#[tokio::test]
+async fn an_unknown_onboarding_is_a_404_problem() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/api/onboardings/does-not-exist"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("problem+json")
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_replays_the_first_answer_and_creates_one_user() {
+    let app = spawn_app().await;
+    let form = json!({"organization": "contoso", "first_name": "Idem", "last_name": "Potent"});
+    let first = app.post_onboarding_with_key(&form, "key-1").await;
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    let second = app.post_onboarding_with_key(&form, "key-1").await;
+    assert_eq!(second.status(), 202);
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(app.users_named("ipotent").await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_html_form_at_the_root_posts_the_onboarding_form() {
+    let app = spawn_app().await;
+    let page = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("action=\"/onboardings\"") && html.contains("name=\"first_name\""));
+
+    let res = app
+        .client
+        .post(app.url("/onboardings"))
+        .form(&[
+            ("organization", "contoso"),
+            ("first_name", "Form"),
+            ("last_name", "Filler"),
+            ("groups", "All Staff"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let id = location.trim_start_matches("/onboardings/");
+    assert_eq!(app.status(id).await, "completed");
+}
+
+#[tokio::test]
+async fn a_configured_server_requires_an_api_key_on_the_api_only() {
+    // sha256("test-key")
+    let hash = "62af8704764faf8ea82fc61ce9c4c3908b6cb97d463a634e9e587d7c885db0ef";
+    let app = spawn_app_with(&format!(
+        "[server]\napi_key_sha256 = [\"{hash}\"]\n[variables]\ndefault_psa = \"connectwise\"\n"
+    ))
+    .await;
+    let res = app
+        .client
+        .get(app.url("/api/organizations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = app
+        .client
+        .get(app.url("/api/organizations"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = app
+        .client
+        .get(app.url("/api/organizations"))
+        .bearer_auth("test-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn an_offboarding_is_validated_and_stored_and_says_no_workflow_ran() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(app.url("/api/offboardings"))
+        .json(&json!({"organization": "contoso"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "user_principal_name");
+
+    let res = app
+        .client
+        .post(app.url("/api/offboardings"))
+        .json(&json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    let id = body["id"].as_str().unwrap();
+    let rec = app.get_json(&format!("/api/offboardings/{id}")).await;
+    assert_eq!(rec["organization"], "contoso");
+    assert!(
+        rec["timeline"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no offboarding workflow")
+    );
+    // Nothing was done to the user.
+    assert_eq!(app.users_named("alexw").await.len(), 1);
+}

@@ -1,0 +1,421 @@
+//! `spawn_app()`: the real `onboard serve --sandbox --virtual-clock` on a free port with
+//! a temporary data directory, and typed helpers that drive it only through HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+/// The demo tenant's app registration and the simulators' default credentials
+/// (the sandbox's own, documented in crates/sandbox/examples/sandbox.toml).
+const TENANT: &str = "contoso.com";
+const GRAPH_CLIENT: (&str, &str) = ("sandbox-client", "sandbox-secret");
+const CW: (&str, &str, &str, &str) = (
+    "onboard",
+    "sandbox-public",
+    "sandbox-private",
+    "onboard-sandbox",
+);
+
+/// A running server.
+pub(crate) struct TestApp {
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
+    child: Option<Child>,
+    data: PathBuf,
+    config: Option<PathBuf>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts the server with the embedded sandbox defaults.
+pub(crate) async fn spawn_app() -> TestApp {
+    spawn(None).await
+}
+
+/// Starts the server with this configuration file text (plus `--sandbox`).
+pub(crate) async fn spawn_app_with(config: &str) -> TestApp {
+    spawn(Some(config)).await
+}
+
+async fn spawn(config: Option<&str>) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let config_path = config.map(|text| {
+        let p = dir.path().join("onboard.toml");
+        std::fs::write(&p, text).expect("write config");
+        p
+    });
+    let (child, base) = start(&data, config_path.as_deref(), "127.0.0.1:0");
+    TestApp {
+        base,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        child: Some(child),
+        data,
+        config: config_path,
+        _dir: dir,
+    }
+}
+
+/// Runs `onboard serve` and reads the address it prints on its first line.
+fn start(data: &Path, config: Option<&Path>, addr: &str) -> (Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onboard"));
+    cmd.arg("serve")
+        .arg("--sandbox")
+        .arg("--virtual-clock")
+        .arg("--addr")
+        .arg(addr)
+        .arg("--data")
+        .arg(data)
+        .stdout(Stdio::piped())
+        // Secrets referenced by spawn_app_against's configuration (env:NAME).
+        .env("ONBOARD_TEST_GRAPH_SECRET", GRAPH_CLIENT.1)
+        .env("ONBOARD_TEST_CW_PRIVATE_KEY", CW.2);
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    if std::env::var_os("ONBOARD_TEST_LOG").is_none() {
+        cmd.stderr(Stdio::null());
+    }
+    let mut child = cmd.spawn().expect("spawn onboard serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the bound address");
+    let base = line
+        .trim()
+        .strip_prefix("onboard listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    (child, base)
+}
+
+impl TestApp {
+    /// Kills the server with SIGKILL (no shutdown at all).
+    pub(crate) fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("kill -9");
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same data directory, at the same address
+    /// (decision links carry it).
+    pub(crate) fn restart(&mut self) {
+        self.kill9();
+        let addr = self.base.trim_start_matches("http://").to_owned();
+        let (child, base) = start(&self.data, self.config.as_deref(), &addr);
+        self.child = Some(child);
+        self.base = base;
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub(crate) async fn post_onboarding(&self, form: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/onboardings"))
+            .json(form)
+            .send()
+            .await
+            .expect("POST /api/onboardings")
+    }
+
+    pub(crate) async fn post_onboarding_with_key(
+        &self,
+        form: &Value,
+        key: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/onboardings"))
+            .header("Idempotency-Key", key)
+            .json(form)
+            .send()
+            .await
+            .expect("POST /api/onboardings")
+    }
+
+    /// Starts an onboarding that must be accepted; answers its id.
+    pub(crate) async fn onboard(&self, form: Value) -> String {
+        let res = self.post_onboarding(&form).await;
+        let status = res.status();
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(status, 202, "{body}");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    pub(crate) async fn onboarding(&self, id: &str) -> Value {
+        let res = self
+            .client
+            .get(self.url(&format!("/api/onboardings/{id}")))
+            .send()
+            .await
+            .expect("GET onboarding");
+        assert_eq!(res.status(), 200);
+        res.json().await.expect("json")
+    }
+
+    pub(crate) async fn status(&self, id: &str) -> String {
+        self.onboarding(id).await["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Moves the virtual clock; answers when everything due has run.
+    pub(crate) async fn advance(&self, seconds: u64) {
+        let res = self
+            .client
+            .post(self.url("/sandbox/clock"))
+            .json(&json!({"advance_seconds": seconds}))
+            .send()
+            .await
+            .expect("POST /sandbox/clock");
+        assert_eq!(
+            res.status(),
+            200,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+    }
+
+    pub(crate) async fn outbox(&self) -> Vec<Value> {
+        self.get_json("/sandbox/outbox")
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub(crate) async fn get_json(&self, path: &str) -> Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Sets a simulator's faults through `PUT /sandbox/faults/{service}`.
+    pub(crate) async fn faults(&self, service: &str, settings: Value) {
+        let res = self
+            .client
+            .put(self.url(&format!("/sandbox/faults/{service}")))
+            .json(&settings)
+            .send()
+            .await
+            .expect("PUT faults");
+        assert!(
+            res.status().is_success(),
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+    }
+
+    async fn graph_token(&self) -> String {
+        let res: Value = self
+            .client
+            .post(self.url(&format!("/sandbox/graph/login/{TENANT}/oauth2/v2.0/token")))
+            .form(&[
+                ("client_id", GRAPH_CLIENT.0),
+                ("client_secret", GRAPH_CLIENT.1),
+                ("grant_type", "client_credentials"),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("token json");
+        res["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// `GET /sandbox/graph/v1.0{path}` as the demo tenant's app; `value` of a collection.
+    pub(crate) async fn graph(&self, path: &str) -> Value {
+        let token = self.graph_token().await;
+        let res = self
+            .client
+            .get(self.url(&format!("/sandbox/graph/v1.0{path}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("graph");
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if status == 404 {
+            return Value::Null;
+        }
+        assert!(status.is_success(), "graph {path}: {status} {body}");
+        body
+    }
+
+    /// Every user of the demo tenant.
+    pub(crate) async fn users(&self) -> Vec<Value> {
+        self.graph("/users?$top=999&$select=id,userPrincipalName,displayName,passwordPolicies,passwordProfile,assignedLicenses,proxyAddresses,mail")
+            .await["value"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Users whose UPN starts with `prefix`.
+    pub(crate) async fn users_named(&self, prefix: &str) -> Vec<Value> {
+        self.users()
+            .await
+            .into_iter()
+            .filter(|u| {
+                u["userPrincipalName"]
+                    .as_str()
+                    .is_some_and(|s| s.to_ascii_lowercase().starts_with(prefix))
+            })
+            .collect()
+    }
+
+    fn cw_request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let auth =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}+{}:{}", CW.0, CW.1, CW.2));
+        self.client
+            .request(
+                method,
+                self.url(&format!("/sandbox/connectwise/v4_6_release/apis/3.0{path}")),
+            )
+            .header("Authorization", format!("Basic {auth}"))
+            .header("clientId", CW.3)
+    }
+
+    /// The ConnectWise tickets.
+    pub(crate) async fn cw_tickets(&self) -> Vec<Value> {
+        self.cw_request(reqwest::Method::GET, "/service/tickets?pageSize=1000")
+            .send()
+            .await
+            .expect("cw tickets")
+            .json::<Value>()
+            .await
+            .expect("json")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub(crate) async fn cw_ticket(&self, id: &str) -> Value {
+        self.cw_request(reqwest::Method::GET, &format!("/service/tickets/{id}"))
+            .send()
+            .await
+            .expect("cw ticket")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// A ConnectWise ticket's notes' texts, oldest first.
+    pub(crate) async fn cw_notes(&self, ticket: &str) -> Vec<String> {
+        let notes: Value = self
+            .cw_request(
+                reqwest::Method::GET,
+                &format!("/service/tickets/{ticket}/notes?pageSize=1000&orderBy=id asc"),
+            )
+            .send()
+            .await
+            .expect("cw notes")
+            .json()
+            .await
+            .expect("json");
+        notes
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n["text"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// The decision links (absolute URLs under /decisions/) in a text.
+    pub(crate) fn links_in(text: &str) -> Vec<String> {
+        text.split(|c: char| {
+            c.is_whitespace() || c == '<' || c == '>' || c == '"' || c == ')' || c == '('
+        })
+        .filter(|w| w.contains("/decisions/") && w.starts_with("http"))
+        .map(str::to_owned)
+        .collect()
+    }
+
+    /// The decision link with `action=<action>` in the outbox.
+    pub(crate) async fn outbox_link(&self, action: &str) -> Option<String> {
+        self.outbox()
+            .await
+            .iter()
+            .rev()
+            .flat_map(|m| Self::links_in(m["body"].as_str().unwrap_or_default()))
+            .find(|l| l.contains(&format!("action={action}")))
+    }
+
+    pub(crate) async fn post_link(&self, link: &str) -> reqwest::Response {
+        self.client.post(link).send().await.expect("POST link")
+    }
+}
+
+/// A second server whose connectors reach `sandbox`'s simulators over HTTP (as a
+/// self-hosted server reaches real services), so it can be killed and restarted
+/// while the tenant, the tickets and the distributor keep their state.
+pub(crate) async fn spawn_app_against(sandbox: &TestApp, org_variables: &str) -> TestApp {
+    let b = &sandbox.base;
+    spawn_app_with(&format!(
+        r#"
+[variables]
+time_zone = "UTC"
+default_psa = "connectwise"
+default_ticket_location = "Service Desk"
+default_ticket_status = "In Progress"
+ticket_status_waiting_input = "Waiting Customer"
+ticket_status_workflow_complete = "Completed"
+default_priority = "Priority 3 - Normal Response"
+send_from_address = "onboarding@msp.example"
+
+[connectors.graph]
+authority = "{b}/sandbox/graph/login"
+graph_url = "{b}/sandbox/graph/v1.0"
+client_id = "{gc}"
+client_secret = "env:ONBOARD_TEST_GRAPH_SECRET"
+
+[connectors.connectwise]
+base_url = "{b}/sandbox/connectwise/v4_6_release/apis/3.0"
+company_id = "{cw0}"
+public_key = "{cw1}"
+private_key = "env:ONBOARD_TEST_CW_PRIVATE_KEY"
+client_id = "{cw3}"
+
+[organizations.contoso]
+name = "Contoso"
+domain = "contoso.com"
+
+[organizations.contoso.variables]
+{org_variables}
+"#,
+        gc = GRAPH_CLIENT.0,
+        cw0 = CW.0,
+        cw1 = CW.1,
+        cw3 = CW.3,
+    ))
+    .await
+}

@@ -1,0 +1,9 @@
+//! End-to-end scenarios of issue 8 against the real `onboard serve --sandbox
+//! --virtual-clock`, driven only through HTTP; the sandbox's Graph tenant, PSA
+//! tickets and outbox are read through the sandbox's own endpoints.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod helpers;
+mod workflow;
