@@ -121,6 +121,11 @@ impl TestApp {
         let (child, base) = start(&self.data, self.config.as_deref(), &addr);
         self.child = Some(child);
         self.base = base;
+        // Pooled connections died with the old process.
+        self.client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -272,7 +277,7 @@ impl TestApp {
 
     /// Every user of the demo tenant.
     pub(crate) async fn users(&self) -> Vec<Value> {
-        self.graph("/users?$top=999&$select=id,userPrincipalName,displayName,passwordPolicies,passwordProfile,assignedLicenses,proxyAddresses,mail")
+        self.graph("/users?$top=999&$select=id,userPrincipalName,displayName,passwordPolicies,assignedLicenses,proxyAddresses,mail")
             .await["value"]
             .as_array()
             .cloned()
@@ -368,6 +373,38 @@ impl TestApp {
             .rev()
             .flat_map(|m| Self::links_in(m["body"].as_str().unwrap_or_default()))
             .find(|l| l.contains(&format!("action={action}")))
+    }
+
+    /// As a technician would in the Pax8 portal: raises the demo tenant's Business
+    /// Premium subscription by one seat (provisioned after the simulator's delay).
+    pub(crate) async fn pax8_buy_premium_seat(&self) {
+        let token: Value = self
+            .client
+            .post(self.url("/sandbox/pax8/oauth/token"))
+            .json(
+                &json!({"client_id": "sandbox-pax8-client", "client_secret": "sandbox-pax8-secret",
+                          "audience": "https://api.pax8.com", "grant_type": "client_credentials"}),
+            )
+            .send()
+            .await
+            .expect("pax8 token")
+            .json()
+            .await
+            .expect("json");
+        let token = token["access_token"].as_str().expect("access_token");
+        let res = self
+            .client
+            .put(self.url("/sandbox/pax8/v1/subscriptions/e5b7a9c1-4f6b-4d8e-8a3c-5f7b9d1e3a4c"))
+            .bearer_auth(token)
+            .json(&json!({"quantity": 3}))
+            .send()
+            .await
+            .expect("pax8 put");
+        assert!(
+            res.status().is_success(),
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
     }
 
     pub(crate) async fn post_link(&self, link: &str) -> reqwest::Response {
