@@ -1,6 +1,9 @@
 //! `onboard`: the command line and the local server.
 
+mod cli;
+
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// Microsoft 365 user onboarding and offboarding for managed service providers.
 #[derive(Debug, Parser)]
@@ -11,9 +14,14 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Amazon States Language tools: run a state machine locally.
+    States(cli::states::StatesArgs),
+}
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::States(args) => cli::states::run(args),
+    }
 }

@@ -22,8 +22,8 @@ pub mod distributor;
 pub mod error;
 pub mod graph;
 pub mod http;
-pub mod notify;
 pub mod psa;
+pub mod notify;
 pub mod vault;
 
 pub use error::Error;

@@ -1,0 +1,52 @@
+//! Choice: the first matching rule's Next, else Default, else `States.NoChoiceMatched`.
+
+use crate::choice::evaluate;
+use crate::definition::{Kind, State};
+use crate::engine::{Exec, type_name};
+use crate::error::{Failure, names};
+use crate::payload::{Scope, compact};
+use crate::pipeline;
+use serde_json::{Value, json};
+
+pub(crate) fn enter<'a>(
+    x: &mut Exec<'a>,
+    run: u32,
+    state: &'a State,
+    raw: &Value,
+) -> Result<(), Failure> {
+    let Kind::Choice { choices, default } = &state.kind else {
+        return Ok(());
+    };
+    let effective = super::effective_input(state, raw)?;
+    let ctx = x.context(run, None);
+    let scope = Scope {
+        input: &effective,
+        context: &ctx,
+        vars: &x.vars,
+    };
+    let mut next = None;
+    for (rule, n) in choices {
+        if evaluate(rule, &scope)? {
+            next = Some(n.clone());
+            break;
+        }
+    }
+    let next = match next.or_else(|| default.clone()) {
+        Some(n) => n,
+        None => {
+            return Err(Failure::new(
+                names::NO_CHOICE_MATCHED,
+                format!(
+                    "No Matches! The Choice state '{}' found no rule matching its input '{}' and has no Default",
+                    state.name,
+                    compact(&effective)
+                ),
+            ));
+        }
+    };
+    let output = pipeline::select_path(state.output_path.as_ref(), &effective, "OutputPath")?;
+    pipeline::check_size(&output, "state output")?;
+    x.event(|| format!("{}StateExited", type_name(state)), "stateExitedEventDetails", || json!({"name": state.name, "output": compact(&output), "outputDetails": {"truncated": false}}));
+    x.goto(run, next, output);
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! Pass: "passes its input to its output, without performing work"; `Result` or
+//! `Parameters` become its result, placed by ResultPath.
+
+use crate::definition::{Kind, State};
+use crate::engine::Exec;
+use crate::error::Failure;
+use crate::pipeline;
+use serde_json::Value;
+
+pub(crate) fn enter<'a>(
+    x: &mut Exec<'a>,
+    run: u32,
+    state: &'a State,
+    raw: &Value,
+) -> Result<(), Failure> {
+    let Kind::Pass {
+        result,
+        parameters,
+        result_path,
+    } = &state.kind
+    else {
+        return Ok(());
+    };
+    let effective = super::effective_input(state, raw)?;
+    let result = match result {
+        Some(r) => r.clone(),
+        None => {
+            let ctx = x.context_for(parameters.as_ref(), run, None);
+            pipeline::template(parameters.as_ref(), &effective, &ctx, &x.vars)?
+        }
+    };
+    let combined = pipeline::result_path(result_path.as_ref(), raw, result)?;
+    let output = pipeline::select_path(state.output_path.as_ref(), &combined, "OutputPath")?;
+    x.leave(run, state, output);
+    Ok(())
+}
