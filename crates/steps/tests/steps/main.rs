@@ -10,3 +10,4 @@ mod flow;
 mod idempotency;
 mod statemachine;
 mod support;
+mod workflow;
