@@ -184,8 +184,6 @@ pub struct MapSpec {
 }
 
 const COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
-const FLOW: &[&str] = &["Next", "End"];
-const IO: &[&str] = &["InputPath", "OutputPath"];
 
 fn allowed(ty: &str) -> Option<Vec<&'static str>> {
     let extra: &[&str] = match ty {
@@ -267,7 +265,6 @@ fn allowed(ty: &str) -> Option<Vec<&'static str>> {
         ],
         _ => return None,
     };
-    let _ = (FLOW, IO);
     Some(COMMON.iter().chain(extra.iter()).copied().collect())
 }
 

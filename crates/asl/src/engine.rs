@@ -153,8 +153,24 @@ impl Engine {
         g.entry(arn.to_string()).or_default().clone()
     }
 
-    /// Starts an execution (and runs it until it parks or ends); answers its ARN.
+    /// Starts an execution and runs it until it parks or ends; answers its ARN.
     pub async fn start_execution(
+        &self,
+        state_machine_arn: &str,
+        name: Option<&str>,
+        input: Value,
+    ) -> Result<String, Error> {
+        let arn = self
+            .create_execution(state_machine_arn, name, input)
+            .await?;
+        self.drive(&arn).await?;
+        Ok(arn)
+    }
+
+    /// Records a new execution (ExecutionStarted) without running it, for callers that
+    /// answer first and run later (`drive`, or the next `run_due`, which picks it up at
+    /// once since it is due now).
+    pub async fn create_execution(
         &self,
         state_machine_arn: &str,
         name: Option<&str>,
@@ -225,8 +241,8 @@ impl Engine {
                 || json!({"input": pipeline_text(&input), "inputDetails": {"truncated": false}, "roleArn": role_arn()}),
             );
         }
+        rec.wake_at = Some(now);
         self.store.save(&rec).await?;
-        self.drive(&arn).await?;
         Ok(arn)
     }
 

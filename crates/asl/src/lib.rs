@@ -13,6 +13,27 @@
 //! - [`mock`]: AWS Step Functions Local mock configuration files as a dispatcher.
 //!
 //! This crate knows nothing of onboarding and must not depend on any other Onboard crate.
+//!
+//! ```
+//! use onboard_asl::mock::MockDispatcher;
+//! use onboard_asl::{Engine, MemoryStore, VirtualClock};
+//! use std::sync::Arc;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let clock = Arc::new(VirtualClock::new("2024-01-01T00:00:00Z".parse().unwrap()));
+//! let engine = Engine::new(Arc::new(MemoryStore::new()), clock, Arc::new(MockDispatcher::empty()));
+//! let sm = engine
+//!     .register("hello", r#"{"StartAt":"W","States":{
+//!         "W":{"Type":"Wait","Seconds":86400,"Next":"P"},
+//!         "P":{"Type":"Pass","Result":"done","ResultPath":"$.r","End":true}}}"#)
+//!     .unwrap();
+//! let arn = engine.start_execution(&sm, None, serde_json::json!({"a": 1})).await.unwrap();
+//! // Parked on the Wait: a record in the store, not a sleeping task.
+//! engine.advance(jiff::SignedDuration::from_secs(86_400)).await.unwrap();
+//! let rec = engine.describe_execution(&arn).await.unwrap();
+//! assert_eq!(rec.output, Some(serde_json::json!({"a": 1, "r": "done"})));
+//! # });
+//! ```
 
 #![warn(missing_docs)]
 

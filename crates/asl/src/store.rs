@@ -106,3 +106,123 @@ impl ExecutionStore for MemoryStore {
         Ok(v)
     }
 }
+
+/// The contract every [`ExecutionStore`] must meet, as one suite that runs against any
+/// implementation (the in-memory one here; SQLite and DynamoDB in `crates/store`).
+/// Give it an empty store; it answers the first broken rule.
+pub async fn contract_suite(store: &dyn ExecutionStore) -> Result<(), String> {
+    use crate::execution::ExecutionStatus;
+    let t = |s: &str| s.parse::<Timestamp>().map_err(|e| e.to_string());
+    let record = |arn: &str, wake: Option<Timestamp>, status: ExecutionStatus| ExecutionRecord {
+        execution_arn: arn.to_string(),
+        name: arn.rsplit(':').next().unwrap_or(arn).to_string(),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+        status,
+        input: serde_json::json!({"k": [1, 2, {"deep": true}]}),
+        output: None,
+        error: None,
+        cause: None,
+        start_date: "2024-01-01T00:00:00.000Z".into(),
+        stop_date: None,
+        wake_at: wake,
+        tokens: vec!["tok".into()],
+        deadline: wake,
+        runs: Default::default(),
+        next_run: 1,
+        ready: Default::default(),
+        next_nonce: 1,
+        history: Vec::new(),
+        event_count: 0,
+    };
+    let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
+    let (t1, t2, t3) = (
+        t("2024-01-01T00:00:10Z")?,
+        t("2024-01-01T00:00:20Z")?,
+        t("2024-01-01T00:00:30Z")?,
+    );
+
+    check(
+        store.load("a").await.map_err(|e| e.to_string())?.is_none(),
+        "an unknown execution loads as None",
+    )?;
+    check(
+        store
+            .next_wake()
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none(),
+        "an empty store has no next wake",
+    )?;
+    let a = record("a", Some(t2), ExecutionStatus::Running);
+    let b = record("b", Some(t1), ExecutionStatus::Running);
+    let c = record("c", None, ExecutionStatus::Running);
+    for r in [&a, &b, &c] {
+        store.save(r).await.map_err(|e| e.to_string())?;
+    }
+    check(
+        store.load("a").await.map_err(|e| e.to_string())?.as_ref() == Some(&a),
+        "a saved record loads back equal",
+    )?;
+    check(
+        store.next_wake().await.map_err(|e| e.to_string())? == Some(t1),
+        "next_wake is the earliest wake_at",
+    )?;
+    check(
+        store.due(t1).await.map_err(|e| e.to_string())? == vec!["b".to_string()],
+        "due(t) includes wake_at == t only",
+    )?;
+    check(
+        store.due(t3).await.map_err(|e| e.to_string())? == vec!["b".to_string(), "a".to_string()],
+        "due answers earliest first",
+    )?;
+    let mut running = store.running().await.map_err(|e| e.to_string())?;
+    running.sort();
+    check(
+        running == ["a", "b", "c"],
+        "running lists every running execution",
+    )?;
+
+    // Re-saving moves the timer; finishing removes it and the execution from `running`.
+    let a2 = ExecutionRecord {
+        wake_at: Some(t3),
+        ..a.clone()
+    };
+    store.save(&a2).await.map_err(|e| e.to_string())?;
+    check(
+        store.due(t2).await.map_err(|e| e.to_string())? == vec!["b".to_string()],
+        "re-saving replaces the old wake_at",
+    )?;
+    let b2 = ExecutionRecord {
+        status: ExecutionStatus::Succeeded,
+        wake_at: None,
+        ..b.clone()
+    };
+    store.save(&b2).await.map_err(|e| e.to_string())?;
+    check(
+        store.next_wake().await.map_err(|e| e.to_string())? == Some(t3),
+        "a finished execution has no timer",
+    )?;
+    let mut running = store.running().await.map_err(|e| e.to_string())?;
+    running.sort();
+    check(running == ["a", "c"], "a finished execution is not running")?;
+    check(
+        store
+            .load("b")
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|r| r.status)
+            == Some(ExecutionStatus::Succeeded),
+        "a finished execution still loads",
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_store_meets_the_store_contract() {
+        contract_suite(&MemoryStore::new()).await.unwrap();
+    }
+}

@@ -485,3 +485,20 @@ async fn stop_execution_aborts_a_parked_execution() {
         Err(Error::TaskTimedOut)
     ));
 }
+
+#[tokio::test]
+async fn a_created_execution_runs_on_the_next_run_due() {
+    const DEF: &str = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Result":1,"End":true}}}"#;
+    let (engine, _, _) = setup(Arc::new(Counting::default()));
+    let sm = engine.register("c", DEF).unwrap();
+    let arn = engine.create_execution(&sm, None, json!({})).await.unwrap();
+    assert_eq!(
+        engine.describe_execution(&arn).await.unwrap().status,
+        ExecutionStatus::Running
+    );
+    assert_eq!(engine.run_due().await.unwrap(), 1);
+    assert_eq!(
+        engine.describe_execution(&arn).await.unwrap().output,
+        Some(json!(1))
+    );
+}

@@ -438,11 +438,17 @@ impl<'a> Form<'a> {
     }
 
     fn ignored(&self, known: &[&str]) -> Vec<String> {
-        self.object
+        // Sorted, so the answer does not depend on whether serde_json keeps
+        // insertion order (its `preserve_order` feature, which another crate
+        // in the build may switch on).
+        let mut ignored: Vec<String> = self
+            .object
             .keys()
             .filter(|k| !known.contains(&k.as_str()))
             .cloned()
-            .collect()
+            .collect();
+        ignored.sort();
+        ignored
     }
 
     fn finish<T>(self, value: Option<T>) -> Result<T, DomainError> {
@@ -639,6 +645,8 @@ pub fn parse_offboarding(
     match form.raw("actions") {
         None => {}
         Some(Json::Object(given)) => {
+            // Sorted for the same reason as `ignored`: errors in a stable order.
+            let given: std::collections::BTreeMap<_, _> = given.iter().collect();
             for (key, value) in given {
                 let field = format!("actions.{key}");
                 let name = key.strip_prefix("offboarding_").unwrap_or(key);

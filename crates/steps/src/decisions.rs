@@ -89,39 +89,69 @@ impl LinkSigner {
             .expect("hmac accepts any key length")
     }
 
-    fn message(id: &str, expires: i64, action: Action) -> String {
-        format!("{id}\n{expires}\n{}", action.as_str())
+    /// What is signed: id, expiry, action and recipient, one per line (none of
+    /// them can hold a newline: ids are base64url, the recipient an address).
+    fn message(id: &str, expires: i64, action: Action, recipient: Option<&str>) -> String {
+        format!(
+            "{id}\n{expires}\n{}\n{}",
+            action.as_str(),
+            recipient.unwrap_or_default()
+        )
     }
 
-    fn signature(&self, id: &str, expires: i64, action: Action) -> String {
+    fn signature(&self, id: &str, expires: i64, action: Action, recipient: Option<&str>) -> String {
         let mut mac = self.mac();
-        mac.update(Self::message(id, expires, action).as_bytes());
+        mac.update(Self::message(id, expires, action, recipient).as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
-    /// The link that performs `action` on decision `id`, valid until `expires_at`.
-    pub fn link(&self, id: &str, action: Action, expires_at: Timestamp) -> Url {
+    /// The link that performs `action` on decision `id`, valid until `expires_at`:
+    /// `{public_url}/decisions/{id}?action=..&exp=..[&to=..]&sig=..`. With a
+    /// `recipient` (the approver the link was mailed to), the link says who
+    /// decides: [`VerifiedLink::recipient`].
+    pub fn link(
+        &self,
+        id: &str,
+        action: Action,
+        expires_at: Timestamp,
+        recipient: Option<&str>,
+    ) -> Url {
         let expires = expires_at.as_second();
         let mut url = self.public_url.clone();
         url.set_path(&format!("{}decisions/{id}", self.public_url.path()));
-        url.query_pairs_mut()
-            .append_pair("action", action.as_str())
-            .append_pair("exp", &expires.to_string())
-            .append_pair("sig", &self.signature(id, expires, action));
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("action", action.as_str())
+                .append_pair("exp", &expires.to_string());
+            if let Some(to) = recipient {
+                query.append_pair("to", to);
+            }
+            query.append_pair("sig", &self.signature(id, expires, action, recipient));
+        }
         url
     }
 
-    /// Checks a link's signature in constant time; the action and expiry it signs.
-    fn check(&self, id: &str, query: &LinkQuery) -> Result<(Action, i64), LinkError> {
+    /// Checks a link's signature in constant time; the action, expiry and
+    /// recipient it signs.
+    fn check(
+        &self,
+        id: &str,
+        query: &LinkQuery,
+    ) -> Result<(Action, i64, Option<String>), LinkError> {
         let action: Action = query.action.parse().map_err(|_| LinkError::Tampered)?;
         let expires: i64 = query.exp.trim().parse().map_err(|_| LinkError::Tampered)?;
+        let recipient = query.to.as_deref().filter(|t| !t.is_empty());
+        if recipient.is_some_and(|r| r.contains('\n')) {
+            return Err(LinkError::Tampered);
+        }
         let sig = URL_SAFE_NO_PAD
             .decode(query.sig.trim())
             .map_err(|_| LinkError::Tampered)?;
         let mut mac = self.mac();
-        mac.update(Self::message(id, expires, action).as_bytes());
+        mac.update(Self::message(id, expires, action, recipient).as_bytes());
         mac.verify_slice(&sig).map_err(|_| LinkError::Tampered)?;
-        Ok((action, expires))
+        Ok((action, expires, recipient.map(str::to_owned)))
     }
 }
 
@@ -216,9 +246,29 @@ pub struct LinkQuery {
     /// `exp`: the expiry in Unix seconds.
     #[serde(default)]
     pub exp: String,
+    /// `to`: the recipient the link was mailed to, when it names one.
+    #[serde(default)]
+    pub to: Option<String>,
     /// `sig`: the HMAC.
     #[serde(default)]
     pub sig: String,
+}
+
+impl LinkQuery {
+    /// Reads the query of a link URL (the HTTP layer may also deserialize it).
+    pub fn from_url(url: &Url) -> Self {
+        let mut q = LinkQuery::default();
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "action" => q.action = v.into_owned(),
+                "exp" => q.exp = v.into_owned(),
+                "to" => q.to = Some(v.into_owned()),
+                "sig" => q.sig = v.into_owned(),
+                _ => {}
+            }
+        }
+        q
+    }
 }
 
 /// Why a link cannot be used.
@@ -260,6 +310,9 @@ pub struct VerifiedLink {
     pub decision: Decision,
     /// What the link does.
     pub action: Action,
+    /// Whom the link was mailed to (signed), when it names someone: pass it to
+    /// [`decide`] as `decided_by` unless the caller knows better.
+    pub recipient: Option<String>,
 }
 
 /// Checks a decision link: signature (403), existence (404), expiry (410).
@@ -270,7 +323,7 @@ pub async fn verify_link(
     decision_id: &str,
     query: &LinkQuery,
 ) -> Result<VerifiedLink, LinkError> {
-    let (action, expires) = deps.links.check(decision_id, query)?;
+    let (action, expires, recipient) = deps.links.check(decision_id, query)?;
     let decision = deps
         .store
         .get_decision(decision_id)
@@ -287,7 +340,11 @@ pub async fn verify_link(
             expired_at: decision.decided_at.unwrap_or(decision.expires_at),
         });
     }
-    Ok(VerifiedLink { decision, action })
+    Ok(VerifiedLink {
+        decision,
+        action,
+        recipient,
+    })
 }
 
 /// What the confirmation page shows: what is decided, for whom, by when.
@@ -803,13 +860,30 @@ pub(crate) async fn issue(
 }
 
 fn links(deps: &Deps, decision: Decision, generation: u32) -> Issued {
-    let [yes, no] = Action::of(decision.kind);
+    let [yes, no] = decision_links(deps, &decision, None);
     Issued {
-        yes: deps.links.link(&decision.id, yes, decision.expires_at),
-        no: deps.links.link(&decision.id, no, decision.expires_at),
+        yes: yes.1,
+        no: no.1,
         decision,
         generation,
     }
+}
+
+/// The two links of a decision (approve and deny, or confirm and reject), for
+/// `recipient` when given: what a mail, a ticket note or the pending-decisions
+/// page of `onboard serve` shows.
+pub fn decision_links(
+    deps: &Deps,
+    decision: &Decision,
+    recipient: Option<&str>,
+) -> [(Action, Url); 2] {
+    Action::of(decision.kind).map(|action| {
+        (
+            action,
+            deps.links
+                .link(&decision.id, action, decision.expires_at, recipient),
+        )
+    })
 }
 
 /// Moves a pending decision to `expired` (by `timeout` or `superseded`); a decided
@@ -852,23 +926,14 @@ mod tests {
     }
 
     fn query(url: &Url) -> LinkQuery {
-        let mut q = LinkQuery::default();
-        for (k, v) in url.query_pairs() {
-            match k.as_ref() {
-                "action" => q.action = v.into_owned(),
-                "exp" => q.exp = v.into_owned(),
-                "sig" => q.sig = v.into_owned(),
-                _ => {}
-            }
-        }
-        q
+        LinkQuery::from_url(url)
     }
 
     #[test]
     fn a_link_is_absolute_and_verifies_with_its_own_action_only() {
         let s = signer();
         let at: Timestamp = "2026-03-01T00:00:00Z".parse().expect("ts");
-        let url = s.link("abc", Action::Approve, at);
+        let url = s.link("abc", Action::Approve, at, None);
         assert!(
             url.as_str()
                 .starts_with("https://onboard.example.com/base/decisions/abc?action=approve&exp="),
@@ -877,7 +942,7 @@ mod tests {
         let q = query(&url);
         assert_eq!(
             s.check("abc", &q).expect("valid"),
-            (Action::Approve, at.as_second())
+            (Action::Approve, at.as_second(), None)
         );
 
         let mut deny = q.clone();
@@ -887,6 +952,32 @@ mod tests {
         later.exp = (at.as_second() + 1).to_string();
         assert!(matches!(s.check("abc", &later), Err(LinkError::Tampered)));
         assert!(matches!(s.check("abd", &q), Err(LinkError::Tampered)));
+        let mut someone = q.clone();
+        someone.to = Some("boss@contoso.com".into());
+        assert!(matches!(s.check("abc", &someone), Err(LinkError::Tampered)));
+    }
+
+    #[test]
+    fn a_link_for_a_recipient_names_them_and_cannot_be_given_to_another() {
+        let s = signer();
+        let at: Timestamp = "2026-03-01T00:00:00Z".parse().expect("ts");
+        let url = s.link("abc", Action::Deny, at, Some("hr@contoso.com"));
+        assert!(url.as_str().contains("&to=hr%40contoso.com&sig="), "{url}");
+        let q = query(&url);
+        assert_eq!(
+            s.check("abc", &q).expect("valid"),
+            (
+                Action::Deny,
+                at.as_second(),
+                Some("hr@contoso.com".to_owned())
+            )
+        );
+        let mut other = q.clone();
+        other.to = Some("mallory@example.com".into());
+        assert!(matches!(s.check("abc", &other), Err(LinkError::Tampered)));
+        let mut nobody = q;
+        nobody.to = None;
+        assert!(matches!(s.check("abc", &nobody), Err(LinkError::Tampered)));
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub async fn accept_onboarding(deps: &Deps, id: &str, form: &Value) -> Result<Re
     let request = parse_onboarding(form, &variables)?;
     let now = deps.clock.now();
     let plan = plan_onboarding(&request, &variables, now)?;
+    crate::validate::check_schedule(&plan, &variables, now)?;
     let status = if plan.approval.is_some() {
         Status::PendingApproval
     } else if plan.create_at.is_some() {

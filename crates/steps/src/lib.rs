@@ -70,6 +70,6 @@ pub use intake::{accept_onboarding, execution_input};
 pub use mark_scheduled::mark_scheduled;
 pub use purchase_license::purchase_license;
 pub use record_license_outcome::record_license_outcome;
-pub use request_approval::request_approval;
+pub use request_approval::{remind_approvers, request_approval};
 pub use request_license_purchase::request_license_purchase;
 pub use validate::validate;

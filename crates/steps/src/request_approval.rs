@@ -6,13 +6,13 @@
 use jiff::Timestamp;
 use onboard_connectors::notify::Mail;
 use onboard_domain::notes;
-use onboard_store::{DecisionKind, Status};
+use onboard_store::{Decision, DecisionKind, Status};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use crate::context::Onboarding;
-use crate::decisions::issue;
+use crate::decisions::{decision_links, issue};
 use crate::deps::Deps;
 use crate::error::StepError;
 use crate::idempotency::key;
@@ -65,50 +65,35 @@ pub async fn request_approval(deps: &Deps, input: Input) -> Result<Output, StepE
     )
     .await?;
     let decision = &issued.decision;
-    let name = &onboarding.request.display_name;
     let deadline = notes::approval_requested(
-        name,
+        &onboarding.request.display_name,
         &vars.new_user_approval_email,
         decision.expires_at,
         &vars.time_zone,
     );
 
-    let mut mail = Mail::builder(
-        &from,
-        &approvers,
-        &format!(
-            "Approval needed: new user {name} ({})",
-            onboarding.organization.name
-        ),
-    )
-    .paragraph(&format!(
-        "{} asks to create a Microsoft 365 user for {name}.",
-        onboarding.organization.name
-    ));
-    for line in notes::onboarding_started(&onboarding.request)
-        .lines()
-        .skip(1)
-    {
-        mail = mail.paragraph(line);
+    for approver in &approvers {
+        let mail = approval_mail(
+            deps,
+            &onboarding,
+            decision,
+            approver,
+            &from,
+            Kind::Request {
+                replaces: issued.generation > 0,
+            },
+        );
+        mail_once(
+            deps,
+            &key(
+                onboarding.id(),
+                "request_approval",
+                &format!("mail/{}/{approver}", decision.id),
+            ),
+            &mail,
+        )
+        .await?;
     }
-    if issued.generation > 0 {
-        mail = mail.paragraph("This request replaces an earlier one: its links no longer work.");
-    }
-    let mail = mail
-        .link("Approve", issued.yes.as_str())
-        .link("Deny", issued.no.as_str())
-        .paragraph(&deadline)
-        .build();
-    mail_once(
-        deps,
-        &key(
-            onboarding.id(),
-            "request_approval",
-            &format!("mail/{}", decision.id),
-        ),
-        &mail,
-    )
-    .await?;
     onboarding
         .note(
             deps,
@@ -132,4 +117,117 @@ pub async fn request_approval(deps: &Deps, input: Input) -> Result<Output, StepE
         decision_id: decision.id.clone(),
         expires_at: decision.expires_at,
     })
+}
+
+/// Which approval mail.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// The request (`replaces`: an earlier request's links no longer work).
+    Request { replaces: bool },
+    /// A reminder.
+    Reminder,
+}
+
+/// The approval mail to one approver, with links that name them.
+fn approval_mail(
+    deps: &Deps,
+    onboarding: &Onboarding,
+    decision: &Decision,
+    approver: &str,
+    from: &str,
+    kind: Kind,
+) -> Mail {
+    let vars = &onboarding.variables;
+    let name = &onboarding.request.display_name;
+    let org = &onboarding.organization.name;
+    let subject = match kind {
+        Kind::Request { .. } => format!("Approval needed: new user {name} ({org})"),
+        Kind::Reminder => format!("Reminder: approval needed for new user {name} ({org})"),
+    };
+    let mut mail = Mail::builder(from, &[approver], &subject).paragraph(&format!(
+        "{org} asks to create a Microsoft 365 user for {name}."
+    ));
+    for line in notes::onboarding_started(&onboarding.request)
+        .lines()
+        .skip(1)
+    {
+        mail = mail.paragraph(line);
+    }
+    if let Kind::Request { replaces: true } = kind {
+        mail = mail.paragraph("This request replaces an earlier one: its links no longer work.");
+    }
+    let [(_, approve), (_, deny)] = decision_links(deps, decision, Some(approver));
+    mail.link("Approve", approve.as_str())
+        .link("Deny", deny.as_str())
+        .paragraph(&notes::approval_requested(
+            name,
+            &vars.new_user_approval_email,
+            decision.expires_at,
+            &vars.time_zone,
+        ))
+        .build()
+}
+
+/// Reminds the approvers of `organization`'s pending approvals every
+/// `approval_reminder_hours` (0: never) until they expire; returns the mails sent.
+///
+/// The local server calls it whenever its clock moves (and on AWS a scheduled
+/// rule can); each reminder is sent once, and reminders missed while nothing
+/// called are folded into one.
+pub async fn remind_approvers(deps: &Deps, organization: &str) -> Result<u32, StepError> {
+    let now = deps.clock.now();
+    let mut sent = 0;
+    let mut cursor = None;
+    loop {
+        let page = deps
+            .store
+            .pending_decisions(organization, 100, cursor.as_ref())
+            .await?;
+        for decision in &page.items {
+            if decision.kind != DecisionKind::Approval || now >= decision.expires_at {
+                continue;
+            }
+            let onboarding = Onboarding::load(deps, &decision.record_id).await?;
+            let every = onboarding.variables.approval_reminder_hours.get();
+            if every == 0 {
+                continue;
+            }
+            let elapsed = now.duration_since(decision.created_at).as_secs();
+            let due = elapsed / (i64::from(every) * 3600);
+            if due < 1 {
+                continue;
+            }
+            let from = sender(&onboarding.variables)?;
+            for approver in &onboarding.variables.new_user_approval_email {
+                let mail = approval_mail(
+                    deps,
+                    &onboarding,
+                    decision,
+                    approver.as_str(),
+                    &from,
+                    Kind::Reminder,
+                );
+                let once = key(
+                    onboarding.id(),
+                    "request_approval",
+                    &format!("reminder/{}/{due}/{approver}", decision.id),
+                );
+                if mail_once(deps, &once, &mail).await? {
+                    sent += 1;
+                }
+            }
+            onboarding
+                .record(
+                    deps,
+                    "request_approval",
+                    None,
+                    &format!("reminder {due} sent to the approvers"),
+                )
+                .await?;
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(sent),
+        }
+    }
 }

@@ -4,7 +4,9 @@
 //! Its output becomes `$.plan` in the state: the Choice states and the waits read it,
 //! so every duration the state machine waits comes from here, never from a constant.
 
-use onboard_domain::plan_onboarding;
+use jiff::{SignedDuration, Timestamp};
+use onboard_domain::plan::OnboardingPlan;
+use onboard_domain::{DomainError, FieldError, Variables, plan_onboarding};
 use onboard_store::Status;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -17,6 +19,42 @@ use crate::idempotency::{key, recall, remember};
 /// How long a technician has to confirm or reject a manual license purchase (24 hours,
 /// as the reference documents).
 pub const LICENSE_PURCHASE_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
+
+/// How long a Step Functions Standard execution may run.
+const MAX_EXECUTION: SignedDuration = SignedDuration::from_hours(365 * 24);
+
+/// Refuses a start date the execution could not wait for: a Standard execution lasts
+/// at most a year, and the approval and license waits come on top of the start date.
+pub(crate) fn check_schedule(
+    plan: &OnboardingPlan,
+    variables: &Variables,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    let Some(create_at) = plan.create_at else {
+        return Ok(());
+    };
+    let approval = if plan.approval.is_some() {
+        SignedDuration::from_hours(i64::from(variables.approval_timeout_hours.get()))
+    } else {
+        SignedDuration::ZERO
+    };
+    let license = SignedDuration::from_hours(24);
+    let margin = SignedDuration::from_hours(24);
+    let room = MAX_EXECUTION - approval - license - margin;
+    let latest = now.checked_add(room).unwrap_or(Timestamp::MAX);
+    if create_at > latest {
+        let days = room.as_hours() / 24;
+        return Err(DomainError::InvalidRequest {
+            errors: vec![FieldError::new(
+                "start_date",
+                format!(
+                    "is more than {days} days ahead; a run waits at most a year in all (submit it closer to the start date)"
+                ),
+            )],
+        });
+    }
+    Ok(())
+}
 
 /// The input of `Validate`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +93,7 @@ pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
     let onboarding = Onboarding::load(deps, &input.onboarding_id).await?;
     let now = deps.clock.now();
     let plan = plan_onboarding(&onboarding.request, &onboarding.variables, now)?;
+    check_schedule(&plan, &onboarding.variables, now)?;
     let approval_timeout_seconds =
         u64::from(onboarding.variables.approval_timeout_hours.get()) * 3600;
     let output = Output {

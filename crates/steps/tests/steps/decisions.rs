@@ -5,6 +5,7 @@ use jiff::SignedDuration;
 use onboard_steps::decisions::{
     Action, DecideError, LinkError, decide, describe_decision, resume, verify_link,
 };
+use onboard_steps::remind_approvers;
 use serde_json::json;
 
 use crate::support::{Callback, Env, ORG, links_in, query_of};
@@ -72,6 +73,7 @@ async fn approving_resumes_the_task_once_and_notes_who_approved() {
     let (id, query) = query_of(&approve);
     let link = verify_link(&env.deps, &id, &query).await.unwrap();
     assert_eq!(link.action, Action::Approve);
+    assert_eq!(link.recipient.as_deref(), Some("hr@contoso.com"));
     let page = describe_decision(&env.deps, &link).await.unwrap();
     assert_eq!(page.display_name, "Ana Silva");
     assert_eq!(page.organization, ORG);
@@ -208,6 +210,7 @@ async fn tampered_unknown_and_expired_links_are_refused() {
             .now()
             .checked_add(SignedDuration::from_hours(1))
             .unwrap(),
+        None,
     );
     let (uid, uquery) = query_of(unknown.as_str());
     assert_eq!(
@@ -462,4 +465,57 @@ async fn rejecting_or_ignoring_a_purchase_continues_without_the_license() {
         .await
         .unwrap_err();
     assert_eq!(wrong.http_status(), 403);
+}
+
+#[tokio::test]
+async fn approvers_are_reminded_once_per_period_until_someone_decides() {
+    let env = approval_env().await;
+    let reminders = |env: &Env| {
+        env.mails()
+            .into_iter()
+            .filter(|m| {
+                m.subject
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with("Reminder"))
+            })
+            .count()
+    };
+    assert_eq!(
+        remind_approvers(&env.deps, ORG).await.unwrap(),
+        0,
+        "nothing due yet"
+    );
+    env.clock.advance(SignedDuration::from_hours(25));
+    assert_eq!(remind_approvers(&env.deps, ORG).await.unwrap(), 1);
+    assert_eq!(
+        remind_approvers(&env.deps, ORG).await.unwrap(),
+        0,
+        "sent once"
+    );
+    assert_eq!(reminders(&env), 1);
+    let reminder = env.mails().pop().unwrap();
+    assert_eq!(reminder.to, ["hr@contoso.com"]);
+    assert!(
+        links_in(&reminder.body)
+            .iter()
+            .any(|l| l.contains("action=approve"))
+    );
+
+    let (approve, _) = approval_links(&env);
+    let (id, _) = query_of(&approve);
+    decide(
+        &env.deps,
+        &env.callbacks,
+        &id,
+        Action::Approve,
+        "hr@contoso.com",
+    )
+    .await
+    .unwrap();
+    env.clock.advance(SignedDuration::from_hours(20));
+    assert_eq!(
+        remind_approvers(&env.deps, ORG).await.unwrap(),
+        0,
+        "decided: no reminder"
+    );
 }

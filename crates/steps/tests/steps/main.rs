@@ -8,5 +8,7 @@ mod decisions;
 mod failures;
 mod flow;
 mod idempotency;
+mod intake;
 mod statemachine;
 mod support;
+mod workflow;

@@ -531,20 +531,11 @@ impl Env {
     }
 }
 
-/// The query of a decision link.
+/// The decision id and query of a decision link.
 pub fn query_of(url: &str) -> (String, LinkQuery) {
     let url = Url::parse(url).unwrap();
     let id = url.path().rsplit('/').next().unwrap().to_owned();
-    let mut q = LinkQuery::default();
-    for (k, v) in url.query_pairs() {
-        match k.as_ref() {
-            "action" => q.action = v.into_owned(),
-            "exp" => q.exp = v.into_owned(),
-            "sig" => q.sig = v.into_owned(),
-            _ => {}
-        }
-    }
-    (id, q)
+    (id, LinkQuery::from_url(&url))
 }
 
 /// Every decision link in `text`.

@@ -1,0 +1,333 @@
+//! statemachine/onboarding.asl.json run by the project's interpreter (`onboard-asl`)
+//! over these steps and the simulators: the paths of the workflow end to end,
+//! with decisions resuming waiting tasks through `TaskCallbacks`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use onboard_asl::{
+    Dispatcher, Engine, ExecutionStatus, Failure, MemoryStore, TaskOutcome, TaskRequest,
+    VirtualClock,
+};
+use onboard_steps::decisions::{Action, CallbackError, TaskCallbacks, decide};
+use onboard_steps::{Clock, Deps, FUNCTIONS};
+use onboard_store::Store;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use crate::support::{Env, ORG};
+
+/// Runs Task states with `onboard_steps::dispatch`, as `onboard serve` will.
+struct Steps(Deps);
+
+#[async_trait]
+impl Dispatcher for Steps {
+    async fn dispatch(&self, request: TaskRequest) -> TaskOutcome {
+        let waits = request.task_token.is_some();
+        let (arn, mut payload) = if request
+            .resource
+            .starts_with("arn:aws:states:::lambda:invoke")
+        {
+            (
+                request.payload["FunctionName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                request.payload["Payload"].clone(),
+            )
+        } else {
+            (request.resource.clone(), request.payload.clone())
+        };
+        let function = arn.rsplit(':').next().unwrap_or_default().to_owned();
+        if let Some(token) = request.task_token {
+            // The state passes `$$.Task.Token`; the interpreter hands it over here too.
+            payload["task_token"] = json!(token);
+        }
+        match onboard_steps::dispatch(&self.0, &function, payload).await {
+            Ok(_) if waits => TaskOutcome::AwaitingCallback,
+            Ok(output) => TaskOutcome::Succeeded(output),
+            Err(e) => TaskOutcome::Failed(Failure::new(e.name(), e.cause())),
+        }
+    }
+}
+
+/// Resumes waiting tasks through the interpreter.
+struct Resume(Arc<Engine>);
+
+#[async_trait]
+impl TaskCallbacks for Resume {
+    async fn send_task_success(
+        &self,
+        token: &SecretString,
+        output: Value,
+    ) -> Result<(), CallbackError> {
+        self.0
+            .send_task_success(token.expose_secret(), &output.to_string())
+            .await
+            .map_err(|e| CallbackError::new(e.to_string()))
+    }
+
+    async fn send_task_failure(
+        &self,
+        token: &SecretString,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), CallbackError> {
+        self.0
+            .send_task_failure(token.expose_secret(), Some(error), Some(cause))
+            .await
+            .map_err(|e| CallbackError::new(e.to_string()))
+    }
+}
+
+/// The steps read the interpreter's virtual clock.
+#[derive(Debug)]
+struct Virtual(Arc<VirtualClock>);
+
+impl Clock for Virtual {
+    fn now(&self) -> jiff::Timestamp {
+        onboard_asl::Clock::now(self.0.as_ref())
+    }
+}
+
+/// The definition with its `${XFunctionArn}` substitutions made, as SAM deploys it.
+fn definition() -> String {
+    let mut text = include_str!("../../../../statemachine/onboarding.asl.json").to_owned();
+    for f in FUNCTIONS {
+        text = text.replace(
+            &format!("${{{f}FunctionArn}}"),
+            &format!("arn:aws:lambda:us-east-1:123456789012:function:{f}"),
+        );
+    }
+    text
+}
+
+struct Workflow {
+    engine: Arc<Engine>,
+    machine: String,
+}
+
+impl Workflow {
+    fn new(env: &mut Env) -> Workflow {
+        let clock = Arc::new(VirtualClock::new(env.deps.clock.now()));
+        env.deps.clock = Arc::new(Virtual(clock.clone()));
+        let engine = Arc::new(Engine::new(
+            Arc::new(MemoryStore::new()),
+            clock,
+            Arc::new(Steps(env.deps.clone())),
+        ));
+        let machine = engine.register("onboarding", &definition()).unwrap();
+        Workflow { engine, machine }
+    }
+
+    async fn start(&self, id: &str) -> String {
+        let arn = self
+            .engine
+            .start_execution(&self.machine, None, json!({"onboarding_id": id}))
+            .await
+            .unwrap();
+        self.engine.drive(&arn).await.unwrap();
+        arn
+    }
+
+    async fn finish(&self, arn: &str) -> onboard_asl::ExecutionRecord {
+        self.engine.run_to_completion(arn).await.unwrap()
+    }
+
+    fn callbacks(&self) -> Resume {
+        Resume(self.engine.clone())
+    }
+}
+
+async fn pending_decision(env: &Env) -> String {
+    let page = env.store.pending_decisions(ORG, 10, None).await.unwrap();
+    assert_eq!(page.items.len(), 1, "{page:?}");
+    page.items[0].id.clone()
+}
+
+#[tokio::test]
+async fn the_plain_path_completes_and_no_secret_is_in_the_state() {
+    let mut env = Env::new().await;
+    env.submit(
+        "ob-w1",
+        json!({"licenses": ["O365_BUSINESS_PREMIUM"], "groups": ["Sales"]}),
+    )
+    .await;
+    let flow = Workflow::new(&mut env);
+    let arn = flow.start("ob-w1").await;
+    let run = flow.finish(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    let record = env.record("ob-w1").await;
+    assert_eq!(record.status.as_str(), "completed");
+    assert_eq!(record.license_outcome.map(|o| o.as_str()), Some("assigned"));
+    let output = run.output.unwrap();
+    assert_eq!(output["completed"]["status"], "completed");
+    let password = crate::support::password_in_notes(&env.note_texts()).unwrap();
+    assert!(!output.to_string().contains(&password));
+}
+
+#[tokio::test]
+async fn approved_then_scheduled_then_an_unanswered_purchase_completes_without_the_license() {
+    let mut env = Env::new().await;
+    env.set_variables(&[
+        ("require_approval_for_new_users", "1"),
+        ("new_user_approval_email", "hr@contoso.com"),
+        ("allow_scheduled_user_creation", "1"),
+    ])
+    .await;
+    env.submit(
+        "ob-w2",
+        json!({"licenses": ["SPB"], "start_date": "2026-03-12"}),
+    )
+    .await;
+    let flow = Workflow::new(&mut env);
+    let arn = flow.start("ob-w2").await;
+    assert_eq!(
+        env.record("ob-w2").await.status.as_str(),
+        "pending_approval"
+    );
+
+    let approval = pending_decision(&env).await;
+    decide(
+        &env.deps,
+        &flow.callbacks(),
+        &approval,
+        Action::Approve,
+        "hr@contoso.com",
+    )
+    .await
+    .unwrap();
+    flow.engine.drive(&arn).await.unwrap();
+    assert_eq!(env.record("ob-w2").await.status.as_str(), "scheduled");
+    assert!(
+        !env.users_named("asilva@contoso.com"),
+        "nothing before the start date"
+    );
+
+    let run = flow.finish(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    let record = env.record("ob-w2").await;
+    assert_eq!(record.status.as_str(), "completed");
+    assert_eq!(
+        record.license_outcome.map(|o| o.as_str()),
+        Some("purchase_timed_out")
+    );
+    assert!(env.users_named("asilva@contoso.com"));
+    assert!(env
+        .note_texts()
+        .iter()
+        .any(|n| n.contains("Nobody confirmed or rejected the purchase of SPB within 24 hours")));
+}
+
+#[tokio::test]
+async fn a_confirmed_purchase_is_assigned_once_the_seat_is_in_the_tenant() {
+    let mut env = Env::new().await;
+    env.submit("ob-w3", json!({"licenses": ["SPB"]})).await;
+    let flow = Workflow::new(&mut env);
+    let arn = flow.start("ob-w3").await;
+    assert_eq!(
+        env.record("ob-w3").await.status.as_str(),
+        "waiting_license_purchase"
+    );
+    env.graph
+        .state()
+        .add_seats(crate::support::TENANT, "SPB", 1)
+        .unwrap();
+    let purchase = pending_decision(&env).await;
+    decide(
+        &env.deps,
+        &flow.callbacks(),
+        &purchase,
+        Action::Confirm,
+        "tech@msp.example",
+    )
+    .await
+    .unwrap();
+    let run = flow.finish(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert_eq!(
+        env.record("ob-w3")
+            .await
+            .license_outcome
+            .map(|o| o.as_str()),
+        Some("purchase_confirmed")
+    );
+}
+
+#[tokio::test]
+async fn a_denied_or_unanswered_approval_ends_without_a_user() {
+    for (id, answer) in [("ob-w4", Some(Action::Deny)), ("ob-w5", None)] {
+        let mut env = Env::new().await;
+        env.set_variables(&[
+            ("require_approval_for_new_users", "1"),
+            ("new_user_approval_email", "hr@contoso.com"),
+        ])
+        .await;
+        env.submit(id, json!({})).await;
+        let flow = Workflow::new(&mut env);
+        let arn = flow.start(id).await;
+        if let Some(action) = answer {
+            let approval = pending_decision(&env).await;
+            decide(
+                &env.deps,
+                &flow.callbacks(),
+                &approval,
+                action,
+                "hr@contoso.com",
+            )
+            .await
+            .unwrap();
+        }
+        let run = flow.finish(&arn).await;
+        assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+        let expected = if answer.is_some() {
+            "denied"
+        } else {
+            "approval_timed_out"
+        };
+        assert_eq!(env.record(id).await.status.as_str(), expected);
+        assert!(!env.users_named("asilva@contoso.com"));
+        assert_eq!(env.tickets()[0].status.name, "Completed");
+    }
+}
+
+#[tokio::test]
+async fn an_automatic_purchase_waits_for_the_seats_and_buys_once() {
+    let mut env = Env::new().await;
+    env.set_variables(&[("microsoft_licensing_distributor", "pax8")])
+        .await;
+    env.submit("ob-w6", json!({"licenses": ["SPB"]})).await;
+    let flow = Workflow::new(&mut env);
+    let arn = flow.start("ob-w6").await;
+    // PurchaseLicense bought the seat and is retrying License.SeatsPending.
+    assert_eq!(env.pax8.orders().len(), 1);
+    env.pax8.advance(std::time::Duration::from_secs(300));
+    let run = flow.finish(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert_eq!(
+        env.record("ob-w6")
+            .await
+            .license_outcome
+            .map(|o| o.as_str()),
+        Some("purchased")
+    );
+    assert_eq!(env.pax8.orders().len(), 1, "bought once");
+}
+
+#[tokio::test]
+async fn a_permanent_failure_notes_the_ticket_and_fails_with_the_steps_error() {
+    let mut env = Env::new().await;
+    env.submit("ob-w7", json!({"username": "adelev"})).await;
+    let flow = Workflow::new(&mut env);
+    let arn = flow.start("ob-w7").await;
+    let run = flow.finish(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    assert_eq!(run.error.as_deref(), Some("Graph.UserExists"));
+    assert_eq!(env.record("ob-w7").await.status.as_str(), "failed");
+    assert_eq!(env.tickets()[0].status.name, "Waiting Customer");
+    assert!(
+        env.note_texts()
+            .iter()
+            .any(|n| n.starts_with("Onboard stopped at step create_user"))
+    );
+}
