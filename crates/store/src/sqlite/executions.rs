@@ -1,8 +1,9 @@
 //! The interpreter's executions (`onboard_asl::ExecutionStore`) in the store's SQLite file, sealed at rest.
 //!
 //! A record is saved whole, as the port asks: compact JSON sealed with the
-//! store's [`TokenKey`] (XChaCha20-Poly1305, the execution ARN as associated
-//! data). Sealing the whole record, not only `tokens`, is deliberate: a task
+//! store's [`TokenKey`](crate::TokenKey) (XChaCha20-Poly1305, `execution:` + the ARN as
+//! associated data, so a blob moved to another row, or mistaken for a
+//! decision's sealed token, does not open). Sealing the whole record, not only `tokens`, is deliberate: a task
 //! token also sits in the awaiting run's step and in the history (a Task
 //! state's parameters carry `$$.Task.Token`), and execution inputs may carry
 //! what the workflow keeps out of its timeline. Only what the engine queries
@@ -22,6 +23,11 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
 use crate::StoreError;
+
+/// What a sealed record is bound to: its row, in the executions' own domain.
+fn context(arn: &str) -> String {
+    format!("execution:{arn}")
+}
 
 /// [`ExecutionStore`] over the same SQLite file (and connection) as a [`SqliteStore`].
 ///
@@ -96,7 +102,7 @@ impl SqliteExecutionStore {
         let wake = record.wake_at.filter(|_| running).map(split);
         self.store
             .call(move |conn, key| {
-                let sealed = key.seal_bytes(&arn, &plain)?;
+                let sealed = key.seal_bytes(&context(&arn), &plain)?;
                 conn.execute(
                     "INSERT INTO executions (arn, running, wake_s, wake_ns, record)
                      VALUES (?1, ?2, ?3, ?4, ?5)
@@ -123,7 +129,7 @@ impl SqliteExecutionStore {
                     .optional()?;
                 sealed
                     .map(|sealed| {
-                        let plain = key.open_bytes(&arn, &sealed)?;
+                        let plain = key.open_bytes(&context(&arn), &sealed)?;
                         Ok(serde_json::from_slice(&plain)?)
                     })
                     .transpose()
