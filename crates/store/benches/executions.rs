@@ -139,7 +139,7 @@ fn report_size(dir: &Path, template: &ExecutionRecord) {
     let json = serde_json::to_vec(template).unwrap().len();
     eprintln!(
         "parked executions: {count}; database file {:.1} MiB = {} bytes per parked execution \
-         (record JSON {json} B, sealed {} B, history of {} events)",
+         (record JSON {json} B, deflated and sealed {} B, history of {} events)",
         file as f64 / (1024.0 * 1024.0),
         file / count as u64,
         sealed / count,
