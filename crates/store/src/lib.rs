@@ -3,7 +3,7 @@
 //! - [`store`]: the `Store` trait every caller uses.
 //! - [`model`]: records, statuses (CONTRACT.md §2), timeline events,
 //!   decisions, step results, variables and connector settings; paging.
-//! - [`token`]: sealing task tokens at rest (XChaCha20-Poly1305).
+//! - [`token`]: sealing task tokens and execution records at rest (XChaCha20-Poly1305).
 //! - [`sqlite`]: the embedded backend for `onboard serve` (one file, WAL),
 //!   and in the same file the interpreter's executions and timers
 //!   ([`SqliteExecutionStore`], `onboard_asl::ExecutionStore`).

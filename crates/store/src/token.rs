@@ -4,6 +4,8 @@
 //! it is a secret. The store keeps only `v1:` + base64url(nonce || ciphertext),
 //! with the decision id as associated data: a ciphertext copied onto another
 //! decision does not open. The key never lives in the database or table.
+//! The SQLite execution store seals whole interpreter records with the same
+//! key (`TokenKey::seal_bytes`), since they carry task tokens too.
 
 use std::path::Path;
 

@@ -1,8 +1,10 @@
 //! The interpreter's executions (`onboard_asl::ExecutionStore`) in the store's SQLite file, sealed at rest.
 //!
-//! A record is saved whole, as the port asks: compact JSON sealed with the
-//! store's [`TokenKey`] (XChaCha20-Poly1305, the execution ARN as associated
-//! data). Sealing the whole record, not only `tokens`, is deliberate: a task
+//! A record is saved whole, as the port asks: compact JSON, deflated (it is
+//! mostly history, which shrinks about eightfold), sealed with the
+//! store's [`TokenKey`](crate::TokenKey) (XChaCha20-Poly1305, `execution:` + the ARN as
+//! associated data, so a blob moved to another row, or mistaken for a
+//! decision's sealed token, does not open). Sealing the whole record, not only `tokens`, is deliberate: a task
 //! token also sits in the awaiting run's step and in the history (a Task
 //! state's parameters carry `$$.Task.Token`), and execution inputs may carry
 //! what the workflow keeps out of its timeline. Only what the engine queries
@@ -22,6 +24,17 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
 use crate::StoreError;
+
+/// DEFLATE level for records: the fastest, which already takes most of the gain.
+const DEFLATE_LEVEL: u8 = 1;
+/// A stored record never inflates past this (records are bounded by the
+/// interpreter's history limit long before).
+const MAX_RECORD_BYTES: usize = 1 << 30;
+
+/// What a sealed record is bound to: its row, in the executions' own domain.
+fn context(arn: &str) -> String {
+    format!("execution:{arn}")
+}
 
 /// [`ExecutionStore`] over the same SQLite file (and connection) as a [`SqliteStore`].
 ///
@@ -96,7 +109,8 @@ impl SqliteExecutionStore {
         let wake = record.wake_at.filter(|_| running).map(split);
         self.store
             .call(move |conn, key| {
-                let sealed = key.seal_bytes(&arn, &plain)?;
+                let packed = miniz_oxide::deflate::compress_to_vec(&plain, DEFLATE_LEVEL);
+                let sealed = key.seal_bytes(&context(&arn), &packed)?;
                 conn.execute(
                     "INSERT INTO executions (arn, running, wake_s, wake_ns, record)
                      VALUES (?1, ?2, ?3, ?4, ?5)
@@ -123,7 +137,14 @@ impl SqliteExecutionStore {
                     .optional()?;
                 sealed
                     .map(|sealed| {
-                        let plain = key.open_bytes(&arn, &sealed)?;
+                        let packed = key.open_bytes(&context(&arn), &sealed)?;
+                        let plain = miniz_oxide::inflate::decompress_to_vec_with_limit(
+                            &packed,
+                            MAX_RECORD_BYTES,
+                        )
+                        .map_err(|e| {
+                            StoreError::Malformed(format!("execution {arn} does not inflate: {e}"))
+                        })?;
                         Ok(serde_json::from_slice(&plain)?)
                     })
                     .transpose()
