@@ -190,3 +190,80 @@ async fn an_offboarding_is_validated_and_stored_and_says_no_workflow_ran() {
     // Nothing was done to the user.
     assert_eq!(app.users_named("alexw").await.len(), 1);
 }
+
+#[test]
+fn a_bad_configuration_stops_the_start_naming_the_setting() {
+    let (code, err) = crate::helpers::serve_refusal(
+        &["--addr", "127.0.0.1:0"],
+        Some(
+            "[organizations.acme]\nname = \"Acme\"\ndomain = \"acme.com\"\n[organizations.acme.connectors.graph]\ntenant_id = \"t\"\nclient_secret = \"inline-secret\"\n",
+        ),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("organizations.acme.connectors.graph.client_secret"),
+        "{err}"
+    );
+    assert!(!err.contains("inline-secret"), "{err}");
+
+    let (code, err) = crate::helpers::serve_refusal(
+        &["--addr", "127.0.0.1:0"],
+        Some("[server]\nlink_signing_key = \"env:ONBOARD_TEST_UNSET_SECRET\"\n"),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("server.link_signing_key") && err.contains("ONBOARD_TEST_UNSET_SECRET"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_non_loopback_address_needs_a_configuration_with_api_keys() {
+    let (code, err) = crate::helpers::serve_refusal(&["--addr", "0.0.0.0:0"], None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("loopback"), "{err}");
+    let (code, err) = crate::helpers::serve_refusal(
+        &["--addr", "0.0.0.0:0", "--sandbox"],
+        Some("[variables]\ntime_zone = \"UTC\"\n"),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("server.api_key_sha256"), "{err}");
+}
+
+#[tokio::test]
+async fn the_pending_approvals_page_lists_what_waits() {
+    let app = spawn_app_with(
+        r#"
+[variables]
+default_psa = "connectwise"
+default_ticket_location = "Service Desk"
+default_ticket_status = "In Progress"
+ticket_status_waiting_input = "Waiting Customer"
+ticket_status_workflow_complete = "Completed"
+default_priority = "Priority 3 - Normal Response"
+require_approval_for_new_users = 1
+new_user_approval_email = "approvals@contoso.com"
+send_from_address = "onboarding@msp.example"
+"#,
+    )
+    .await;
+    let id = app
+        .onboard(json!({"organization": "contoso", "first_name": "Penny", "last_name": "Ding"}))
+        .await;
+    let html = app
+        .client
+        .get(app.url("/approvals"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.status(&id).await,
+        "pending_approval",
+        "{}",
+        app.onboarding(&id).await
+    );
+    assert!(html.contains(&id), "{html}");
+}

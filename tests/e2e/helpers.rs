@@ -456,3 +456,25 @@ domain = "contoso.com"
     ))
     .await
 }
+
+/// Runs `onboard serve` with `args` (and `config` as its file, if any) when it is
+/// expected to refuse to start; answers its exit code and stderr.
+pub(crate) fn serve_refusal(args: &[&str], config: Option<&str>) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onboard"));
+    cmd.arg("serve")
+        .args(args)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .env_remove("ONBOARD_TEST_UNSET_SECRET");
+    if let Some(text) = config {
+        let p = dir.path().join("onboard.toml");
+        std::fs::write(&p, text).expect("write config");
+        cmd.arg("--config").arg(p);
+    }
+    let out = cmd.output().expect("run onboard serve");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
