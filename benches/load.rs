@@ -78,12 +78,13 @@ fn main() {
                     if i >= n {
                         return done;
                     }
+                    // Distinct usernames (three letters: up to 17,576 users).
+                    let letter = |k: usize| char::from(b'a' + u8::try_from(k % 26).unwrap_or(0));
+                    let last = format!("Load{}{}{}", letter(i / 676), letter(i / 26), letter(i));
                     let res: Value = client
                         .post(format!("{base}/api/onboardings"))
-                        .json(
-                            &json!({"organization": "contoso", "first_name": format!("Load{i}"),
-                                      "last_name": "Tester", "groups": ["All Staff"]}),
-                        )
+                        .json(&json!({"organization": "contoso", "first_name": "Bench",
+                                      "last_name": last, "groups": ["All Staff"]}))
                         .send()
                         .await
                         .expect("POST")
@@ -92,6 +93,17 @@ fn main() {
                         .expect("json");
                     if res["status"] == "completed" {
                         done += 1;
+                    } else {
+                        let id = res["id"].as_str().unwrap_or_default();
+                        let rec: Value = client
+                            .get(format!("{base}/api/onboardings/{id}"))
+                            .send()
+                            .await
+                            .expect("GET")
+                            .json()
+                            .await
+                            .unwrap_or(Value::Null);
+                        eprintln!("not completed: {}", rec["timeline"]);
                     }
                 }
             }));

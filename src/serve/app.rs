@@ -143,7 +143,12 @@ pub(crate) fn flatten(layer: &VariableLayer) -> onboard_store::Variables {
 /// between accepting the form and starting its execution).
 async fn start_orphans(state: &AppState) -> anyhow::Result<usize> {
     let mut started = 0;
-    for status in [Status::Running, Status::PendingApproval, Status::Scheduled] {
+    for status in [
+        Status::Running,
+        Status::PendingApproval,
+        Status::Scheduled,
+        Status::WaitingLicensePurchase,
+    ] {
         let mut cursor = None;
         loop {
             let page = state
