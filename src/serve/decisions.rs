@@ -131,6 +131,25 @@ pub(crate) async fn decide(
             );
             (StatusCode::OK, page("Decided", &body)).into_response()
         }
+        Err(e @ (DecideError::Resume(_) | DecideError::Step(_))) => {
+            // The decision may be won but the workflow not resumed (the ticket note or
+            // the callback failed): resume it now rather than leave it waiting.
+            tracing::error!(error = %e, source = ?std::error::Error::source(&e), "deciding failed; resuming");
+            match decisions::resume(&state.deps, &callbacks, &id).await {
+                Ok(true) => {
+                    let body =
+                        "<p>Done. The onboarding continues (the ticket could not be noted).</p>";
+                    (StatusCode::OK, page("Decided", body)).into_response()
+                }
+                Ok(false) | Err(_) => {
+                    let status = StatusCode::from_u16(e.http_status())
+                        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                    let text =
+                        "The decision could not be completed; try the link again in a minute.";
+                    (status, page("Decision", &format!("<p>{text}</p>"))).into_response()
+                }
+            }
+        }
         Err(e) => {
             let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::CONFLICT);
             let text = match &e {

@@ -210,3 +210,28 @@ async fn password_pusher_sends_a_link_instead_of_the_password() {
         "a one-time link, not the password: {line}"
     );
 }
+
+#[tokio::test]
+async fn the_password_options_of_the_variables_reach_the_user() {
+    let app = spawn_app_with(&config(&format!(
+        "{CONNECTWISE}\npassword_never_expires = 1\n"
+    )))
+    .await;
+    completed(&app, "Nev", "Erexpires").await;
+    let users = app.users_named("nerexpires").await;
+    assert_eq!(users.len(), 1);
+    let policies = users[0]["passwordPolicies"].as_str().unwrap_or_default();
+    assert!(
+        policies.contains("DisablePasswordExpiration"),
+        "{}",
+        users[0]
+    );
+    let mail = app.outbox().await;
+    assert!(
+        mail.iter().any(|m| m["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("must be changed at first sign-in")),
+        "the manager is told the password must change at first sign-in"
+    );
+}

@@ -588,3 +588,44 @@ async fn killed_with_minus_nine_amid_fifty_onboardings_each_finishes_exactly_onc
         "one ticket per onboarding, plus the seeded one"
     );
 }
+
+#[tokio::test]
+async fn a_restart_keeps_waiting_executions_their_timers_and_their_links() {
+    // The simulators run in another process, so the tenant and the tickets outlive
+    // the restarts of the server under test.
+    let sandbox = spawn_app().await;
+    let mut app = crate::helpers::spawn_app_against(
+        &sandbox,
+        "require_approval_for_new_users = 1\nallow_scheduled_user_creation = 1\nnew_user_approval_email = \"approvals@contoso.com\"",
+    )
+    .await;
+    let now: jiff::Timestamp = app.get_json("/sandbox/clock").await["now"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let start = now
+        .checked_add(jiff::SignedDuration::from_hours(48))
+        .unwrap();
+    let id = app
+        .onboard(
+            json!({"organization": "contoso", "first_name": "Res", "last_name": "Tart",
+                        "start_date": start.to_string()}),
+        )
+        .await;
+    let approve = app.outbox_link("approve").await.unwrap();
+    app.restart();
+    // The virtual clock went on from where it was, not from the wall clock.
+    let after: jiff::Timestamp = app.get_json("/sandbox/clock").await["now"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(after >= now && after < start);
+    assert_eq!(app.post_link(&approve).await.status(), 200);
+    assert_eq!(app.status(&id).await, "scheduled");
+    app.restart();
+    app.advance(49 * 3600).await;
+    assert_eq!(app.status(&id).await, "completed");
+    assert_eq!(sandbox.users_named("rtart").await.len(), 1);
+}
