@@ -406,3 +406,47 @@ async fn a_password_pusher_link_is_sent_instead_of_the_password() {
     assert!(mail.body.contains("/p/"), "{}", mail.body);
     assert!(!mail.body.contains(&env.pwpush.pushes()[0].payload));
 }
+
+#[tokio::test]
+async fn credentials_that_would_reach_nobody_are_refused_before_anything_changes() {
+    let env = Env::new().await;
+    env.set_variables(&[("default_psa", "none")]).await;
+    env.submit("ob-n", json!({"send_credentials_to": "none"}))
+        .await;
+    env.through_create_user("ob-n").await;
+    let err = env
+        .run("DeliverCredentials", json!({"onboarding_id": "ob-n"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "Config.Invalid");
+    assert!(
+        err.cause().contains("would reach nobody"),
+        "{}",
+        err.cause()
+    );
+    assert!(env.tickets().is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_user_to_copy_groups_from_is_noted_not_fatal() {
+    let env = Env::new().await;
+    env.submit("ob-g", json!({"copy_groups_from": "ghost@contoso.com", "groups": ["Everyone (dynamic)", "All Staff"]}))
+        .await;
+    env.through_create_user("ob-g").await;
+    let out = env.ok("AddGroups", json!({"onboarding_id": "ob-g"})).await;
+    assert_eq!(out["added"], json!(["All Staff"]));
+    assert_eq!(out["skipped"][0]["group"], "Everyone (dynamic)");
+    let note = env
+        .note_texts()
+        .into_iter()
+        .find(|n| n.starts_with("Added asilva@contoso.com"))
+        .unwrap();
+    assert!(
+        note.contains("ghost@contoso.com (no such user to copy from)"),
+        "{note}"
+    );
+    assert!(
+        note.contains("Skipped Everyone (dynamic): membership is set by the group's dynamic rule"),
+        "{note}"
+    );
+}
