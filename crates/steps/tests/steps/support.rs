@@ -49,20 +49,40 @@ impl Sleeper for NoSleep {
     async fn sleep(&self, _: Duration) {}
 }
 
-/// A clock the test moves.
-#[derive(Debug)]
-pub struct TestClock(Mutex<Timestamp>);
+type Follow = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// A clock the test moves, or that follows another (the interpreter's virtual clock),
+/// so the steps, Pax8's provisioning and the outbox share one time.
+pub struct TestClock {
+    now: Mutex<Timestamp>,
+    follow: Mutex<Option<Follow>>,
+}
+
+impl std::fmt::Debug for TestClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestClock").finish_non_exhaustive()
+    }
+}
 
 impl TestClock {
     pub fn advance(&self, by: SignedDuration) {
-        let mut now = self.0.lock().unwrap();
+        let mut now = self.now.lock().unwrap();
         *now = now.checked_add(by).unwrap();
+    }
+
+    /// From now on, reads the time from `source`.
+    pub fn follow(&self, source: impl Fn() -> Timestamp + Send + Sync + 'static) {
+        *self.follow.lock().unwrap() = Some(Arc::new(source));
     }
 }
 
 impl Clock for TestClock {
     fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap()
+        let follow = self.follow.lock().unwrap().clone();
+        match follow {
+            Some(source) => source(),
+            None => *self.now.lock().unwrap(),
+        }
     }
 }
 
@@ -305,9 +325,10 @@ impl Env {
     }
 
     pub async fn with(graph_seed: GraphSeed, cw_seed: ConnectWiseSeed) -> Env {
-        let clock = Arc::new(TestClock(Mutex::new(
-            "2026-03-02T08:00:00Z".parse().unwrap(),
-        )));
+        let clock = Arc::new(TestClock {
+            now: Mutex::new("2026-03-02T08:00:00Z".parse().unwrap()),
+            follow: Mutex::new(None),
+        });
         let graph = GraphSimulator::new(&graph_seed).unwrap();
         let cw = ConnectWiseSim::new(cw_seed).unwrap();
         let itglue = ItGlue::new(ItGlueSeed {
