@@ -74,25 +74,27 @@ pub async fn add_groups(deps: &Deps, input: Input) -> Result<Output, StepError> 
             None => not_found.push(name.clone()),
         }
     }
-    let copied_from = request.copy_groups_from.as_ref().map(|a| a.as_str());
+    let mut copied_from = request.copy_groups_from.as_ref().map(|a| a.as_str());
     if let Some(from) = copied_from {
         let source = directory
             .find_users_by_address(tenant, from)
             .await
             .map_err(graph)?
             .into_iter()
-            .next()
-            .ok_or_else(|| {
-                StepError::RequestRefused(format!(
-                    "copy_groups_from `{from}` is not a user of the tenant"
-                ))
-            })?;
-        targets.extend(
-            directory
-                .member_of(tenant, &source.id)
-                .await
-                .map_err(graph)?,
-        );
+            .next();
+        match source {
+            Some(source) => targets.extend(
+                directory
+                    .member_of(tenant, &source.id)
+                    .await
+                    .map_err(graph)?,
+            ),
+            // The user exists by now: say so and go on rather than fail the run.
+            None => {
+                not_found.push(format!("the groups of {from} (no such user to copy from)"));
+                copied_from = None;
+            }
+        }
     }
 
     let mut added: Vec<String> = Vec::new();

@@ -1,13 +1,14 @@
 //! Decision links: approve / deny a new user, confirm / reject a license purchase.
 //!
-//! [`crate::request_approval`] and [`crate::request_license_purchase`] store the
+//! [`crate::request_approval()`] and [`crate::request_license_purchase()`] store the
 //! workflow's task token as a store decision under a random id and hand out links
 //! `{public_url}/decisions/{id}?action=approve&exp=<unix seconds>&sig=<HMAC>`,
 //! signed with HMAC-SHA-256 over id, expiry and action ([`LinkSigner`]).
 //!
-//! The HTTP layer (local server or API Gateway) calls, for `GET` and `POST` on a link:
-//! [`verify_link`] (tampered 403, unknown 404, expired 410), then
-//! [`describe_decision`] for the confirmation page, or [`decide`] to decide:
+//! The HTTP layer (local server or API Gateway) calls, for `GET` on a link,
+//! [`verify_link`] (tampered 403, unknown 404, expired 410) then
+//! [`describe_decision`] for the confirmation page; for `POST`, [`decide_by_link`]
+//! (verify, then [`decide`]: 200, or 409 / 403 / 404 / 410). Deciding is
 //! atomic through [`onboard_store::Store::decide`]; the winner resumes the
 //! workflow through [`TaskCallbacks`] (`SendTaskSuccess`, or `SendTaskFailure`
 //! with `Approval.Denied` / `License.PurchaseRejected`) and notes the ticket with
@@ -533,6 +534,9 @@ pub enum DecideError {
     /// The store or the ticket failed: 503.
     #[error("the decision could not be recorded")]
     Step(#[source] StepError),
+    /// The link itself is refused (403 tampered, 404 unknown, 410 expired).
+    #[error(transparent)]
+    Link(#[from] LinkError),
 }
 
 impl DecideError {
@@ -545,6 +549,7 @@ impl DecideError {
             DecideError::WrongAction { .. } => 403,
             DecideError::Resume(_) => 502,
             DecideError::Step(_) => 503,
+            DecideError::Link(e) => e.http_status(),
         }
     }
 }
@@ -622,6 +627,31 @@ pub async fn decide(
     record_decision(deps, &decision, action, by).await?;
     send(deps, callbacks, &decision, &token).await?;
     Ok(decision)
+}
+
+/// What `POST` on a decision link does: [`verify_link`], then [`decide`] with the
+/// link's action, by `decided_by` (e.g. the signed-in user) or else the link's
+/// recipient, or else "an approver" / "a technician". Every refusal carries its
+/// HTTP status ([`DecideError::http_status`]).
+pub async fn decide_by_link(
+    deps: &Deps,
+    callbacks: &dyn TaskCallbacks,
+    decision_id: &str,
+    query: &LinkQuery,
+    decided_by: Option<&str>,
+) -> Result<Decision, DecideError> {
+    let link = verify_link(deps, decision_id, query).await?;
+    let by = decided_by
+        .map(str::to_owned)
+        .or(link.recipient)
+        .unwrap_or_else(|| {
+            match link.decision.kind {
+                DecisionKind::Approval => "an approver",
+                DecisionKind::LicensePurchase => "a technician",
+            }
+            .to_owned()
+        });
+    decide(deps, callbacks, decision_id, link.action, &by).await
 }
 
 /// Resumes the workflow of a decided decision again (after [`DecideError::Resume`]).

@@ -82,6 +82,19 @@ pub async fn deliver_credentials(deps: &Deps, input: Input) -> Result<Output, St
     let delivery = vars.credential_delivery;
     let options = vars.password_options();
     let now = deps.clock.now();
+    let locations = vars.password_save_locations();
+    let ticketed = onboarding.ticket(deps).await?.is_some();
+    let reachable = locations
+        .iter()
+        .any(|l| *l != PasswordSaveLocation::Psa || ticketed);
+    if !reachable && request.send_credentials_to == SendCredentialsTo::Nobody {
+        // Checked before the password is set: it would reach nobody.
+        return Err(StepError::Config(format!(
+            "the first {} of {upn} would reach nobody: store it in the ticket (store_password_in_ticket with a psa), \
+             in a vault (onboarding_password_save_location), or send it (send_credentials_to)",
+            what(delivery)
+        )));
+    }
     let attempt = log_append(
         deps.store.as_ref(),
         &key(onboarding.id(), "deliver_credentials", "attempts"),
@@ -141,7 +154,7 @@ pub async fn deliver_credentials(deps: &Deps, input: Input) -> Result<Output, St
     let mut saved = Vec::new();
     let mut stored_in = Vec::new();
     let mut push_link: Option<String> = None;
-    for location in vars.password_save_locations() {
+    for location in locations {
         match location {
             PasswordSaveLocation::Psa => {
                 let text = match delivery {

@@ -11,7 +11,8 @@
 //! - [`error`]: [`StepError`] and its stable Step Functions error names.
 //! - [`dispatch`](mod@dispatch): [`dispatch()`], the registry the interpreter and the Lambdas call.
 //! - [`intake`]: [`accept_onboarding`], what `POST /api/onboardings` stores.
-//! - [`decisions`]: signed decision links and [`decisions::decide`] with [`TaskCallbacks`].
+//! - [`decisions`]: signed decision links, [`decisions::decide_by_link`] /
+//!   [`decisions::decide`] with [`TaskCallbacks`], [`remind_approvers`].
 //! - The steps, in workflow order: [`validate`](mod@validate), [`ensure_ticket`](mod@ensure_ticket),
 //!   [`request_approval`](mod@request_approval), [`close_request`](mod@close_request),
 //!   [`mark_scheduled`](mod@mark_scheduled), [`create_user`](mod@create_user),
@@ -24,7 +25,42 @@
 //!   `mail` (send-once).
 //!
 //! This crate depends on the domain, the connectors and the store, never on the
-//! sandbox, the interpreter or the server: they depend on it.
+//! sandbox, the interpreter or the server: they depend on it (tests use the sandbox
+//! and the interpreter as dev-dependencies).
+//!
+//! # Wiring it (the local server and the Lambdas)
+//!
+//! - Build one [`Deps`]: a [`onboard_store::Store`], your [`Connections`] (organization
+//!   id -> [`Organization`] with its tenant and UPN domain, and its directory, PSA,
+//!   vaults and distributor), a [`onboard_connectors::notify::Notifier`], a [`Clock`]
+//!   (the virtual one under `--virtual-clock`) and a [`LinkSigner`] (public URL +
+//!   HMAC key of at least 32 bytes).
+//! - `POST /api/onboardings`: [`accept_onboarding`] (400 with
+//!   [`StepError::field_errors`] when it fails with `Request.Invalid`), then start an
+//!   execution of `statemachine/onboarding.asl.json` with [`execution_input`].
+//! - The interpreter's task dispatcher: `${NameFunctionArn}` -> [`dispatch()`] with
+//!   `Name`; for `arn:aws:states:::lambda:invoke.waitForTaskToken` the function is
+//!   `Parameters.FunctionName` and the payload `Parameters.Payload` (it already carries
+//!   `task_token`); a waiting task's step returning `Ok` means "awaiting the callback".
+//!   An `Err` fails the task with [`StepError::name`] as error and
+//!   [`StepError::cause`] as cause.
+//! - Decision links `GET|POST {public_url}/decisions/{id}?...`: parse the query into a
+//!   [`decisions::LinkQuery`]; `GET` -> [`decisions::verify_link`] +
+//!   [`decisions::describe_decision`]; `POST` -> [`decisions::decide_by_link`] with your
+//!   [`TaskCallbacks`] (the interpreter's SendTaskSuccess / SendTaskFailure). Errors
+//!   carry their HTTP status (`http_status()`). The pending-approvals page:
+//!   `Store::pending_decisions` + [`decisions::decision_links`].
+//! - Periodically (and after moving the virtual clock): [`remind_approvers`] for each
+//!   organization.
+//!
+//! # Known limits
+//!
+//! - A seat bought for one onboarding can be taken by another onboarding of the same
+//!   tenant that decides while it is free; the buyer then waits for a seat that does
+//!   not come (`License.SeatsPending`, then `HandleFailure` tells the technician).
+//! - A retried `DeliverCredentials` that had already saved or sent the first
+//!   password cannot recover it (it is never stored): it makes a new one and says
+//!   in every message that it replaces the earlier one.
 
 #![warn(missing_docs)]
 

@@ -20,7 +20,7 @@ use crate::assign_license::decided;
 use crate::context::Onboarding;
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
-use crate::idempotency::{log_append, log_entries};
+use crate::idempotency::{key, log_append, log_entries, recall, remember};
 
 /// The input of `PurchaseLicense`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +110,19 @@ pub async fn purchase_license(deps: &Deps, input: Input) -> Result<Output, StepE
     let ledger = StoreLedger::new(deps.store.clone(), deps.clock.now());
     let mut purchased = Vec::new();
     for item in &pending {
+        // Once bought, a retry waiting for the seat does not call the distributor again.
+        let bought = key(
+            onboarding.id(),
+            "purchase_license",
+            &format!("bought/{}", item.sku),
+        );
+        if recall::<bool>(deps.store.as_ref(), &bought)
+            .await?
+            .is_some()
+        {
+            purchased.push(item.sku.as_str().to_owned());
+            continue;
+        }
         let request = PurchaseRequest {
             onboarding_id: onboarding.id().to_owned(),
             organization: onboarding.organization.name.clone(),
@@ -141,6 +154,7 @@ pub async fn purchase_license(deps: &Deps, input: Input) -> Result<Output, StepE
                 ),
             )
             .await?;
+        remember(deps.store.as_ref(), &bought, &true, deps.clock.now()).await?;
         purchased.push(item.sku.as_str().to_owned());
     }
 

@@ -3,7 +3,7 @@
 
 use jiff::SignedDuration;
 use onboard_steps::decisions::{
-    Action, DecideError, LinkError, decide, describe_decision, resume, verify_link,
+    Action, DecideError, LinkError, decide, decide_by_link, describe_decision, resume, verify_link,
 };
 use onboard_steps::remind_approvers;
 use serde_json::json;
@@ -517,5 +517,33 @@ async fn approvers_are_reminded_once_per_period_until_someone_decides() {
         remind_approvers(&env.deps, ORG).await.unwrap(),
         0,
         "decided: no reminder"
+    );
+}
+
+#[tokio::test]
+async fn posting_a_link_decides_as_its_recipient_and_refusals_carry_their_status() {
+    let env = approval_env().await;
+    let (approve, deny) = approval_links(&env);
+    let (id, query) = query_of(&deny);
+    let mut tampered = query.clone();
+    tampered.to = Some("mallory@example.com".into());
+    let err = decide_by_link(&env.deps, &env.callbacks, &id, &tampered, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.http_status(), 403);
+    assert!(env.callbacks.calls().is_empty());
+
+    let decided = decide_by_link(&env.deps, &env.callbacks, &id, &query, None)
+        .await
+        .unwrap();
+    assert_eq!(decided.decided_by.as_deref(), Some("hr@contoso.com"));
+    let (id, query) = query_of(&approve);
+    let second = decide_by_link(&env.deps, &env.callbacks, &id, &query, None)
+        .await
+        .unwrap_err();
+    assert_eq!(second.http_status(), 409);
+    assert!(
+        second.to_string().contains("denied by hr@contoso.com"),
+        "{second}"
     );
 }

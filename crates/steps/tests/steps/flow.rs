@@ -406,3 +406,115 @@ async fn a_password_pusher_link_is_sent_instead_of_the_password() {
     assert!(mail.body.contains("/p/"), "{}", mail.body);
     assert!(!mail.body.contains(&env.pwpush.pushes()[0].payload));
 }
+
+#[tokio::test]
+async fn credentials_that_would_reach_nobody_are_refused_before_anything_changes() {
+    let env = Env::new().await;
+    env.set_variables(&[("default_psa", "none")]).await;
+    env.submit("ob-n", json!({"send_credentials_to": "none"}))
+        .await;
+    env.through_create_user("ob-n").await;
+    let err = env
+        .run("DeliverCredentials", json!({"onboarding_id": "ob-n"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "Config.Invalid");
+    assert!(
+        err.cause().contains("would reach nobody"),
+        "{}",
+        err.cause()
+    );
+    assert!(env.tickets().is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_user_to_copy_groups_from_is_noted_not_fatal() {
+    let env = Env::new().await;
+    env.submit("ob-g", json!({"copy_groups_from": "ghost@contoso.com", "groups": ["Everyone (dynamic)", "All Staff"]}))
+        .await;
+    env.through_create_user("ob-g").await;
+    let out = env.ok("AddGroups", json!({"onboarding_id": "ob-g"})).await;
+    assert_eq!(out["added"], json!(["All Staff"]));
+    assert_eq!(out["skipped"][0]["group"], "Everyone (dynamic)");
+    let note = env
+        .note_texts()
+        .into_iter()
+        .find(|n| n.starts_with("Added asilva@contoso.com"))
+        .unwrap();
+    assert!(
+        note.contains("ghost@contoso.com (no such user to copy from)"),
+        "{note}"
+    );
+    assert!(
+        note.contains("Skipped Everyone (dynamic): membership is set by the group's dynamic rule"),
+        "{note}"
+    );
+}
+
+#[tokio::test]
+async fn autotask_and_halo_tickets_are_opened_noted_and_completed_too() {
+    for psa in ["autotask", "halopsa"] {
+        let env = Env::new().await;
+        let vars: &[(&str, &str)] = if psa == "autotask" {
+            &[
+                ("default_psa", "autotask"),
+                ("autotask_company_id", "174"),
+                ("default_priority", "Medium"),
+                ("ticket_status_workflow_complete", "Complete"),
+            ]
+        } else {
+            &[
+                ("default_psa", "halopsa"),
+                ("halo_psa_client_id", "12"),
+                ("default_priority", "Medium"),
+                ("ticket_status_waiting_input", "Waiting on User"),
+                ("ticket_status_workflow_complete", "Closed"),
+            ]
+        };
+        env.set_variables(vars).await;
+        env.submit("ob-psa", json!({"licenses": ["O365_BUSINESS_PREMIUM"]}))
+            .await;
+        let id = json!({"onboarding_id": "ob-psa"});
+        for step in ["Validate", "EnsureTicket", "CreateUser"] {
+            env.ok(step, id.clone()).await;
+        }
+        env.ok(
+            "AssignLicense",
+            json!({"onboarding_id": "ob-psa", "after_purchase": false}),
+        )
+        .await;
+        for step in ["AddGroups", "DeliverCredentials", "Complete"] {
+            env.ok(step, id.clone()).await;
+        }
+        let notes: Vec<String> = if psa == "autotask" {
+            let tickets = env.autotask.tickets();
+            assert_eq!(tickets.len(), 1, "{psa}");
+            assert_eq!(tickets[0].number("status"), Some(5), "{psa}: Complete");
+            env.autotask
+                .notes(tickets[0].id())
+                .into_iter()
+                .map(|n| n.description)
+                .collect()
+        } else {
+            let tickets = env.halo.tickets();
+            assert_eq!(tickets.len(), 1, "{psa}");
+            assert_eq!(tickets[0].number("status_id"), Some(9), "{psa}: Closed");
+            let ticket = tickets[0].number("id").unwrap();
+            env.halo
+                .actions(ticket)
+                .into_iter()
+                .map(|a| a.note)
+                .collect()
+        };
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("Created Ana Silva as asilva@contoso.com")),
+            "{psa}: {notes:#?}"
+        );
+        assert!(password_in_notes(&notes).is_some(), "{psa}: password note");
+        assert!(notes.iter().any(|n| n.contains("is complete")), "{psa}");
+        assert_eq!(env.record("ob-psa").await.status.as_str(), "completed");
+        assert!(env.tickets().is_empty(), "nothing in ConnectWise");
+    }
+}

@@ -13,7 +13,9 @@ use onboard_connectors::graph::{AppCredentials, Directory, GraphClient, GraphCon
 use onboard_connectors::http::{HttpClient, RetryPolicy, Sleeper};
 use onboard_connectors::notify::{MemoryOutbox, OutboxEntry};
 use onboard_connectors::psa::Psa;
+use onboard_connectors::psa::autotask::{Autotask, AutotaskConfig, AutotaskNoteLabels};
 use onboard_connectors::psa::connectwise::{ConnectWise, ConnectWiseConfig};
+use onboard_connectors::psa::halopsa::{HaloConfig, HaloNoteOutcomes, HaloPsa};
 use onboard_connectors::vault::{
     HuduVault, ItGlueVault, PasswordVault, PwPushAuth, PwPushSettings, PwPushVault,
 };
@@ -21,8 +23,10 @@ use onboard_domain::Variables;
 use onboard_domain::variables::{
     Distributor as DistributorName, PasswordSaveLocation, Psa as PsaName,
 };
+use onboard_sandbox::autotask::{self, AutotaskSeed, AutotaskSim};
 use onboard_sandbox::connectwise::{self, ConnectWiseSeed, ConnectWiseSim, CwNote, CwTicket};
 use onboard_sandbox::graph::{GraphSeed, GraphSimulator};
+use onboard_sandbox::halopsa::{self, HaloSeed, HaloSim};
 use onboard_sandbox::hudu::{self, Hudu, HuduApiKey, HuduCompany, HuduSeed};
 use onboard_sandbox::itglue::{self, ItGlue, ItGlueApiKey, ItGlueOrganization, ItGlueSeed};
 use onboard_sandbox::pax8::{
@@ -49,20 +53,40 @@ impl Sleeper for NoSleep {
     async fn sleep(&self, _: Duration) {}
 }
 
-/// A clock the test moves.
-#[derive(Debug)]
-pub struct TestClock(Mutex<Timestamp>);
+type Follow = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// A clock the test moves, or that follows another (the interpreter's virtual clock),
+/// so the steps, Pax8's provisioning and the outbox share one time.
+pub struct TestClock {
+    now: Mutex<Timestamp>,
+    follow: Mutex<Option<Follow>>,
+}
+
+impl std::fmt::Debug for TestClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestClock").finish_non_exhaustive()
+    }
+}
 
 impl TestClock {
     pub fn advance(&self, by: SignedDuration) {
-        let mut now = self.0.lock().unwrap();
+        let mut now = self.now.lock().unwrap();
         *now = now.checked_add(by).unwrap();
+    }
+
+    /// From now on, reads the time from `source`.
+    pub fn follow(&self, source: impl Fn() -> Timestamp + Send + Sync + 'static) {
+        *self.follow.lock().unwrap() = Some(Arc::new(source));
     }
 }
 
 impl Clock for TestClock {
     fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap()
+        let follow = self.follow.lock().unwrap().clone();
+        match follow {
+            Some(source) => source(),
+            None => *self.now.lock().unwrap(),
+        }
     }
 }
 
@@ -82,6 +106,8 @@ impl SeatHook for SeatsToGraph {
 pub struct TestConnections {
     pub directory: Arc<dyn Directory>,
     pub psa: Arc<dyn Psa>,
+    pub autotask: Arc<dyn Psa>,
+    pub halo: Arc<dyn Psa>,
     pub itglue: Arc<dyn PasswordVault>,
     pub hudu: Arc<dyn PasswordVault>,
     pub distributor: Arc<dyn Distributor>,
@@ -127,10 +153,9 @@ impl Connections for TestConnections {
     ) -> Result<Option<Arc<dyn Psa>>, StepError> {
         match kind {
             Some(PsaName::ConnectWise) => Ok(Some(self.psa.clone())),
-            Some(other) if other != PsaName::NoPsa => Err(StepError::Config(format!(
-                "psa `{other}` is not configured in this test"
-            ))),
-            _ => Ok(None),
+            Some(PsaName::Autotask) => Ok(Some(self.autotask.clone())),
+            Some(PsaName::HaloPsa) => Ok(Some(self.halo.clone())),
+            Some(PsaName::NoPsa) | None => Ok(None),
         }
     }
 
@@ -242,6 +267,8 @@ pub struct Env {
     pub clock: Arc<TestClock>,
     pub graph: GraphSimulator,
     pub cw: ConnectWiseSim,
+    pub autotask: AutotaskSim,
+    pub halo: HaloSim,
     pub itglue: ItGlue,
     pub hudu: Hudu,
     pub pwpush: PwPush,
@@ -305,11 +332,14 @@ impl Env {
     }
 
     pub async fn with(graph_seed: GraphSeed, cw_seed: ConnectWiseSeed) -> Env {
-        let clock = Arc::new(TestClock(Mutex::new(
-            "2026-03-02T08:00:00Z".parse().unwrap(),
-        )));
+        let clock = Arc::new(TestClock {
+            now: Mutex::new("2026-03-02T08:00:00Z".parse().unwrap()),
+            follow: Mutex::new(None),
+        });
         let graph = GraphSimulator::new(&graph_seed).unwrap();
         let cw = ConnectWiseSim::new(cw_seed).unwrap();
+        let autotask = AutotaskSim::new(AutotaskSeed::default()).unwrap();
+        let halo = HaloSim::new(HaloSeed::default()).unwrap();
         let itglue = ItGlue::new(ItGlueSeed {
             api_keys: vec![ItGlueApiKey {
                 key: "itg-key".into(),
@@ -343,6 +373,8 @@ impl Env {
         let app = Router::new()
             .nest("/sandbox/graph", graph.router())
             .merge(connectwise::router(&cw))
+            .merge(autotask::router(&autotask))
+            .merge(halopsa::router(&halo))
             .nest("/sandbox/itglue", itglue::router(itglue.clone()))
             .nest("/sandbox/hudu", hudu::router(hudu.clone()))
             .nest("/sandbox/pwpush", pwpush::router(pwpush.clone()))
@@ -377,6 +409,33 @@ impl Env {
         let connections = TestConnections {
             directory: Arc::new(directory),
             psa: Arc::new(psa),
+            autotask: Arc::new(Autotask::new(
+                AutotaskConfig {
+                    integration_code: "ONBOARDSANDBOX".into(),
+                    username: "api@onboard.test".into(),
+                    secret: "sandbox-secret".into(),
+                    zone_url: None,
+                    discovery_url: format!("{base}{}", autotask.zone_path()),
+                    notes: AutotaskNoteLabels::default(),
+                    page_size: 100,
+                },
+                http("autotask"),
+            )),
+            halo: Arc::new(HaloPsa::new(
+                HaloConfig {
+                    base_url: format!("{base}{}", halo.base_path()),
+                    auth_url: None,
+                    tenant: Some("onboard".into()),
+                    client_id: "onboard-sandbox".into(),
+                    client_secret: "sandbox-secret".into(),
+                    scope: "all".into(),
+                    outcomes: HaloNoteOutcomes {
+                        internal: "Private Note".into(),
+                        resolution: "Resolved".into(),
+                    },
+                },
+                http("halopsa"),
+            )),
             itglue: Arc::new(
                 ItGlueVault::new(
                     http("itglue"),
@@ -425,6 +484,8 @@ impl Env {
             clock,
             graph,
             cw,
+            autotask,
+            halo,
             itglue,
             hudu,
             pwpush,

@@ -10,19 +10,21 @@ use onboard_asl::{
     VirtualClock,
 };
 use onboard_steps::decisions::{Action, CallbackError, TaskCallbacks, decide};
-use onboard_steps::{Clock, Deps, FUNCTIONS};
+use onboard_steps::{Deps, FUNCTIONS};
 use onboard_store::Store;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::support::{Env, ORG};
 
-/// Runs Task states with `onboard_steps::dispatch`, as `onboard serve` will.
-struct Steps(Deps);
+/// Runs Task states with `onboard_steps::dispatch`, as `onboard serve` will; Pax8
+/// first provisions the seats that became due on the virtual clock.
+struct Steps(Deps, onboard_sandbox::pax8::Pax8);
 
 #[async_trait]
 impl Dispatcher for Steps {
     async fn dispatch(&self, request: TaskRequest) -> TaskOutcome {
+        self.1.provision_due();
         let waits = request.task_token.is_some();
         let (arn, mut payload) = if request
             .resource
@@ -80,16 +82,6 @@ impl TaskCallbacks for Resume {
     }
 }
 
-/// The steps read the interpreter's virtual clock.
-#[derive(Debug)]
-struct Virtual(Arc<VirtualClock>);
-
-impl Clock for Virtual {
-    fn now(&self) -> jiff::Timestamp {
-        onboard_asl::Clock::now(self.0.as_ref())
-    }
-}
-
 /// The definition with its `${XFunctionArn}` substitutions made, as SAM deploys it.
 fn definition() -> String {
     let mut text = include_str!("../../../../statemachine/onboarding.asl.json").to_owned();
@@ -110,11 +102,14 @@ struct Workflow {
 impl Workflow {
     fn new(env: &mut Env) -> Workflow {
         let clock = Arc::new(VirtualClock::new(env.deps.clock.now()));
-        env.deps.clock = Arc::new(Virtual(clock.clone()));
+        let follow = clock.clone();
+        // The steps, Pax8 and the outbox read the interpreter's virtual clock.
+        env.clock
+            .follow(move || onboard_asl::Clock::now(follow.as_ref()));
         let engine = Arc::new(Engine::new(
             Arc::new(MemoryStore::new()),
             clock,
-            Arc::new(Steps(env.deps.clone())),
+            Arc::new(Steps(env.deps.clone(), env.pax8.clone())),
         ));
         let machine = engine.register("onboarding", &definition()).unwrap();
         Workflow { engine, machine }
@@ -156,7 +151,7 @@ async fn the_plain_path_completes_and_no_secret_is_in_the_state() {
     let flow = Workflow::new(&mut env);
     let arn = flow.start("ob-w1").await;
     let run = flow.finish(&arn).await;
-    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
     let record = env.record("ob-w1").await;
     assert_eq!(record.status.as_str(), "completed");
     assert_eq!(record.license_outcome.map(|o| o.as_str()), Some("assigned"));
@@ -205,7 +200,7 @@ async fn approved_then_scheduled_then_an_unanswered_purchase_completes_without_t
     );
 
     let run = flow.finish(&arn).await;
-    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
     let record = env.record("ob-w2").await;
     assert_eq!(record.status.as_str(), "completed");
     assert_eq!(
@@ -244,7 +239,7 @@ async fn a_confirmed_purchase_is_assigned_once_the_seat_is_in_the_tenant() {
     .await
     .unwrap();
     let run = flow.finish(&arn).await;
-    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
     assert_eq!(
         env.record("ob-w3")
             .await
@@ -279,7 +274,7 @@ async fn a_denied_or_unanswered_approval_ends_without_a_user() {
             .unwrap();
         }
         let run = flow.finish(&arn).await;
-        assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+        assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
         let expected = if answer.is_some() {
             "denied"
         } else {
@@ -299,11 +294,11 @@ async fn an_automatic_purchase_waits_for_the_seats_and_buys_once() {
     env.submit("ob-w6", json!({"licenses": ["SPB"]})).await;
     let flow = Workflow::new(&mut env);
     let arn = flow.start("ob-w6").await;
-    // PurchaseLicense bought the seat and is retrying License.SeatsPending.
+    // PurchaseLicense bought the seat and is retrying License.SeatsPending until
+    // Pax8 provisions it (120 s on the virtual clock).
     assert_eq!(env.pax8.orders().len(), 1);
-    env.pax8.advance(std::time::Duration::from_secs(300));
     let run = flow.finish(&arn).await;
-    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
     assert_eq!(
         env.record("ob-w6")
             .await
@@ -321,7 +316,7 @@ async fn a_permanent_failure_notes_the_ticket_and_fails_with_the_steps_error() {
     let flow = Workflow::new(&mut env);
     let arn = flow.start("ob-w7").await;
     let run = flow.finish(&arn).await;
-    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    assert_eq!(run.status, ExecutionStatus::Failed);
     assert_eq!(run.error.as_deref(), Some("Graph.UserExists"));
     assert_eq!(env.record("ob-w7").await.status.as_str(), "failed");
     assert_eq!(env.tickets()[0].status.name, "Waiting Customer");
@@ -330,4 +325,98 @@ async fn a_permanent_failure_notes_the_ticket_and_fails_with_the_steps_error() {
             .iter()
             .any(|n| n.starts_with("Onboard stopped at step create_user"))
     );
+}
+
+#[tokio::test]
+async fn with_a_fifth_of_all_calls_failing_every_onboarding_completes_exactly_once() {
+    let mut env = Env::new().await;
+    env.set_variables(&[("onboarding_password_save_location", "itglue")])
+        .await;
+    let people = [
+        ("Bruno", "Costa"),
+        ("Carla", "Dias"),
+        ("Diego", "Lima"),
+        ("Eva", "Rocha"),
+        ("Fabio", "Souza"),
+    ];
+    for (i, (first, last)) in people.iter().enumerate() {
+        env.submit(
+            &format!("ob-f{i}"),
+            json!({"first_name": first, "last_name": last, "licenses": ["EXCHANGESTANDARD"],
+                   "groups": ["Sales"], "send_credentials_to": "email"}),
+        )
+        .await;
+    }
+    let faults = onboard_sandbox::faults::FaultSettings {
+        throttle_rate: 0.1,
+        error_rate: 0.1,
+        error_status: 503,
+        retry_after_seconds: 1,
+        ..Default::default()
+    };
+    env.graph.faults().set(faults.clone()).unwrap();
+    env.cw.faults().set(faults.clone()).unwrap();
+    env.itglue.faults().set(faults).unwrap();
+
+    let flow = Workflow::new(&mut env);
+    let mut runs = Vec::new();
+    for i in 0..people.len() {
+        runs.push(flow.start(&format!("ob-f{i}")).await);
+    }
+    for (i, arn) in runs.iter().enumerate() {
+        let run = flow.finish(arn).await;
+        assert_eq!(
+            (run.status, run.error.as_deref()),
+            (ExecutionStatus::Succeeded, None),
+            "ob-f{i}"
+        );
+        let record = env.record(&format!("ob-f{i}")).await;
+        assert_eq!(record.status.as_str(), "completed");
+        assert_eq!(record.license_outcome.map(|o| o.as_str()), Some("assigned"));
+    }
+    assert!(env.graph.faults().injected() > 0, "faults were injected");
+    assert!(env.cw.faults().injected() > 0, "faults were injected");
+
+    assert_eq!(env.tickets().len(), people.len(), "one ticket each");
+    assert_eq!(
+        env.itglue.passwords().len(),
+        people.len(),
+        "one vault record each"
+    );
+    for (first, last) in people {
+        let upn = format!(
+            "{}{}@contoso.com",
+            first[..1].to_lowercase(),
+            last.to_lowercase()
+        );
+        let user = env
+            .graph
+            .state()
+            .user(crate::support::TENANT, &upn)
+            .unwrap();
+        assert!(
+            user.licenses
+                .iter()
+                .any(|l| l.sku_part_number == "EXCHANGESTANDARD")
+        );
+        assert!(
+            !env.users_named(&upn.replace('@', "2@")),
+            "no second user for {upn}"
+        );
+        let mails = env
+            .mails()
+            .into_iter()
+            .filter(|m| m.body.contains(&upn) && m.to == ["AdeleV@contoso.com"])
+            .count();
+        assert_eq!(mails, 1, "one credentials mail for {upn}");
+    }
+    let mut markers: Vec<String> = env
+        .note_texts()
+        .iter()
+        .filter_map(|n| n.lines().last().map(str::to_owned))
+        .collect();
+    let all = markers.len();
+    markers.sort();
+    markers.dedup();
+    assert_eq!(markers.len(), all, "no note posted twice");
 }
