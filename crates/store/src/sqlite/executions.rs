@@ -31,6 +31,18 @@ const DEFLATE_LEVEL: u8 = 1;
 /// interpreter's history limit long before).
 const MAX_RECORD_BYTES: usize = 1 << 30;
 
+/// Timers due at `(?1 s, ?2 ns)`, earliest first. `wake_s <= ?1` bounds the
+/// range scan of `executions_by_wake`; the second term only trims the last
+/// second, on the index entry itself.
+const DUE_SQL: &str = "SELECT arn FROM executions
+     WHERE wake_s <= ?1 AND (wake_s < ?1 OR wake_ns <= ?2)
+     ORDER BY wake_s, wake_ns, arn";
+/// The earliest timer: the first entry of `executions_by_wake`.
+const NEXT_WAKE_SQL: &str = "SELECT wake_s, wake_ns FROM executions WHERE wake_s IS NOT NULL
+     ORDER BY wake_s, wake_ns, arn LIMIT 1";
+/// Running executions, from the partial index `executions_running`.
+const RUNNING_SQL: &str = "SELECT arn FROM executions WHERE running = 1 ORDER BY arn";
+
 /// What a sealed record is bound to: its row, in the executions' own domain.
 fn context(arn: &str) -> String {
     format!("execution:{arn}")
@@ -156,13 +168,7 @@ impl SqliteExecutionStore {
         let (second, nanosecond) = split(now);
         self.store
             .call(move |conn, _| {
-                // `wake_s <= ?1` bounds the index range; the second term only
-                // trims the last second, on the index entry itself.
-                let mut statement = conn.prepare_cached(
-                    "SELECT arn FROM executions
-                     WHERE wake_s <= ?1 AND (wake_s < ?1 OR wake_ns <= ?2)
-                     ORDER BY wake_s, wake_ns, arn",
-                )?;
+                let mut statement = conn.prepare_cached(DUE_SQL)?;
                 let arns = statement
                     .query_map([second, nanosecond], |row| row.get(0))?
                     .collect::<Result<Vec<String>, _>>()?;
@@ -175,10 +181,7 @@ impl SqliteExecutionStore {
         self.store
             .call(|conn, _| {
                 let first: Option<(i64, i64)> = conn
-                    .prepare_cached(
-                        "SELECT wake_s, wake_ns FROM executions WHERE wake_s IS NOT NULL
-                         ORDER BY wake_s, wake_ns, arn LIMIT 1",
-                    )?
+                    .prepare_cached(NEXT_WAKE_SQL)?
                     .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
                     .optional()?;
                 first.map(|(s, ns)| join(s, ns)).transpose()
@@ -189,8 +192,7 @@ impl SqliteExecutionStore {
     async fn running_arns(&self) -> Result<Vec<String>, StoreError> {
         self.store
             .call(|conn, _| {
-                let mut statement = conn
-                    .prepare_cached("SELECT arn FROM executions WHERE running = 1 ORDER BY arn")?;
+                let mut statement = conn.prepare_cached(RUNNING_SQL)?;
                 let arns = statement
                     .query_map([], |row| row.get(0))?
                     .collect::<Result<Vec<String>, _>>()?;
@@ -230,6 +232,39 @@ impl ExecutionStore for SqliteExecutionStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn plan(conn: &rusqlite::Connection, sql: &str, args: &[i64]) -> String {
+        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = statement
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[tokio::test]
+    async fn timer_and_restart_queries_seek_their_partial_index_without_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).await.unwrap();
+        let conn = store.inner.conn.lock().unwrap();
+
+        for (sql, args, index) in [
+            (
+                DUE_SQL,
+                &[1_800_000_000_i64, 0][..],
+                "SEARCH executions USING COVERING INDEX executions_by_wake",
+            ),
+            (
+                NEXT_WAKE_SQL,
+                &[][..],
+                "SEARCH executions USING COVERING INDEX executions_by_wake",
+            ),
+            (RUNNING_SQL, &[][..], "executions_running"),
+        ] {
+            let plan = plan(&conn, sql, args);
+            assert!(plan.contains(index), "{sql}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql} sorts: {plan}");
+        }
+    }
 
     #[test]
     fn split_timers_sort_as_time_and_join_back_exactly() {
