@@ -478,6 +478,8 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     let timers = (!virtual_clock).then(|| {
         tokio::spawn(runtime::timer_loop(
             engine.clone(),
+            state.deps.clone(),
+            state.organizations.keys().cloned().collect(),
             Duration::from_secs(1),
             stop_rx,
         ))

@@ -15,10 +15,6 @@ use super::app::AppState;
 use super::pages::{esc, page};
 use super::runtime::EngineCallbacks;
 
-/// Who a link click is recorded as: the holder of the link (it was mailed to the
-/// approver or noted on the ticket), unless the page's form names someone.
-const LINK_HOLDER: &str = "the holder of the decision link";
-
 fn link_error(e: &LinkError) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
     if let LinkError::Store(inner) = e {
@@ -109,25 +105,21 @@ pub(crate) async fn decide(
     Query(query): Query<LinkQuery>,
     body: axum::body::Bytes,
 ) -> Response {
-    let link = match decisions::verify_link(&state.deps, &id, &query).await {
-        Ok(l) => l,
-        Err(e) => return link_error(&e),
-    };
     let form: DecideForm = serde_urlencoded_lite(&body);
+    // Who decided: the name the page's form gave, else the link's recipient.
     let by = form
         .decided_by
         .map(|s| s.trim().chars().take(200).collect::<String>())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| LINK_HOLDER.to_owned());
+        .filter(|s| !s.is_empty());
     let callbacks = EngineCallbacks {
         engine: state.engine.clone(),
     };
-    match decisions::decide(&state.deps, &callbacks, &id, link.action, &by).await {
+    match decisions::decide_by_link(&state.deps, &callbacks, &id, &query, by.as_deref()).await {
         Ok(decision) => {
             let body = format!(
                 "<p>Done: {} by <b>{}</b>. The onboarding continues.</p>",
                 state_text(decision.state),
-                esc(decision.decided_by.as_deref().unwrap_or(&by)),
+                esc(decision.decided_by.as_deref().unwrap_or("you")),
             );
             (StatusCode::OK, page("Decided", &body)).into_response()
         }
@@ -150,6 +142,7 @@ pub(crate) async fn decide(
                 }
             }
         }
+        Err(DecideError::Link(e)) => link_error(&e),
         Err(e) => {
             let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::CONFLICT);
             let text = match &e {
@@ -223,13 +216,24 @@ pub(crate) async fn pending_page(State(state): State<AppState>) -> Response {
             }
         };
         for d in pending {
+            let links: Vec<String> = decisions::decision_links(&state.deps, &d, None)
+                .iter()
+                .map(|(action, url)| {
+                    format!(
+                        "<a href=\"{}\">{}</a>",
+                        esc(url.as_str()),
+                        esc(action.label())
+                    )
+                })
+                .collect();
             rows.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td><a href=\"/onboardings/{}\">{}</a></td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td><a href=\"/onboardings/{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
                 esc(&org.name),
                 esc(d.kind.as_str()),
                 esc(&d.record_id),
                 esc(&d.record_id),
                 esc(&d.expires_at.to_string()),
+                links.join(" · "),
             ));
         }
     }
@@ -237,8 +241,8 @@ pub(crate) async fn pending_page(State(state): State<AppState>) -> Response {
         "<p>Nothing is waiting for a decision.</p>".to_owned()
     } else {
         format!(
-            "<p>The approve / deny and confirm / reject links are in the approver's mail and on the ticket.</p>\
-             <table><tr><th>Organization</th><th>Decision</th><th>Onboarding</th><th>Expires</th></tr>{rows}</table>"
+            "<p>Each link opens a confirmation page; its button decides.</p>\
+             <table><tr><th>Organization</th><th>Decision</th><th>Onboarding</th><th>Expires</th><th>Decide</th></tr>{rows}</table>"
         )
     };
     page("Pending approvals", &body).into_response()

@@ -258,19 +258,41 @@ pub(crate) fn mail_notifier(
     Ok(Arc::new(mailer))
 }
 
-/// Fires due timers every `every` until `stop` says so (system clock only).
+/// Reminds each organization's approvers of pending approvals that are due a
+/// reminder (`approval_reminder_hours`); each reminder goes out once.
+pub(crate) async fn remind_approvers(deps: &onboard_steps::Deps, organizations: &[String]) {
+    for org in organizations {
+        match onboard_steps::remind_approvers(deps, org).await {
+            Ok(0) => {}
+            Ok(sent) => tracing::info!(organization = %org, sent, "approval reminders sent"),
+            Err(e) => {
+                tracing::warn!(organization = %org, error = e.name(), cause = %e.cause(), "approval reminders failed")
+            }
+        }
+    }
+}
+
+/// Fires due timers every `every`, and sends due approval reminders every minute,
+/// until `stop` says so (system clock only).
 pub(crate) async fn timer_loop(
     engine: Arc<onboard_asl::Engine>,
+    deps: onboard_steps::Deps,
+    organizations: Vec<String>,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reminded = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 if let Err(e) = engine.run_due().await {
                     tracing::error!(error = %e, "running due timers failed");
+                }
+                if reminded.elapsed() >= Duration::from_secs(60) {
+                    reminded = std::time::Instant::now();
+                    remind_approvers(&deps, &organizations).await;
                 }
             }
             _ = stop.changed() => break,

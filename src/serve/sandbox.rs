@@ -304,6 +304,8 @@ async fn advance(
     }
     // Seats provisioned just now may unblock a retry due at this very instant.
     state.engine.run_due().await.map_err(ApiError::internal)?;
+    let organizations: Vec<String> = state.organizations.keys().cloned().collect();
+    super::runtime::remind_approvers(&state.deps, &organizations).await;
     let now = state.clock.now();
     if let Err(e) = super::app::save_virtual_time(&state.data_dir, now) {
         tracing::warn!(error = %e, "could not save the virtual clock");

@@ -187,6 +187,10 @@ async fn an_approved_request_creates_the_user_and_links_are_single_use_and_signe
     assert_eq!(again.status(), 409);
     let text = again.text().await.unwrap();
     assert!(text.contains("approved"), "{text}");
+    assert!(
+        text.contains("approvals@contoso.com"),
+        "who decided: {text}"
+    );
     let deny = app.outbox_link("deny").await.unwrap();
     assert_eq!(app.post_link(&deny).await.status(), 409);
 }
@@ -628,4 +632,28 @@ async fn a_restart_keeps_waiting_executions_their_timers_and_their_links() {
     app.advance(49 * 3600).await;
     assert_eq!(app.status(&id).await, "completed");
     assert_eq!(sandbox.users_named("rtart").await.len(), 1);
+}
+
+#[tokio::test]
+async fn approvers_are_reminded_while_nobody_decides() {
+    let app = spawn_app_with(&config(
+        "require_approval_for_new_users = 1\napproval_timeout_hours = 72\napproval_reminder_hours = 24",
+    ))
+    .await;
+    let id = app
+        .onboard(json!({"organization": "contoso", "first_name": "Remi", "last_name": "Nder"}))
+        .await;
+    let to_approvers = |mail: &[Value]| {
+        mail.iter()
+            .filter(|m| m["to"].to_string().contains("approvals@contoso.com"))
+            .count()
+    };
+    assert_eq!(to_approvers(&app.outbox().await), 1);
+    app.advance(25 * 3600).await;
+    assert_eq!(app.status(&id).await, "pending_approval");
+    assert_eq!(
+        to_approvers(&app.outbox().await),
+        2,
+        "one reminder after a day"
+    );
 }
