@@ -143,12 +143,16 @@ pub(crate) async fn start_workflow(state: &AppState, id: &str) -> tokio::task::J
 }
 
 /// `POST /api/onboardings`.
+#[tracing::instrument(skip_all, fields(idempotency_key = tracing::field::Empty))]
 pub(crate) async fn create_onboarding(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
+    if let Some(k) = &key {
+        tracing::Span::current().record("idempotency_key", k.as_str());
+    }
     let form = json_object(&body)?;
     accept_onboarding(&state, key.as_deref(), form)
         .await

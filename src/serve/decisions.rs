@@ -99,6 +99,7 @@ pub(crate) struct DecideForm {
 }
 
 /// `POST /decisions/{id}`: decides, once.
+#[tracing::instrument(skip_all, fields(decision_id = %id))]
 pub(crate) async fn decide(
     State(state): State<AppState>,
     Path(id): Path<String>,
