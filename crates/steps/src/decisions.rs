@@ -24,7 +24,7 @@ use hmac::{Hmac, Mac};
 use jiff::{SignedDuration, Timestamp};
 use onboard_store::{
     Decide, DecideOutcome, Decision, DecisionKind, DecisionState, NewDecision, RecordUpdate,
-    Status, StoreError,
+    StoreError,
 };
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
@@ -578,8 +578,9 @@ pub struct DecisionOutput {
 }
 
 /// Decides `decision_id` with `action` for `decided_by` (an address or a name),
-/// once: the winner resumes the workflow and notes the ticket; later callers get
-/// [`DecideError::AlreadyDecided`].
+/// once: the winner resumes the workflow, then notes the ticket and the timeline
+/// with who decided (a failure to note is logged, not returned: the decision
+/// stands); later callers get [`DecideError::AlreadyDecided`].
 #[tracing::instrument(skip_all, fields(decision_id = %decision_id, action = %action))]
 pub async fn decide(
     deps: &Deps,
@@ -624,8 +625,12 @@ pub async fn decide(
         DecideOutcome::Unknown => return Err(DecideError::Unknown),
     };
     tracing::info!(state = %decision.state, "decision won");
-    record_decision(deps, &decision, action, by).await?;
+    // Resume first: the decision is taken, so the workflow must hear of it even if
+    // the ticket cannot be noted right now.
     send(deps, callbacks, &decision, &token).await?;
+    if let Err(e) = record_decision(deps, &decision, action, by).await {
+        tracing::error!(error = e.name(), cause = %e.cause(), "decided, but the ticket or the timeline could not say so");
+    }
     Ok(decision)
 }
 
@@ -684,6 +689,16 @@ pub async fn resume(
         .await?
         .ok_or(DecideError::Unknown)?;
     send(deps, callbacks, &decision, &token).await?;
+    let action = match decision.state {
+        DecisionState::Approved => Action::Approve,
+        DecisionState::Denied => Action::Deny,
+        DecisionState::Confirmed => Action::Confirm,
+        _ => Action::Reject,
+    };
+    let by = decision.decided_by.clone().unwrap_or_default();
+    if let Err(e) = record_decision(deps, &decision, action, &by).await {
+        tracing::error!(error = e.name(), cause = %e.cause(), "resumed, but the ticket or the timeline could not say so");
+    }
     Ok(true)
 }
 
@@ -738,7 +753,8 @@ async fn send(
     Ok(())
 }
 
-/// Notes the ticket and the timeline with who decided.
+/// Notes the ticket and the timeline with who decided. The status is left to the
+/// workflow's next step (it may already have run: the task was resumed first).
 async fn record_decision(
     deps: &Deps,
     decision: &Decision,
@@ -747,20 +763,17 @@ async fn record_decision(
 ) -> Result<(), StepError> {
     let onboarding = Onboarding::load(deps, &decision.record_id).await?;
     let name = onboarding.request.display_name.clone();
-    let (step, status, text) = match action {
+    let (step, text) = match action {
         Action::Approve => (
             "request_approval",
-            Some(Status::Running),
             onboard_domain::notes::approval_approved(&name, Some(by)),
         ),
         Action::Deny => (
             "request_approval",
-            Some(Status::Denied),
             onboard_domain::notes::approval_denied(&name, Some(by)),
         ),
         Action::Confirm => (
             "request_license_purchase",
-            Some(Status::Running),
             onboard_domain::notes::license_purchase_confirmed(
                 &onboarding.request.licenses,
                 Some(by),
@@ -768,7 +781,6 @@ async fn record_decision(
         ),
         Action::Reject => (
             "request_license_purchase",
-            Some(Status::Running),
             format!(
                 "{by} rejected the purchase of {}.",
                 onboarding
@@ -789,10 +801,7 @@ async fn record_decision(
         onboarding.id(),
         step,
         &format!("{} by {by}", decision.state),
-        RecordUpdate {
-            status,
-            ..RecordUpdate::default()
-        },
+        RecordUpdate::default(),
     )
     .await
 }
