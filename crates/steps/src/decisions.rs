@@ -827,10 +827,12 @@ struct IssuedEntry {
 
 /// Stores `task_token` as a decision of `kind` for `onboarding_id`, once per token:
 /// a repeated call with the same token finds the first decision. A new token (the
-/// task was retried) supersedes the earlier decisions, whose links then answer 410.
+/// task was retried) supersedes every other pending decision of the kind for the
+/// record, whose links then answer 410.
 pub(crate) async fn issue(
     deps: &Deps,
     onboarding_id: &str,
+    organization: &str,
     step: &str,
     kind: DecisionKind,
     task_token: &SecretString,
@@ -869,7 +871,6 @@ pub(crate) async fn issue(
             created_at: now,
         })
         .await?;
-    let earlier: Vec<String> = log_entries(store, &log).await?;
     let generation = log_append(store, &log, &decision.id, now).await?;
     let entry = remember(
         store,
@@ -892,8 +893,23 @@ pub(crate) async fn issue(
             })?;
         return Ok(links(deps, winner, entry.generation));
     }
-    for old in earlier {
-        expire(deps, &old, "superseded").await?;
+    // Every other pending decision of this kind for the record is superseded: the
+    // earlier attempts' (their links answer 410 now), and one a crash left behind
+    // before it was remembered.
+    let mut cursor = None;
+    loop {
+        let page = store
+            .pending_decisions(organization, 100, cursor.as_ref())
+            .await?;
+        for old in &page.items {
+            if old.record_id == onboarding_id && old.kind == kind && old.id != decision.id {
+                expire(deps, &old.id, "superseded").await?;
+            }
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
     }
     Ok(links(deps, decision, generation))
 }
