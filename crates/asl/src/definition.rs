@@ -47,6 +47,11 @@ pub struct State {
     pub transition: Transition,
     /// What the state does.
     pub kind: Kind,
+    /// `Assign`: evaluated when the state leaves successfully.
+    pub assign: Option<Template>,
+    /// Every variable name this state assigns (its own, its Choice rules', its
+    /// catchers'), with the JSON pointer of the assignment: for the scope check.
+    pub assigned: Vec<(String, String)>,
 }
 
 /// `Next`, `End`, or neither (Choice, Succeed, Fail).
@@ -124,8 +129,8 @@ pub enum Kind {
     Task(Box<TaskSpec>),
     /// `Choice`.
     Choice {
-        /// `Choices`, each with its `Next`.
-        choices: Vec<(ChoiceRule, String)>,
+        /// `Choices`, each with its `Next` and its `Assign`.
+        choices: Vec<(ChoiceRule, String, Option<Template>)>,
         /// `Default`.
         default: Option<String>,
     },
@@ -195,6 +200,7 @@ fn allowed(ty: &str) -> Option<Vec<&'static str>> {
             "Result",
             "ResultPath",
             "Parameters",
+            "Assign",
         ],
         "Task" => &[
             "Next",
@@ -212,8 +218,9 @@ fn allowed(ty: &str) -> Option<Vec<&'static str>> {
             "HeartbeatSeconds",
             "HeartbeatSecondsPath",
             "Credentials",
+            "Assign",
         ],
-        "Choice" => &["InputPath", "OutputPath", "Choices", "Default"],
+        "Choice" => &["InputPath", "OutputPath", "Choices", "Default", "Assign"],
         "Wait" => &[
             "Next",
             "End",
@@ -223,6 +230,7 @@ fn allowed(ty: &str) -> Option<Vec<&'static str>> {
             "Timestamp",
             "SecondsPath",
             "TimestampPath",
+            "Assign",
         ],
         "Succeed" => &["InputPath", "OutputPath"],
         "Fail" => &["Error", "ErrorPath", "Cause", "CausePath"],
@@ -237,6 +245,7 @@ fn allowed(ty: &str) -> Option<Vec<&'static str>> {
             "ResultPath",
             "Retry",
             "Catch",
+            "Assign",
         ],
         "Map" => &[
             "Next",
@@ -262,6 +271,7 @@ fn allowed(ty: &str) -> Option<Vec<&'static str>> {
             "ItemBatcher",
             "ResultWriter",
             "Label",
+            "Assign",
         ],
         _ => return None,
     };
@@ -331,6 +341,7 @@ pub fn parse_value(v: &Value) -> Result<StateMachine, Error> {
         timeout_seconds,
     };
     crate::validate::check(&sm)?;
+    crate::variables::check_scopes(&sm)?;
     Ok(sm)
 }
 
@@ -551,9 +562,9 @@ impl Parser {
             .ok_or_else(|| f.err("Type", format!("'{ty}' is not a valid state type")))?;
         for k in obj.keys() {
             if !allowed.contains(&k.as_str()) {
-                let msg = if k == "Assign" || k == "Arguments" || k == "Output" {
+                let msg = if k == "Arguments" || k == "Output" {
                     format!(
-                        "UNSUPPORTED_FEATURE: the field '{k}' (variables / JSONata) is not supported by this interpreter yet"
+                        "UNSUPPORTED_FEATURE: the field '{k}' (JSONata) is not supported by this interpreter yet"
                     )
                 } else {
                     format!(
@@ -639,6 +650,31 @@ impl Parser {
             "Map" => Kind::Map(Box::new(self.map(&f)?)),
             _ => return Err(f.err("Type", format!("'{ty}' is not a valid state type"))),
         };
+        let assign = match obj.get("Assign") {
+            None => None,
+            Some(v) => Some(assign_template(v, &format!("{ptr}/Assign"), name)?),
+        };
+        let mut assigned: Vec<(String, String)> = obj
+            .get("Assign")
+            .map(crate::variables::assigned_names)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| (n, format!("{ptr}/Assign")))
+            .collect();
+        for (key, list) in [("Choices", "Choices"), ("Catch", "Catch")] {
+            if let Some(Value::Array(a)) = obj.get(key) {
+                for (i, item) in a.iter().enumerate() {
+                    if let Some(v) = item.get("Assign") {
+                        let p = format!("{ptr}/{list}/{i}/Assign");
+                        assigned.extend(
+                            crate::variables::assigned_names(v)
+                                .into_iter()
+                                .map(|n| (n, p.clone())),
+                        );
+                    }
+                }
+            }
+        }
         Ok(State {
             name: name.to_string(),
             pointer: ptr.to_string(),
@@ -646,6 +682,8 @@ impl Parser {
             output_path,
             transition,
             kind,
+            assign,
+            assigned,
         })
     }
 
@@ -813,7 +851,11 @@ impl Parser {
                     "SCHEMA_VALIDATION_FAILED: a top-level Choice rule must have 'Next'",
                 )
             })?;
-            choices.push((rule, next.to_string()));
+            let assign = match c.get("Assign") {
+                None => None,
+                Some(v) => Some(assign_template(v, &format!("{ptr}/Assign"), f.state)?),
+            };
+            choices.push((rule, next.to_string(), assign));
         }
         Ok(Kind::Choice {
             choices,
@@ -950,7 +992,7 @@ fn catchers(f: &Field<'_>) -> Result<Vec<Catcher>, Error> {
             state: f.state,
         };
         for k in co.keys() {
-            if !["ErrorEquals", "Next", "ResultPath", "Comment"].contains(&k.as_str()) {
+            if !["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"].contains(&k.as_str()) {
                 return Err(cf.err(k, format!("the field '{k}' is not supported in a catcher")));
             }
         }
@@ -965,6 +1007,10 @@ fn catchers(f: &Field<'_>) -> Result<Vec<Catcher>, Error> {
             error_equals,
             next: cf.req_str("Next")?.to_string(),
             result_path: cf.reference_path("ResultPath")?,
+            assign: match co.get("Assign") {
+                None => None,
+                Some(v) => Some(assign_template(v, &format!("{ptr}/Assign"), f.state)?),
+            },
         });
     }
     Ok(out)
@@ -1037,9 +1083,15 @@ fn choice_rule(v: &Value, ptr: &str, state: &str, top: bool) -> Result<ChoiceRul
             "a nested choice rule may not have 'Next'".into(),
         ));
     }
+    if !top && obj.contains_key("Assign") {
+        return Err(err(
+            "Assign",
+            "a nested choice rule may not have 'Assign'".into(),
+        ));
+    }
     let mut ops: Vec<&String> = obj
         .keys()
-        .filter(|k| !["Next", "Comment", "Variable"].contains(&k.as_str()))
+        .filter(|k| !["Next", "Comment", "Variable", "Assign"].contains(&k.as_str()))
         .collect();
     if ops.len() != 1 {
         let which = ops.pop().map(String::as_str).unwrap_or("Variable");
@@ -1125,4 +1177,27 @@ fn choice_rule(v: &Value, ptr: &str, state: &str, top: bool) -> Result<ChoiceRul
             }))
         }
     }
+}
+
+/// Compiles an `Assign` object (JSONPath states): keys are variable names, `.$` keys hold
+/// a path (`$` = the state's result or input, `$$` = context, `$name` = a variable) or an
+/// intrinsic function.
+fn assign_template(v: &Value, ptr: &str, state: &str) -> Result<Template, Error> {
+    let err = |p: &str, m: String| {
+        Error::definition(
+            &format!("{ptr}{p}"),
+            Some(state),
+            Some("Assign"),
+            format!("SCHEMA_VALIDATION_FAILED: {m}"),
+        )
+    };
+    let Value::Object(m) = v else {
+        return Err(err("", "Assign must be an object".into()));
+    };
+    for k in m.keys() {
+        let name = k.strip_suffix(".$").unwrap_or(k);
+        crate::variables::check_name(name)
+            .map_err(|e| err(&format!("/{}", escape_pointer(k)), e))?;
+    }
+    Template::compile(v).map_err(|(p, m)| err(&p, m))
 }

@@ -53,6 +53,7 @@ pub mod retry;
 mod states;
 pub mod store;
 mod validate;
+pub mod variables;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use dispatcher::{Dispatcher, TaskOutcome, TaskRequest};

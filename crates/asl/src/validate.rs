@@ -34,7 +34,7 @@ fn targets(g: &Graph, name: &str) -> Vec<(String, String, String)> {
         Kind::Parallel { io, .. } => &io.catch[..],
         Kind::Map(m) => &m.io.catch[..],
         Kind::Choice { choices, default } => {
-            for (i, (_, n)) in choices.iter().enumerate() {
+            for (i, (_, n, _)) in choices.iter().enumerate() {
                 out.push((
                     n.clone(),
                     "Next".to_string(),

@@ -360,6 +360,7 @@ fn in_flight_run(payload: Value) -> onboard_asl::execution::Run {
         retries: vec![],
         retry_count: 0,
         map_item: None,
+        vars: Default::default(),
     }
 }
 

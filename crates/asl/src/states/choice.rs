@@ -22,16 +22,18 @@ pub(crate) fn enter<'a>(
     let scope = Scope {
         input: &effective,
         context: &ctx,
-        vars: &x.vars,
+        vars: x.vars(run),
     };
     let mut next = None;
-    for (rule, n) in choices {
+    for (rule, n, assign) in choices {
         if evaluate(rule, &scope)? {
-            next = Some(n.clone());
+            next = Some((n.clone(), assign.as_ref()));
             break;
         }
     }
-    let next = match next.or_else(|| default.clone()) {
+    // The matching rule's Assign; the state's own Assign when Default is taken.
+    let (next, assign) = match next.or_else(|| default.clone().map(|d| (d, state.assign.as_ref())))
+    {
         Some(n) => n,
         None => {
             return Err(Failure::new(
@@ -46,6 +48,7 @@ pub(crate) fn enter<'a>(
     };
     let output = pipeline::select_path(state.output_path.as_ref(), &effective, "OutputPath")?;
     pipeline::check_size(&output, "state output")?;
+    x.assign(run, assign, &effective)?;
     x.event(|| format!("{}StateExited", type_name(state)), "stateExitedEventDetails", || json!({"name": state.name, "output": compact(&output), "outputDetails": {"truncated": false}}));
     x.goto(run, next, output);
     Ok(())

@@ -19,7 +19,7 @@ fn text(
     let scope = Scope {
         input: raw,
         context: &ctx,
-        vars: &x.vars,
+        vars: x.vars(run),
     };
     let v = match t {
         None => return Ok(String::new()),

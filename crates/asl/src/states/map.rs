@@ -22,7 +22,7 @@ pub(crate) fn enter<'a>(
         return Ok(());
     };
     let effective = super::effective_input(state, raw)?;
-    let items = match spec.items_path.select(&effective) {
+    let items = match x.select(run, &spec.items_path, &effective) {
         Some(Value::Array(a)) => a,
         Some(other) => {
             return Err(Failure::runtime(format!(
@@ -38,19 +38,19 @@ pub(crate) fn enter<'a>(
             )));
         }
     };
-    let max = x.dynamic_u64(&spec.max_concurrency, &effective, "MaxConcurrency")?;
+    let max = x.dynamic_u64(run, &spec.max_concurrency, &effective, "MaxConcurrency")?;
     let n = items.len() as u64;
     let by_count = spec
         .tolerated_failure_count
         .as_ref()
-        .map(|d| x.dynamic_u64(d, &effective, "ToleratedFailureCount"))
+        .map(|d| x.dynamic_u64(run, d, &effective, "ToleratedFailureCount"))
         .transpose()?;
     let by_pct = match &spec.tolerated_failure_percentage {
         None => None,
         Some(Dynamic::Value(p)) => Some(*p),
         Some(Dynamic::Path(p)) => {
-            let v = p
-                .select(&effective)
+            let v = x
+                .select(run, p, &effective)
                 .and_then(|v| v.as_f64())
                 .filter(|v| (0.0..=100.0).contains(v));
             Some(v.ok_or_else(|| {
@@ -79,7 +79,7 @@ pub(crate) fn enter<'a>(
                 if let Some(m) = ctx.as_object_mut() {
                     m.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
                 }
-                pipeline::template(Some(t), &effective, &ctx, &x.vars)?
+                pipeline::template(Some(t), &effective, &ctx, x.vars(run))?
             }
         };
         queued.push_back((i, input, item.clone()));

@@ -108,9 +108,11 @@ pub(crate) fn finish_result<'a>(
         .map(|r| r.input.clone())
         .unwrap_or(Value::Null);
     let ctx = x.context_for(io.result_selector.as_ref(), run, None);
-    let selected = pipeline::template(io.result_selector.as_ref(), &result, &ctx, &x.vars)?;
-    let combined = pipeline::result_path(io.result_path.as_ref(), &raw, selected)?;
+    let selected = pipeline::template(io.result_selector.as_ref(), &result, &ctx, x.vars(run))?;
+    let combined = pipeline::result_path(io.result_path.as_ref(), &raw, selected.clone())?;
     let output = pipeline::select_path(state.output_path.as_ref(), &combined, "OutputPath")?;
+    // Assign's `$` is the result after ResultSelector, before ResultPath.
+    x.assign(run, state.assign.as_ref(), &selected)?;
     x.leave(run, state, output);
     Ok(())
 }

@@ -22,7 +22,7 @@ pub(crate) fn enter<'a>(
     };
     let effective = super::effective_input(state, raw)?;
     let ctx = x.context_for(io.parameters.as_ref(), run, None);
-    let input = pipeline::template(io.parameters.as_ref(), &effective, &ctx, &x.vars)?;
+    let input = pipeline::template(io.parameters.as_ref(), &effective, &ctx, x.vars(run))?;
     pipeline::check_size(&input, "state input")?;
     x.event(|| "ParallelStateStarted", "", || Value::Null);
     let children = Children {

@@ -26,11 +26,13 @@ pub(crate) fn enter<'a>(
         Some(r) => r.clone(),
         None => {
             let ctx = x.context_for(parameters.as_ref(), run, None);
-            pipeline::template(parameters.as_ref(), &effective, &ctx, &x.vars)?
+            pipeline::template(parameters.as_ref(), &effective, &ctx, x.vars(run))?
         }
     };
-    let combined = pipeline::result_path(result_path.as_ref(), raw, result)?;
+    let combined = pipeline::result_path(result_path.as_ref(), raw, result.clone())?;
     let output = pipeline::select_path(state.output_path.as_ref(), &combined, "OutputPath")?;
+    // Assign's `$` is the state's result (Result, Parameters or the effective input).
+    x.assign(run, state.assign.as_ref(), &result)?;
     x.leave(run, state, output);
     Ok(())
 }

@@ -29,17 +29,17 @@ pub(crate) fn enter<'a>(
     let nonce = x.new_nonce();
     let token = spec.wait_for_task_token.then(|| x.new_token(run, nonce));
     let ctx = x.context_for(spec.io.parameters.as_ref(), run, token.as_deref());
-    let payload = pipeline::template(spec.io.parameters.as_ref(), &effective, &ctx, &x.vars)?;
+    let payload = pipeline::template(spec.io.parameters.as_ref(), &effective, &ctx, x.vars(run))?;
     pipeline::check_size(&payload, "task input")?;
     let timeout = spec
         .timeout
         .as_ref()
-        .map(|d| x.dynamic_u64(d, &effective, "TimeoutSeconds"))
+        .map(|d| x.dynamic_u64(run, d, &effective, "TimeoutSeconds"))
         .transpose()?;
     let heartbeat = spec
         .heartbeat
         .as_ref()
-        .map(|d| x.dynamic_u64(d, &effective, "HeartbeatSeconds"))
+        .map(|d| x.dynamic_u64(run, d, &effective, "HeartbeatSeconds"))
         .transpose()?;
     let now = x.now;
     let at = |s: u64| {

@@ -35,7 +35,7 @@ pub(crate) fn enter<'a>(
         WaitFor::Seconds(n) => seconds(*n),
         WaitFor::Timestamp(t) => *t,
         WaitFor::SecondsPath(p) => {
-            let v = p.select(&effective).ok_or_else(|| {
+            let v = x.select(run, p, &effective).ok_or_else(|| {
                 Failure::runtime(format!(
                     "Invalid path '{p}': the SecondsPath could not be found in the input"
                 ))
@@ -48,7 +48,7 @@ pub(crate) fn enter<'a>(
             seconds(n)
         }
         WaitFor::TimestampPath(p) => {
-            let v = p.select(&effective).ok_or_else(|| {
+            let v = x.select(run, p, &effective).ok_or_else(|| {
                 Failure::runtime(format!(
                     "Invalid path '{p}': the TimestampPath could not be found in the input"
                 ))
@@ -61,6 +61,9 @@ pub(crate) fn enter<'a>(
         }
     };
     let output = pipeline::select_path(state.output_path.as_ref(), &effective, "OutputPath")?;
+    // Assign's `$` is the effective input; the values are set as the Wait begins (nothing
+    // in this scope runs while it waits).
+    x.assign(run, state.assign.as_ref(), &effective)?;
     if until <= x.now {
         x.leave(run, state, output);
     } else {
