@@ -46,6 +46,7 @@ pub mod error;
 pub mod execution;
 pub mod intrinsics;
 pub mod json_path;
+pub mod jsonata;
 pub mod mock;
 pub mod payload;
 pub mod pipeline;
