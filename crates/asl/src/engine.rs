@@ -643,6 +643,13 @@ impl<'a> Exec<'a> {
         self.rec.runs.get(&run).map_or(&self.no_vars, |r| &r.vars)
     }
 
+    /// Replaces a run's variables.
+    pub(crate) fn set_vars(&mut self, run: u32, vars: Map<String, Value>) {
+        if let Some(r) = self.rec.runs.get_mut(&run) {
+            r.vars = vars;
+        }
+    }
+
     /// Resolves a path whose root may be the effective input (`$`), the context (`$$`)
     /// or a variable (`$name`).
     pub(crate) fn select(
@@ -1040,6 +1047,37 @@ impl<'a> Exec<'a> {
                         .map(|r| r.input.clone())
                         .unwrap_or(Value::Null);
                     let error_output = json!({"Error": f.error, "Cause": f.cause});
+                    if let Some(j) = &state.jsonata {
+                        let idx = catchers
+                            .iter()
+                            .position(|x| std::ptr::eq(x, c))
+                            .unwrap_or(0);
+                        let (out_t, assign_t) = j.catchers.get(idx).cloned().unwrap_or_default();
+                        let b = crate::states::jsonata_bindings(
+                            self,
+                            run,
+                            &raw,
+                            None,
+                            Some(&error_output),
+                            None,
+                        );
+                        // A catcher's Output defaults to the error output.
+                        let out = out_t
+                            .as_ref()
+                            .map_or(Ok(error_output.clone()), |t| t.eval(&b, "Output"))
+                            .and_then(|out| {
+                                crate::states::jsonata_assign(self, run, assign_t.as_ref(), &b)
+                                    .map(|()| out)
+                            });
+                        match out {
+                            Ok(out) => {
+                                self.event(|| format!("{}StateExited", type_name(state)), "stateExitedEventDetails", || json!({"name": state.name, "output": pipeline_text(&out), "outputDetails": {"truncated": false}}));
+                                self.goto(run, c.next.clone(), out);
+                            }
+                            Err(f2) => self.finish_run(run, Err(f2)),
+                        }
+                        return;
+                    }
                     if let Err(f2) = self.assign(run, c.assign.as_ref(), &error_output) {
                         self.finish_run(run, Err(f2));
                         return;

@@ -29,6 +29,15 @@ fn targets(g: &Graph, name: &str) -> Vec<(String, String, String)> {
             format!("{}/Next", st.pointer),
         ));
     }
+    if let Some(j) = &st.jsonata {
+        for (i, c) in j.choices.iter().enumerate() {
+            out.push((
+                c.next.clone(),
+                "Next".to_string(),
+                format!("{}/Choices/{i}/Next", st.pointer),
+            ));
+        }
+    }
     let catch = match &st.kind {
         Kind::Task(t) => &t.io.catch[..],
         Kind::Parallel { io, .. } => &io.catch[..],

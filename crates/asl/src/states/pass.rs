@@ -21,6 +21,16 @@ pub(crate) fn enter<'a>(
     else {
         return Ok(());
     };
+    if let Some(j) = &state.jsonata {
+        let b = super::jsonata_bindings(x, run, raw, None, None, None);
+        let output = match &j.output {
+            Some(t) => t.eval(&b, "Output")?,
+            None => raw.clone(),
+        };
+        super::jsonata_assign(x, run, j.assign.as_ref(), &b)?;
+        x.leave(run, state, output);
+        return Ok(());
+    }
     let effective = super::effective_input(state, raw)?;
     let result = match result {
         Some(r) => r.clone(),
