@@ -573,6 +573,13 @@ impl Parser {
                 ));
             }
         };
+        // A branch or item processor may set the default query language of its states.
+        let outer_default = self.jsonata_default;
+        match obj.get("QueryLanguage").and_then(Value::as_str) {
+            Some("JSONata") => self.jsonata_default = true,
+            Some("JSONPath") => self.jsonata_default = false,
+            _ => {}
+        }
         let id = self.graphs.len();
         self.graphs.push(Graph {
             start_at,
@@ -590,9 +597,17 @@ impl Parser {
                     "SCHEMA_VALIDATION_FAILED: a state name must be 1 to 80 characters",
                 ));
             }
-            let st = self.state(name, sv, &sptr)?;
+            let st = self.state(name, sv, &sptr);
+            let st = match st {
+                Ok(st) => st,
+                Err(e) => {
+                    self.jsonata_default = outer_default;
+                    return Err(e);
+                }
+            };
             states.insert(name.clone(), st);
         }
+        self.jsonata_default = outer_default;
         self.graphs[id].states = states;
         Ok(id)
     }
