@@ -12,6 +12,8 @@
 //! - [`pax8`]: the distributor; bought seats reach the tenant after a delay
 //!   through a [`pax8::SeatHook`] (no dependency on the Graph simulator).
 //! - [`outbox`]: mail and SMS the sandbox "sent", at `GET /sandbox/outbox`.
+//! - [`compose`]: all of the above as one [`Sandbox`], seeded from one
+//!   [`SandboxSeed`] (the `[sandbox]` section), on one clock, with one router.
 //!
 //! Each simulator answers on its vendor's own paths, with its vendor's own
 //! bodies, status codes and error messages, so a client tested here behaves the
@@ -19,10 +21,22 @@
 //! are seeded from the `[sandbox]` section of the configuration.
 //!
 //! Used by `onboard serve --sandbox` and by tests; never by the workflow steps.
+//! Depends on no other Onboard crate (in particular not on `onboard-connectors`).
+//!
+//! Wiring it into a server:
+//!
+//! 1. `Sandbox::with_clock(&seed, clock)` with the server's clock (its virtual
+//!    clock under `--virtual-clock`), then merge `sandbox.router()`.
+//! 2. After moving the virtual clock (`POST /sandbox/clock`), call
+//!    `sandbox.run_due()`; on the real clock, `sandbox.spawn_ticker(..)`.
+//! 3. One store of messages: the notifier the steps use records into
+//!    `sandbox.outbox()`, e.g. `onboard_connectors::notify::MemoryOutbox`
+//!    with `.with_observer(move |entry| outbox.push(OutboxMessage { .. }))`.
 
 #![warn(missing_docs)]
 
 pub mod autotask;
+pub mod compose;
 pub mod connectwise;
 pub mod faults;
 pub mod graph;
@@ -32,3 +46,5 @@ pub mod itglue;
 pub mod outbox;
 pub mod pax8;
 pub mod pwpush;
+
+pub use compose::{Sandbox, SandboxClock, SandboxError, SandboxOrganization, SandboxSeed};

@@ -3,15 +3,18 @@
 //! - [`store`]: the `Store` trait every caller uses.
 //! - [`model`]: records, statuses (CONTRACT.md §2), timeline events,
 //!   decisions, step results, variables and connector settings; paging.
-//! - [`token`]: sealing task tokens at rest (XChaCha20-Poly1305).
-//! - [`sqlite`]: the embedded backend for `onboard serve` (one file, WAL).
+//! - [`token`]: sealing task tokens and execution records at rest (XChaCha20-Poly1305).
+//! - [`sqlite`]: the embedded backend for `onboard serve` (one file, WAL),
+//!   and in the same file the interpreter's executions and timers
+//!   ([`SqliteExecutionStore`], `onboard_asl::ExecutionStore`).
 //! - [`dynamodb`]: the AWS backend (single-table design, `docs/dynamodb.md`).
 //! - [`error`]: the crate's one error type.
 //!
-//! This crate must not depend on `onboard-domain`, the steps, the connectors
-//! or the interpreter: requests are stored as JSON payloads, so the domain can
-//! change its types without a migration here. Nothing here knows the workflow.
-//! The interpreter's executions and timers are not stored here yet.
+//! This crate must not depend on `onboard-domain`, the steps or the
+//! connectors: requests are stored as JSON payloads, so the domain can change
+//! its types without a migration here. Nothing here knows the workflow. It
+//! depends on the interpreter (`onboard-asl`, which depends on no Onboard
+//! crate) only to implement its storage port.
 
 #![warn(missing_docs)]
 
@@ -29,6 +32,6 @@ pub use model::{
     LicenseOutcome, NewDecision, NewRecord, Page, Record, RecordFilter, RecordKind, RecordUpdate,
     Scope, SecretRef, Status, TimelineEvent, Variables,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteExecutionStore, SqliteStore};
 pub use store::Store;
 pub use token::TokenKey;

@@ -4,6 +4,8 @@
 //! it is a secret. The store keeps only `v1:` + base64url(nonce || ciphertext),
 //! with the decision id as associated data: a ciphertext copied onto another
 //! decision does not open. The key never lives in the database or table.
+//! The SQLite execution store seals whole interpreter records with the same
+//! key (`TokenKey::seal_bytes`), since they carry task tokens too.
 
 use std::path::Path;
 
@@ -125,6 +127,53 @@ impl TokenKey {
     }
 }
 
+/// Format byte of a sealed blob ([`TokenKey::seal_bytes`]): nonce || ciphertext.
+const BLOB_V1: u8 = 1;
+
+impl TokenKey {
+    /// Seals `plain` (e.g. a whole execution record, task tokens and all),
+    /// bound to `context` (its key in the database): `1 || nonce || ciphertext`.
+    pub(crate) fn seal_bytes(&self, context: &str, plain: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let cipher = XChaCha20Poly1305::new(self.0.expose_secret().into());
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(StoreError::Randomness)?;
+        let sealed = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plain,
+                    aad: context.as_bytes(),
+                },
+            )
+            .map_err(|_| StoreError::TokenCrypto("sealed"))?;
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
+        out.push(BLOB_V1);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Opens a blob sealed by [`TokenKey::seal_bytes`] for the same `context`.
+    pub(crate) fn open_bytes(&self, context: &str, stored: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let fail = || StoreError::TokenCrypto("opened");
+        let (&version, rest) = stored.split_first().ok_or_else(fail)?;
+        if version != BLOB_V1 || rest.len() < NONCE_LEN {
+            return Err(fail());
+        }
+        let (nonce, sealed) = rest.split_at(NONCE_LEN);
+        let cipher = XChaCha20Poly1305::new(self.0.expose_secret().into());
+        cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: context.as_bytes(),
+                },
+            )
+            .map_err(|_| fail())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -166,6 +215,31 @@ mod tests {
         let second = TokenKey::load_or_create(&path).unwrap();
         assert_eq!(second.open("d", &sealed).unwrap().expose_secret(), "x");
         assert_eq!(format!("{second:?}"), "TokenKey([redacted])");
+    }
+
+    #[test]
+    fn a_sealed_blob_opens_only_under_its_context_and_key() {
+        let key = TokenKey::generate().unwrap();
+        let sealed = key
+            .seal_bytes("arn:e1", b"{\"tokens\":[\"secret\"]}")
+            .unwrap();
+
+        assert!(!sealed.windows(6).any(|w| w == b"secret"));
+        assert_eq!(
+            key.open_bytes("arn:e1", &sealed).unwrap(),
+            b"{\"tokens\":[\"secret\"]}"
+        );
+        assert!(key.open_bytes("arn:e2", &sealed).is_err());
+        assert!(
+            TokenKey::generate()
+                .unwrap()
+                .open_bytes("arn:e1", &sealed)
+                .is_err()
+        );
+        let mut tampered = sealed.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(key.open_bytes("arn:e1", &tampered).is_err());
     }
 
     #[test]

@@ -1355,6 +1355,20 @@ impl GraphState {
         })?
     }
 
+    /// Removes seats from a SKU (a lowered distributor subscription), never
+    /// below zero; users keep their licenses, as in Graph, and the SKU then
+    /// shows more consumed than enabled units. Returns the new
+    /// `prepaidUnits.enabled`.
+    pub fn remove_seats(&self, tenant: &str, sku: &str, seats: u32) -> Result<u32, StateError> {
+        self.with_tenant(tenant, |t| {
+            let index = t
+                .sku_index(sku)
+                .ok_or_else(|| StateError::UnknownSku(sku.to_owned()))?;
+            t.skus[index].seats = t.skus[index].seats.saturating_sub(seats);
+            Ok(t.skus[index].seats)
+        })?
+    }
+
     /// `prepaidUnits.enabled - consumedUnits` of a SKU.
     pub fn free_seats(&self, tenant: &str, sku: &str) -> Result<i64, StateError> {
         self.with_tenant(tenant, |t| {

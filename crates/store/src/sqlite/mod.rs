@@ -5,6 +5,7 @@
 //! transitions are conditional `UPDATE`s, so they also hold between processes
 //! sharing the file.
 
+mod executions;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+pub use executions::SqliteExecutionStore;
 pub use schema::SCHEMA_VERSION;
 
 use crate::StoreError;

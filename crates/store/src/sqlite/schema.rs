@@ -75,6 +75,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (scope, connector)
     ) STRICT;
     "#,
+    // 2: the interpreter's executions (`onboard_asl::ExecutionStore`). A record
+    // is kept whole and sealed; only what the engine queries is a column: the
+    // timer (`wake_s`, `wake_ns`, set only while running) and whether it runs.
+    r#"
+    CREATE TABLE executions (
+        arn TEXT PRIMARY KEY,
+        running INTEGER NOT NULL CHECK (running IN (0, 1)),
+        wake_s INTEGER,
+        wake_ns INTEGER,
+        record BLOB NOT NULL,
+        CHECK ((wake_s IS NULL) = (wake_ns IS NULL)),
+        CHECK (wake_s IS NULL OR running = 1)
+    ) STRICT;
+    CREATE INDEX executions_by_wake ON executions (wake_s, wake_ns, arn)
+        WHERE wake_s IS NOT NULL;
+    CREATE INDEX executions_running ON executions (arn) WHERE running = 1;
+    "#,
 ];
 
 /// The schema version this build writes.
