@@ -7,6 +7,7 @@ use crate::choice::{ChoiceRule, Comparison, Operand, Operator};
 use crate::error::Error;
 use crate::intrinsics::Intrinsic;
 use crate::json_path::JsonPath;
+use crate::jsonata;
 use crate::payload::{Template, escape_pointer};
 use crate::retry::{Catcher, Jitter, Retrier};
 use serde_json::{Map, Value};
@@ -47,6 +48,64 @@ pub struct State {
     pub transition: Transition,
     /// What the state does.
     pub kind: Kind,
+    /// `Assign`: evaluated when the state leaves successfully.
+    pub assign: Option<Template>,
+    /// The JSONata expressions of a JSONata state (`None` in a JSONPath state). A JSONata
+    /// state's JSONPath fields keep their neutral defaults and are not consulted.
+    pub jsonata: Option<Box<JsonataFields>>,
+    /// Every variable name this state assigns (its own, its Choice rules', its
+    /// catchers'), with the JSON pointer of the assignment: for the scope check.
+    pub assigned: Vec<(String, String)>,
+}
+
+/// The fields of a JSONata state: each a JSON value whose `{% %}` strings are expressions.
+#[derive(Debug, Clone, Default)]
+pub struct JsonataFields {
+    /// `Arguments` (Task, Parallel).
+    pub arguments: Option<jsonata::Template>,
+    /// `Output`.
+    pub output: Option<jsonata::Template>,
+    /// `Assign`.
+    pub assign: Option<jsonata::Template>,
+    /// `Items` (Map).
+    pub items: Option<jsonata::Template>,
+    /// `ItemSelector` (Map).
+    pub item_selector: Option<jsonata::Template>,
+    /// `Seconds` given as an expression (Wait).
+    pub seconds: Option<jsonata::Template>,
+    /// `Timestamp` given as an expression (Wait).
+    pub timestamp: Option<jsonata::Template>,
+    /// `TimeoutSeconds` given as an expression (Task).
+    pub timeout: Option<jsonata::Template>,
+    /// `HeartbeatSeconds` given as an expression (Task).
+    pub heartbeat: Option<jsonata::Template>,
+    /// `MaxConcurrency` given as an expression (Map).
+    pub max_concurrency: Option<jsonata::Template>,
+    /// `ToleratedFailureCount` given as an expression (Map).
+    pub tolerated_failure_count: Option<jsonata::Template>,
+    /// `ToleratedFailurePercentage` given as an expression (Map).
+    pub tolerated_failure_percentage: Option<jsonata::Template>,
+    /// `Error` (Fail).
+    pub error: Option<jsonata::Template>,
+    /// `Cause` (Fail).
+    pub cause: Option<jsonata::Template>,
+    /// Choice rules: `Condition`, `Next`, `Assign`, `Output`.
+    pub choices: Vec<JsonataChoice>,
+    /// Per catcher (same order as `Catch`): `Output` and `Assign`.
+    pub catchers: Vec<(Option<jsonata::Template>, Option<jsonata::Template>)>,
+}
+
+/// One Choice rule of a JSONata Choice state.
+#[derive(Debug, Clone)]
+pub struct JsonataChoice {
+    /// `Condition`: must evaluate to a boolean.
+    pub condition: jsonata::Template,
+    /// `Next`.
+    pub next: String,
+    /// `Assign`.
+    pub assign: Option<jsonata::Template>,
+    /// `Output`.
+    pub output: Option<jsonata::Template>,
 }
 
 /// `Next`, `End`, or neither (Choice, Succeed, Fail).
@@ -124,8 +183,8 @@ pub enum Kind {
     Task(Box<TaskSpec>),
     /// `Choice`.
     Choice {
-        /// `Choices`, each with its `Next`.
-        choices: Vec<(ChoiceRule, String)>,
+        /// `Choices`, each with its `Next` and its `Assign`.
+        choices: Vec<(ChoiceRule, String, Option<Template>)>,
         /// `Default`.
         default: Option<String>,
     },
@@ -195,6 +254,7 @@ fn allowed(ty: &str) -> Option<Vec<&'static str>> {
             "Result",
             "ResultPath",
             "Parameters",
+            "Assign",
         ],
         "Task" => &[
             "Next",
@@ -212,8 +272,9 @@ fn allowed(ty: &str) -> Option<Vec<&'static str>> {
             "HeartbeatSeconds",
             "HeartbeatSecondsPath",
             "Credentials",
+            "Assign",
         ],
-        "Choice" => &["InputPath", "OutputPath", "Choices", "Default"],
+        "Choice" => &["InputPath", "OutputPath", "Choices", "Default", "Assign"],
         "Wait" => &[
             "Next",
             "End",
@@ -223,6 +284,7 @@ fn allowed(ty: &str) -> Option<Vec<&'static str>> {
             "Timestamp",
             "SecondsPath",
             "TimestampPath",
+            "Assign",
         ],
         "Succeed" => &["InputPath", "OutputPath"],
         "Fail" => &["Error", "ErrorPath", "Cause", "CausePath"],
@@ -237,6 +299,7 @@ fn allowed(ty: &str) -> Option<Vec<&'static str>> {
             "ResultPath",
             "Retry",
             "Catch",
+            "Assign",
         ],
         "Map" => &[
             "Next",
@@ -262,6 +325,7 @@ fn allowed(ty: &str) -> Option<Vec<&'static str>> {
             "ItemBatcher",
             "ResultWriter",
             "Label",
+            "Assign",
         ],
         _ => return None,
     };
@@ -324,13 +388,17 @@ pub fn parse_value(v: &Value) -> Result<StateMachine, Error> {
             )
         })?),
     };
-    let mut p = Parser { graphs: Vec::new() };
+    let mut p = Parser {
+        graphs: Vec::new(),
+        jsonata_default: obj.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata"),
+    };
     p.graph(obj, "")?;
     let sm = StateMachine {
         graphs: p.graphs,
         timeout_seconds,
     };
     crate::validate::check(&sm)?;
+    crate::variables::check_scopes(&sm)?;
     Ok(sm)
 }
 
@@ -342,12 +410,7 @@ fn check_query_language(
     match obj.get("QueryLanguage") {
         None => Ok(()),
         Some(Value::String(s)) if s == "JSONPath" => Ok(()),
-        Some(Value::String(s)) if s == "JSONata" => Err(Error::definition(
-            &format!("{ptr}/QueryLanguage"),
-            state,
-            Some("QueryLanguage"),
-            "UNSUPPORTED_FEATURE: the JSONata query language is not supported by this interpreter yet",
-        )),
+        Some(Value::String(s)) if s == "JSONata" => Ok(()),
         Some(_) => Err(Error::definition(
             &format!("{ptr}/QueryLanguage"),
             state,
@@ -363,6 +426,8 @@ fn positive_int(v: &Value) -> Option<u64> {
 
 struct Parser {
     graphs: Vec<Graph>,
+    /// The top-level `QueryLanguage` is JSONata.
+    jsonata_default: bool,
 }
 
 struct Field<'a> {
@@ -508,6 +573,13 @@ impl Parser {
                 ));
             }
         };
+        // A branch or item processor may set the default query language of its states.
+        let outer_default = self.jsonata_default;
+        match obj.get("QueryLanguage").and_then(Value::as_str) {
+            Some("JSONata") => self.jsonata_default = true,
+            Some("JSONPath") => self.jsonata_default = false,
+            _ => {}
+        }
         let id = self.graphs.len();
         self.graphs.push(Graph {
             start_at,
@@ -525,15 +597,23 @@ impl Parser {
                     "SCHEMA_VALIDATION_FAILED: a state name must be 1 to 80 characters",
                 ));
             }
-            let st = self.state(name, sv, &sptr)?;
+            let st = self.state(name, sv, &sptr);
+            let st = match st {
+                Ok(st) => st,
+                Err(e) => {
+                    self.jsonata_default = outer_default;
+                    return Err(e);
+                }
+            };
             states.insert(name.clone(), st);
         }
+        self.jsonata_default = outer_default;
         self.graphs[id].states = states;
         Ok(id)
     }
 
     fn state(&mut self, name: &str, v: &Value, ptr: &str) -> Result<State, Error> {
-        let obj = v.as_object().ok_or_else(|| {
+        let original = v.as_object().ok_or_else(|| {
             Error::definition(
                 ptr,
                 Some(name),
@@ -541,6 +621,18 @@ impl Parser {
                 "SCHEMA_VALIDATION_FAILED: a state must be an object",
             )
         })?;
+        let is_jsonata = match original.get("QueryLanguage").and_then(Value::as_str) {
+            Some("JSONata") => true,
+            Some("JSONPath") => false,
+            _ => self.jsonata_default,
+        };
+        let (sanitized, jsonata) = if is_jsonata {
+            let (o, j) = jsonata_state(original, ptr, name)?;
+            (Some(o), Some(Box::new(j)))
+        } else {
+            (None, None)
+        };
+        let obj = sanitized.as_ref().unwrap_or(original);
         let f = Field {
             obj,
             ptr,
@@ -551,9 +643,9 @@ impl Parser {
             .ok_or_else(|| f.err("Type", format!("'{ty}' is not a valid state type")))?;
         for k in obj.keys() {
             if !allowed.contains(&k.as_str()) {
-                let msg = if k == "Assign" || k == "Arguments" || k == "Output" {
+                let msg = if JSONATA_ONLY.contains(&k.as_str()) {
                     format!(
-                        "UNSUPPORTED_FEATURE: the field '{k}' (variables / JSONata) is not supported by this interpreter yet"
+                        "SCHEMA_VALIDATION_FAILED: the field '{k}' is only supported in JSONata states (QueryLanguage \"JSONata\")"
                     )
                 } else {
                     format!(
@@ -606,6 +698,10 @@ impl Parser {
                 result_path: f.reference_path("ResultPath")?,
             },
             "Task" => Kind::Task(Box::new(self.task(&f)?)),
+            "Choice" if is_jsonata => Kind::Choice {
+                choices: Vec::new(),
+                default: f.str("Default")?.map(str::to_string),
+            },
             "Choice" => self.choice(&f)?,
             "Wait" => Kind::Wait(wait(&f)?),
             "Succeed" => Kind::Succeed,
@@ -639,6 +735,32 @@ impl Parser {
             "Map" => Kind::Map(Box::new(self.map(&f)?)),
             _ => return Err(f.err("Type", format!("'{ty}' is not a valid state type"))),
         };
+        let assign = match obj.get("Assign") {
+            None => None,
+            Some(v) => Some(assign_template(v, &format!("{ptr}/Assign"), name)?),
+        };
+        let obj = original;
+        let mut assigned: Vec<(String, String)> = obj
+            .get("Assign")
+            .map(crate::variables::assigned_names)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| (n, format!("{ptr}/Assign")))
+            .collect();
+        for (key, list) in [("Choices", "Choices"), ("Catch", "Catch")] {
+            if let Some(Value::Array(a)) = obj.get(key) {
+                for (i, item) in a.iter().enumerate() {
+                    if let Some(v) = item.get("Assign") {
+                        let p = format!("{ptr}/{list}/{i}/Assign");
+                        assigned.extend(
+                            crate::variables::assigned_names(v)
+                                .into_iter()
+                                .map(|n| (n, p.clone())),
+                        );
+                    }
+                }
+            }
+        }
         Ok(State {
             name: name.to_string(),
             pointer: ptr.to_string(),
@@ -646,6 +768,9 @@ impl Parser {
             output_path,
             transition,
             kind,
+            assign,
+            assigned,
+            jsonata,
         })
     }
 
@@ -813,7 +938,11 @@ impl Parser {
                     "SCHEMA_VALIDATION_FAILED: a top-level Choice rule must have 'Next'",
                 )
             })?;
-            choices.push((rule, next.to_string()));
+            let assign = match c.get("Assign") {
+                None => None,
+                Some(v) => Some(assign_template(v, &format!("{ptr}/Assign"), f.state)?),
+            };
+            choices.push((rule, next.to_string(), assign));
         }
         Ok(Kind::Choice {
             choices,
@@ -950,7 +1079,7 @@ fn catchers(f: &Field<'_>) -> Result<Vec<Catcher>, Error> {
             state: f.state,
         };
         for k in co.keys() {
-            if !["ErrorEquals", "Next", "ResultPath", "Comment"].contains(&k.as_str()) {
+            if !["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"].contains(&k.as_str()) {
                 return Err(cf.err(k, format!("the field '{k}' is not supported in a catcher")));
             }
         }
@@ -965,6 +1094,10 @@ fn catchers(f: &Field<'_>) -> Result<Vec<Catcher>, Error> {
             error_equals,
             next: cf.req_str("Next")?.to_string(),
             result_path: cf.reference_path("ResultPath")?,
+            assign: match co.get("Assign") {
+                None => None,
+                Some(v) => Some(assign_template(v, &format!("{ptr}/Assign"), f.state)?),
+            },
         });
     }
     Ok(out)
@@ -1037,9 +1170,15 @@ fn choice_rule(v: &Value, ptr: &str, state: &str, top: bool) -> Result<ChoiceRul
             "a nested choice rule may not have 'Next'".into(),
         ));
     }
+    if !top && obj.contains_key("Assign") {
+        return Err(err(
+            "Assign",
+            "a nested choice rule may not have 'Assign'".into(),
+        ));
+    }
     let mut ops: Vec<&String> = obj
         .keys()
-        .filter(|k| !["Next", "Comment", "Variable"].contains(&k.as_str()))
+        .filter(|k| !["Next", "Comment", "Variable", "Assign"].contains(&k.as_str()))
         .collect();
     if ops.len() != 1 {
         let which = ops.pop().map(String::as_str).unwrap_or("Variable");
@@ -1125,4 +1264,281 @@ fn choice_rule(v: &Value, ptr: &str, state: &str, top: bool) -> Result<ChoiceRul
             }))
         }
     }
+}
+
+/// Compiles an `Assign` object (JSONPath states): keys are variable names, `.$` keys hold
+/// a path (`$` = the state's result or input, `$$` = context, `$name` = a variable) or an
+/// intrinsic function.
+fn assign_template(v: &Value, ptr: &str, state: &str) -> Result<Template, Error> {
+    let err = |p: &str, m: String| {
+        Error::definition(
+            &format!("{ptr}{p}"),
+            Some(state),
+            Some("Assign"),
+            format!("SCHEMA_VALIDATION_FAILED: {m}"),
+        )
+    };
+    let Value::Object(m) = v else {
+        return Err(err("", "Assign must be an object".into()));
+    };
+    for k in m.keys() {
+        let name = k.strip_suffix(".$").unwrap_or(k);
+        crate::variables::check_name(name)
+            .map_err(|e| err(&format!("/{}", escape_pointer(k)), e))?;
+    }
+    Template::compile(v).map_err(|(p, m)| err(&p, m))
+}
+
+/// Fields that only JSONata states may have.
+const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items", "Condition"];
+
+/// Fields that only JSONPath states may have.
+const JSONPATH_ONLY: &[&str] = &[
+    "InputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "OutputPath",
+    "Result",
+    "ItemsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "MaxConcurrencyPath",
+    "ToleratedFailureCountPath",
+    "ToleratedFailurePercentagePath",
+    "ErrorPath",
+    "CausePath",
+];
+
+fn jsonata_field(
+    obj: &Map<String, Value>,
+    key: &str,
+    ptr: &str,
+    state: &str,
+) -> Result<Option<jsonata::Template>, Error> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(v) => jsonata::Template::compile(v).map(Some).map_err(|(p, m)| {
+            Error::definition(
+                &format!("{ptr}/{key}{p}"),
+                Some(state),
+                Some(key),
+                format!("SCHEMA_VALIDATION_FAILED: {m}"),
+            )
+        }),
+    }
+}
+
+fn is_expression(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_str)
+        .is_some_and(|s| jsonata::expression_text(s).is_some())
+}
+
+/// Splits a JSONata state into the fields the JSONPath parser understands (structure:
+/// transitions, branches, processor, Retry/Catch, literal numbers) and its expressions.
+fn jsonata_state(
+    obj: &Map<String, Value>,
+    ptr: &str,
+    state: &str,
+) -> Result<(Map<String, Value>, JsonataFields), Error> {
+    let ty = obj.get("Type").and_then(Value::as_str).unwrap_or("");
+    for k in obj.keys() {
+        if JSONPATH_ONLY.contains(&k.as_str()) || (ty == "Map" && k == "Parameters") {
+            return Err(Error::definition(
+                &format!("{ptr}/{}", escape_pointer(k)),
+                Some(state),
+                Some(k),
+                format!(
+                    "SCHEMA_VALIDATION_FAILED: the field '{k}' is JSONPath-only and cannot be used in a JSONata state"
+                ),
+            ));
+        }
+    }
+    let allowed_here: &[&str] = match ty {
+        "Task" | "Parallel" => &["Arguments", "Output"],
+        "Map" => &["Items", "Output"],
+        "Pass" | "Wait" | "Choice" | "Succeed" => &["Output"],
+        _ => &[],
+    };
+    for k in JSONATA_ONLY {
+        if obj.contains_key(*k) && !allowed_here.contains(k) {
+            return Err(Error::definition(
+                &format!("{ptr}/{k}"),
+                Some(state),
+                Some(k),
+                format!(
+                    "SCHEMA_VALIDATION_FAILED: the field '{k}' is not supported by state type '{ty}'"
+                ),
+            ));
+        }
+    }
+    let f = |k: &str| jsonata_field(obj, k, ptr, state);
+    let mut j = JsonataFields {
+        arguments: f("Arguments")?,
+        output: f("Output")?,
+        assign: None,
+        items: f("Items")?,
+        item_selector: if ty == "Map" {
+            f("ItemSelector")?
+        } else {
+            None
+        },
+        ..JsonataFields::default()
+    };
+    if let Some(a) = obj.get("Assign") {
+        let Value::Object(m) = a else {
+            return Err(Error::definition(
+                &format!("{ptr}/Assign"),
+                Some(state),
+                Some("Assign"),
+                "SCHEMA_VALIDATION_FAILED: Assign must be an object",
+            ));
+        };
+        for k in m.keys() {
+            crate::variables::check_name(k).map_err(|e| {
+                Error::definition(
+                    &format!("{ptr}/Assign/{}", escape_pointer(k)),
+                    Some(state),
+                    Some("Assign"),
+                    format!("SCHEMA_VALIDATION_FAILED: {e}"),
+                )
+            })?;
+        }
+        j.assign = f("Assign")?;
+    }
+    let mut out = obj.clone();
+    for k in ["Arguments", "Output", "Assign", "Items", "QueryLanguage"] {
+        out.remove(k);
+    }
+    if ty == "Map" {
+        out.remove("ItemSelector");
+    }
+    for (k, slot) in [
+        ("Seconds", &mut j.seconds),
+        ("Timestamp", &mut j.timestamp),
+        ("TimeoutSeconds", &mut j.timeout),
+        ("HeartbeatSeconds", &mut j.heartbeat),
+        ("MaxConcurrency", &mut j.max_concurrency),
+        ("ToleratedFailureCount", &mut j.tolerated_failure_count),
+        (
+            "ToleratedFailurePercentage",
+            &mut j.tolerated_failure_percentage,
+        ),
+    ] {
+        if is_expression(obj.get(k)) {
+            *slot = jsonata_field(obj, k, ptr, state)?;
+            // The JSONPath parser does not see the expression; a Wait keeps a neutral
+            // `Seconds: 0` so that it still has exactly one duration field.
+            out.remove(k);
+            if k == "Seconds" || k == "Timestamp" {
+                out.insert("Seconds".into(), Value::from(0));
+            }
+        }
+    }
+    if ty == "Fail" {
+        for (k, slot) in [("Error", &mut j.error), ("Cause", &mut j.cause)] {
+            if is_expression(obj.get(k)) {
+                *slot = jsonata_field(obj, k, ptr, state)?;
+                out.remove(k);
+            }
+        }
+    }
+    if let Some(Value::Array(cs)) = obj.get("Catch") {
+        let mut stripped = Vec::new();
+        for (i, c) in cs.iter().enumerate() {
+            let cptr = format!("{ptr}/Catch/{i}");
+            let mut c = c.clone();
+            let mut pair = (None, None);
+            if let Some(co) = c.as_object_mut() {
+                for k in JSONPATH_ONLY {
+                    if co.contains_key(*k) {
+                        return Err(Error::definition(
+                            &format!("{cptr}/{k}"),
+                            Some(state),
+                            Some(k),
+                            format!(
+                                "SCHEMA_VALIDATION_FAILED: the field '{k}' is JSONPath-only and cannot be used in a JSONata state"
+                            ),
+                        ));
+                    }
+                }
+                let co_ro = co.clone();
+                pair.0 = jsonata_field(&co_ro, "Output", &cptr, state)?;
+                pair.1 = jsonata_field(&co_ro, "Assign", &cptr, state)?;
+                co.remove("Output");
+                co.remove("Assign");
+            }
+            j.catchers.push(pair);
+            stripped.push(c);
+        }
+        out.insert("Catch".into(), Value::Array(stripped));
+    }
+    if ty == "Choice" {
+        let Some(Value::Array(cs)) = obj.get("Choices") else {
+            return Err(Error::definition(
+                &format!("{ptr}/Choices"),
+                Some(state),
+                Some("Choices"),
+                "SCHEMA_VALIDATION_FAILED: the field 'Choices' is required and must be a non-empty array",
+            ));
+        };
+        if cs.is_empty() {
+            return Err(Error::definition(
+                &format!("{ptr}/Choices"),
+                Some(state),
+                Some("Choices"),
+                "SCHEMA_VALIDATION_FAILED: Choices must hold at least one rule",
+            ));
+        }
+        for (i, c) in cs.iter().enumerate() {
+            let cptr = format!("{ptr}/Choices/{i}");
+            let err = |k: &str, m: String| {
+                Error::definition(
+                    &format!("{cptr}/{k}"),
+                    Some(state),
+                    Some(k),
+                    format!("SCHEMA_VALIDATION_FAILED: {m}"),
+                )
+            };
+            let Some(co) = c.as_object() else {
+                return Err(err("", "a choice rule must be an object".into()));
+            };
+            for k in co.keys() {
+                if !["Condition", "Next", "Assign", "Output", "Comment"].contains(&k.as_str()) {
+                    return Err(err(
+                        k,
+                        format!(
+                            "the field '{k}' is not supported in a JSONata Choice rule (use Condition)"
+                        ),
+                    ));
+                }
+            }
+            let condition = match co.get("Condition") {
+                Some(v @ Value::Bool(_)) => jsonata::Template::Literal(v.clone()),
+                Some(v) if is_expression(Some(v)) => jsonata_field(co, "Condition", &cptr, state)?
+                    .unwrap_or(jsonata::Template::Literal(Value::Bool(false))),
+                _ => {
+                    return Err(err(
+                        "Condition",
+                        "a JSONata Choice rule needs 'Condition': a boolean or a {% %} expression"
+                            .into(),
+                    ));
+                }
+            };
+            let next = co
+                .get("Next")
+                .and_then(Value::as_str)
+                .ok_or_else(|| err("Next", "a Choice rule must have 'Next'".into()))?;
+            j.choices.push(JsonataChoice {
+                condition,
+                next: next.to_string(),
+                assign: jsonata_field(co, "Assign", &cptr, state)?,
+                output: jsonata_field(co, "Output", &cptr, state)?,
+            });
+        }
+        out.remove("Choices");
+    }
+    Ok((out, j))
 }

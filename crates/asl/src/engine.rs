@@ -211,6 +211,7 @@ impl Engine {
                 retries: Vec::new(),
                 retry_count: 0,
                 map_item: None,
+                vars: Map::new(),
             },
         );
         let mut rec = ExecutionRecord {
@@ -536,7 +537,8 @@ pub(crate) struct Exec<'a> {
     pub(crate) sm_name: &'a str,
     pub(crate) now: Timestamp,
     pub(crate) options: &'a EngineOptions,
-    pub(crate) vars: Map<String, Value>,
+    /// An empty variable scope, for runs that no longer exist.
+    no_vars: Map<String, Value>,
     /// `now` as RFC 3339, formatted once per event.
     now_s: String,
 }
@@ -554,7 +556,7 @@ impl<'a> Exec<'a> {
             sm_name: &reg.name,
             now,
             options,
-            vars: Map::new(),
+            no_vars: Map::new(),
             now_s: rfc3339(now),
         }
     }
@@ -634,6 +636,57 @@ impl<'a> Exec<'a> {
             m.insert("Task".into(), json!({ "Token": t }));
         }
         ctx
+    }
+
+    /// The variables a run sees.
+    pub(crate) fn vars(&self, run: u32) -> &Map<String, Value> {
+        self.rec.runs.get(&run).map_or(&self.no_vars, |r| &r.vars)
+    }
+
+    /// Replaces a run's variables.
+    pub(crate) fn set_vars(&mut self, run: u32, vars: Map<String, Value>) {
+        if let Some(r) = self.rec.runs.get_mut(&run) {
+            r.vars = vars;
+        }
+    }
+
+    /// Resolves a path whose root may be the effective input (`$`), the context (`$$`)
+    /// or a variable (`$name`).
+    pub(crate) fn select(
+        &self,
+        run: u32,
+        path: &crate::json_path::JsonPath,
+        effective: &Value,
+    ) -> Option<Value> {
+        let ctx = match path.root() {
+            crate::json_path::Root::Context => self.context(run, None),
+            _ => Value::Null,
+        };
+        crate::payload::Scope {
+            input: effective,
+            context: &ctx,
+            vars: self.vars(run),
+        }
+        .select(path)
+    }
+
+    /// Evaluates an `Assign` template against `input` with the variables from state entry,
+    /// then stores the values in the run's scope.
+    pub(crate) fn assign(
+        &mut self,
+        run: u32,
+        assign: Option<&crate::payload::Template>,
+        input: &Value,
+    ) -> Result<(), Failure> {
+        let Some(t) = assign else { return Ok(()) };
+        let ctx = self.context_for(Some(t), run, None);
+        let values = pipeline::template(Some(t), input, &ctx, self.vars(run))?;
+        let mut vars = self.vars(run).clone();
+        crate::variables::apply(&mut vars, values)?;
+        if let Some(r) = self.rec.runs.get_mut(&run) {
+            r.vars = vars;
+        }
+        Ok(())
     }
 
     pub(crate) fn new_nonce(&mut self) -> u64 {
@@ -994,6 +1047,41 @@ impl<'a> Exec<'a> {
                         .map(|r| r.input.clone())
                         .unwrap_or(Value::Null);
                     let error_output = json!({"Error": f.error, "Cause": f.cause});
+                    if let Some(j) = &state.jsonata {
+                        let idx = catchers
+                            .iter()
+                            .position(|x| std::ptr::eq(x, c))
+                            .unwrap_or(0);
+                        let (out_t, assign_t) = j.catchers.get(idx).cloned().unwrap_or_default();
+                        let b = crate::states::jsonata_bindings(
+                            self,
+                            run,
+                            &raw,
+                            None,
+                            Some(&error_output),
+                            None,
+                        );
+                        // A catcher's Output defaults to the error output.
+                        let out = out_t
+                            .as_ref()
+                            .map_or(Ok(error_output.clone()), |t| t.eval(&b, "Output"))
+                            .and_then(|out| {
+                                crate::states::jsonata_assign(self, run, assign_t.as_ref(), &b)
+                                    .map(|()| out)
+                            });
+                        match out {
+                            Ok(out) => {
+                                self.event(|| format!("{}StateExited", type_name(state)), "stateExitedEventDetails", || json!({"name": state.name, "output": pipeline_text(&out), "outputDetails": {"truncated": false}}));
+                                self.goto(run, c.next.clone(), out);
+                            }
+                            Err(f2) => self.finish_run(run, Err(f2)),
+                        }
+                        return;
+                    }
+                    if let Err(f2) = self.assign(run, c.assign.as_ref(), &error_output) {
+                        self.finish_run(run, Err(f2));
+                        return;
+                    }
                     match pipeline::result_path(c.result_path.as_ref(), &raw, error_output) {
                         Ok(out) => {
                             self.event(|| format!("{}StateExited", type_name(state)), "stateExitedEventDetails", || json!({"name": state.name, "output": pipeline_text(&out), "outputDetails": {"truncated": false}}));
@@ -1036,6 +1124,7 @@ impl<'a> Exec<'a> {
             retries: Vec::new(),
             retry_count: 0,
             map_item,
+            vars: self.vars(parent).clone(),
         };
         self.rec.runs.insert(id, run);
         self.rec.ready.push_back(id);
@@ -1114,6 +1203,7 @@ impl<'a> Exec<'a> {
     /// Resolves a `Dynamic` number against the effective input.
     pub(crate) fn dynamic_u64(
         &self,
+        run: u32,
         d: &definition::Dynamic<u64>,
         effective: &Value,
         field: &str,
@@ -1121,7 +1211,7 @@ impl<'a> Exec<'a> {
         match d {
             definition::Dynamic::Value(n) => Ok(*n),
             definition::Dynamic::Path(p) => {
-                let v = p.select(effective).ok_or_else(|| {
+                let v = self.select(run, p, effective).ok_or_else(|| {
                     Failure::runtime(format!(
                         "The {field}Path '{p}' could not be found in the input"
                     ))

@@ -148,6 +148,10 @@ pub struct Run {
     pub retry_count: u64,
     /// `$$.Map.Item.Value` for a Map iteration.
     pub map_item: Option<Value>,
+    /// The workflow variables this run sees: the execution's for the top-level run,
+    /// a copy of the parent's for a Parallel branch or a Map iteration.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub vars: serde_json::Map<String, Value>,
 }
 
 /// The durable record of one execution.

@@ -275,6 +275,11 @@ fn limit(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The hex digest of `data` with a `States.Hash` / `$hash` algorithm name.
+pub(crate) fn hash_hex(data: &str, alg: &str) -> Option<String> {
+    hash(alg, data.as_bytes()).ok()
+}
+
 fn hash(alg: &str, data: &[u8]) -> Result<String, String> {
     use sha2::Digest;
     let bytes: Vec<u8> = match alg {

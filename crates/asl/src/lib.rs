@@ -46,6 +46,7 @@ pub mod error;
 pub mod execution;
 pub mod intrinsics;
 pub mod json_path;
+pub mod jsonata;
 pub mod mock;
 pub mod payload;
 pub mod pipeline;
@@ -53,6 +54,7 @@ pub mod retry;
 mod states;
 pub mod store;
 mod validate;
+pub mod variables;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use dispatcher::{Dispatcher, TaskOutcome, TaskRequest};

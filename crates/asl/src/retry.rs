@@ -46,6 +46,8 @@ pub struct Catcher {
     pub next: String,
     /// `ResultPath` (default `$`; `None` when null).
     pub result_path: Option<crate::json_path::JsonPath>,
+    /// `Assign`, evaluated against the error output when this catcher is taken.
+    pub assign: Option<crate::payload::Template>,
 }
 
 /// Whether the name in `ErrorEquals` matches the error that occurred.

@@ -29,12 +29,21 @@ fn targets(g: &Graph, name: &str) -> Vec<(String, String, String)> {
             format!("{}/Next", st.pointer),
         ));
     }
+    if let Some(j) = &st.jsonata {
+        for (i, c) in j.choices.iter().enumerate() {
+            out.push((
+                c.next.clone(),
+                "Next".to_string(),
+                format!("{}/Choices/{i}/Next", st.pointer),
+            ));
+        }
+    }
     let catch = match &st.kind {
         Kind::Task(t) => &t.io.catch[..],
         Kind::Parallel { io, .. } => &io.catch[..],
         Kind::Map(m) => &m.io.catch[..],
         Kind::Choice { choices, default } => {
-            for (i, (_, n)) in choices.iter().enumerate() {
+            for (i, (_, n, _)) in choices.iter().enumerate() {
                 out.push((
                     n.clone(),
                     "Next".to_string(),

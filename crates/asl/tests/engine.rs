@@ -285,6 +285,40 @@ async fn parked_executions_survive_a_restart_of_the_engine() {
     assert_eq!(rec.output, Some(json!({"wait": false, "answer": "yes"})));
 }
 
+const VARS_PARKED: &str = r#"{"StartAt":"Set","States":{
+  "Set":{"Type":"Pass","Assign":{"who.$":"$.who"},"Next":"Sleep"},
+  "Sleep":{"Type":"Wait","Seconds":60,"Next":"Map"},
+  "Map":{"Type":"Map","ItemsPath":"$.xs","ItemProcessor":{"StartAt":"Nap","States":{
+    "Nap":{"Type":"Wait","Seconds":60,"Next":"Use"},
+    "Use":{"Type":"Pass","QueryLanguage":"JSONata","Output":"{% $who & $string($states.input) %}","End":true}}},
+   "End":true}}}"#;
+
+#[tokio::test]
+async fn variables_survive_a_restart_of_the_engine() {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(VirtualClock::new(start()));
+    let arn = {
+        let engine = Engine::new(store.clone(), clock.clone(), Arc::new(Counting::default()));
+        let sm = engine.register("vars", VARS_PARKED).unwrap();
+        engine
+            .start_execution(&sm, Some("v"), json!({"who": "ann", "xs": [1, 2]}))
+            .await
+            .unwrap()
+    };
+    let engine = Engine::new(store.clone(), clock.clone(), Arc::new(Counting::default()));
+    engine.register("vars", VARS_PARKED).unwrap();
+    engine.resume().await.unwrap();
+    engine.advance(SignedDuration::from_secs(60)).await.unwrap();
+    // Parked again inside the iterations: restart once more.
+    let engine = Engine::new(store.clone(), clock.clone(), Arc::new(Counting::default()));
+    engine.register("vars", VARS_PARKED).unwrap();
+    engine.resume().await.unwrap();
+    engine.advance(SignedDuration::from_secs(60)).await.unwrap();
+    let rec = engine.describe_execution(&arn).await.unwrap();
+    assert_eq!(rec.status, ExecutionStatus::Succeeded, "{:?}", rec.cause);
+    assert_eq!(rec.output, Some(json!(["ann1", "ann2"])));
+}
+
 /// Counts dispatches; succeeds with the payload.
 #[derive(Default)]
 struct Counting {
@@ -360,6 +394,7 @@ fn in_flight_run(payload: Value) -> onboard_asl::execution::Run {
         retries: vec![],
         retry_count: 0,
         map_item: None,
+        vars: Default::default(),
     }
 }
 

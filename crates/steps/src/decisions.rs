@@ -24,7 +24,7 @@ use hmac::{Hmac, Mac};
 use jiff::{SignedDuration, Timestamp};
 use onboard_store::{
     Decide, DecideOutcome, Decision, DecisionKind, DecisionState, NewDecision, RecordUpdate,
-    Status, StoreError,
+    StoreError,
 };
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
@@ -578,8 +578,9 @@ pub struct DecisionOutput {
 }
 
 /// Decides `decision_id` with `action` for `decided_by` (an address or a name),
-/// once: the winner resumes the workflow and notes the ticket; later callers get
-/// [`DecideError::AlreadyDecided`].
+/// once: the winner resumes the workflow, then notes the ticket and the timeline
+/// with who decided (a failure to note is logged, not returned: the decision
+/// stands); later callers get [`DecideError::AlreadyDecided`].
 #[tracing::instrument(skip_all, fields(decision_id = %decision_id, action = %action))]
 pub async fn decide(
     deps: &Deps,
@@ -624,8 +625,12 @@ pub async fn decide(
         DecideOutcome::Unknown => return Err(DecideError::Unknown),
     };
     tracing::info!(state = %decision.state, "decision won");
-    record_decision(deps, &decision, action, by).await?;
+    // Resume first: the decision is taken, so the workflow must hear of it even if
+    // the ticket cannot be noted right now.
     send(deps, callbacks, &decision, &token).await?;
+    if let Err(e) = record_decision(deps, &decision, action, by).await {
+        tracing::error!(error = e.name(), cause = %e.cause(), "decided, but the ticket or the timeline could not say so");
+    }
     Ok(decision)
 }
 
@@ -684,6 +689,16 @@ pub async fn resume(
         .await?
         .ok_or(DecideError::Unknown)?;
     send(deps, callbacks, &decision, &token).await?;
+    let action = match decision.state {
+        DecisionState::Approved => Action::Approve,
+        DecisionState::Denied => Action::Deny,
+        DecisionState::Confirmed => Action::Confirm,
+        _ => Action::Reject,
+    };
+    let by = decision.decided_by.clone().unwrap_or_default();
+    if let Err(e) = record_decision(deps, &decision, action, &by).await {
+        tracing::error!(error = e.name(), cause = %e.cause(), "resumed, but the ticket or the timeline could not say so");
+    }
     Ok(true)
 }
 
@@ -738,7 +753,8 @@ async fn send(
     Ok(())
 }
 
-/// Notes the ticket and the timeline with who decided.
+/// Notes the ticket and the timeline with who decided. The status is left to the
+/// workflow's next step (it may already have run: the task was resumed first).
 async fn record_decision(
     deps: &Deps,
     decision: &Decision,
@@ -747,20 +763,17 @@ async fn record_decision(
 ) -> Result<(), StepError> {
     let onboarding = Onboarding::load(deps, &decision.record_id).await?;
     let name = onboarding.request.display_name.clone();
-    let (step, status, text) = match action {
+    let (step, text) = match action {
         Action::Approve => (
             "request_approval",
-            Some(Status::Running),
             onboard_domain::notes::approval_approved(&name, Some(by)),
         ),
         Action::Deny => (
             "request_approval",
-            Some(Status::Denied),
             onboard_domain::notes::approval_denied(&name, Some(by)),
         ),
         Action::Confirm => (
             "request_license_purchase",
-            Some(Status::Running),
             onboard_domain::notes::license_purchase_confirmed(
                 &onboarding.request.licenses,
                 Some(by),
@@ -768,7 +781,6 @@ async fn record_decision(
         ),
         Action::Reject => (
             "request_license_purchase",
-            Some(Status::Running),
             format!(
                 "{by} rejected the purchase of {}.",
                 onboarding
@@ -789,10 +801,7 @@ async fn record_decision(
         onboarding.id(),
         step,
         &format!("{} by {by}", decision.state),
-        RecordUpdate {
-            status,
-            ..RecordUpdate::default()
-        },
+        RecordUpdate::default(),
     )
     .await
 }
@@ -818,10 +827,12 @@ struct IssuedEntry {
 
 /// Stores `task_token` as a decision of `kind` for `onboarding_id`, once per token:
 /// a repeated call with the same token finds the first decision. A new token (the
-/// task was retried) supersedes the earlier decisions, whose links then answer 410.
+/// task was retried) supersedes every other pending decision of the kind for the
+/// record, whose links then answer 410.
 pub(crate) async fn issue(
     deps: &Deps,
     onboarding_id: &str,
+    organization: &str,
     step: &str,
     kind: DecisionKind,
     task_token: &SecretString,
@@ -860,7 +871,6 @@ pub(crate) async fn issue(
             created_at: now,
         })
         .await?;
-    let earlier: Vec<String> = log_entries(store, &log).await?;
     let generation = log_append(store, &log, &decision.id, now).await?;
     let entry = remember(
         store,
@@ -883,8 +893,23 @@ pub(crate) async fn issue(
             })?;
         return Ok(links(deps, winner, entry.generation));
     }
-    for old in earlier {
-        expire(deps, &old, "superseded").await?;
+    // Every other pending decision of this kind for the record is superseded: the
+    // earlier attempts' (their links answer 410 now), and one a crash left behind
+    // before it was remembered.
+    let mut cursor = None;
+    loop {
+        let page = store
+            .pending_decisions(organization, 100, cursor.as_ref())
+            .await?;
+        for old in &page.items {
+            if old.record_id == onboarding_id && old.kind == kind && old.id != decision.id {
+                expire(deps, &old.id, "superseded").await?;
+            }
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
     }
     Ok(links(deps, decision, generation))
 }

@@ -58,6 +58,7 @@ pub async fn request_approval(deps: &Deps, input: Input) -> Result<Output, StepE
     let issued = issue(
         deps,
         onboarding.id(),
+        &onboarding.record.organization,
         "request_approval",
         DecisionKind::Approval,
         &input.task_token,

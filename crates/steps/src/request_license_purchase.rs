@@ -59,6 +59,7 @@ pub async fn request_license_purchase(deps: &Deps, input: Input) -> Result<Outpu
     let issued = issue(
         deps,
         onboarding.id(),
+        &onboarding.record.organization,
         "request_license_purchase",
         DecisionKind::LicensePurchase,
         &input.task_token,

@@ -6,6 +6,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use onboard_domain::plan::OnboardingPlan;
+use onboard_domain::variables::{PasswordSaveLocation, Psa as PsaName, SendCredentialsTo};
 use onboard_domain::{DomainError, FieldError, Variables, plan_onboarding};
 use onboard_store::Status;
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,32 @@ pub(crate) fn check_schedule(
     Ok(())
 }
 
+/// Settings a later step will need, checked now so a run that cannot finish stops
+/// before it creates anything.
+fn preflight(plan: &OnboardingPlan, onboarding: &Onboarding) -> Result<(), StepError> {
+    let vars = &onboarding.variables;
+    let mails = plan.approval.is_some() || plan.send_credentials_to.by_email();
+    if mails && vars.send_from_address.is_none() {
+        return Err(StepError::Config(
+            "variable `send_from_address` must be set: this run sends mail (approval or credentials)"
+                .into(),
+        ));
+    }
+    let ticketed = !matches!(vars.default_psa, None | Some(PsaName::NoPsa));
+    let saved = plan
+        .password_save_locations
+        .iter()
+        .any(|l| *l != PasswordSaveLocation::Psa || ticketed);
+    if !saved && plan.send_credentials_to == SendCredentialsTo::Nobody {
+        return Err(StepError::Config(
+            "the first password would reach nobody: store it in the ticket (store_password_in_ticket with a psa), \
+             in a vault (onboarding_password_save_location), or send it (send_credentials_to)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The input of `Validate`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Input {
@@ -94,6 +121,7 @@ pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
     let now = deps.clock.now();
     let plan = plan_onboarding(&onboarding.request, &onboarding.variables, now)?;
     check_schedule(&plan, &onboarding.variables, now)?;
+    preflight(&plan, &onboarding)?;
     let approval_timeout_seconds =
         u64::from(onboarding.variables.approval_timeout_hours.get()) * 3600;
     let output = Output {

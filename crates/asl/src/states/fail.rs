@@ -19,7 +19,7 @@ fn text(
     let scope = Scope {
         input: raw,
         context: &ctx,
-        vars: &x.vars,
+        vars: x.vars(run),
     };
     let v = match t {
         None => return Ok(String::new()),
@@ -44,8 +44,21 @@ pub(crate) fn enter<'a>(
     let Kind::Fail { error, cause } = &state.kind else {
         return Ok(());
     };
-    let error = text(x, run, error, raw, "ErrorPath")?;
-    let cause = text(x, run, cause, raw, "CausePath")?;
+    let mut error = text(x, run, error, raw, "ErrorPath")?;
+    let mut cause = text(x, run, cause, raw, "CausePath")?;
+    if let Some(j) = &state.jsonata {
+        let b = super::jsonata_bindings(x, run, raw, None, None, None);
+        for (t, slot, field) in [
+            (&j.error, &mut error, "Error"),
+            (&j.cause, &mut cause, "Cause"),
+        ] {
+            if let Some(t) = t {
+                *slot = crate::jsonata::expect(t.eval(&b, field)?, field, "a string", |v| {
+                    v.as_str().map(str::to_string)
+                })?;
+            }
+        }
+    }
     x.finish_run(run, Err(Failure::new(error, cause)));
     Ok(())
 }

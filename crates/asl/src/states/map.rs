@@ -22,7 +22,10 @@ pub(crate) fn enter<'a>(
         return Ok(());
     };
     let effective = super::effective_input(state, raw)?;
-    let items = match spec.items_path.select(&effective) {
+    if let Some(j) = &state.jsonata {
+        return enter_jsonata(x, run, state, raw, j);
+    }
+    let items = match x.select(run, &spec.items_path, &effective) {
         Some(Value::Array(a)) => a,
         Some(other) => {
             return Err(Failure::runtime(format!(
@@ -38,19 +41,19 @@ pub(crate) fn enter<'a>(
             )));
         }
     };
-    let max = x.dynamic_u64(&spec.max_concurrency, &effective, "MaxConcurrency")?;
+    let max = x.dynamic_u64(run, &spec.max_concurrency, &effective, "MaxConcurrency")?;
     let n = items.len() as u64;
     let by_count = spec
         .tolerated_failure_count
         .as_ref()
-        .map(|d| x.dynamic_u64(d, &effective, "ToleratedFailureCount"))
+        .map(|d| x.dynamic_u64(run, d, &effective, "ToleratedFailureCount"))
         .transpose()?;
     let by_pct = match &spec.tolerated_failure_percentage {
         None => None,
         Some(Dynamic::Value(p)) => Some(*p),
         Some(Dynamic::Path(p)) => {
-            let v = p
-                .select(&effective)
+            let v = x
+                .select(run, p, &effective)
                 .and_then(|v| v.as_f64())
                 .filter(|v| (0.0..=100.0).contains(v));
             Some(v.ok_or_else(|| {
@@ -70,18 +73,132 @@ pub(crate) fn enter<'a>(
     } else {
         Value::Null
     };
-    let mut queued = VecDeque::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let input = match &spec.io.parameters {
-            None => item.clone(),
+    let vars = x.vars(run).clone();
+    begin(
+        x,
+        run,
+        state,
+        items,
+        max,
+        tolerated,
+        |i, item| match &spec.io.parameters {
+            None => Ok(item.clone()),
             Some(t) => {
                 let mut ctx = base_ctx.clone();
                 if let Some(m) = ctx.as_object_mut() {
                     m.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
                 }
-                pipeline::template(Some(t), &effective, &ctx, &x.vars)?
+                pipeline::template(Some(t), &effective, &ctx, &vars)
             }
-        };
+        },
+    )
+}
+
+/// A JSONata Map: `Items` (default: the state input), `ItemSelector` with
+/// `$states.context.Map.Item`, numbers given literally or as expressions.
+fn enter_jsonata<'a>(
+    x: &mut Exec<'a>,
+    run: u32,
+    state: &'a State,
+    raw: &Value,
+    j: &crate::definition::JsonataFields,
+) -> Result<(), Failure> {
+    let Kind::Map(spec) = &state.kind else {
+        return Ok(());
+    };
+    let b = super::jsonata_bindings(x, run, raw, None, None, None);
+    let items = match &j.items {
+        Some(t) => t.eval(&b, "Items")?,
+        None => raw.clone(),
+    };
+    let Value::Array(items) = items else {
+        return Err(Failure::new(
+            crate::jsonata::QUERY_EVALUATION_ERROR,
+            format!(
+                "The Items of the Map state '{}' must be a JSON array, got a {}",
+                state.name,
+                type_name(&items)
+            ),
+        ));
+    };
+    let num = |t: &Option<crate::jsonata::Template>, d: Option<&Dynamic<u64>>, field: &str| match (
+        t, d,
+    ) {
+        (Some(t), _) => super::jsonata_u64(t, &b, field).map(Some),
+        (None, Some(Dynamic::Value(n))) => Ok(Some(*n)),
+        _ => Ok(None),
+    };
+    let max = num(
+        &j.max_concurrency,
+        Some(&spec.max_concurrency),
+        "MaxConcurrency",
+    )?
+    .unwrap_or(0);
+    let by_count = num(
+        &j.tolerated_failure_count,
+        spec.tolerated_failure_count.as_ref(),
+        "ToleratedFailureCount",
+    )?;
+    let by_pct = match (
+        &j.tolerated_failure_percentage,
+        &spec.tolerated_failure_percentage,
+    ) {
+        (Some(t), _) => {
+            let v = t.eval(&b, "ToleratedFailurePercentage")?;
+            Some(crate::jsonata::expect(
+                v,
+                "ToleratedFailurePercentage",
+                "a number from 0 to 100",
+                |v| v.as_f64().filter(|p| (0.0..=100.0).contains(p)),
+            )?)
+        }
+        (None, Some(Dynamic::Value(p))) => Some(*p),
+        _ => None,
+    }
+    .map(|p| ((p / 100.0) * items.len() as f64).floor() as u64);
+    let tolerated = match (by_count, by_pct) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let selector = j.item_selector.clone();
+    let base = b;
+    begin(
+        x,
+        run,
+        state,
+        items,
+        max,
+        tolerated,
+        |i, item| match &selector {
+            None => Ok(item.clone()),
+            Some(t) => {
+                let mut b = base.clone();
+                if let Some(ctx) = b
+                    .get_mut("states")
+                    .and_then(|s| s.get_mut("context"))
+                    .and_then(Value::as_object_mut)
+                {
+                    ctx.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
+                }
+                t.eval(&b, "ItemSelector")
+            }
+        },
+    )
+}
+
+/// Queues the iterations (each input made by `input_for(index, item)`) and starts them.
+fn begin<'a>(
+    x: &mut Exec<'a>,
+    run: u32,
+    state: &'a State,
+    items: Vec<Value>,
+    max: u64,
+    tolerated: Option<u64>,
+    mut input_for: impl FnMut(usize, &Value) -> Result<Value, Failure>,
+) -> Result<(), Failure> {
+    let mut queued = VecDeque::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let input = input_for(i, item)?;
         queued.push_back((i, input, item.clone()));
     }
     x.event(

@@ -52,6 +52,59 @@ pub(crate) fn enter(x: &mut Exec<'_>, run: u32, retry: bool) {
     }
 }
 
+/// The bindings of a JSONata expression: the run's variables and `$states`
+/// (`input`, `context`, and `result` / `errorOutput` when given).
+pub(crate) fn jsonata_bindings(
+    x: &Exec<'_>,
+    run: u32,
+    input: &Value,
+    result: Option<&Value>,
+    error_output: Option<&Value>,
+    token: Option<&str>,
+) -> serde_json::Map<String, Value> {
+    let mut states = serde_json::Map::new();
+    states.insert("input".into(), input.clone());
+    if let Some(r) = result {
+        states.insert("result".into(), r.clone());
+    }
+    if let Some(e) = error_output {
+        states.insert("errorOutput".into(), e.clone());
+    }
+    states.insert("context".into(), x.context(run, token));
+    crate::jsonata::bindings(x.vars(run), Value::Object(states))
+}
+
+/// Evaluates a JSONata `Assign` (values from state entry) and stores the variables.
+pub(crate) fn jsonata_assign(
+    x: &mut Exec<'_>,
+    run: u32,
+    assign: Option<&crate::jsonata::Template>,
+    bindings: &serde_json::Map<String, Value>,
+) -> Result<(), Failure> {
+    let Some(t) = assign else { return Ok(()) };
+    let values = t.eval(bindings, "Assign")?;
+    let mut vars = x.vars(run).clone();
+    crate::variables::apply(&mut vars, values)?;
+    x.set_vars(run, vars);
+    Ok(())
+}
+
+/// Evaluates a JSONata field that must give a non-negative integer.
+pub(crate) fn jsonata_u64(
+    t: &crate::jsonata::Template,
+    bindings: &serde_json::Map<String, Value>,
+    field: &str,
+) -> Result<u64, Failure> {
+    let v = t.eval(bindings, field)?;
+    crate::jsonata::expect(v, field, "a non-negative integer", |v| {
+        v.as_u64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        })
+    })
+}
+
 /// The effective input: InputPath applied to the raw input.
 pub(crate) fn effective_input(state: &State, raw: &Value) -> Result<Value, Failure> {
     pipeline::select_path(state.input_path.as_ref(), raw, "InputPath")
@@ -107,10 +160,23 @@ pub(crate) fn finish_result<'a>(
         .get(&run)
         .map(|r| r.input.clone())
         .unwrap_or(Value::Null);
+    if let Some(j) = &state.jsonata {
+        // "Output": default `$states.result`; Assign sees the same `$states`.
+        let b = jsonata_bindings(x, run, &raw, Some(&result), None, None);
+        let output = match &j.output {
+            Some(t) => t.eval(&b, "Output")?,
+            None => result,
+        };
+        jsonata_assign(x, run, j.assign.as_ref(), &b)?;
+        x.leave(run, state, output);
+        return Ok(());
+    }
     let ctx = x.context_for(io.result_selector.as_ref(), run, None);
-    let selected = pipeline::template(io.result_selector.as_ref(), &result, &ctx, &x.vars)?;
-    let combined = pipeline::result_path(io.result_path.as_ref(), &raw, selected)?;
+    let selected = pipeline::template(io.result_selector.as_ref(), &result, &ctx, x.vars(run))?;
+    let combined = pipeline::result_path(io.result_path.as_ref(), &raw, selected.clone())?;
     let output = pipeline::select_path(state.output_path.as_ref(), &combined, "OutputPath")?;
+    // Assign's `$` is the result after ResultSelector, before ResultPath.
+    x.assign(run, state.assign.as_ref(), &selected)?;
     x.leave(run, state, output);
     Ok(())
 }

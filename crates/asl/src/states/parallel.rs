@@ -21,8 +21,17 @@ pub(crate) fn enter<'a>(
         return Ok(());
     };
     let effective = super::effective_input(state, raw)?;
-    let ctx = x.context_for(io.parameters.as_ref(), run, None);
-    let input = pipeline::template(io.parameters.as_ref(), &effective, &ctx, &x.vars)?;
+    let input = match state.jsonata.as_ref().map(|j| &j.arguments) {
+        Some(Some(t)) => t.eval(
+            &super::jsonata_bindings(x, run, raw, None, None, None),
+            "Arguments",
+        )?,
+        Some(None) => raw.clone(),
+        None => {
+            let ctx = x.context_for(io.parameters.as_ref(), run, None);
+            pipeline::template(io.parameters.as_ref(), &effective, &ctx, x.vars(run))?
+        }
+    };
     pipeline::check_size(&input, "state input")?;
     x.event(|| "ParallelStateStarted", "", || Value::Null);
     let children = Children {

@@ -12,6 +12,17 @@ pub(crate) fn enter<'a>(
     state: &'a State,
     raw: &Value,
 ) -> Result<(), Failure> {
+    if let Some(j) = &state.jsonata {
+        let output = match &j.output {
+            Some(t) => t.eval(
+                &super::jsonata_bindings(x, run, raw, None, None, None),
+                "Output",
+            )?,
+            None => raw.clone(),
+        };
+        x.leave(run, state, output);
+        return Ok(());
+    }
     let effective = super::effective_input(state, raw)?;
     let output = pipeline::select_path(state.output_path.as_ref(), &effective, "OutputPath")?;
     x.leave(run, state, output);

@@ -28,19 +28,39 @@ pub(crate) fn enter<'a>(
     let effective = super::effective_input(state, raw)?;
     let nonce = x.new_nonce();
     let token = spec.wait_for_task_token.then(|| x.new_token(run, nonce));
-    let ctx = x.context_for(spec.io.parameters.as_ref(), run, token.as_deref());
-    let payload = pipeline::template(spec.io.parameters.as_ref(), &effective, &ctx, &x.vars)?;
+    let (payload, timeout, heartbeat) = if let Some(j) = &state.jsonata {
+        let b = super::jsonata_bindings(x, run, raw, None, None, token.as_deref());
+        let payload = match &j.arguments {
+            Some(t) => t.eval(&b, "Arguments")?,
+            None => raw.clone(),
+        };
+        let num = |t: &Option<crate::jsonata::Template>,
+                   d: &Option<crate::definition::Dynamic<u64>>,
+                   field: &str| match (t, d) {
+            (Some(t), _) => super::jsonata_u64(t, &b, field).map(Some),
+            (None, Some(crate::definition::Dynamic::Value(n))) => Ok(Some(*n)),
+            _ => Ok(None),
+        };
+        let timeout = num(&j.timeout, &spec.timeout, "TimeoutSeconds")?;
+        let heartbeat = num(&j.heartbeat, &spec.heartbeat, "HeartbeatSeconds")?;
+        (payload, timeout, heartbeat)
+    } else {
+        let ctx = x.context_for(spec.io.parameters.as_ref(), run, token.as_deref());
+        let payload =
+            pipeline::template(spec.io.parameters.as_ref(), &effective, &ctx, x.vars(run))?;
+        let timeout = spec
+            .timeout
+            .as_ref()
+            .map(|d| x.dynamic_u64(run, d, &effective, "TimeoutSeconds"))
+            .transpose()?;
+        let heartbeat = spec
+            .heartbeat
+            .as_ref()
+            .map(|d| x.dynamic_u64(run, d, &effective, "HeartbeatSeconds"))
+            .transpose()?;
+        (payload, timeout, heartbeat)
+    };
     pipeline::check_size(&payload, "task input")?;
-    let timeout = spec
-        .timeout
-        .as_ref()
-        .map(|d| x.dynamic_u64(d, &effective, "TimeoutSeconds"))
-        .transpose()?;
-    let heartbeat = spec
-        .heartbeat
-        .as_ref()
-        .map(|d| x.dynamic_u64(d, &effective, "HeartbeatSeconds"))
-        .transpose()?;
     let now = x.now;
     let at = |s: u64| {
         now.checked_add(SignedDuration::from_secs(

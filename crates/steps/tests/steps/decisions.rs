@@ -6,6 +6,7 @@ use onboard_steps::decisions::{
     Action, DecideError, LinkError, decide, decide_by_link, describe_decision, resume, verify_link,
 };
 use onboard_steps::remind_approvers;
+use onboard_store::Store;
 use serde_json::json;
 
 use crate::support::{Callback, Env, ORG, links_in, query_of};
@@ -114,7 +115,11 @@ async fn approving_resumes_the_task_once_and_notes_who_approved() {
             .iter()
             .any(|n| n.starts_with("hr@contoso.com approved the creation of Ana Silva"))
     );
-    assert_eq!(env.record("ob-a").await.status.as_str(), "running");
+    assert!(
+        env.timeline("ob-a")
+            .await
+            .contains(&"request_approval: approved by hr@contoso.com".to_owned())
+    );
 
     // A second click: 409 with who and when, and no second resume.
     let second = decide(
@@ -324,6 +329,11 @@ async fn a_failed_resume_can_be_retried_once() {
     assert!(resume(&env.deps, &env.callbacks, &id).await.unwrap());
     assert!(!resume(&env.deps, &env.callbacks, &id).await.unwrap());
     assert_eq!(env.callbacks.calls().len(), 1);
+    assert!(
+        env.note_texts()
+            .iter()
+            .any(|n| n.starts_with("hr@contoso.com approved the creation of Ana Silva"))
+    );
 }
 
 async fn purchase_env() -> (Env, String, String) {
@@ -546,4 +556,72 @@ async fn posting_a_link_decides_as_its_recipient_and_refusals_carry_their_status
         second.to_string().contains("denied by hr@contoso.com"),
         "{second}"
     );
+}
+
+#[tokio::test]
+async fn a_decision_resumes_the_workflow_even_when_the_ticket_is_down() {
+    let env = approval_env().await;
+    let (approve, _) = approval_links(&env);
+    let (id, query) = query_of(&approve);
+    env.cw
+        .faults()
+        .set(onboard_sandbox::faults::FaultSettings {
+            error_rate: 1.0,
+            error_status: 503,
+            ..Default::default()
+        })
+        .unwrap();
+    decide_by_link(&env.deps, &env.callbacks, &id, &query, None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&env.callbacks.calls()[0], Callback::Success { token, .. } if token == "token-A")
+    );
+}
+
+#[tokio::test]
+async fn a_decision_left_behind_by_a_crash_is_superseded_when_the_task_runs_again() {
+    let env = Env::new().await;
+    env.set_variables(&[
+        ("require_approval_for_new_users", "1"),
+        ("new_user_approval_email", "hr@contoso.com"),
+    ])
+    .await;
+    env.submit("ob-c", json!({})).await;
+    let id = json!({"onboarding_id": "ob-c"});
+    env.ok("Validate", id.clone()).await;
+    env.ok("EnsureTicket", id).await;
+    // A first attempt stored its decision and died before remembering it.
+    let orphan = env
+        .store
+        .create_decision(onboard_store::NewDecision {
+            kind: onboard_store::DecisionKind::Approval,
+            record_id: "ob-c".into(),
+            task_token: secrecy::SecretString::from("token-X"),
+            expires_at: env
+                .deps
+                .clock
+                .now()
+                .checked_add(SignedDuration::from_hours(1))
+                .unwrap(),
+            created_at: env.deps.clock.now(),
+        })
+        .await
+        .unwrap();
+    let out = env
+        .ok(
+            "RequestApproval",
+            json!({"onboarding_id": "ob-c", "task_token": "token-X", "timeout_seconds": 3600}),
+        )
+        .await;
+    let pending = env
+        .store
+        .pending_decisions(ORG, 10, None)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, out["decision_id"].as_str().unwrap());
+    assert_ne!(pending[0].id, orphan.id);
+    assert_eq!(env.mails().len(), 1);
 }

@@ -182,3 +182,17 @@ async fn handle_failure_still_records_failed_when_the_onboarding_cannot_load() {
     assert_eq!(out["noted"], false);
     assert_eq!(env.record("ob-x").await.status.as_str(), "failed");
 }
+
+#[tokio::test]
+async fn a_run_that_must_send_mail_without_a_sender_stops_at_validate() {
+    let env = Env::new().await;
+    env.set_variables(&[("send_from_address", "")]).await;
+    env.submit("ob-nf", json!({"send_credentials_to": "email"}))
+        .await;
+    let err = env
+        .run("Validate", json!({"onboarding_id": "ob-nf"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "Config.Invalid");
+    assert!(err.cause().contains("send_from_address"), "{}", err.cause());
+}
