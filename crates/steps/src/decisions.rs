@@ -43,7 +43,8 @@ pub const MIN_KEY_BYTES: usize = 32;
 #[derive(Clone)]
 pub struct LinkSigner {
     public_url: Url,
-    key: std::sync::Arc<SecretSlice<u8>>,
+    /// HMAC-SHA-256 keyed once; cloned for each signature. Never printed.
+    mac: Hmac<Sha256>,
 }
 
 impl fmt::Debug for LinkSigner {
@@ -77,17 +78,14 @@ impl LinkSigner {
             let path = format!("{}/", public_url.path());
             public_url.set_path(&path);
         }
-        Ok(Self {
-            public_url,
-            key: std::sync::Arc::new(SecretSlice::from(key)),
-        })
+        let key = SecretSlice::from(key);
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose_secret())
+            .map_err(|e| StepError::Config(format!("the decision link key is refused: {e}")))?;
+        Ok(Self { public_url, mac })
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        // HMAC takes keys of any length; `new` checked the minimum.
-        #[allow(clippy::expect_used)]
-        <Hmac<Sha256> as Mac>::new_from_slice(self.key.expose_secret())
-            .expect("hmac accepts any key length")
+        self.mac.clone()
     }
 
     /// What is signed: id, expiry, action and recipient, one per line (none of
