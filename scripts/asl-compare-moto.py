@@ -1,60 +1,118 @@
 #!/usr/bin/env python3
 """Run the conformance cases of crates/asl/tests/cases/ against moto's Step Functions
-interpreter (a second implementation) and list where moto disagrees with the expected
-results written from AWS's documentation.
+interpreter (a second implementation), classify every place the two disagree, and write
+the Markdown report docs/asl-vs-moto.md.
 
-    pip install 'moto[server,stepfunctions]' boto3   # moto >= 5
-    python3 scripts/asl-compare-moto.py [--verbose] [--validation-only]
+    python3 -m venv .venv && .venv/bin/pip install 'moto[server,stepfunctions]==5.2.5' boto3
+    .venv/bin/python scripts/asl-compare-moto.py [--verbose] [--validation-only] [--no-report]
 
 moto runs executions in-process when its config has
 {"stepfunctions": {"execute_state_machine": true}}. It does not run JSONata or
 variables, waits in real time, calls real (moto) services for Tasks and names some
-errors differently from AWS, so cases with Tasks (mocks), long waits or
-validation-only expectations are skipped or reported separately. Exit status: 0 always
-(this is a report, not a gate).
+errors differently from AWS. Cases whose Tasks need mocks (AWS Step Functions Local mock
+files; moto has no equivalent: it would call moto's Lambda, which needs Docker) and
+cases that would wait more than MAX_WAIT seconds are skipped and counted.
+
+Every disagreement is printed as one line with its class:
+  a  moto lacks a feature or a validation rule AWS has (the AWS rule is cited)
+  b  moto names an error differently from AWS
+  c  our expectation or our interpreter was wrong (fixed; listed for the record)
+  d  unclear (says what would settle it)
+  n  not an AWS rule: a documented limit of this interpreter (moto agrees with AWS)
+  ?  not classified yet: add it to CLASSES below
+Exit status: 0 always (this is a report, not a gate).
 """
+import datetime
 import glob
+import io
 import json
+import logging
 import os
+import re
 import sys
 import time
-
 import urllib.request
 
 try:
     import boto3
+    import moto
     from botocore.config import Config
     from moto.server import ThreadedMotoServer
 except ImportError:  # pragma: no cover
     sys.exit("needs: pip install 'moto[server,stepfunctions]' boto3")
 
 PORT = int(os.environ.get("MOTO_PORT", "5123"))
+MAX_WAIT = 2.0  # seconds of real waiting a case may cost on moto
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CASES = os.path.join(HERE, "..", "crates", "asl", "tests", "cases")
+ROOT = os.path.normpath(os.path.join(HERE, ".."))
+CASES = os.path.join(ROOT, "crates", "asl", "tests", "cases")
+REPORT = os.path.join(ROOT, "docs", "asl-vs-moto.md")
 ROLE = "arn:aws:iam::123456789012:role/StepFunctions"
 VERBOSE = "--verbose" in sys.argv
 # Only compare definition validation (CreateStateMachine), not executions.
 VALIDATION_ONLY = "--validation-only" in sys.argv
+WRITE_REPORT = "--no-report" not in sys.argv and not VALIDATION_ONLY
+
+sys.path.insert(0, HERE)
+from asl_moto_classes import CLASSES, FIXED, classify_by_rule  # noqa: E402  (scripts/asl_moto_classes.py)
 
 
-def states_of(definition):
-    """Every state object of a definition, branches and processors included."""
+def states_of(definition, nested=None):
+    """Every state object of a definition, branches and processors included
+    (nested=False: top level only; nested=True: only inside branches and processors)."""
     out = []
-    stack = [definition]
+    stack = [(definition, False)]
     while stack:
-        d = stack.pop()
+        d, inner = stack.pop()
         if not isinstance(d, dict):
             continue
         for s in (d.get("States") or {}).values():
             if not isinstance(s, dict):
                 continue
-            out.append(s)
-            stack.extend(s.get("Branches") or [])
+            if nested is None or nested == inner:
+                out.append(s)
+            stack.extend((b, True) for b in s.get("Branches") or [])
             for k in ("ItemProcessor", "Iterator"):
                 if k in s:
-                    stack.append(s[k])
+                    stack.append((s[k], True))
     return out
+
+
+def simple_path(doc, path):
+    """Value of a plain `$.a.b` path in doc, or None."""
+    if not isinstance(path, str) or not path.startswith("$."):
+        return None
+    for part in path[2:].split("."):
+        if not isinstance(doc, dict) or part not in doc:
+            return None
+        doc = doc[part]
+    return doc
+
+
+def wait_seconds(case):
+    """Upper bound of the real time moto would wait (Timestamps in the past cost nothing)."""
+    if any(s.get("Type") == "Wait" and ("SecondsPath" in s or "TimestampPath" in s)
+           for s in states_of(case["definition"], nested=True)):
+        return float("inf")  # read from each item or branch: not estimated
+    total = 0.0
+    for s in states_of(case["definition"]):
+        if s.get("Type") != "Wait":
+            continue
+        if "Seconds" in s:
+            v = s["Seconds"]
+            total += v if isinstance(v, (int, float)) else 0
+        elif "SecondsPath" in s:
+            v = simple_path(case.get("input", {}), s["SecondsPath"])
+            total += v if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+        elif "Timestamp" in s or "TimestampPath" in s:
+            ts = s.get("Timestamp") or simple_path(case.get("input", {}), s["TimestampPath"])
+            try:
+                t = datetime.datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
+                total += max(0.0, (t - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
+            except ValueError:
+                pass
+    return total
 
 
 def skip_reason(case):
@@ -63,52 +121,164 @@ def skip_reason(case):
     if VALIDATION_ONLY:
         return "execution case (--validation-only)"
     if case.get("mocks"):
-        return "uses Task mocks"
+        return "Task with mocked responses (moto has no mock files; its Tasks call moto services)"
     sts = states_of(case["definition"])
     if any(s.get("Type") == "Task" for s in sts):
-        return "has a Task"
-    if any(s.get("Type") == "Wait" for s in sts):
-        return "has a Wait (moto waits in real time)"
-    if isinstance(case["definition"], dict) and "TimeoutSeconds" in case["definition"]:
-        return "execution timeout"
+        return "Task without mocks (a real service call on moto)"
+    if wait_seconds(case) > MAX_WAIT:
+        return f"Wait longer than {MAX_WAIT:g} s (moto waits in real time)"
     return None
 
 
-def run_case(sfn, case, n):
-    name = f"case{n}"
+def decode_output(raw):
+    """moto returns a string result unquoted (`yes`, not `"yes"`): accept both."""
+    if raw is None:
+        return None, False
+    try:
+        return json.loads(raw), False
+    except json.JSONDecodeError:
+        return raw, True
+
+
+def run_case(sfn, case):
+    """(problem or None, details) for one case on moto."""
     expect = case["expect"]
     try:
-        sm = sfn.create_state_machine(name=name, definition=json.dumps(case["definition"]), roleArn=ROLE)
+        sm = sfn.create_state_machine(name="case", definition=json.dumps(case["definition"]), roleArn=ROLE)
     except Exception as e:  # noqa: BLE001 - moto raises many kinds
+        msg = str(e).split("CreateStateMachine operation: ")[-1]
         if "invalid" in expect:
-            return None
-        return f"moto refused the definition: {e}"
-    if "invalid" in expect:
-        return f"moto accepted a definition the case expects refused ({expect['invalid']!r})"
-    ex = sfn.start_execution(stateMachineArn=sm["stateMachineArn"], input=json.dumps(case.get("input", {})))
-    deadline = time.time() + 10
-    while True:
-        d = sfn.describe_execution(executionArn=ex["executionArn"])
-        if d["status"] != "RUNNING" or time.time() > deadline:
-            break
-        time.sleep(0.05)
-    problems = []
-    if "status" in expect and d["status"] != expect["status"]:
-        problems.append(f"status {d['status']} (expected {expect['status']}; error {d.get('error')!r})")
-    if "output" in expect and d["status"] == "SUCCEEDED":
-        got = json.loads(d.get("output", "null"))
-        if got != expect["output"]:
-            problems.append(f"output {json.dumps(got)} (expected {json.dumps(expect['output'])})")
-    if "error" in expect and d.get("error") != expect["error"]:
-        problems.append(f"error {d.get('error')!r} (expected {expect['error']!r})")
-    return "; ".join(problems) or None
+            return None, {}
+        return "refused", {"moto": f"refused the definition: {msg}"}
+    arn = sm["stateMachineArn"]
+    try:
+        if "invalid" in expect:
+            return "accepted", {"moto": "accepted the definition"}
+        ex = sfn.start_execution(stateMachineArn=arn, name="exec", input=json.dumps(case.get("input", {})))
+        deadline = time.time() + 10 + wait_seconds(case)
+        while True:
+            d = sfn.describe_execution(executionArn=ex["executionArn"])
+            if d["status"] != "RUNNING" or time.time() > deadline:
+                break
+            time.sleep(0.02)
+        got, unquoted = decode_output(d.get("output"))
+        problems = []
+        if "status" in expect and d["status"] != expect["status"]:
+            problems.append("status")
+        if "output" in expect and d["status"] == "SUCCEEDED" and got != expect["output"]:
+            problems.append("output")
+        if "error" in expect and d.get("error") != expect["error"]:
+            problems.append("error")
+        if "cause" in expect and d.get("cause") != expect["cause"]:
+            problems.append("cause")
+        if "cause_contains" in expect and expect["cause_contains"] not in (d.get("cause") or ""):
+            problems.append("cause")
+        if "history_contains" in expect:
+            kinds = [e["type"] for e in sfn.get_execution_history(executionArn=ex["executionArn"], maxResults=1000)["events"]]
+            at = 0
+            for want in expect["history_contains"]:
+                if want in kinds[at:]:
+                    at = kinds.index(want, at) + 1
+                else:
+                    problems.append(f"history lacks {want}")
+                    break
+        if d["status"] == "SUCCEEDED":
+            moto_said = f"SUCCEEDED {json.dumps(got)}" + (" (unquoted string)" if unquoted else "")
+        else:
+            moto_said = f"{d['status']} {d.get('error')}: {(d.get('cause') or '')[:160]}"
+        return ("; ".join(problems) or None), {"moto": moto_said, "unquoted": unquoted}
+    finally:
+        sfn.delete_state_machine(stateMachineArn=arn)
+
+
+def ours(case):
+    e = case["expect"]
+    if "invalid" in e:
+        return f"refused ({e['invalid']})"
+    if e.get("status") == "SUCCEEDED" and "output" in e:
+        return f"SUCCEEDED {json.dumps(e['output'])}"
+    parts = [e.get("status", "")]
+    if "error" in e:
+        parts.append(e["error"])
+    if "history_contains" in e:
+        parts.append("history " + ", ".join(e["history_contains"]))
+    return " ".join(p for p in parts if p)
+
+
+def md(s):
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def write_report(rows, ran, agreed, skipped, unquoted, counts):
+    os.makedirs(os.path.dirname(REPORT), exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    total = sum(len(json.load(open(f))["cases"]) for f in glob.glob(os.path.join(CASES, "*.json")))
+    out = [
+        "# crates/asl vs moto: conformance cases on a second implementation",
+        "",
+        f"Generated by `scripts/asl-compare-moto.py` on {now} with moto {moto.__version__}. "
+        "Do not edit by hand: re-run the script.",
+        "",
+        f"- Conformance cases: {total}; run on moto: {ran}; agree: {agreed}; disagree: {len(rows)}.",
+        "- Disagreements by class: "
+        + ", ".join(f"**{k}** {counts.get(k, 0)}" for k in ("a", "b", "c", "d", "n", "?"))
+        + f"; class c items found and fixed: {len(FIXED)} (below the table).",
+        "  - **a**: moto lacks a feature or a validation rule that AWS documents;",
+        "  - **b**: moto names an error differently from AWS;",
+        "  - **c**: our expectation or our interpreter was wrong; fixed, so it is listed under the table"
+        " (a row of class c would be a bug still open);",
+        "  - **d**: unclear; the row says what would settle it;",
+        "  - **n**: not an AWS rule but a documented limit of this interpreter (distributed Map is refused);",
+        "  - **?**: not classified yet (add it to `scripts/asl_moto_classes.py`).",
+        "- Skipped: " + (", ".join(f"{v} ({k})" for k, v in sorted(skipped.items())) or "none") + ".",
+        "  Tasks with mocks cannot run on moto: the mocks are AWS Step Functions Local mock files,",
+        "  which moto does not read; moto's Tasks call moto's own services (Lambda needs Docker).",
+        f"  Waits run when the case waits at most {MAX_WAIT:g} s in total (moto sleeps in real time;"
+        " Timestamps in the past do not wait).",
+        f"- moto returns a string result unquoted (`yes` instead of `\"yes\"`); the script accepts"
+        f" that ({unquoted} cases) and compares the value.",
+        "- Where the two differ we follow AWS's documentation; the last column says which rule.",
+        "",
+        "| case file | case | ours (AWS) | moto | class | why we follow AWS |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f, name, _problem, our, theirs, cls, why in rows:
+        out.append(f"| {md(f)} | {md(name)} | {md(our)} | {md(theirs)} | {cls} | {md(why)} |")
+    out += ["", "## Class c: found wrong on our side by this comparison, and fixed", ""]
+    for f, name, what in FIXED:
+        out.append(f"- {f} / {name}: {what}")
+    out += [
+        "",
+        "## Not compared",
+        "",
+        "- Tasks: moto's Task states call moto's own services (Lambda needs Docker) and moto cannot",
+        "  read AWS Step Functions Local mock files, so every case with a Task is skipped; they are",
+        "  covered by the conformance suite only.",
+        f"- Waits longer than {MAX_WAIT:g} s in total, and Waits whose SecondsPath/TimestampPath is read",
+        "  inside a Map or Parallel (their length is not estimated): moto sleeps in real time.",
+        "- `end_time_offset_seconds` (virtual clock) and timestamps from the context object: moto",
+        "  runs on the real clock, so only status, output, error, cause and history are compared.",
+        "",
+    ]
+    with open(REPORT, "w") as fh:
+        fh.write("\n".join(out))
+    print(f"wrote {os.path.relpath(REPORT, ROOT)}")
+
+
+def quiet():
+    # moto's server logs every request (werkzeug) and every interpreter exception, and
+    # its ANTLR parsers print syntax errors straight to stderr.
+    logging.disable(logging.CRITICAL)
+    sys.stderr = io.StringIO()
 
 
 def main():
+    quiet()
     files = sorted(glob.glob(os.path.join(CASES, "*.json")))
-    ran = agreed = 0
+    ran = agreed = unquoted = 0
     skipped = {}
-    disagreements = []
+    rows = []
+    counts = {}
     server = ThreadedMotoServer(port=PORT, verbose=False)
     server.start()
     try:
@@ -123,27 +293,36 @@ def main():
             aws_access_key_id="testing", aws_secret_access_key="testing",
             config=Config(retries={"max_attempts": 1}),
         )
-        n = 0
         for f in files:
+            base = os.path.basename(f)
             for case in json.load(open(f))["cases"]:
-                n += 1
                 why = skip_reason(case)
                 if why:
                     skipped[why] = skipped.get(why, 0) + 1
                     continue
                 ran += 1
                 try:
-                    problem = run_case(sfn, case, n)
+                    problem, det = run_case(sfn, case)
                 except Exception as e:  # noqa: BLE001
-                    problem = f"moto raised {type(e).__name__}: {e}"
-                if problem:
-                    disagreements.append((os.path.basename(f), case["name"], problem))
-                    print(f"  {os.path.basename(f)} / {case['name']}: {problem if VERBOSE else problem[:300]}", flush=True)
-                else:
+                    problem, det = "moto error", {"moto": f"moto raised {type(e).__name__}: {str(e)[:160]}"}
+                unquoted += bool(det.get("unquoted"))
+                if not problem:
                     agreed += 1
+                    continue
+                cls, reason = CLASSES.get((base, case["name"])) or classify_by_rule(case, det["moto"]) or ("?", "")
+                counts[cls] = counts.get(cls, 0) + 1
+                rows.append((base, case["name"], problem, ours(case), det["moto"], cls, reason))
+                line = f"[{cls}] {base} / {case['name']}: {problem}: ours {ours(case)} | moto {det['moto']}"
+                print(line if VERBOSE else line[:240], flush=True)
     finally:
         server.stop()
-    print(f"moto comparison: {ran} cases run, {agreed} agree, {len(disagreements)} disagree; skipped: {skipped}")
+        sys.stderr = sys.__stderr__
+    print(
+        f"moto {moto.__version__}: {ran} cases run, {agreed} agree, {len(rows)} disagree "
+        f"({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}); skipped: {skipped}"
+    )
+    if WRITE_REPORT:
+        write_report(rows, ran, agreed, skipped, unquoted, counts)
 
 
 if __name__ == "__main__":
