@@ -61,7 +61,11 @@ CLASSES = {
         "literal (AttributeError 'Func_arg_floatContext'). Our old case expected a failure: that was class c, fixed."),
     (I, "math_random_rounds_non_integer_bounds"): (
         "a", "AWS States.MathRandom: a non-integer start or end 'will round it off to the nearest integer'; "
-        "moto truncates (int()), so (0.6, 1.6) becomes (0, 1) and returns 0. New case after the class c fix."),
+        "moto truncates (int()), so (0.6, 1.6) becomes (0, 1) and it can return 0. New case after the class c fix."),
+    (I, "math_random_is_within_start_inclusive_end_exclusive"): (
+        "a", "AWS States.MathRandom returns a number between the start (inclusive) and the end "
+        "(exclusive); moto uses Python's randint, which includes the end (the script runs random "
+        "cases 20 times so that this shows up reliably)."),
     # --- Choice
     (C, "string_matches_escaped_star_is_literal"): (
         "a", "AWS StringMatches: a literal * is written \\* (and \\ as \\\\); moto uses Python fnmatch, "
