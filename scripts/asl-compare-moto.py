@@ -3,7 +3,8 @@
 interpreter (a second implementation), classify every place the two disagree, and write
 the Markdown report docs/asl-vs-moto.md.
 
-    python3 -m venv .venv && .venv/bin/pip install 'moto[server,stepfunctions]==5.2.5' boto3
+    python3 -m venv .venv && .venv/bin/pip install 'moto[server,stepfunctions]==5.2.5' boto3 \\
+        jsonata-python==0.7.1   # optional: lets moto run JSONata and variables
     .venv/bin/python scripts/asl-compare-moto.py [--verbose] [--validation-only] [--no-report]
 
 moto runs executions in-process when its config has
@@ -19,7 +20,7 @@ Every disagreement is printed as one line with its class:
   c  our expectation or our interpreter was wrong (fixed; listed for the record)
   d  unclear (says what would settle it)
   n  not an AWS rule: a documented limit of this interpreter (moto agrees with AWS)
-  ?  not classified yet: add it to CLASSES below
+  ?  not classified yet: add it to scripts/asl_moto_classes.py
 Exit status: 0 always (this is a report, not a gate).
 """
 import datetime
@@ -56,7 +57,7 @@ VALIDATION_ONLY = "--validation-only" in sys.argv
 WRITE_REPORT = "--no-report" not in sys.argv and not VALIDATION_ONLY
 
 sys.path.insert(0, HERE)
-from asl_moto_classes import CLASSES, FIXED, classify_by_rule  # noqa: E402  (scripts/asl_moto_classes.py)
+from asl_moto_classes import FIXED, classify  # noqa: E402  (scripts/asl_moto_classes.py)
 
 
 def states_of(definition, nested=None):
@@ -238,6 +239,12 @@ def write_report(rows, ran, agreed, skipped, unquoted, counts):
         " Timestamps in the past do not wait).",
         f"- moto returns a string result unquoted (`yes` instead of `\"yes\"`); the script accepts"
         f" that ({unquoted} cases) and compares the value.",
+        "- JSONata and variables: moto 5.2.5's JSONata evaluator is a stub (variables go through it too). "
+        + (f"This run plugged in {JSONATA} (a port of jsonata-java, which LocalStack, where moto's "
+           "interpreter comes from, runs), so those cases were compared."
+           if JSONATA else
+           "jsonata-python was not installed, so every JSONata or variables case fails on moto "
+           "(`pip install jsonata-python` to compare them)."),
         "- Where the two differ we follow AWS's documentation; the last column says which rule.",
         "",
         "| case file | case | ours (AWS) | moto | class | why we follow AWS |",
@@ -266,6 +273,35 @@ def write_report(rows, ran, agreed, skipped, unquoted, counts):
     print(f"wrote {os.path.relpath(REPORT, ROOT)}")
 
 
+def plug_jsonata():
+    """moto 5.2.5 ships LocalStack's interpreter with its JSONata evaluator stubbed out
+    (`_eval_jsonata = None`: every JSONata expression, and every variable reference, which
+    moto also evaluates through JSONata, fails with "'NoneType' object is not callable").
+    When jsonata-python (a pure-Python port of jsonata-java, the JSONata implementation
+    LocalStack runs in a JVM) is importable, plug it in so those cases can be compared."""
+    try:
+        import jsonata  # jsonata-python
+        from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+    except ImportError:
+        return None
+
+    def evaluate(expression):
+        try:
+            out = jsonata.Jsonata(expression).evaluate(None)
+            # As LocalStack does: through JSON text, so undefined becomes null.
+            return json.loads(json.dumps(out))
+        except Exception as ex:  # noqa: BLE001 - as moto's JVM bridge does
+            raise moto_jsonata.JSONataException("UNKNOWN", str(ex)) from ex
+
+    moto_jsonata._eval_jsonata = evaluate
+    try:
+        from importlib.metadata import version
+
+        return f"jsonata-python {version('jsonata-python')}"
+    except Exception:  # noqa: BLE001
+        return "jsonata-python"
+
+
 def quiet():
     # moto's server logs every request (werkzeug) and every interpreter exception, and
     # its ANTLR parsers print syntax errors straight to stderr.
@@ -273,8 +309,13 @@ def quiet():
     sys.stderr = io.StringIO()
 
 
+JSONATA = None
+
+
 def main():
+    global JSONATA
     quiet()
+    JSONATA = plug_jsonata()
     files = sorted(glob.glob(os.path.join(CASES, "*.json")))
     ran = agreed = unquoted = 0
     skipped = {}
@@ -315,7 +356,7 @@ def main():
                 if not problem:
                     agreed += 1
                     continue
-                cls, reason = CLASSES.get((base, case["name"])) or classify_by_rule(case, det["moto"]) or ("?", "")
+                cls, reason = classify(base, case["name"], case, det["moto"]) or ("?", "")
                 counts[cls] = counts.get(cls, 0) + 1
                 rows.append((base, case["name"], problem, ours(case), det["moto"], cls, reason))
                 line = f"[{cls}] {base} / {case['name']}: {problem}: ours {ours(case)} | moto {det['moto']}"
@@ -324,7 +365,7 @@ def main():
         server.stop()
         sys.stderr = sys.__stderr__
     print(
-        f"moto {moto.__version__}: {ran} cases run, {agreed} agree, {len(rows)} disagree "
+        f"moto {moto.__version__} (JSONata: {JSONATA or 'stub'}): {ran} cases run, {agreed} agree, {len(rows)} disagree "
         f"({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}); skipped: {skipped}"
     )
     if WRITE_REPORT:
