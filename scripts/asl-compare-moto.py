@@ -55,6 +55,9 @@ VERBOSE = "--verbose" in sys.argv
 # Only compare definition validation (CreateStateMachine), not executions.
 VALIDATION_ONLY = "--validation-only" in sys.argv
 WRITE_REPORT = "--no-report" not in sys.argv and not VALIDATION_ONLY
+# By default moto's Wait states and retry back-offs return at once (a virtual clock, as
+# the conformance suite uses); --real-time keeps moto's real sleeping and skips long Waits.
+REAL_TIME = "--real-time" in sys.argv
 
 sys.path.insert(0, HERE)
 from asl_moto_classes import FIXED, classify  # noqa: E402  (scripts/asl_moto_classes.py)
@@ -117,18 +120,31 @@ def wait_seconds(case):
     return total
 
 
+def timing_dependent(case):
+    """True when the outcome depends on elapsed time (timeouts, heartbeats)."""
+    text = json.dumps(case["definition"])
+    return any(k in text for k in ('"TimeoutSeconds', '"HeartbeatSeconds'))
+
+
 def skip_reason(case):
     if "invalid" in case["expect"]:
         return None
     if VALIDATION_ONLY:
         return "execution case (--validation-only)"
-    if case.get("mocks"):
-        return "Task with mocked responses (moto has no mock files; its Tasks call moto services)"
     sts = states_of(case["definition"])
-    if any(s.get("Type") == "Task" for s in sts):
+    if any(s.get("Type") == "Task" for s in sts) and not case.get("mocks"):
         return "Task without mocks (a real service call on moto)"
-    if wait_seconds(case) > MAX_WAIT:
-        return f"Wait longer than {MAX_WAIT:g} s (moto waits in real time)"
+    if case.get("mocks") and not MOCKS:
+        return "Task with mocked responses (this moto cannot take mocks)"
+    if any(".waitForTaskToken" in str(s.get("Resource", "")) for s in sts):
+        return "task token (needs SendTaskSuccess from outside)"
+    if "output" in case["expect"] and "EnteredTime" in json.dumps(case["definition"]):
+        return "output holds a time read from the clock (virtual here, real on moto)"
+    if REAL_TIME:
+        if wait_seconds(case) > MAX_WAIT:
+            return f"Wait longer than {MAX_WAIT:g} s (moto waits in real time; --real-time)"
+    elif timing_dependent(case):
+        return "outcome depends on elapsed time (TimeoutSeconds/HeartbeatSeconds) and moto's clock is fast-forwarded"
     return None
 
 
@@ -156,8 +172,9 @@ def run_case(sfn, case):
     try:
         if "invalid" in expect:
             return "accepted", {"moto": "accepted the definition"}
+        CURRENT_MOCK[0] = MOCKS(case["mocks"]) if case.get("mocks") else None
         ex = sfn.start_execution(stateMachineArn=arn, name="exec", input=json.dumps(case.get("input", {})))
-        deadline = time.time() + 10 + wait_seconds(case)
+        deadline = time.time() + 10 + (wait_seconds(case) if REAL_TIME else 0)
         while True:
             d = sfn.describe_execution(executionArn=ex["executionArn"])
             if d["status"] != "RUNNING" or time.time() > deadline:
@@ -233,10 +250,18 @@ def write_report(rows, ran, agreed, skipped, unquoted, counts):
         "  - **n**: not an AWS rule but a documented limit of this interpreter (distributed Map is refused);",
         "  - **?**: not classified yet (add it to `scripts/asl_moto_classes.py`).",
         "- Skipped: " + (", ".join(f"{v} ({k})" for k, v in sorted(skipped.items())) or "none") + ".",
-        "  Tasks with mocks cannot run on moto: the mocks are AWS Step Functions Local mock files,",
-        "  which moto does not read; moto's Tasks call moto's own services (Lambda needs Docker).",
-        f"  Waits run when the case waits at most {MAX_WAIT:g} s in total (moto sleeps in real time;"
-        " Timestamps in the past do not wait).",
+        "- How moto is run (moto 5.2.5 ships LocalStack's interpreter with three parts switched off;"
+        " the script switches them back on in-process):",
+        "  - Task mocks: moto carries LocalStack's support for AWS Step Functions Local mock files but"
+        " never loads one; the script hands each case's mocks to the execution"
+        + (" (done in this run)." if MOCKS else " (not possible with this moto: mock cases skipped)."),
+        "    Tasks without mocks are skipped: on moto they would call moto's own services (Lambda needs Docker).",
+        "  - Clock: " + ("moto slept in real time (--real-time); Waits longer than "
+                         f"{MAX_WAIT:g} s in total were skipped." if REAL_TIME else
+                         "moto's Wait states and retry back-offs return at once, as the conformance suite's"
+                         " virtual clock does; cases whose outcome depends on elapsed time (TimeoutSeconds,"
+                         " HeartbeatSeconds) or whose output holds a clock reading are skipped."),
+        "  - JSONata: see below.",
         f"- moto returns a string result unquoted (`yes` instead of `\"yes\"`); the script accepts"
         f" that ({unquoted} cases) and compares the value.",
         "- JSONata and variables: moto 5.2.5's JSONata evaluator is a stub (variables go through it too). "
@@ -247,7 +272,7 @@ def write_report(rows, ran, agreed, skipped, unquoted, counts):
            "(`pip install jsonata-python` to compare them)."),
         "- Where the two differ we follow AWS's documentation; the last column says which rule.",
         "",
-        "| case file | case | ours (AWS) | moto | class | why we follow AWS |",
+        "| case file | case | ours | moto | class | why we follow AWS (or what would settle it) |",
         "|---|---|---|---|---|---|",
     ]
     for f, name, _problem, our, theirs, cls, why in rows:
@@ -259,13 +284,11 @@ def write_report(rows, ran, agreed, skipped, unquoted, counts):
         "",
         "## Not compared",
         "",
-        "- Tasks: moto's Task states call moto's own services (Lambda needs Docker) and moto cannot",
-        "  read AWS Step Functions Local mock files, so every case with a Task is skipped; they are",
-        "  covered by the conformance suite only.",
-        f"- Waits longer than {MAX_WAIT:g} s in total, and Waits whose SecondsPath/TimestampPath is read",
-        "  inside a Map or Parallel (their length is not estimated): moto sleeps in real time.",
-        "- `end_time_offset_seconds` (virtual clock) and timestamps from the context object: moto",
-        "  runs on the real clock, so only status, output, error, cause and history are compared.",
+        "- Skipped cases (counted above): Tasks without mocks, task-token waits (they need"
+        " SendTaskSuccess from outside), timing-dependent cases and clock readings.",
+        "- `end_time_offset_seconds` (virtual clock): moto runs on the real clock, so only status,"
+        " output, error, cause and history are compared.",
+        "- Validation messages: only whether a definition is refused, not the wording.",
         "",
     ]
     with open(REPORT, "w") as fh:
@@ -302,6 +325,51 @@ def plug_jsonata():
         return "jsonata-python"
 
 
+CURRENT_MOCK = [None]  # the MockTestCase of the case being run (one at a time)
+
+
+def plug_mocks():
+    """moto 5.2.5 carries LocalStack's support for AWS Step Functions Local mock files
+    (moto/stepfunctions/parser/mocking) but never loads a file (`raw_mock_config = None`)
+    nor hands a test case to the execution. Hand it the case's mocks directly."""
+    try:
+        from moto.stepfunctions.parser.backend import execution_worker as ew
+        from moto.stepfunctions.parser.mocking import mock_config as mc
+    except ImportError:
+        return None
+    original = ew.ExecutionWorker.__init__
+
+    def init(self, *args, mock_test_case=None, **kwargs):
+        original(self, *args, mock_test_case=mock_test_case or CURRENT_MOCK[0], **kwargs)
+
+    ew.ExecutionWorker.__init__ = init
+
+    def build(mocks):
+        per_state = []
+        for state, responses in mocks.items():
+            rs = []
+            for rng, r in responses.items():
+                start, end = mc._parse_mocked_response_range(rng)
+                if "Return" in r:
+                    rs.append(mc.MockedResponseReturn(start, end, r["Return"]))
+                else:
+                    t = r.get("Throw") or {}
+                    rs.append(mc.MockedResponseThrow(start, end, t.get("Error"), t.get("Cause")))
+            per_state.append(mc.StateMockedResponses(state, f"{state}Mock", rs))
+        return mc.MockTestCase("case", "t", per_state)
+
+    return build
+
+
+def fast_forward():
+    """Make moto's Wait states and retry back-offs return at once."""
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+
+    wait_function.WaitFunction._wait_interval = lambda self, env, wait_seconds: None
+    retrier_decl.time = type("NoSleep", (), {"sleep": staticmethod(lambda s: None), "time": time.time})
+
+
 def quiet():
     # moto's server logs every request (werkzeug) and every interpreter exception, and
     # its ANTLR parsers print syntax errors straight to stderr.
@@ -310,12 +378,16 @@ def quiet():
 
 
 JSONATA = None
+MOCKS = None
 
 
 def main():
-    global JSONATA
+    global JSONATA, MOCKS
     quiet()
     JSONATA = plug_jsonata()
+    MOCKS = plug_mocks()
+    if not REAL_TIME:
+        fast_forward()
     files = sorted(glob.glob(os.path.join(CASES, "*.json")))
     ran = agreed = unquoted = 0
     skipped = {}

@@ -76,6 +76,44 @@ CLASSES = {
         "a", "AWS States.MathRandom returns a number between the start (inclusive) and the end "
         "(exclusive); moto uses Python's randint, which includes the end (the script runs random "
         "cases 20 times so that this shows up reliably)."),
+    # --- Retry/Catch
+    ("06-retry-catch.json", "catch_all_does_not_catch_states_runtime"): (
+        "a", "AWS error names: 'A retry or catch on States.ALL won't catch States.Runtime errors' (and "
+        "States.DataLimitExceeded is terminal too); moto's States.ALL catches States.Runtime."),
+    ("06-retry-catch.json", "catch_result_path_match_failure_can_be_caught"): (
+        "b", "AWS names a ResultPath that cannot be applied States.ResultPathMatchFailure, which a catcher "
+        "can match; moto crashes in Python and reports States.Runtime, so the catcher does not match."),
+    # --- mocks (AWS Step Functions Local mock files, handed to moto's dormant mock support)
+    ("11-task-and-mocks.json", "plain_lambda_arn_resource"): (
+        "a", "A plain Lambda function ARN is a valid Task resource whose result is the function's return "
+        "value (any JSON, here a string); moto's mocked Lambda path expects an object and crashes "
+        "('str' object has no attribute 'get')."),
+    ("11-task-and-mocks.json", "mock_ranges_cover_later_invocations"): (
+        "a", "AWS's mock-file docs key responses by number and range (\"0\", \"1-2\", \"3\" in their "
+        "MockedLambdaRetry example); moto ignores the keys and indexes the list of responses by the "
+        "state's RetryCount, so ranges collapse and every Map iteration gets the first response. We "
+        "take the response whose key covers the state's n-th invocation. (Whether Step Functions Local "
+        "counts Map iterations as invocations is settled only by running it; see the d rows.)"),
+    ("11-task-and-mocks.json", "more_invocations_than_mocked_responses_fail"): (
+        "d", "More invocations than mocked responses: we fail the Task with States.TaskFailed (catchable, "
+        "as a service error would be); moto fails the execution with States.Runtime. The mock-file docs "
+        "do not say. Settle: run the case in Step Functions Local."),
+    ("08-map.json", "tasks_inside_iterations_use_mocks_in_invocation_order"): (
+        "d", "Which counter a mocked response key refers to when a state runs again without a retry of its "
+        "own (Map iterations): we count every invocation of the state; moto uses the state's RetryCount "
+        "(always 0 here). The mock-file docs only show retries. Settle: run it in Step Functions Local."),
+    ("12-combined-workflows.json", "retry_inside_a_map_iteration"): (
+        "d", "Same question: mocked responses across Map iterations (invocation count vs RetryCount)."),
+    ("07-parallel.json", "a_failing_branch_can_be_retried"): (
+        "d", "Same question for a Task re-run because its Parallel is retried: we count the invocation "
+        "(response \"1\"), moto uses the Task's own RetryCount (0) and throws again."),
+    ("12-combined-workflows.json", "retry_of_a_parallel_reruns_every_branch"): (
+        "d", "Same question as a_failing_branch_can_be_retried."),
+    # --- variables
+    (VAR, "task_assign_dollar_is_the_result_after_result_selector"): (
+        "d", "In a JSONPath Task's Assign, we read $ as the result after ResultSelector; moto reads the raw "
+        "result (so $.id is missing). AWS's variables page lists ResultSelector before Assign in the "
+        "JSONPath evaluation order but has no example with both. Settle: one execution on AWS."),
     # --- Choice
     (C, "string_matches_escaped_star_is_literal"): (
         "a", "AWS StringMatches: a literal * is written \\* (and \\ as \\\\); moto uses Python fnmatch, "
@@ -139,7 +177,8 @@ CLASSES = {
         "a", "AWS variables: a matching Choice rule's Assign applies; the state's top-level Assign is for "
         "when no rule matches (Default). moto agrees in principle but decides 'Default was taken' by "
         "comparing state names, so a rule whose Next equals Default also runs the top-level Assign "
-        "(and loses the rule's $seen)."),
+        "(and loses the rule's $seen). LocalStack, where moto's interpreter comes from, later added an "
+        "AWS-validated test for exactly this shape (test_assign_in_choice_shared_next)."),
     (VAR, "branch_assignments_do_not_flow_out"): (
         "d", "Both keep a branch's assignment inside the branch (AWS: variables of Parallel branches and Map "
         "iterations do not flow out). They differ on reading a name that is not assigned: we fail with "
