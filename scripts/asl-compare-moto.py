@@ -120,6 +120,17 @@ def wait_seconds(case):
     return total
 
 
+def backoff_seconds(case):
+    """Upper bound of the real time moto's retry back-offs could take."""
+    total = 0.0
+    for s in states_of(case["definition"]):
+        for r in s.get("Retry") or []:
+            interval, rate = r.get("IntervalSeconds", 1), r.get("BackoffRate", 2.0)
+            cap = r.get("MaxDelaySeconds", float("inf"))
+            total += sum(min(interval * rate**k, cap) for k in range(r.get("MaxAttempts", 3)))
+    return total
+
+
 def timing_dependent(case):
     """True when the outcome depends on elapsed time (timeouts, heartbeats)."""
     text = json.dumps(case["definition"])
@@ -141,8 +152,8 @@ def skip_reason(case):
     if "output" in case["expect"] and "EnteredTime" in json.dumps(case["definition"]):
         return "output holds a time read from the clock (virtual here, real on moto)"
     if REAL_TIME:
-        if wait_seconds(case) > MAX_WAIT:
-            return f"Wait longer than {MAX_WAIT:g} s (moto waits in real time; --real-time)"
+        if wait_seconds(case) + backoff_seconds(case) > MAX_WAIT:
+            return f"Waits or retry back-offs over {MAX_WAIT:g} s (moto sleeps in real time; --real-time)"
     elif timing_dependent(case):
         return "outcome depends on elapsed time (TimeoutSeconds/HeartbeatSeconds) and moto's clock is fast-forwarded"
     return None
