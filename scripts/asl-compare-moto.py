@@ -5,14 +5,17 @@ the Markdown report docs/asl-vs-moto.md.
 
     python3 -m venv .venv && .venv/bin/pip install 'moto[server,stepfunctions]==5.2.5' boto3 \\
         jsonata-python==0.7.1   # optional: lets moto run JSONata and variables
-    .venv/bin/python scripts/asl-compare-moto.py [--verbose] [--validation-only] [--no-report]
+    .venv/bin/python scripts/asl-compare-moto.py [--verbose] [--validation-only] [--no-report] [--real-time]
 
 moto runs executions in-process when its config has
-{"stepfunctions": {"execute_state_machine": true}}. It does not run JSONata or
-variables, waits in real time, calls real (moto) services for Tasks and names some
-errors differently from AWS. Cases whose Tasks need mocks (AWS Step Functions Local mock
-files; moto has no equivalent: it would call moto's Lambda, which needs Docker) and
-cases that would wait more than MAX_WAIT seconds are skipped and counted.
+{"stepfunctions": {"execute_state_machine": true}}. Its interpreter is LocalStack's with
+three parts switched off, which this script switches back on in-process: the mock-file
+support (each case's mocks are handed to the execution), the JSONata evaluator (when
+jsonata-python is installed; moto's variables go through it too) and, unless
+--real-time, the clock (Waits and retry back-offs return at once, like the suite's
+virtual clock). Skipped and counted: Tasks without mocks (moto would call its own
+services), task-token waits, cases whose outcome depends on elapsed time or whose output
+holds a clock reading (with --real-time: waits or back-offs over MAX_WAIT seconds).
 
 Every disagreement is printed as one line with its class:
   a  moto lacks a feature or a validation rule AWS has (the AWS rule is cited)
