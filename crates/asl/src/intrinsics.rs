@@ -237,7 +237,7 @@ impl Intrinsic {
             }
             Func::MathRandom => {
                 use rand::{Rng, SeedableRng};
-                let (start, end) = (int(&a[0])?, int(&a[1])?);
+                let (start, end) = (rounded(&a[0])?, rounded(&a[1])?);
                 if start >= end {
                     return Err("the start must be less than the end".into());
                 }
@@ -249,7 +249,7 @@ impl Intrinsic {
                 Ok(Value::from(n))
             }
             Func::MathAdd => {
-                let (x, y) = (int(&a[0])?, int(&a[1])?);
+                let (x, y) = (rounded(&a[0])?, rounded(&a[1])?);
                 x.checked_add(y)
                     .map(Value::from)
                     .ok_or_else(|| "integer overflow".into())
@@ -330,6 +330,19 @@ fn int(v: &Value) -> Result<i64, String> {
     match v.as_f64() {
         Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
         _ => Err(format!("expected an integer, got {}", compact(v))),
+    }
+}
+
+/// An integer argument of `States.MathAdd` / `States.MathRandom`: AWS documents that a
+/// non-integer value "will round it off to the nearest integer" (halves round up, as
+/// Java's `Math.round` does: 1.5 -> 2, -1.5 -> -1).
+fn rounded(v: &Value) -> Result<i64, String> {
+    if let Some(i) = v.as_i64() {
+        return Ok(i);
+    }
+    match v.as_f64() {
+        Some(f) if f.is_finite() && f.abs() < 9.0e15 => Ok((f + 0.5).floor() as i64),
+        _ => Err(format!("expected a number, got {}", compact(v))),
     }
 }
 

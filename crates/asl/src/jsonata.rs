@@ -318,54 +318,49 @@ impl Template {
     }
 
     /// Evaluates the template for the field `field`. An expression whose value is
-    /// undefined drops its object member or array item; a whole field that is undefined
-    /// is `States.QueryEvaluationError`.
+    /// undefined is `States.QueryEvaluationError`, wherever it is written: a whole field,
+    /// an object member or an array item. AWS names the place in the cause, with `/` before
+    /// each object key and `[i]` for each array index (`'Arguments/Input/pushLocation'`);
+    /// it does not drop the member. Undefined values *inside* one expression's result
+    /// (`{% {"a": $missing} %}`) are dropped, as JSONata's own serialisation does.
     pub fn eval(&self, bindings: &Map<String, Value>, field: &str) -> Result<Value, Failure> {
-        self.eval_opt(bindings, field)?.ok_or_else(|| {
-            Failure::new(
-                QUERY_EVALUATION_ERROR,
-                format!(
-                    "The JSONata expression of the field '{field}' returned nothing (undefined)"
-                ),
-            )
-        })
-    }
-
-    fn eval_opt(
-        &self,
-        bindings: &Map<String, Value>,
-        field: &str,
-    ) -> Result<Option<Value>, Failure> {
         Ok(match self {
-            Template::Literal(v) => Some(v.clone()),
-            Template::Expr(e) => e.eval(bindings).map_err(|x| {
-                Failure::new(
-                    QUERY_EVALUATION_ERROR,
-                    format!(
-                        "An error occurred while evaluating the JSONata expression '{}' of the field '{field}': {} ({})",
-                        e.source(),
-                        x.message,
-                        x.code
-                    ),
-                )
-            })?,
+            Template::Literal(v) => v.clone(),
+            Template::Expr(e) => e
+                .eval(bindings)
+                .map_err(|x| {
+                    Failure::new(
+                        QUERY_EVALUATION_ERROR,
+                        format!(
+                            "An error occurred while evaluating the JSONata expression '{}' of the field '{field}': {} ({})",
+                            e.source().trim(),
+                            x.message,
+                            x.code
+                        ),
+                    )
+                })?
+                .ok_or_else(|| {
+                    Failure::new(
+                        QUERY_EVALUATION_ERROR,
+                        format!(
+                            "The JSONata expression '{}' specified for the field '{field}' returned nothing (undefined).",
+                            e.source().trim()
+                        ),
+                    )
+                })?,
             Template::Object(fields) => {
                 let mut m = Map::with_capacity(fields.len());
                 for (k, t) in fields {
-                    if let Some(v) = t.eval_opt(bindings, field)? {
-                        m.insert(k.clone(), v);
-                    }
+                    m.insert(k.clone(), t.eval(bindings, &format!("{field}/{k}"))?);
                 }
-                Some(Value::Object(m))
+                Value::Object(m)
             }
             Template::Array(items) => {
                 let mut a = Vec::with_capacity(items.len());
-                for t in items {
-                    if let Some(v) = t.eval_opt(bindings, field)? {
-                        a.push(v);
-                    }
+                for (i, t) in items.iter().enumerate() {
+                    a.push(t.eval(bindings, &format!("{field}[{i}]"))?);
                 }
-                Some(Value::Array(a))
+                Value::Array(a)
             }
         })
     }
@@ -440,13 +435,23 @@ mod tests {
     #[test]
     fn templates_walk_values() {
         let t = Template::compile(
-            &json!({"a": "{% 1 + 1 %}", "b": ["x", "{% $nope %}"], "c": "plain {% 1 %}"}),
+            &json!({"a": "{% 1 + 1 %}", "b": ["x", "{% 'y' %}"], "c": "plain {% 1 %}"}),
         )
         .unwrap();
         let b = bindings(&Map::new(), json!({"input": {}}));
         assert_eq!(
             t.eval(&b, "Output").unwrap(),
-            json!({"a": 2, "b": ["x"], "c": "plain {% 1 %}"})
+            json!({"a": 2, "b": ["x", "y"], "c": "plain {% 1 %}"})
+        );
+        // An undefined member or item fails the field, naming where it is written.
+        let t = Template::compile(&json!({"a": {"b": ["x", "{% $nope %}"]}})).unwrap();
+        let e = t.eval(&b, "Output").unwrap_err();
+        assert_eq!(e.error, QUERY_EVALUATION_ERROR);
+        assert!(
+            e.cause
+                .contains("'$nope' specified for the field 'Output/a/b[1]' returned nothing"),
+            "{}",
+            e.cause
         );
         assert!(Template::compile(&json!("{% 1 + %}")).is_err());
         let e = Template::compile(&json!("{% $nope %}"))
