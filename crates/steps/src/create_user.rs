@@ -7,7 +7,7 @@
 //! credentials are set by `DeliverCredentials`, so no password is ever stored.
 
 use onboard_connectors::Error as ConnectorError;
-use onboard_connectors::graph::{Directory, NewUser, PasswordPolicies, Profile, TenantId};
+use onboard_connectors::graph::{self, Directory, NewUser, PasswordPolicies, Profile, TenantId};
 use onboard_domain::variables::IdentityProvider;
 use onboard_domain::{UsernameChoice, choose_username, generate_password, notes};
 use onboard_store::{RecordUpdate, Status};
@@ -73,10 +73,20 @@ async fn choose(
     directory: &dyn Directory,
     tenant: &TenantId,
     onboarding: &Onboarding,
+    lost: &[Intent],
 ) -> Result<Intent, StepError> {
     let rules = onboarding.variables.username_rules();
     let domain = &onboarding.organization.domain;
-    let mut taken: Vec<String> = Vec::new();
+    // Usernames an earlier candidate of this run lost to another onboarding.
+    let mut taken: Vec<String> = lost
+        .iter()
+        .flat_map(|i| {
+            [
+                i.choice.username.as_str().to_owned(),
+                i.choice.sam_account_name.clone(),
+            ]
+        })
+        .collect();
     for _ in 0..MAX_CANDIDATES {
         let choice = choose_username(
             &onboarding.request.name,
@@ -122,79 +132,8 @@ pub async fn create_user(deps: &Deps, input: Input) -> Result<Output, StepError>
     let tenant = onboarding.organization.tenant.clone();
     let request = &onboarding.request;
 
-    let intent_key = key(onboarding.id(), "create_user", "intent");
-    let (intent, retry) = match recall::<Intent>(deps.store.as_ref(), &intent_key).await? {
-        Some(intent) => (intent, true),
-        None => {
-            let intent = choose(directory.as_ref(), &tenant, &onboarding).await?;
-            let chosen =
-                remember(deps.store.as_ref(), &intent_key, &intent, deps.clock.now()).await?;
-            let raced = chosen != intent;
-            (chosen, raced)
-        }
-    };
+    let (intent, user) = create_or_find(deps, directory.as_ref(), &tenant, &onboarding).await?;
     let upn = intent.user_principal_name.clone();
-
-    let user = match directory.user(&tenant, &upn).await.map_err(graph)? {
-        Some(existing) if existing.display_name.as_deref() == Some(&request.display_name) => {
-            tracing::info!("found the user an earlier attempt created");
-            existing
-        }
-        Some(_) => {
-            return Err(StepError::UserExists(format!(
-                "{upn} was taken by another user after it was chosen; give an explicit `username`"
-            )));
-        }
-        None => {
-            let options = vars.password_options();
-            // Nobody learns this password: DeliverCredentials sets the first real one.
-            let throwaway = generate_password(&vars.password_policy())?;
-            let phone = request
-                .mobile_phone
-                .as_ref()
-                .map(|p| p.formatted(vars.preferred_phone_number_format));
-            let new = NewUser {
-                user_principal_name: upn.clone(),
-                display_name: request.display_name.clone(),
-                mail_nickname: intent.choice.username.mail_nickname().to_owned(),
-                account_enabled: true,
-                password: SecretString::from(throwaway.expose().to_owned()),
-                force_change_password_next_sign_in: options.change_at_first_sign_in,
-                password_policies: options.never_expires.then_some(PasswordPolicies {
-                    disable_password_expiration: true,
-                    disable_strong_password: false,
-                }),
-                usage_location: Some(request.usage_location.as_str().to_owned()),
-                profile: Profile {
-                    given_name: Some(request.name.first.clone()).filter(|s| !s.is_empty()),
-                    surname: Some(request.name.last.clone()),
-                    job_title: request.job_title.clone(),
-                    department: request.department.clone(),
-                    office_location: request.office_location.clone(),
-                    mobile_phone: phone,
-                    company_name: Some(onboarding.organization.name.clone()),
-                    ..Profile::default()
-                },
-            };
-            match directory.create_user(&tenant, &new).await {
-                Ok(user) => user,
-                Err(ConnectorError::Conflict { .. }) if retry => {
-                    // An earlier attempt created it and Graph does not list it yet
-                    // (replication): try again later, it will be found.
-                    return Err(graph(ConnectorError::NotReady {
-                        service: "graph",
-                        detail: format!("{upn} exists but cannot be read yet"),
-                    }));
-                }
-                Err(ConnectorError::Conflict { property, .. }) => {
-                    return Err(StepError::UserExists(format!(
-                        "another object already has the {property} of {upn}; give an explicit `username`"
-                    )));
-                }
-                Err(e) => return Err(graph(e)),
-            }
-        }
-    };
 
     let mut manager = None;
     let mut manager_not_found = None;
@@ -244,4 +183,143 @@ pub async fn create_user(deps: &Deps, input: Input) -> Result<Output, StepError>
         manager_not_found,
     };
     remember(deps.store.as_ref(), &done, &output, deps.clock.now()).await
+}
+
+/// A candidate that another onboarding took between our check and our create.
+fn lost_key(onboarding_id: &str, attempt: usize) -> String {
+    key(onboarding_id, "create_user", &format!("lost{attempt}"))
+}
+
+/// The candidate of attempt `attempt`: attempt 0 keeps the original key, so
+/// records written before candidates could be lost still read back.
+fn intent_key(onboarding_id: &str, attempt: usize) -> String {
+    if attempt == 0 {
+        key(onboarding_id, "create_user", "intent")
+    } else {
+        key(onboarding_id, "create_user", &format!("intent{attempt}"))
+    }
+}
+
+/// Creates the user under the remembered candidate, or finds the one an earlier
+/// attempt of this step created. When another onboarding takes the candidate
+/// between our check and our create (two "Jane Doe"s at once), the candidate is
+/// marked lost and the next one is chosen, instead of failing the run.
+async fn create_or_find(
+    deps: &Deps,
+    directory: &dyn Directory,
+    tenant: &TenantId,
+    onboarding: &Onboarding,
+) -> Result<(Intent, graph::User), StepError> {
+    let id = onboarding.id();
+    let request = &onboarding.request;
+    let vars = &onboarding.variables;
+    let mut lost: Vec<Intent> = Vec::new();
+    for attempt in 0..MAX_CANDIDATES {
+        // A candidate this run already gave up: skip to the next attempt.
+        if let Some(gone) = recall::<Intent>(deps.store.as_ref(), &lost_key(id, attempt)).await? {
+            lost.push(gone);
+            continue;
+        }
+        let key = intent_key(id, attempt);
+        let (intent, retry) = match recall::<Intent>(deps.store.as_ref(), &key).await? {
+            Some(intent) => (intent, true),
+            None => {
+                let intent = choose(directory, tenant, onboarding, &lost).await?;
+                let chosen = remember(deps.store.as_ref(), &key, &intent, deps.clock.now()).await?;
+                let raced = chosen != intent;
+                (chosen, raced)
+            }
+        };
+        let upn = intent.user_principal_name.clone();
+
+        match directory.user(tenant, &upn).await.map_err(graph)? {
+            // Only a candidate this run may already have created can be ours.
+            Some(existing)
+                if retry && existing.display_name.as_deref() == Some(&request.display_name) =>
+            {
+                tracing::info!("found the user an earlier attempt created");
+                return Ok((intent, existing));
+            }
+            Some(_) if request.username.is_some() => {
+                return Err(StepError::UserExists(format!(
+                    "{upn} was taken by another user after it was chosen; choose another `username`"
+                )));
+            }
+            Some(_) => {
+                tracing::info!(%upn, "candidate taken by another user since it was chosen");
+                remember(
+                    deps.store.as_ref(),
+                    &lost_key(id, attempt),
+                    &intent,
+                    deps.clock.now(),
+                )
+                .await?;
+                lost.push(intent);
+                continue;
+            }
+            None => {}
+        }
+
+        let options = vars.password_options();
+        // Nobody learns this password: DeliverCredentials sets the first real one.
+        let throwaway = generate_password(&vars.password_policy())?;
+        let phone = request
+            .mobile_phone
+            .as_ref()
+            .map(|p| p.formatted(vars.preferred_phone_number_format));
+        let new = NewUser {
+            user_principal_name: upn.clone(),
+            display_name: request.display_name.clone(),
+            mail_nickname: intent.choice.username.mail_nickname().to_owned(),
+            account_enabled: true,
+            password: SecretString::from(throwaway.expose().to_owned()),
+            force_change_password_next_sign_in: options.change_at_first_sign_in,
+            password_policies: options.never_expires.then_some(PasswordPolicies {
+                disable_password_expiration: true,
+                disable_strong_password: false,
+            }),
+            usage_location: Some(request.usage_location.as_str().to_owned()),
+            profile: Profile {
+                given_name: Some(request.name.first.clone()).filter(|s| !s.is_empty()),
+                surname: Some(request.name.last.clone()),
+                job_title: request.job_title.clone(),
+                department: request.department.clone(),
+                office_location: request.office_location.clone(),
+                mobile_phone: phone,
+                company_name: Some(onboarding.organization.name.clone()),
+                ..Profile::default()
+            },
+        };
+        match directory.create_user(tenant, &new).await {
+            Ok(user) => return Ok((intent, user)),
+            Err(ConnectorError::Conflict { .. }) if retry => {
+                // An earlier attempt created it and Graph does not list it yet
+                // (replication): try again later, it will be found.
+                return Err(graph(ConnectorError::NotReady {
+                    service: "graph",
+                    detail: format!("{upn} exists but cannot be read yet"),
+                }));
+            }
+            Err(ConnectorError::Conflict { property, .. }) if request.username.is_some() => {
+                return Err(StepError::UserExists(format!(
+                    "another object already has the {property} of {upn}; choose another `username`"
+                )));
+            }
+            Err(ConnectorError::Conflict { .. }) => {
+                tracing::info!(%upn, "candidate created by another onboarding meanwhile");
+                remember(
+                    deps.store.as_ref(),
+                    &lost_key(id, attempt),
+                    &intent,
+                    deps.clock.now(),
+                )
+                .await?;
+                lost.push(intent);
+            }
+            Err(e) => return Err(graph(e)),
+        }
+    }
+    Err(StepError::UserExists(format!(
+        "no free username after {MAX_CANDIDATES} candidates; give an explicit `username`"
+    )))
 }

@@ -182,3 +182,44 @@ async fn ensure_ticket_retried_after_the_psa_failed_opens_one_ticket() {
     assert_eq!(a, b);
     assert_eq!(env.tickets().len(), 1);
 }
+
+#[tokio::test]
+async fn same_name_onboardings_created_at_once_each_get_their_own_username() {
+    // Eight "Ana Silva"s pick their username at the same moment: each sees
+    // `asilva` free, and all but one lose it to another onboarding before
+    // creating. A lost candidate must move on to the next one, not fail the run.
+    let env = Env::new().await;
+    let ids: Vec<String> = (0..8).map(|i| format!("ob-same-{i}")).collect();
+    for id in &ids {
+        env.submit(id, json!({})).await;
+        let input = json!({"onboarding_id": id});
+        env.ok("Validate", input.clone()).await;
+        env.ok("EnsureTicket", input).await;
+    }
+
+    let runs = ids
+        .iter()
+        .map(|id| env.run("CreateUser", json!({"onboarding_id": id})));
+    let results = futures::future::join_all(runs).await;
+
+    let mut upns: Vec<String> = results
+        .into_iter()
+        .map(|r| {
+            r.expect("every onboarding creates its user")["user_principal_name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    upns.sort();
+    upns.dedup();
+    assert_eq!(upns.len(), 8, "{upns:?}");
+    for upn in &upns {
+        assert!(env.users_named(upn), "{upn} is in the tenant");
+    }
+    // A retry of each step answers the same user, creating nothing more.
+    for id in &ids {
+        let again = env.ok("CreateUser", json!({"onboarding_id": id})).await;
+        assert!(upns.contains(&again["user_principal_name"].as_str().unwrap().to_owned()));
+    }
+}
