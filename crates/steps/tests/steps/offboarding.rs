@@ -1,0 +1,295 @@
+//! statemachine/offboarding.asl.json run by the interpreter over the offboarding
+//! steps and the simulators: defaults, every action, a schedule, a denial, a synced
+//! user, the restore record, and each action run twice.
+
+use jiff::SignedDuration;
+use onboard_asl::ExecutionStatus;
+use onboard_steps::decisions::{Action, decide};
+use onboard_steps::{accept_offboarding, offboarding_execution_input};
+use onboard_store::Store;
+use serde_json::{Value, json};
+
+use crate::support::{Env, ORG, TENANT};
+use crate::workflow::{Workflow, substituted};
+
+const ALEX: &str = "AlexW@contoso.com";
+
+fn machine(env: &mut Env) -> Workflow {
+    Workflow::of(
+        env,
+        "offboarding",
+        &substituted(include_str!(
+            "../../../../statemachine/offboarding.asl.json"
+        )),
+    )
+}
+
+async fn accept(env: &Env, id: &str, extra: Value) {
+    let mut form = json!({"organization": ORG, "user_principal_name": ALEX});
+    for (k, v) in extra.as_object().unwrap() {
+        form[k] = v.clone();
+    }
+    accept_offboarding(&env.deps, id, &form).await.unwrap();
+}
+
+fn alex(env: &Env) -> onboard_sandbox::graph::UserSnapshot {
+    env.graph.state().user(TENANT, ALEX).unwrap()
+}
+
+async fn run(env: &mut Env, id: &str) -> onboard_asl::ExecutionRecord {
+    let flow = machine(env);
+    let record = env.record(id).await;
+    let arn = flow.start_with(offboarding_execution_input(&record)).await;
+    flow.finish(&arn).await
+}
+
+fn action<'a>(output: &'a Value, name: &str) -> &'a Value {
+    output["offboarded"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {output}"))
+}
+
+#[tokio::test]
+async fn defaults_only_disable_reset_revoke_and_remove_groups_and_licenses() {
+    let mut env = Env::new().await;
+    accept(&env, "off-1", json!({})).await;
+    let before = alex(&env);
+    assert!(before.account_enabled);
+
+    let run = run(&mut env, "off-1").await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    let output = run.output.unwrap();
+    let after = alex(&env);
+    assert!(!after.account_enabled, "sign-in blocked");
+    assert_eq!(after.sign_in_revocations, before.sign_in_revocations + 1);
+    assert!(after.licenses.is_empty(), "{:?}", after.licenses);
+    assert!(after.groups.is_empty(), "{:?}", after.groups);
+    assert_eq!(action(&output, "remove_auth_methods")["outcome"], "skipped");
+    assert_eq!(action(&output, "hide_from_gal")["outcome"], "skipped");
+    assert_eq!(action(&output, "forward_mail_to_manager")["outcome"], "off");
+    assert_eq!(action(&output, "reset_password")["outcome"], "done");
+    assert_eq!(action(&output, "revoke_sessions")["outcome"], "done");
+
+    let record = env.record("off-1").await;
+    assert_eq!(record.status.as_str(), "completed");
+    assert_eq!(record.user_principal_name.as_deref(), Some(ALEX));
+    let notes = env.note_texts();
+    assert!(
+        notes.iter().any(|n| n.contains("deactivate user: done")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("remove auth methods: skipped")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("Offboarding of AlexW@contoso.com is complete.")),
+        "{notes:?}"
+    );
+    assert_eq!(env.tickets().len(), 1);
+    assert_eq!(env.tickets()[0].status.name, "Completed");
+}
+
+#[tokio::test]
+async fn the_restore_record_matches_what_the_user_had() {
+    let mut env = Env::new().await;
+    accept(&env, "off-2", json!({})).await;
+    let before = alex(&env);
+    let run = run(&mut env, "off-2").await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+
+    let removed = env.record("off-2").await.removed.unwrap();
+    assert_eq!(removed["enabled"], true);
+    assert_eq!(removed["user_id"], before.id);
+    assert_eq!(
+        removed["manager"]["user_principal_name"],
+        before.manager.clone().unwrap()
+    );
+    let mut groups: Vec<String> = removed["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["display_name"].as_str().unwrap().to_owned())
+        .collect();
+    groups.sort();
+    let mut had = before.groups.clone();
+    had.sort();
+    assert_eq!(groups, had);
+    let licenses: Vec<&str> = removed["licenses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["sku_part_number"].as_str().unwrap())
+        .collect();
+    let held: Vec<&str> = before
+        .licenses
+        .iter()
+        .map(|l| l.sku_part_number.as_str())
+        .collect();
+    assert_eq!(licenses, held);
+}
+
+#[tokio::test]
+async fn every_action_on_runs_or_says_why_it_was_skipped() {
+    let mut env = Env::new().await;
+    let all: serde_json::Map<String, Value> = onboard_domain::request::OffboardingActions::NAMES
+        .iter()
+        .map(|n| ((*n).to_owned(), json!(true)))
+        .collect();
+    accept(
+        &env,
+        "off-3",
+        json!({"actions": all, "delegate_to": "AdeleV@contoso.com"}),
+    )
+    .await;
+    let run = run(&mut env, "off-3").await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    let output = run.output.unwrap();
+    for name in onboard_domain::request::OffboardingActions::NAMES {
+        let a = action(&output, name);
+        assert_ne!(a["outcome"], "off", "{name} is on");
+        assert!(
+            !a["detail"].as_str().unwrap().is_empty(),
+            "{name} says what happened"
+        );
+    }
+    assert!(
+        action(&output, "set_manager_as_delegate")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("AdeleV@contoso.com")
+    );
+    // No distributor is set for the organization: the seats are left, and it says so.
+    assert_eq!(
+        action(&output, "reduce_distributor_seats")["outcome"],
+        "skipped"
+    );
+    assert_eq!(env.record("off-3").await.status.as_str(), "completed");
+    assert!(!alex(&env).account_enabled);
+}
+
+#[tokio::test]
+async fn a_scheduled_offboarding_changes_nothing_before_its_time() {
+    let mut env = Env::new().await;
+    // The test clock starts at 2026-03-02T08:00:00Z.
+    accept(
+        &env,
+        "off-4",
+        json!({"scheduled_at": "2026-03-04T17:00:00Z"}),
+    )
+    .await;
+    let flow = machine(&mut env);
+    let record = env.record("off-4").await;
+    assert_eq!(record.status.as_str(), "scheduled");
+    let arn = flow.start_with(offboarding_execution_input(&record)).await;
+
+    assert_eq!(env.record("off-4").await.status.as_str(), "scheduled");
+    let waiting = alex(&env);
+    assert!(waiting.account_enabled, "nothing before the scheduled time");
+    assert!(!waiting.groups.is_empty());
+    assert!(env.record("off-4").await.removed.is_none());
+
+    let run = flow.finish(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    assert!(
+        onboard_steps::Clock::now(env.clock.as_ref()) >= "2026-03-04T17:00:00Z".parse().unwrap()
+    );
+    assert!(!alex(&env).account_enabled);
+    assert_eq!(env.record("off-4").await.status.as_str(), "completed");
+}
+
+#[tokio::test]
+async fn a_denied_offboarding_leaves_the_account_as_it_was() {
+    let mut env = Env::new().await;
+    env.set_variables(&[
+        ("require_approval_for_offboarding_users", "1"),
+        ("offboarding_user_approval_email", "hr@contoso.com"),
+    ])
+    .await;
+    accept(&env, "off-5", json!({})).await;
+    let before = alex(&env);
+    let flow = machine(&mut env);
+    let record = env.record("off-5").await;
+    let arn = flow.start_with(offboarding_execution_input(&record)).await;
+    assert_eq!(
+        env.record("off-5").await.status.as_str(),
+        "pending_approval"
+    );
+    let mails = env.mails();
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0]
+            .subject
+            .as_deref()
+            .unwrap_or_default()
+            .contains("offboard AlexW@contoso.com"),
+        "{:?}",
+        mails[0]
+    );
+
+    let page = env.store.pending_decisions(ORG, 10, None).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    decide(
+        &env.deps,
+        &flow.callbacks(),
+        &page.items[0].id,
+        Action::Deny,
+        "hr@contoso.com",
+    )
+    .await
+    .unwrap();
+    let run = flow.finish(&arn).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    assert_eq!(env.record("off-5").await.status.as_str(), "denied");
+    assert_eq!(alex(&env), before, "the account was not changed");
+    let notes = env.note_texts();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("hr@contoso.com denied the offboarding of AlexW@contoso.com")),
+        "{notes:?}"
+    );
+}
+
+#[tokio::test]
+async fn each_action_run_twice_changes_and_notes_nothing_more() {
+    let env = Env::new().await;
+    let all: serde_json::Map<String, Value> = onboard_domain::request::OffboardingActions::NAMES
+        .iter()
+        .map(|n| ((*n).to_owned(), json!(true)))
+        .collect();
+    accept(&env, "off-6", json!({"actions": all})).await;
+    let input = json!({"offboarding_id": "off-6"});
+    env.ok("ValidateOffboarding", input.clone()).await;
+    env.ok("EnsureOffboardingTicket", input.clone()).await;
+    let point = env.ok("RecordRestorePoint", input.clone()).await;
+    let first = env.ok("OffboardUser", input.clone()).await;
+    let (user, notes, timeline) = (alex(&env), env.notes().len(), env.timeline("off-6").await);
+
+    env.clock.advance(SignedDuration::from_mins(5));
+    assert_eq!(env.ok("RecordRestorePoint", input.clone()).await, point);
+    let second = env.ok("OffboardUser", input.clone()).await;
+    assert_eq!(second, first);
+    assert_eq!(alex(&env), user, "nothing changed the second time");
+    assert_eq!(env.notes().len(), notes, "no second note");
+    assert_eq!(
+        env.timeline("off-6").await,
+        timeline,
+        "no second timeline line"
+    );
+    // The restore record still says what the user had before, not after.
+    assert_eq!(env.record("off-6").await.removed.unwrap()["enabled"], true);
+
+    let done = json!({"offboarding_id": "off-6", "actions": first["actions"]});
+    env.ok("CompleteOffboarding", done.clone()).await;
+    let notes = env.notes().len();
+    env.ok("CompleteOffboarding", done).await;
+    assert_eq!(env.notes().len(), notes);
+}
