@@ -293,3 +293,64 @@ async fn each_action_run_twice_changes_and_notes_nothing_more() {
     env.ok("CompleteOffboarding", done).await;
     assert_eq!(env.notes().len(), notes);
 }
+
+#[tokio::test]
+async fn a_synced_user_is_offboarded_where_graph_can_and_the_rest_says_why_not() {
+    let mut seed = onboard_sandbox::graph::GraphSeed::example();
+    let tenant = &mut seed.tenants[0];
+    tenant.users.push(onboard_sandbox::graph::UserSeed {
+        user_principal_name: "SyncedS@contoso.com".into(),
+        display_name: "Sam Synced".into(),
+        usage_location: Some("US".into()),
+        licenses: vec!["O365_BUSINESS_PREMIUM".into()],
+        on_premises_sync_enabled: Some(true),
+        ..Default::default()
+    });
+    for group in &mut tenant.groups {
+        if group.display_name == "All Staff" || group.display_name == "HQ Staff (synced)" {
+            group.members.push("SyncedS@contoso.com".into());
+        }
+    }
+    let mut env = Env::with(seed, Default::default()).await;
+    let form = json!({"organization": ORG, "user_principal_name": "SyncedS@contoso.com"});
+    accept_offboarding(&env.deps, "off-7", &form).await.unwrap();
+
+    let run = run(&mut env, "off-7").await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    let output = run.output.unwrap();
+    for name in ["deactivate_user", "reset_password"] {
+        let a = action(&output, name);
+        assert_eq!(a["outcome"], "skipped", "{name}");
+        assert!(
+            a["detail"]
+                .as_str()
+                .unwrap()
+                .contains("on-premises active directory"),
+            "{a}"
+        );
+    }
+    assert_eq!(action(&output, "revoke_sessions")["outcome"], "done");
+    let groups = action(&output, "remove_groups")["detail"].as_str().unwrap();
+    assert!(groups.contains("removed from All Staff"), "{groups}");
+    assert!(groups.contains("left in HQ Staff (synced)"), "{groups}");
+
+    let user = env
+        .graph
+        .state()
+        .user(TENANT, "SyncedS@contoso.com")
+        .unwrap();
+    assert!(user.account_enabled, "on-premises AD masters sign-in");
+    assert_eq!(user.groups, ["HQ Staff (synced)"]);
+    assert!(user.licenses.is_empty());
+    assert_eq!(user.sign_in_revocations, 1);
+    let record = env.record("off-7").await;
+    assert_eq!(record.status.as_str(), "completed");
+    assert_eq!(record.removed.unwrap()["synced"], true);
+    assert!(
+        env.note_texts()
+            .iter()
+            .any(|n| n.contains("deactivate user: skipped (the user is synchronised")),
+        "{:?}",
+        env.note_texts()
+    );
+}
