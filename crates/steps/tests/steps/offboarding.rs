@@ -354,3 +354,45 @@ async fn a_synced_user_is_offboarded_where_graph_can_and_the_rest_says_why_not()
         env.note_texts()
     );
 }
+
+#[tokio::test]
+async fn with_graph_and_the_psa_failing_now_and_then_it_completes_exactly_once() {
+    let mut env = Env::new().await;
+    accept(&env, "off-8", json!({})).await;
+    let flaky = |seed| onboard_sandbox::faults::FaultSettings {
+        error_rate: 0.3,
+        error_status: 503,
+        seed,
+        ..Default::default()
+    };
+    env.graph.faults().set(flaky(7)).unwrap();
+    env.cw.faults().set(flaky(11)).unwrap();
+
+    let run = run(&mut env, "off-8").await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    assert!(env.graph.faults().injected() > 0, "faults were injected");
+    assert!(env.cw.faults().injected() > 0, "faults were injected");
+
+    let user = alex(&env);
+    assert!(!user.account_enabled);
+    assert_eq!(user.sign_in_revocations, 1, "sessions revoked once");
+    assert!(user.groups.is_empty() && user.licenses.is_empty());
+    assert_eq!(env.tickets().len(), 1, "one ticket");
+    let notes = env.note_texts();
+    let count = |text: &str| notes.iter().filter(|n| n.starts_with(text)).count();
+    assert_eq!(
+        count("Offboarding of AlexW@contoso.com is complete."),
+        1,
+        "{notes:?}"
+    );
+    for action in [
+        "deactivate user",
+        "reset password",
+        "remove groups",
+        "remove licenses",
+    ] {
+        let note = format!("Offboarding AlexW@contoso.com: {action}: done");
+        assert_eq!(count(&note), 1, "{notes:?}");
+    }
+    assert_eq!(env.record("off-8").await.status.as_str(), "completed");
+}
