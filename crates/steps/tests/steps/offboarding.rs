@@ -396,3 +396,76 @@ async fn with_graph_and_the_psa_failing_now_and_then_it_completes_exactly_once()
     }
     assert_eq!(env.record("off-8").await.status.as_str(), "completed");
 }
+
+#[tokio::test]
+async fn the_freed_seat_is_given_back_to_the_distributor_once() {
+    let mut env = Env::new().await;
+    env.set_variables(&[("microsoft_licensing_distributor", "pax8")])
+        .await;
+    // Contoso buys 3 SPB seats through Pax8 and Alex gets one of them.
+    let org = env.deps.connections.organization(ORG).await.unwrap();
+    let pax8 = env
+        .deps
+        .connections
+        .distributor(&org, onboard_domain::variables::Distributor::Pax8)
+        .await
+        .unwrap()
+        .unwrap();
+    let customer = pax8.find_customer(&org.name).await.unwrap();
+    let product = pax8.find_product("SPB").await.unwrap();
+    pax8.order(&customer, &product, 3).await.unwrap();
+    env.clock.advance(SignedDuration::from_mins(5));
+    env.pax8.provision_due();
+    let directory = env.deps.connections.directory(&org).await.unwrap();
+    let user = directory.user(&org.tenant, ALEX).await.unwrap().unwrap();
+    let spb = onboard_connectors::graph::LicenseToAdd {
+        sku_id: "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46".into(),
+        disabled_plans: Vec::new(),
+    };
+    directory
+        .assign_licenses(&org.tenant, &user.id, &[spb], &[])
+        .await
+        .unwrap();
+
+    accept(
+        &env,
+        "off-9",
+        json!({"actions": {"reduce_distributor_seats": true}}),
+    )
+    .await;
+    let run = run(&mut env, "off-9").await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    let output = run.output.unwrap();
+    let seats = action(&output, "reduce_distributor_seats");
+    assert_eq!(seats["outcome"], "done", "{seats}");
+    assert!(
+        seats["detail"].as_str().unwrap().contains("SPB to 2"),
+        "{seats}"
+    );
+    // O365_BUSINESS_PREMIUM is not sold by this Pax8: it says so.
+    assert!(
+        seats["detail"]
+            .as_str()
+            .unwrap()
+            .contains("O365_BUSINESS_PREMIUM"),
+        "{seats}"
+    );
+    let quantities: Vec<u32> = env
+        .pax8
+        .subscriptions()
+        .iter()
+        .map(|s| s.quantity)
+        .collect();
+    assert_eq!(quantities, [2]);
+
+    // OffboardUser again: the seat is not given back twice.
+    env.ok("OffboardUser", json!({"offboarding_id": "off-9"}))
+        .await;
+    let quantities: Vec<u32> = env
+        .pax8
+        .subscriptions()
+        .iter()
+        .map(|s| s.quantity)
+        .collect();
+    assert_eq!(quantities, [2]);
+}
