@@ -69,6 +69,7 @@ pub async fn accept_offboarding(deps: &Deps, id: &str, form: &Value) -> Result<R
     let request = parse_offboarding(form, &variables)?;
     let now = deps.clock.now();
     let plan = plan_offboarding(&request, &variables, now)?;
+    crate::validate_offboarding::check_schedule(&plan, &variables, now)?;
     let status = if plan.approval.is_some() {
         Status::PendingApproval
     } else if plan.run_at.is_some() {

@@ -73,6 +73,13 @@
 //! - A retried `DeliverCredentials` that had already saved or sent the first
 //!   password cannot recover it (it is never stored): it makes a new one and says
 //!   in every message that it replaces the earlier one.
+//! - Offboarding: removing authentication methods, the mailbox delegate, mail
+//!   forwarding, the automatic reply and hiding from the address list are noted as
+//!   `skipped` with the reason and what to do by hand: the [`onboard_connectors::graph::Directory`]
+//!   port does not reach authentication methods or mailbox settings yet, and Graph
+//!   v1.0 has no API at all for mailbox permissions, forwarding or the address list
+//!   (Exchange Online only). A synced user's sign-in and password are skipped too
+//!   (on-premises AD masters them). Offboarding approvals get no reminders yet.
 
 #![warn(missing_docs)]
 

@@ -5,8 +5,10 @@
 //! Its output becomes `$.plan`: the Choice states and the wait read it, so every
 //! duration the state machine waits comes from here.
 
-use onboard_domain::plan_offboarding;
+use jiff::{SignedDuration, Timestamp};
+use onboard_domain::plan::OffboardingPlan;
 use onboard_domain::request::OffboardingActions;
+use onboard_domain::{DomainError, FieldError, Variables, plan_offboarding};
 use onboard_store::Status;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -42,6 +44,39 @@ pub struct Output {
     pub actions: OffboardingActions,
 }
 
+/// How long a Step Functions Standard execution may run.
+const MAX_EXECUTION: SignedDuration = SignedDuration::from_hours(365 * 24);
+
+/// Refuses a scheduled time the execution could not wait for: a Standard execution
+/// lasts at most a year, and the approval wait comes on top of the schedule.
+pub(crate) fn check_schedule(
+    plan: &OffboardingPlan,
+    variables: &Variables,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    let Some(run_at) = plan.run_at else {
+        return Ok(());
+    };
+    let approval = if plan.approval.is_some() {
+        SignedDuration::from_hours(i64::from(variables.approval_timeout_hours.get()))
+    } else {
+        SignedDuration::ZERO
+    };
+    let room = MAX_EXECUTION - approval - SignedDuration::from_hours(24);
+    if run_at > now.checked_add(room).unwrap_or(Timestamp::MAX) {
+        return Err(DomainError::InvalidRequest {
+            errors: vec![FieldError::new(
+                "scheduled_at",
+                format!(
+                    "is more than {} days ahead; a run waits at most a year in all (submit it closer to the date)",
+                    room.as_hours() / 24
+                ),
+            )],
+        });
+    }
+    Ok(())
+}
+
 /// Settings a later step needs, checked before anything is changed.
 fn preflight(offboarding: &Offboarding, approval: bool) -> Result<(), StepError> {
     if approval && offboarding.variables.send_from_address.is_none() {
@@ -63,6 +98,7 @@ pub async fn validate_offboarding(deps: &Deps, input: Input) -> Result<Output, S
     let offboarding = Offboarding::load(deps, &input.offboarding_id).await?;
     let now = deps.clock.now();
     let plan = plan_offboarding(&offboarding.request, &offboarding.variables, now)?;
+    check_schedule(&plan, &offboarding.variables, now)?;
     preflight(&offboarding, plan.approval.is_some())?;
     let directory = offboarding.directory(deps).await?;
     let user = offboarding.user(directory.as_ref()).await?;

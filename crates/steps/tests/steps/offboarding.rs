@@ -469,3 +469,68 @@ async fn the_freed_seat_is_given_back_to_the_distributor_once() {
         .collect();
     assert_eq!(quantities, [2]);
 }
+
+#[tokio::test]
+async fn a_bad_offboarding_form_names_every_bad_field_and_stores_nothing() {
+    let env = Env::new().await;
+    let err = accept_offboarding(
+        &env.deps,
+        "off-10",
+        &json!({
+            "organization": ORG,
+            "actions": {"deactivate_user": "yes", "fly": true},
+            "scheduled_at": "2028-01-01",
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.name(), "Request.Invalid");
+    let mut fields: Vec<_> = err.field_errors().iter().map(|f| f.field.clone()).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "actions.deactivate_user",
+            "actions.fly",
+            "user_principal_name"
+        ]
+    );
+    assert!(env.store.get_record("off-10").await.unwrap().is_none());
+
+    // A well-formed form scheduled beyond what one execution can wait for.
+    let err = accept_offboarding(
+        &env.deps,
+        "off-10",
+        &json!({"organization": ORG, "user_principal_name": ALEX, "scheduled_at": "2028-01-01"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.field_errors()[0].field, "scheduled_at");
+    assert!(env.store.get_record("off-10").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn an_unanswered_offboarding_approval_closes_the_request_and_changes_nothing() {
+    let mut env = Env::new().await;
+    env.set_variables(&[
+        ("require_approval_for_offboarding_users", "1"),
+        ("offboarding_user_approval_email", "hr@contoso.com"),
+    ])
+    .await;
+    accept(&env, "off-11", json!({})).await;
+    let before = alex(&env);
+    let run = run(&mut env, "off-11").await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    assert_eq!(
+        env.record("off-11").await.status.as_str(),
+        "approval_timed_out"
+    );
+    assert_eq!(alex(&env), before);
+    assert!(
+        env.note_texts().iter().any(
+            |n| n.starts_with("Nobody approved or denied the offboarding of AlexW@contoso.com")
+        ),
+        "{:?}",
+        env.note_texts()
+    );
+}
