@@ -534,3 +534,93 @@ async fn an_unanswered_offboarding_approval_closes_the_request_and_changes_nothi
         env.note_texts()
     );
 }
+
+#[tokio::test]
+async fn a_user_the_tenant_does_not_have_fails_the_run_before_anything_changes() {
+    let mut env = Env::new().await;
+    let form = json!({"organization": ORG, "user_principal_name": "nobody@contoso.com"});
+    accept_offboarding(&env.deps, "off-12", &form)
+        .await
+        .unwrap();
+    let run = run(&mut env, "off-12").await;
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    assert_eq!(run.error.as_deref(), Some("Request.Invalid"));
+    let record = env.record("off-12").await;
+    assert_eq!(record.status.as_str(), "failed");
+    assert!(record.removed.is_none());
+    assert!(
+        env.tickets().is_empty(),
+        "validation fails before the ticket"
+    );
+    let timeline = env.timeline("off-12").await;
+    assert!(
+        timeline
+            .iter()
+            .any(|l| l.contains("failed at validate_offboarding")
+                && l.contains("nobody@contoso.com")),
+        "{timeline:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_offboarding_approval_link_asks_about_the_offboarding_and_resumes_once() {
+    let env = Env::new().await;
+    env.set_variables(&[
+        ("require_approval_for_offboarding_users", "1"),
+        ("offboarding_user_approval_email", "hr@contoso.com"),
+    ])
+    .await;
+    accept(&env, "off-13", json!({})).await;
+    let input = json!({"offboarding_id": "off-13"});
+    let plan = env.ok("ValidateOffboarding", input.clone()).await;
+    assert_eq!(plan["approval_required"], true);
+    env.ok("EnsureOffboardingTicket", input).await;
+    let waiting = json!({"offboarding_id": "off-13", "task_token": "token-O", "timeout_seconds": plan["approval_timeout_seconds"]});
+    env.ok("RequestOffboardingApproval", waiting.clone()).await;
+    env.ok("RequestOffboardingApproval", waiting).await;
+    assert_eq!(env.mails().len(), 1, "a retry mails nobody twice");
+    assert!(
+        env.note_texts().iter().any(|n| n.starts_with(
+            "Approval to offboard AlexW@contoso.com was requested from hr@contoso.com"
+        )),
+        "{:?}",
+        env.note_texts()
+    );
+
+    let links = crate::support::links_in(&env.mails()[0].body);
+    let approve = links.iter().find(|l| l.contains("action=approve")).unwrap();
+    let (id, query) = crate::support::query_of(approve);
+    let link = onboard_steps::decisions::verify_link(&env.deps, &id, &query)
+        .await
+        .unwrap();
+    let page = onboard_steps::decisions::describe_decision(&env.deps, &link)
+        .await
+        .unwrap();
+    assert!(
+        page.question
+            .starts_with("Approve offboarding AlexW@contoso.com"),
+        "{}",
+        page.question
+    );
+    onboard_steps::decisions::decide_by_link(&env.deps, &env.callbacks, &id, &query, None)
+        .await
+        .unwrap();
+    assert!(
+        onboard_steps::decisions::decide_by_link(&env.deps, &env.callbacks, &id, &query, None)
+            .await
+            .is_err(),
+        "already decided"
+    );
+    assert_eq!(env.callbacks.calls().len(), 1, "resumed once");
+    assert!(
+        env.note_texts()
+            .iter()
+            .any(|n| n.starts_with("hr@contoso.com approved the offboarding of AlexW@contoso.com")),
+        "{:?}",
+        env.note_texts()
+    );
+    assert!(
+        alex(&env).account_enabled,
+        "nothing changed by approving alone"
+    );
+}
