@@ -391,7 +391,17 @@ pub async fn describe_decision(
         .await
         .map_err(|e| LinkError::Store(e.into()))?
         .ok_or(LinkError::Unknown)?;
-    let display_name = display_name_of(&record.request);
+    let display_name = match record.kind {
+        // An offboarding names its user by UPN.
+        RecordKind::Offboarding => record
+            .request
+            .get("user_principal_name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        RecordKind::Onboarding => display_name_of(&record.request),
+    };
     let licenses: Vec<String> = match decision.kind {
         DecisionKind::Approval => Vec::new(),
         DecisionKind::LicensePurchase => record
@@ -453,10 +463,6 @@ pub async fn describe_decision(
 
 /// The display name a stored form gives: `display_name`, else `first last`.
 pub(crate) fn display_name_of(form: &serde_json::Value) -> String {
-    if let Some(upn) = form.get("user_principal_name").and_then(|v| v.as_str()) {
-        // An offboarding names its user by UPN.
-        return upn.trim().to_owned();
-    }
     let text = |field: &str| {
         form.get(field)
             .and_then(|v| v.as_str())
