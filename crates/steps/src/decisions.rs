@@ -23,8 +23,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use jiff::{SignedDuration, Timestamp};
 use onboard_store::{
-    Decide, DecideOutcome, Decision, DecisionKind, DecisionState, NewDecision, RecordUpdate,
-    StoreError,
+    Decide, DecideOutcome, Decision, DecisionKind, DecisionState, NewDecision, RecordKind,
+    RecordUpdate, StoreError,
 };
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,7 @@ use crate::context::{Onboarding, update};
 use crate::deps::Deps;
 use crate::error::StepError;
 use crate::idempotency::{key, log_append, log_entries, recall, remember};
+use crate::offboarding::Offboarding;
 
 /// Shortest HMAC key accepted (bytes): as long as the hash.
 pub const MIN_KEY_BYTES: usize = 32;
@@ -390,7 +391,17 @@ pub async fn describe_decision(
         .await
         .map_err(|e| LinkError::Store(e.into()))?
         .ok_or(LinkError::Unknown)?;
-    let display_name = display_name_of(&record.request);
+    let display_name = match record.kind {
+        // An offboarding names its user by UPN.
+        RecordKind::Offboarding => record
+            .request
+            .get("user_principal_name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        RecordKind::Onboarding => display_name_of(&record.request),
+    };
     let licenses: Vec<String> = match decision.kind {
         DecisionKind::Approval => Vec::new(),
         DecisionKind::LicensePurchase => record
@@ -404,7 +415,16 @@ pub async fn describe_decision(
             })
             .unwrap_or_default(),
     };
+    let offboarding = record.kind == RecordKind::Offboarding;
     let question = match link.action {
+        Action::Approve if offboarding => format!(
+            "Approve offboarding {display_name} at {}? Sign-in and access will be removed.",
+            record.organization
+        ),
+        Action::Deny if offboarding => format!(
+            "Deny offboarding {display_name} at {}? The account will not be changed.",
+            record.organization
+        ),
         Action::Approve => format!(
             "Approve the creation of {display_name} for {}?",
             record.organization
@@ -759,6 +779,26 @@ async fn record_decision(
     action: Action,
     by: &str,
 ) -> Result<(), StepError> {
+    let record = deps.store.get_record(&decision.record_id).await?;
+    if record.is_some_and(|r| r.kind == RecordKind::Offboarding) {
+        let offboarding = Offboarding::load(deps, &decision.record_id).await?;
+        let upn = offboarding.upn().to_owned();
+        let text = match action {
+            Action::Deny => onboard_domain::notes::offboarding_denied(&upn, Some(by)),
+            _ => onboard_domain::notes::offboarding_approved(&upn, Some(by)),
+        };
+        offboarding
+            .note(deps, &format!("decision-{}", decision.id), &text)
+            .await?;
+        return update(
+            deps,
+            offboarding.id(),
+            "request_offboarding_approval",
+            &format!("{} by {by}", decision.state),
+            RecordUpdate::default(),
+        )
+        .await;
+    }
     let onboarding = Onboarding::load(deps, &decision.record_id).await?;
     let name = onboarding.request.display_name.clone();
     let (step, text) = match action {

@@ -1,6 +1,7 @@
 //! The step registry: a function name (the state name, e.g. `CreateUser`) and a JSON
 //! payload in, the step's JSON output or its [`StepError`] out. The local interpreter
-//! and the Lambda wrappers call [`dispatch`]; the names are those of the ASL states.
+//! and the Lambda wrappers call [`dispatch`]; the names are those of the ASL states
+//! of `statemachine/onboarding.asl.json` and `statemachine/offboarding.asl.json`.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,6 +26,15 @@ pub const FUNCTIONS: &[&str] = &[
     "DeliverCredentials",
     "Complete",
     "HandleFailure",
+    "ValidateOffboarding",
+    "EnsureOffboardingTicket",
+    "RequestOffboardingApproval",
+    "CloseOffboarding",
+    "MarkOffboardingScheduled",
+    "RecordRestorePoint",
+    "OffboardUser",
+    "CompleteOffboarding",
+    "HandleOffboardingFailure",
 ];
 
 /// The log name of a function: `CreateUser` -> `create_user`.
@@ -44,6 +54,15 @@ pub fn step_name(function: &str) -> Option<&'static str> {
         "DeliverCredentials" => "deliver_credentials",
         "Complete" => "complete",
         "HandleFailure" => "handle_failure",
+        "ValidateOffboarding" => "validate_offboarding",
+        "EnsureOffboardingTicket" => "ensure_offboarding_ticket",
+        "RequestOffboardingApproval" => "request_offboarding_approval",
+        "CloseOffboarding" => "close_offboarding",
+        "MarkOffboardingScheduled" => "mark_offboarding_scheduled",
+        "RecordRestorePoint" => "record_restore_point",
+        "OffboardUser" => "offboard_user",
+        "CompleteOffboarding" => "complete_offboarding",
+        "HandleOffboardingFailure" => "handle_offboarding_failure",
         _ => return None,
     })
 }
@@ -116,6 +135,42 @@ pub async fn dispatch(
         "HandleFailure" => output(
             step,
             crate::handle_failure(deps, input(step, payload)?).await?,
+        ),
+        "ValidateOffboarding" => output(
+            step,
+            crate::validate_offboarding(deps, input(step, payload)?).await?,
+        ),
+        "EnsureOffboardingTicket" => output(
+            step,
+            crate::ensure_offboarding_ticket(deps, input(step, payload)?).await?,
+        ),
+        "RequestOffboardingApproval" => output(
+            step,
+            crate::request_offboarding_approval(deps, input(step, payload)?).await?,
+        ),
+        "CloseOffboarding" => output(
+            step,
+            crate::close_offboarding(deps, input(step, payload)?).await?,
+        ),
+        "MarkOffboardingScheduled" => output(
+            step,
+            crate::mark_offboarding_scheduled(deps, input(step, payload)?).await?,
+        ),
+        "RecordRestorePoint" => output(
+            step,
+            crate::record_restore_point(deps, input(step, payload)?).await?,
+        ),
+        "OffboardUser" => output(
+            step,
+            crate::offboard_user(deps, input(step, payload)?).await?,
+        ),
+        "CompleteOffboarding" => output(
+            step,
+            crate::complete_offboarding(deps, input(step, payload)?).await?,
+        ),
+        "HandleOffboardingFailure" => output(
+            step,
+            crate::handle_offboarding_failure(deps, input(step, payload)?).await?,
         ),
         other => Err(StepError::UnknownFunction(other.to_owned())),
     };

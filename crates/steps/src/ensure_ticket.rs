@@ -30,7 +30,10 @@ pub struct Output {
     pub existing: bool,
 }
 
-fn required<'a>(value: &'a Option<String>, variable: &str) -> Result<&'a str, StepError> {
+pub(crate) fn required<'a>(
+    value: &'a Option<String>,
+    variable: &str,
+) -> Result<&'a str, StepError> {
     value
         .as_deref()
         .map(str::trim)
@@ -43,7 +46,7 @@ fn required<'a>(value: &'a Option<String>, variable: &str) -> Result<&'a str, St
 }
 
 /// The PSA's customer id variable for the organization.
-fn company(variables: &Variables) -> Result<&str, StepError> {
+pub(crate) fn company(variables: &Variables) -> Result<&str, StepError> {
     match variables.default_psa {
         Some(PsaName::ConnectWise) => {
             required(&variables.cw_manage_company_id, "cw_manage_company_id")

@@ -85,7 +85,7 @@ pub fn technician_action(error: &str) -> &'static str {
 }
 
 /// The readable message of a cause: a Lambda error's `errorMessage`, or the text.
-fn message_of(cause: &str) -> String {
+pub(crate) fn message_of(cause: &str) -> String {
     serde_json::from_str::<serde_json::Value>(cause)
         .ok()
         .and_then(|v| {

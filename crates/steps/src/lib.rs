@@ -21,7 +21,16 @@
 //!   [`record_license_outcome`](mod@record_license_outcome), [`add_groups`](mod@add_groups),
 //!   [`deliver_credentials`](mod@deliver_credentials), [`complete`](mod@complete),
 //!   [`handle_failure`](mod@handle_failure).
-//! - Internal: `context` (loading a run), `idempotency` (remembered results),
+//! - The offboarding steps (`statemachine/offboarding.asl.json`), in workflow order:
+//!   [`validate_offboarding`](mod@validate_offboarding),
+//!   [`ensure_offboarding_ticket`](mod@ensure_offboarding_ticket),
+//!   [`request_offboarding_approval`](mod@request_offboarding_approval),
+//!   [`close_offboarding`](mod@close_offboarding),
+//!   [`mark_offboarding_scheduled`](mod@mark_offboarding_scheduled),
+//!   [`record_restore_point`](mod@record_restore_point), [`offboard_user`](mod@offboard_user),
+//!   [`complete_offboarding`](mod@complete_offboarding),
+//!   [`handle_offboarding_failure`](mod@handle_offboarding_failure).
+//! - Internal: `context` (loading a run), `offboarding` (loading an offboarding), `idempotency` (remembered results),
 //!   `mail` (send-once).
 //!
 //! This crate depends on the domain, the connectors and the store, never on the
@@ -38,6 +47,9 @@
 //! - `POST /api/onboardings`: [`accept_onboarding`] (400 with
 //!   [`StepError::field_errors`] when it fails with `Request.Invalid`), then start an
 //!   execution of `statemachine/onboarding.asl.json` with [`execution_input`].
+//! - `POST /api/offboardings`: [`accept_offboarding`] likewise, then start
+//!   `statemachine/offboarding.asl.json` with [`offboarding_execution_input`]. The
+//!   record's `removed` holds the restore record once `RecordRestorePoint` ran.
 //! - The interpreter's task dispatcher: `${NameFunctionArn}` -> [`dispatch()`] with
 //!   `Name`; for `arn:aws:states:::lambda:invoke.waitForTaskToken` the function is
 //!   `Parameters.FunctionName` and the payload `Parameters.Payload` (it already carries
@@ -61,12 +73,20 @@
 //! - A retried `DeliverCredentials` that had already saved or sent the first
 //!   password cannot recover it (it is never stored): it makes a new one and says
 //!   in every message that it replaces the earlier one.
+//! - Offboarding: removing authentication methods, the mailbox delegate, mail
+//!   forwarding, the automatic reply and hiding from the address list are noted as
+//!   `skipped` with the reason and what to do by hand: the [`onboard_connectors::graph::Directory`]
+//!   port does not reach authentication methods or mailbox settings yet, and Graph
+//!   v1.0 has no API at all for mailbox permissions, forwarding or the address list
+//!   (Exchange Online only). A synced user's sign-in and password are skipped too
+//!   (on-premises AD masters them). Offboarding approvals get no reminders yet.
 
 #![warn(missing_docs)]
 
 mod context;
 mod idempotency;
 mod mail;
+mod offboarding;
 
 pub mod decisions;
 pub mod deps;
@@ -76,36 +96,56 @@ pub mod intake;
 
 pub mod add_groups;
 pub mod assign_license;
+pub mod close_offboarding;
 pub mod close_request;
 pub mod complete;
+pub mod complete_offboarding;
 pub mod create_user;
 pub mod deliver_credentials;
+pub mod ensure_offboarding_ticket;
 pub mod ensure_ticket;
 pub mod handle_failure;
+pub mod handle_offboarding_failure;
+pub mod mark_offboarding_scheduled;
 pub mod mark_scheduled;
+pub mod offboard_user;
 pub mod purchase_license;
 pub mod record_license_outcome;
+pub mod record_restore_point;
 pub mod request_approval;
 pub mod request_license_purchase;
+pub mod request_offboarding_approval;
 pub mod validate;
+pub mod validate_offboarding;
 
 pub use add_groups::add_groups;
 pub use assign_license::assign_license;
+pub use close_offboarding::close_offboarding;
 pub use close_request::close_request;
 pub use complete::complete;
+pub use complete_offboarding::complete_offboarding;
 pub use context::organization_variables;
 pub use create_user::create_user;
 pub use decisions::{LinkSigner, TaskCallbacks};
 pub use deliver_credentials::deliver_credentials;
 pub use deps::{Clock, Connections, Deps, Organization, SystemClock};
 pub use dispatch::{FUNCTIONS, dispatch};
+pub use ensure_offboarding_ticket::ensure_offboarding_ticket;
 pub use ensure_ticket::ensure_ticket;
 pub use error::StepError;
 pub use handle_failure::handle_failure;
-pub use intake::{accept_onboarding, execution_input};
+pub use handle_offboarding_failure::handle_offboarding_failure;
+pub use intake::{
+    accept_offboarding, accept_onboarding, execution_input, offboarding_execution_input,
+};
+pub use mark_offboarding_scheduled::mark_offboarding_scheduled;
 pub use mark_scheduled::mark_scheduled;
+pub use offboard_user::offboard_user;
 pub use purchase_license::purchase_license;
 pub use record_license_outcome::record_license_outcome;
+pub use record_restore_point::record_restore_point;
 pub use request_approval::{remind_approvers, request_approval};
 pub use request_license_purchase::request_license_purchase;
+pub use request_offboarding_approval::request_offboarding_approval;
 pub use validate::validate;
+pub use validate_offboarding::validate_offboarding;

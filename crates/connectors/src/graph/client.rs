@@ -23,7 +23,7 @@ use crate::http::{HttpClient, RetryPolicy, Sleeper, Verdict, transient_status};
 /// User properties the client reads (Graph returns a smaller set by default).
 const USER_SELECT: &str = "id,userPrincipalName,displayName,givenName,surname,jobTitle,department,\
 officeLocation,mobilePhone,businessPhones,mail,mailNickname,proxyAddresses,usageLocation,\
-accountEnabled,passwordPolicies";
+accountEnabled,passwordPolicies,onPremisesSyncEnabled";
 
 /// Group properties the client reads: enough to decide whether membership may be written.
 const GROUP_SELECT: &str = "id,displayName,description,groupTypes,mailEnabled,securityEnabled,\

@@ -136,6 +136,10 @@ pub struct User {
     /// e.g. `DisablePasswordExpiration`.
     #[serde(default)]
     pub password_policies: Option<String>,
+    /// `true` when the user is synchronised from on-premises AD: sign-in and
+    /// password are then mastered there, not in Entra ID.
+    #[serde(default)]
+    pub on_premises_sync_enabled: Option<bool>,
 }
 
 /// Profile properties set at creation or later; `None` leaves a property as is.

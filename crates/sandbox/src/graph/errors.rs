@@ -130,7 +130,8 @@ impl GraphError {
         )
     }
 
-    /// 400: writing the membership of a group synchronised from on-premises AD. [?]
+    /// 400: writing the membership of a group, or the sign-in, password or profile of a
+    /// user, synchronised from on-premises AD. [?]
     pub(crate) fn synced_object() -> Self {
         Self::bad_request(
             "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.",

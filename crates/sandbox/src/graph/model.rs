@@ -141,6 +141,9 @@ pub struct UserSeed {
     pub manager: Option<String>,
     /// Directly assigned SKUs, by part number.
     pub licenses: Vec<String>,
+    /// `true` when synchronised from on-premises AD: its sign-in, password and
+    /// profile are mastered there and Graph refuses to write them.
+    pub on_premises_sync_enabled: Option<bool>,
 }
 
 impl Default for UserSeed {
@@ -159,6 +162,7 @@ impl Default for UserSeed {
             account_enabled: true,
             manager: None,
             licenses: Vec::new(),
+            on_premises_sync_enabled: None,
         }
     }
 }
@@ -406,6 +410,8 @@ pub(crate) struct User {
     /// Requests that will still answer 404 before the user "replicates".
     pub(crate) pending_replication: u32,
     pub(crate) created: String,
+    /// Synchronised from on-premises AD (see [`UserSeed::on_premises_sync_enabled`]).
+    pub(crate) on_premises_sync_enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -693,6 +699,7 @@ impl Tenant {
             tap: None,
             pending_replication: 0,
             created: now_string(),
+            on_premises_sync_enabled: seed.on_premises_sync_enabled,
         });
         Ok(())
     }
@@ -865,7 +872,10 @@ impl Tenant {
         map.insert("accountEnabled".into(), json!(u.account_enabled));
         map.insert("passwordPolicies".into(), json!(u.password_policies));
         map.insert("createdDateTime".into(), json!(u.created));
-        map.insert("onPremisesSyncEnabled".into(), Value::Null);
+        map.insert(
+            "onPremisesSyncEnabled".into(),
+            json!(u.on_premises_sync_enabled),
+        );
         map.insert(
             "assignedLicenses".into(),
             u.licenses
@@ -990,6 +1000,7 @@ impl Tenant {
             tap: None,
             pending_replication: replication_delay_calls,
             created: now_string(),
+            on_premises_sync_enabled: None,
         };
         apply_common(&mut user, body)?;
         if self.users.iter().any(|u| u.upn.eq_ignore_ascii_case(upn)) {
@@ -1032,6 +1043,23 @@ impl Tenant {
             .find(|k| !ALLOWED.contains(&k.as_str()) && !PROFILE.contains(&k.as_str()))
         {
             return Err(GraphError::undeclared_property(unknown));
+        }
+        // Properties mastered on premises for a synced user (usageLocation and
+        // passwordPolicies stay writable in the cloud).
+        let synced = self.users[user].on_premises_sync_enabled == Some(true);
+        if synced
+            && body.keys().any(|k| {
+                matches!(
+                    k.as_str(),
+                    "accountEnabled"
+                        | "displayName"
+                        | "mailNickname"
+                        | "passwordProfile"
+                        | "businessPhones"
+                ) || PROFILE.contains(&k.as_str())
+            })
+        {
+            return Err(GraphError::synced_object());
         }
         let invalid = |p: &str| GraphError::invalid_property(p, "User");
         let mut updated = self.users[user].clone();

@@ -9,6 +9,7 @@ mod failures;
 mod flow;
 mod idempotency;
 mod intake;
+mod offboarding;
 mod statemachine;
 mod support;
 mod workflow;

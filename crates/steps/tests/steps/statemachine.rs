@@ -106,40 +106,50 @@ fn every_task_retries_every_transient_error() {
 #[test]
 fn every_function_called_is_registered_and_states_carry_its_name() {
     let mut called = BTreeSet::new();
-    let (_, machine) = machines()
-        .into_iter()
-        .find(|(f, _)| f == "onboarding.asl.json")
-        .unwrap();
-    let all = states(&machine);
-    for (name, state) in &all {
-        let Some(function) = function_of(state) else {
-            continue;
-        };
-        assert!(
-            FUNCTIONS.contains(&function.as_str()),
-            "state {name} calls {function}, which dispatch does not know"
-        );
-        assert!(
-            name.starts_with(&function),
-            "state {name} calls {function}: its name must start with the function's"
-        );
-        // Its Catch names the failed step for HandleFailure with the function's log name.
-        if function != "HandleFailure" {
-            let catch_all = state["Catch"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["ErrorEquals"] == serde_json::json!(["States.ALL"]))
-                .unwrap_or_else(|| panic!("{name} has no Catch of States.ALL"));
-            let pass = &all
-                .iter()
-                .find(|(n, _)| n == catch_all["Next"].as_str().unwrap())
-                .unwrap()
-                .1;
-            assert_eq!(pass["Result"], step_name(&function).unwrap(), "{name}");
-            assert_eq!(pass["Next"], "HandleFailure");
+    let handlers = [
+        ("onboarding.asl.json", "HandleFailure"),
+        ("offboarding.asl.json", "HandleOffboardingFailure"),
+    ];
+    for (file, handler) in handlers {
+        let (_, machine) = machines()
+            .into_iter()
+            .find(|(f, _)| f == file)
+            .unwrap_or_else(|| panic!("no {file}"));
+        let all = states(&machine);
+        for (name, state) in &all {
+            let Some(function) = function_of(state) else {
+                continue;
+            };
+            assert!(
+                FUNCTIONS.contains(&function.as_str()),
+                "{file}: state {name} calls {function}, which dispatch does not know"
+            );
+            assert!(
+                name.starts_with(&function),
+                "{file}: state {name} calls {function}: its name must start with the function's"
+            );
+            // Its Catch names the failed step for the handler with the function's log name.
+            if function != handler {
+                let catch_all = state["Catch"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|c| c["ErrorEquals"] == serde_json::json!(["States.ALL"]))
+                    .unwrap_or_else(|| panic!("{file}: {name} has no Catch of States.ALL"));
+                let pass = &all
+                    .iter()
+                    .find(|(n, _)| n == catch_all["Next"].as_str().unwrap())
+                    .unwrap()
+                    .1;
+                assert_eq!(
+                    pass["Result"],
+                    step_name(&function).unwrap(),
+                    "{file}: {name}"
+                );
+                assert_eq!(pass["Next"], handler, "{file}: {name}");
+            }
+            called.insert(function);
         }
-        called.insert(function);
     }
     let registered: BTreeSet<String> = FUNCTIONS.iter().map(|f| (*f).to_owned()).collect();
     assert_eq!(called, registered, "every registered function is used");
@@ -147,11 +157,16 @@ fn every_function_called_is_registered_and_states_carry_its_name() {
 
 #[test]
 fn waits_and_timeouts_come_from_the_state_data() {
-    let (_, machine) = machines()
-        .into_iter()
-        .find(|(f, _)| f == "onboarding.asl.json")
-        .unwrap();
-    for (name, state) in states(&machine) {
+    let all = machines();
+    assert!(all.iter().any(|(f, _)| f == "offboarding.asl.json"));
+    for (file, machine) in all {
+        waits_and_timeouts_of(&file, &machine);
+    }
+}
+
+fn waits_and_timeouts_of(file: &str, machine: &Value) {
+    for (name, state) in states(machine) {
+        let name = format!("{file}: {name}");
         assert!(
             state.get("TimeoutSeconds").is_none(),
             "{name}: constant timeout"

@@ -54,7 +54,7 @@ impl Dispatcher for Steps {
 }
 
 /// Resumes waiting tasks through the interpreter.
-struct Resume(Arc<Engine>);
+pub(crate) struct Resume(Arc<Engine>);
 
 #[async_trait]
 impl TaskCallbacks for Resume {
@@ -84,7 +84,12 @@ impl TaskCallbacks for Resume {
 
 /// The definition with its `${XFunctionArn}` substitutions made, as SAM deploys it.
 fn definition() -> String {
-    let mut text = include_str!("../../../../statemachine/onboarding.asl.json").to_owned();
+    substituted(include_str!("../../../../statemachine/onboarding.asl.json"))
+}
+
+/// `text` with its `${XFunctionArn}` substitutions made.
+pub(crate) fn substituted(text: &str) -> String {
+    let mut text = text.to_owned();
     for f in FUNCTIONS {
         text = text.replace(
             &format!("${{{f}FunctionArn}}"),
@@ -94,13 +99,19 @@ fn definition() -> String {
     text
 }
 
-struct Workflow {
-    engine: Arc<Engine>,
+pub(crate) struct Workflow {
+    pub(crate) engine: Arc<Engine>,
     machine: String,
 }
 
 impl Workflow {
     fn new(env: &mut Env) -> Workflow {
+        Workflow::of(env, "onboarding", &definition())
+    }
+
+    /// `definition` (substituted) registered as `name` over the steps, on a virtual
+    /// clock the steps, Pax8 and the outbox follow.
+    pub(crate) fn of(env: &mut Env, name: &str, definition: &str) -> Workflow {
         let clock = Arc::new(VirtualClock::new(env.deps.clock.now()));
         let follow = clock.clone();
         // The steps, Pax8 and the outbox read the interpreter's virtual clock.
@@ -111,25 +122,30 @@ impl Workflow {
             clock,
             Arc::new(Steps(env.deps.clone(), env.pax8.clone())),
         ));
-        let machine = engine.register("onboarding", &definition()).unwrap();
+        let machine = engine.register(name, definition).unwrap();
         Workflow { engine, machine }
     }
 
     async fn start(&self, id: &str) -> String {
+        self.start_with(json!({"onboarding_id": id})).await
+    }
+
+    /// Starts an execution with `input` and drives it until it waits.
+    pub(crate) async fn start_with(&self, input: Value) -> String {
         let arn = self
             .engine
-            .start_execution(&self.machine, None, json!({"onboarding_id": id}))
+            .start_execution(&self.machine, None, input)
             .await
             .unwrap();
         self.engine.drive(&arn).await.unwrap();
         arn
     }
 
-    async fn finish(&self, arn: &str) -> onboard_asl::ExecutionRecord {
+    pub(crate) async fn finish(&self, arn: &str) -> onboard_asl::ExecutionRecord {
         self.engine.run_to_completion(arn).await.unwrap()
     }
 
-    fn callbacks(&self) -> Resume {
+    pub(crate) fn callbacks(&self) -> Resume {
         Resume(self.engine.clone())
     }
 }

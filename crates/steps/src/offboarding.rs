@@ -1,0 +1,170 @@
+//! What the offboarding steps start with: the record, its parsed request, the
+//! organization's variables and connectors, the user in the directory, and helpers
+//! for the ticket and the record (the offboarding twin of `context::Onboarding`).
+
+use std::sync::Arc;
+
+use onboard_connectors::graph::{Directory, User};
+use onboard_connectors::psa::{Note, NoteKey, NoteOutcome, Psa, TicketId};
+use onboard_domain::{OffboardingRequest, Variables, parse_offboarding};
+use onboard_store::{Record, RecordKind, RecordUpdate, Status};
+
+use crate::context::{organization_variables, update};
+use crate::deps::{Deps, Organization};
+use crate::error::{Port, StepError};
+
+/// One offboarding, loaded for a step.
+pub(crate) struct Offboarding {
+    /// The record as it was when the step started.
+    pub(crate) record: Record,
+    /// The request, parsed with the organization's current variables.
+    pub(crate) request: OffboardingRequest,
+    /// The organization's variables.
+    pub(crate) variables: Variables,
+    /// The organization.
+    pub(crate) organization: Organization,
+}
+
+impl Offboarding {
+    /// Loads offboarding `id`: an unknown id or an onboarding is `Request.Invalid`.
+    pub(crate) async fn load(deps: &Deps, id: &str) -> Result<Self, StepError> {
+        let record =
+            deps.store.get_record(id).await?.ok_or_else(|| {
+                StepError::RequestRefused(format!("no offboarding with id `{id}`"))
+            })?;
+        if record.kind != RecordKind::Offboarding {
+            return Err(StepError::RequestRefused(format!(
+                "record `{id}` is an onboarding, not an offboarding"
+            )));
+        }
+        let variables = organization_variables(deps.store.as_ref(), &record.organization).await?;
+        let request = parse_offboarding(&record.request, &variables)?;
+        let organization = deps.connections.organization(&record.organization).await?;
+        Ok(Self {
+            record,
+            request,
+            variables,
+            organization,
+        })
+    }
+
+    /// The record id.
+    pub(crate) fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    /// The user's UPN as the form gave it.
+    pub(crate) fn upn(&self) -> &str {
+        self.request.user_principal_name.as_str()
+    }
+
+    /// The organization's directory.
+    pub(crate) async fn directory(&self, deps: &Deps) -> Result<Arc<dyn Directory>, StepError> {
+        deps.connections.directory(&self.organization).await
+    }
+
+    /// The user being offboarded; a UPN the tenant does not have is `Request.Invalid`.
+    pub(crate) async fn user(&self, directory: &dyn Directory) -> Result<User, StepError> {
+        directory
+            .user(&self.organization.tenant, self.upn())
+            .await
+            .map_err(|e| StepError::connector(Port::Graph, e))?
+            .ok_or_else(|| {
+                StepError::RequestRefused(format!(
+                    "user `{}` does not exist in {}",
+                    self.upn(),
+                    self.organization.name
+                ))
+            })
+    }
+
+    /// The organization's PSA, or `None` when nothing is ticketed.
+    pub(crate) async fn psa(&self, deps: &Deps) -> Result<Option<Arc<dyn Psa>>, StepError> {
+        deps.connections
+            .psa(&self.organization, self.variables.default_psa)
+            .await
+    }
+
+    async fn ticket(&self, deps: &Deps) -> Result<Option<(Arc<dyn Psa>, TicketId)>, StepError> {
+        let Some(ticket) = self.record.ticket_id.as_deref() else {
+            return Ok(None);
+        };
+        Ok(self
+            .psa(deps)
+            .await?
+            .map(|psa| (psa, TicketId::new(ticket))))
+    }
+
+    /// Adds an internal note keyed by `part` (a retried step does not post again).
+    /// No ticket, no note.
+    pub(crate) async fn note(
+        &self,
+        deps: &Deps,
+        part: &str,
+        text: &str,
+    ) -> Result<Option<NoteOutcome>, StepError> {
+        let Some((psa, ticket)) = self.ticket(deps).await? else {
+            return Ok(None);
+        };
+        let note = Note::new(NoteKey::new(self.id(), part), text);
+        psa.add_internal_note(&ticket, &note)
+            .await
+            .map(Some)
+            .map_err(|e| StepError::connector(Port::Psa, e))
+    }
+
+    /// Adds the resolution note keyed by `part`.
+    pub(crate) async fn resolution_note(
+        &self,
+        deps: &Deps,
+        part: &str,
+        text: &str,
+    ) -> Result<(), StepError> {
+        if let Some((psa, ticket)) = self.ticket(deps).await? {
+            let note = Note::new(NoteKey::new(self.id(), part), text);
+            psa.add_resolution_note(&ticket, &note)
+                .await
+                .map_err(|e| StepError::connector(Port::Psa, e))?;
+        }
+        Ok(())
+    }
+
+    /// Moves the ticket to the status a variable names; nothing when unset or unticketed.
+    pub(crate) async fn set_ticket_status(
+        &self,
+        deps: &Deps,
+        status: Option<&str>,
+    ) -> Result<(), StepError> {
+        let Some(status) = status.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(());
+        };
+        if let Some((psa, ticket)) = self.ticket(deps).await? {
+            psa.set_status(&ticket, status)
+                .await
+                .map_err(|e| StepError::connector(Port::Psa, e))?;
+        }
+        Ok(())
+    }
+
+    /// Updates the record with `status` (if any) and a timeline event for `step`,
+    /// written once per `(step, message)`.
+    pub(crate) async fn record(
+        &self,
+        deps: &Deps,
+        step: &str,
+        status: Option<Status>,
+        message: &str,
+    ) -> Result<(), StepError> {
+        update(
+            deps,
+            self.id(),
+            step,
+            message,
+            RecordUpdate {
+                status,
+                ..RecordUpdate::default()
+            },
+        )
+        .await
+    }
+}

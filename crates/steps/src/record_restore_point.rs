@@ -1,0 +1,161 @@
+//! Step `RecordRestorePoint`: before anything is removed, saves what the user has
+//! (enabled state, direct groups, licenses, manager) in the record's `removed`
+//! object, so a rehire or an undo can put it back. Recorded once: a retry (or a
+//! second run after the account was already changed) keeps the first picture.
+
+use onboard_connectors::graph::{Directory, TenantId, User};
+use onboard_store::{RecordUpdate, Status};
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+
+use crate::context::update;
+use crate::deps::Deps;
+use crate::error::{Port, StepError};
+use crate::idempotency::{key, recall, remember};
+use crate::offboarding::Offboarding;
+
+pub use crate::validate_offboarding::Input;
+
+/// A group the user was a direct member of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupEntry {
+    /// Object id.
+    pub id: String,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Why its membership is not Onboard's to change (dynamic or synced), if so.
+    pub skip_reason: Option<String>,
+}
+
+/// A license the user held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseEntry {
+    /// The SKU GUID.
+    pub sku_id: String,
+    /// e.g. `O365_BUSINESS_PREMIUM`.
+    pub sku_part_number: String,
+    /// The group that assigns it; `None` for a direct assignment.
+    pub assigned_by_group: Option<String>,
+}
+
+/// The user's manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagerEntry {
+    /// Object id.
+    pub id: String,
+    /// UPN.
+    pub user_principal_name: String,
+}
+
+/// The restore record, as the record's `removed` and `$.restore_point`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    /// The user's object id.
+    pub user_id: String,
+    /// The user's UPN.
+    pub user_principal_name: String,
+    /// Whether sign-in was enabled.
+    pub enabled: bool,
+    /// Whether the user is synchronised from on-premises AD.
+    pub synced: bool,
+    /// Direct group memberships.
+    pub groups: Vec<GroupEntry>,
+    /// Licenses.
+    pub licenses: Vec<LicenseEntry>,
+    /// The manager, if any.
+    pub manager: Option<ManagerEntry>,
+}
+
+/// Reads the user's restore record from the directory.
+async fn read(
+    directory: &dyn Directory,
+    tenant: &TenantId,
+    user: &User,
+) -> Result<Output, StepError> {
+    let graph = |e| StepError::connector(Port::Graph, e);
+    let groups = directory.member_of(tenant, &user.id).await.map_err(graph)?;
+    let licenses = directory
+        .license_details(tenant, &user.id)
+        .await
+        .map_err(graph)?;
+    let states = directory
+        .license_assignment_states(tenant, &user.id)
+        .await
+        .map_err(graph)?;
+    let manager = directory.manager(tenant, &user.id).await.map_err(graph)?;
+    Ok(Output {
+        user_id: user.id.as_str().to_owned(),
+        user_principal_name: user.user_principal_name.clone(),
+        enabled: user.account_enabled.unwrap_or(true),
+        synced: user.on_premises_sync_enabled == Some(true),
+        groups: groups
+            .iter()
+            .map(|g| GroupEntry {
+                id: g.id.as_str().to_owned(),
+                display_name: g.display_name.clone(),
+                skip_reason: g.membership_skip_reason().map(|r| r.to_string()),
+            })
+            .collect(),
+        licenses: licenses
+            .iter()
+            .map(|l| LicenseEntry {
+                sku_id: l.sku_id.clone(),
+                sku_part_number: l.sku_part_number.clone(),
+                // Direct when any assignment of the SKU is direct: that one can be removed.
+                assigned_by_group: if states
+                    .iter()
+                    .any(|s| s.sku_id == l.sku_id && s.assigned_by_group.is_none())
+                {
+                    None
+                } else {
+                    states
+                        .iter()
+                        .find(|s| s.sku_id == l.sku_id)
+                        .and_then(|s| s.assigned_by_group.clone())
+                },
+            })
+            .collect(),
+        manager: manager.map(|m| ManagerEntry {
+            id: m.id.as_str().to_owned(),
+            user_principal_name: m.user_principal_name,
+        }),
+    })
+}
+
+/// Saves the restore record of the offboarded user, once.
+#[instrument(skip_all, fields(offboarding_id = %input.offboarding_id, step = "record_restore_point"))]
+pub async fn record_restore_point(deps: &Deps, input: Input) -> Result<Output, StepError> {
+    let done = key(&input.offboarding_id, "record_restore_point", "removed");
+    if let Some(saved) = recall::<Output>(deps.store.as_ref(), &done).await? {
+        return Ok(saved);
+    }
+    let offboarding = Offboarding::load(deps, &input.offboarding_id).await?;
+    let directory = offboarding.directory(deps).await?;
+    let user = offboarding.user(directory.as_ref()).await?;
+    let point = read(directory.as_ref(), &offboarding.organization.tenant, &user).await?;
+    let point = remember(deps.store.as_ref(), &done, &point, deps.clock.now()).await?;
+    let json = serde_json::to_value(&point)
+        .map_err(|e| StepError::Internal(format!("cannot encode the restore record: {e}")))?;
+    update(
+        deps,
+        offboarding.id(),
+        "record_restore_point",
+        &format!(
+            "restore record saved: {} groups, {} licenses, manager {}, sign-in {}",
+            point.groups.len(),
+            point.licenses.len(),
+            point
+                .manager
+                .as_ref()
+                .map_or("none", |m| m.user_principal_name.as_str()),
+            if point.enabled { "enabled" } else { "disabled" }
+        ),
+        RecordUpdate {
+            status: Some(Status::Running),
+            removed: Some(json),
+            ..RecordUpdate::default()
+        },
+    )
+    .await?;
+    Ok(point)
+}

@@ -1,0 +1,128 @@
+//! Step `RequestOffboardingApproval` (`.waitForTaskToken`): the offboarding flavour of
+//! `RequestApproval`. Stores the task token as a decision, mails
+//! `offboarding_user_approval_email` Approve / Deny links, notes the ticket, and marks
+//! the record `pending_approval`. Nothing about the user changes until someone approves.
+
+use onboard_connectors::notify::Mail;
+use onboard_domain::notes;
+use onboard_store::{DecisionKind, Status};
+use tracing::instrument;
+
+use crate::decisions::{decision_links, issue};
+use crate::deps::Deps;
+use crate::error::StepError;
+use crate::idempotency::key;
+use crate::mail::{mail_once, sender};
+use crate::offboarding::Offboarding;
+
+pub use crate::request_approval::Output;
+
+/// The input of `RequestOffboardingApproval`: the Lambda payload of the waiting task.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Input {
+    /// The offboarding record's id.
+    pub offboarding_id: String,
+    /// `$$.Task.Token`: kept sealed in the store, never logged or returned.
+    pub task_token: secrecy::SecretString,
+    /// How long the task waits (`$.plan.approval_timeout_seconds`): the links' lifetime.
+    pub timeout_seconds: u64,
+}
+
+/// Asks the organization's offboarding approvers to approve.
+#[instrument(skip_all, fields(offboarding_id = %input.offboarding_id, step = "request_offboarding_approval"))]
+pub async fn request_offboarding_approval(deps: &Deps, input: Input) -> Result<Output, StepError> {
+    let offboarding = Offboarding::load(deps, &input.offboarding_id).await?;
+    let vars = &offboarding.variables;
+    let approvers: Vec<&str> = vars
+        .offboarding_user_approval_email
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    if approvers.is_empty() {
+        return Err(StepError::Config(
+            "variable `offboarding_user_approval_email` must be set because `require_approval_for_offboarding_users` is 1"
+                .into(),
+        ));
+    }
+    let from = sender(vars)?;
+    let issued = issue(
+        deps,
+        offboarding.id(),
+        &offboarding.record.organization,
+        "request_offboarding_approval",
+        DecisionKind::Approval,
+        &input.task_token,
+        input.timeout_seconds,
+    )
+    .await?;
+    let decision = &issued.decision;
+    let deadline = notes::offboarding_approval_requested(
+        offboarding.upn(),
+        &vars.offboarding_user_approval_email,
+        decision.expires_at,
+        &vars.time_zone,
+    );
+    let started = notes::offboarding_started(offboarding.upn(), &offboarding.request.actions, None);
+    for approver in &approvers {
+        let [(_, approve), (_, deny)] = decision_links(deps, decision, Some(approver));
+        let mut mail = Mail::builder(
+            &from,
+            &[approver],
+            &format!(
+                "Approval needed: offboard {} ({})",
+                offboarding.upn(),
+                offboarding.organization.name
+            ),
+        )
+        .paragraph(&format!(
+            "{} asks to offboard the Microsoft 365 user {}.",
+            offboarding.organization.name,
+            offboarding.upn()
+        ));
+        for line in started.lines().skip(1) {
+            mail = mail.paragraph(line);
+        }
+        if issued.generation > 0 {
+            mail =
+                mail.paragraph("This request replaces an earlier one: its links no longer work.");
+        }
+        let mail = mail
+            .link("Approve", approve.as_str())
+            .link("Deny", deny.as_str())
+            .paragraph(&deadline)
+            .build();
+        mail_once(
+            deps,
+            &key(
+                offboarding.id(),
+                "request_offboarding_approval",
+                &format!("mail/{}/{approver}", decision.id),
+            ),
+            &mail,
+        )
+        .await?;
+    }
+    offboarding
+        .note(
+            deps,
+            &format!("request_offboarding_approval-{}", issued.generation),
+            &deadline,
+        )
+        .await?;
+    offboarding
+        .record(
+            deps,
+            "request_offboarding_approval",
+            Some(Status::PendingApproval),
+            &format!(
+                "approval requested from {} until {}",
+                approvers.join(", "),
+                decision.expires_at
+            ),
+        )
+        .await?;
+    Ok(Output {
+        decision_id: decision.id.clone(),
+        expires_at: decision.expires_at,
+    })
+}
