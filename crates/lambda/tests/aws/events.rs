@@ -2,40 +2,12 @@
 //! and its handler accepts it: the payload reaches the step (no `Step.InvalidInput`).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use onboard_connectors::notify::MemoryOutbox;
-use onboard_lambda::{SecretSource, StoreConnections, handle};
-use onboard_steps::{Deps, FUNCTIONS, LinkSigner, SystemClock};
-use onboard_store::{SecretRef, SqliteStore};
-use secrecy::SecretString;
+use onboard_lambda::handle;
+use onboard_steps::FUNCTIONS;
 use serde_json::Value;
 
-use crate::{kebab, root};
-
-/// Only the environment and files: these tests have no AWS.
-struct LocalSecrets;
-
-#[async_trait::async_trait]
-impl SecretSource for LocalSecrets {
-    async fn resolve(
-        &self,
-        reference: &SecretRef,
-    ) -> Result<SecretString, onboard_lambda::secrets::SecretError> {
-        onboard_lambda::secrets::resolve_local(reference)
-    }
-}
-
-async fn deps(dir: &std::path::Path) -> Deps {
-    let store = Arc::new(SqliteStore::open_dir(dir).await.unwrap());
-    Deps {
-        connections: Arc::new(StoreConnections::new(store.clone(), Arc::new(LocalSecrets))),
-        store,
-        notifier: Arc::new(MemoryOutbox::new()),
-        clock: Arc::new(SystemClock),
-        links: LinkSigner::new("https://onboard.example.com", vec![7; 32]).unwrap(),
-    }
-}
+use crate::{deps, kebab, root};
 
 fn event(function: &str) -> Value {
     let path = root()

@@ -3,10 +3,18 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod connections;
 mod events;
 mod template;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use onboard_connectors::notify::MemoryOutbox;
+use onboard_lambda::{SecretSource, StoreConnections};
+use onboard_steps::{Deps, LinkSigner, SystemClock};
+use onboard_store::{SecretRef, SqliteStore};
+use secrecy::SecretString;
 
 /// The workspace root (template.yaml, statemachine/, functions/, events/).
 pub fn root() -> PathBuf {
@@ -27,4 +35,28 @@ pub fn kebab(function: &str) -> String {
         }
     }
     out
+}
+
+/// Only the environment and files: these tests have no AWS.
+pub struct LocalSecrets;
+
+#[async_trait::async_trait]
+impl SecretSource for LocalSecrets {
+    async fn resolve(
+        &self,
+        reference: &SecretRef,
+    ) -> Result<SecretString, onboard_lambda::secrets::SecretError> {
+        onboard_lambda::secrets::resolve_local(reference)
+    }
+}
+
+pub async fn deps(dir: &std::path::Path) -> Deps {
+    let store = Arc::new(SqliteStore::open_dir(dir).await.unwrap());
+    Deps {
+        connections: Arc::new(StoreConnections::new(store.clone(), Arc::new(LocalSecrets))),
+        store,
+        notifier: Arc::new(MemoryOutbox::new()),
+        clock: Arc::new(SystemClock),
+        links: LinkSigner::new("https://onboard.example.com", vec![7; 32]).unwrap(),
+    }
 }
