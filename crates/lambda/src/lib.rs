@@ -2,7 +2,8 @@
 //! `main` is wiring only (init tracing, [`deps_from_env`] once, serve [`handle`]).
 //!
 //! - [`config`]: [`Config`], the environment a function reads at cold start
-//!   (table, public URL, the key secret), failing fast with the variable's name.
+//!   (table, public URL, the key secret), failing fast with the variable's name;
+//!   [`Keys`] derived from the key secret. [`deps_from_env`] / [`deps_from`] build the `Deps`.
 //! - [`secrets`]: [`SecretSource`] and [`AwsSecrets`]: resolves the store's
 //!   [`onboard_store::SecretRef`]s (Secrets Manager, environment, file).
 //! - [`connections`]: [`StoreConnections`], the steps' [`onboard_steps::Connections`]
@@ -47,28 +48,42 @@ pub fn init_tracing(function: &'static str) {
     tracing::info!(function, "cold start");
 }
 
-/// Builds the steps' [`Deps`] from the Lambda's environment: the AWS SDK
-/// configuration once, the key secret from Secrets Manager, the DynamoDB store,
-/// SES for mail and SNS for SMS, and [`StoreConnections`] over the store.
+/// Builds the steps' [`Deps`] from the Lambda's environment ([`Config::from_env`] and
+/// the SDK's default configuration chain), logging why when it cannot.
+pub async fn deps_from_env() -> Result<Deps, ConfigError> {
+    let result = async {
+        let config = Config::from_env()?;
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
+            .load()
+            .await;
+        deps_from(&config, &aws).await
+    }
+    .await;
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "cannot start");
+    }
+    result
+}
+
+/// Builds the steps' [`Deps`]: the key secret from Secrets Manager, the DynamoDB
+/// store, SES for mail and SNS for SMS, and [`StoreConnections`] over the store.
 ///
 /// Connector clients are built when a step first needs them, not here, so a
 /// cold start makes exactly one network call (the key secret).
-pub async fn deps_from_env() -> Result<Deps, ConfigError> {
-    let config = Config::from_env()?;
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
-        .load()
-        .await;
+pub async fn deps_from(config: &Config, aws: &aws_config::SdkConfig) -> Result<Deps, ConfigError> {
     let secrets: Arc<dyn SecretSource> =
-        Arc::new(AwsSecrets::new(aws_sdk_secretsmanager::Client::new(&aws)));
-    let keys = Keys::derive(&secrets.resolve(&config.keys_secret).await.map_err(|e| {
-        ConfigError::Secret {
+        Arc::new(AwsSecrets::new(aws_sdk_secretsmanager::Client::new(aws)));
+    let secret = secrets
+        .resolve(&config.keys_secret)
+        .await
+        .map_err(|e| ConfigError::Secret {
             variable: config::KEYS_SECRET,
             cause: e.to_string(),
-        }
-    })?)?;
+        })?;
+    let keys = Keys::derive(&secret)?;
     let store = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
+        aws_sdk_dynamodb::Client::new(aws),
         config.table.clone(),
         keys.token_key(),
     ));
@@ -78,8 +93,8 @@ pub async fn deps_from_env() -> Result<Deps, ConfigError> {
             cause: e.to_string(),
         })?;
     let notifier = Channels {
-        mail: Arc::new(SesMailer::from_conf(&aws)),
-        sms: Arc::new(SnsTexter::from_conf(&aws)),
+        mail: Arc::new(SesMailer::from_conf(aws)),
+        sms: Arc::new(SnsTexter::from_conf(aws)),
     };
     Ok(Deps {
         connections: Arc::new(StoreConnections::new(store.clone(), secrets)),

@@ -5,6 +5,7 @@
 
 mod connections;
 mod events;
+mod moto;
 mod template;
 
 use std::path::PathBuf;
