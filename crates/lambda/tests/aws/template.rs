@@ -1,0 +1,266 @@
+//! `template.yaml` agrees with `statemachine/*.asl.json`, `functions/*`,
+//! `onboard_steps::FUNCTIONS` and `docs/dynamodb.md`.
+
+use std::collections::BTreeSet;
+
+use serde_norway::Value;
+
+use crate::{kebab, root};
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    // SAM's short forms (!Ref, !GetAtt, !Sub) parse as tagged values.
+    serde_norway::from_str(&text).unwrap()
+}
+
+fn resources(template: &Value) -> &serde_norway::Mapping {
+    template["Resources"].as_mapping().unwrap()
+}
+
+fn of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a str, &'a Value)> {
+    resources(template)
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(name, r)| (name.as_str().unwrap(), r))
+        .collect()
+}
+
+/// `!Tag value` -> (tag, value); anything else -> None.
+fn tagged(value: &Value) -> Option<(String, &Value)> {
+    match value {
+        Value::Tagged(t) => Some((t.tag.to_string(), &t.value)),
+        _ => None,
+    }
+}
+
+/// Every `${Name}` in a definition.
+fn placeholders(definition: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = definition;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let end = after.find('}').unwrap();
+        found.insert(after[..end].to_owned());
+        rest = &after[end..];
+    }
+    found
+}
+
+fn state_machine_files() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("statemachine"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".asl.json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    files
+}
+
+#[test]
+fn every_placeholder_has_a_substitution_a_function_and_an_invoke_permission() {
+    let template = template();
+    let machines = of_type(&template, "AWS::Serverless::StateMachine");
+    for file in state_machine_files() {
+        let uri = format!("statemachine/{file}");
+        let (name, machine) = machines
+            .iter()
+            .find(|(_, m)| m["Properties"]["DefinitionUri"].as_str() == Some(uri.as_str()))
+            .unwrap_or_else(|| panic!("no state machine resource deploys {uri}"));
+        let props = &machine["Properties"];
+        let definition = std::fs::read_to_string(root().join(&uri)).unwrap();
+        let substitutions = props["DefinitionSubstitutions"].as_mapping().unwrap();
+        let invokable: BTreeSet<String> = props["Policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.get("LambdaInvokePolicy"))
+            .map(|p| {
+                let (tag, target) = tagged(&p["FunctionName"]).unwrap();
+                assert_eq!(tag, "!Ref");
+                target.as_str().unwrap().to_owned()
+            })
+            .collect();
+        for placeholder in placeholders(&definition) {
+            let value = substitutions.get(placeholder.as_str()).unwrap_or_else(|| {
+                panic!("{name}: no DefinitionSubstitution for ${{{placeholder}}}")
+            });
+            let function = placeholder
+                .strip_suffix("FunctionArn")
+                .unwrap_or_else(|| panic!("{uri}: ${{{placeholder}}} is not a function ARN"));
+            let resource = format!("{function}Function");
+            let (tag, target) = tagged(value).unwrap();
+            assert_eq!(tag, "!GetAtt", "{placeholder}");
+            assert_eq!(target.as_str(), Some(format!("{resource}.Arn").as_str()));
+            assert_eq!(
+                resources(&template)[resource.as_str()]["Type"].as_str(),
+                Some("AWS::Serverless::Function"),
+                "{placeholder} names no function resource {resource}"
+            );
+            assert!(
+                invokable.contains(&resource),
+                "{name} may not invoke {resource}"
+            );
+        }
+        // Nothing substituted that the definition does not use.
+        let used = placeholders(&definition);
+        for key in substitutions.keys() {
+            assert!(
+                used.contains(key.as_str().unwrap()),
+                "{name}: unused {key:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_function_resource_is_a_package_under_functions_serving_its_step() {
+    let template = template();
+    let functions = of_type(&template, "AWS::Serverless::Function");
+    let mut served = BTreeSet::new();
+    for (resource, function) in &functions {
+        let step = resource
+            .strip_suffix("Function")
+            .unwrap_or_else(|| panic!("{resource}: a function resource is named <Step>Function"));
+        let package = kebab(step);
+        assert_eq!(
+            function["Properties"]["CodeUri"].as_str(),
+            Some(format!("functions/{package}").as_str()),
+            "{resource}"
+        );
+        assert_eq!(
+            function["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda")
+        );
+        assert_eq!(
+            function["Metadata"]["BuildProperties"]["Binary"].as_str(),
+            Some(package.as_str())
+        );
+        let dir = root().join("functions").join(&package);
+        let manifest: toml::Table =
+            toml::from_str(&std::fs::read_to_string(dir.join("Cargo.toml")).unwrap()).unwrap();
+        assert_eq!(manifest["package"]["name"].as_str(), Some(package.as_str()));
+        let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+        assert!(
+            main.contains(&format!("const FUNCTION: &str = \"{step}\";")),
+            "functions/{package} does not serve {step}"
+        );
+        assert!(
+            onboard_steps::FUNCTIONS.contains(&step),
+            "{step} is no step"
+        );
+        served.insert(step.to_owned());
+    }
+    let steps: BTreeSet<String> = onboard_steps::FUNCTIONS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    assert_eq!(
+        served, steps,
+        "every step has exactly one function resource"
+    );
+    // And no package under functions/ without a resource.
+    for entry in std::fs::read_dir(root().join("functions")).unwrap() {
+        let package = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            steps.iter().any(|s| kebab(s) == package),
+            "functions/{package} has no function resource"
+        );
+    }
+}
+
+#[test]
+fn the_table_has_the_keys_indexes_and_ttl_of_docs_dynamodb() {
+    let template = template();
+    let tables = of_type(&template, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 1);
+    let props = &tables[0].1["Properties"];
+    assert_eq!(props["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(
+        props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        props["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some("ttl")
+    );
+    assert_eq!(
+        props["TimeToLiveSpecification"]["Enabled"].as_bool(),
+        Some(true)
+    );
+    let keys = |schema: &Value| -> Vec<(String, String)> {
+        schema
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["AttributeName"].as_str().unwrap().to_owned(),
+                    k["KeyType"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let pair = |h: &str, r: &str| {
+        vec![
+            (h.to_owned(), "HASH".to_owned()),
+            (r.to_owned(), "RANGE".to_owned()),
+        ]
+    };
+    assert_eq!(keys(&props["KeySchema"]), pair("pk", "sk"));
+    let indexes = props["GlobalSecondaryIndexes"].as_sequence().unwrap();
+    for (index, (h, r)) in [
+        ("gsi1", ("gsi1pk", "gsi1sk")),
+        ("gsi2", ("gsi2pk", "gsi2sk")),
+    ] {
+        let gsi = indexes
+            .iter()
+            .find(|g| g["IndexName"].as_str() == Some(index))
+            .unwrap_or_else(|| panic!("no index {index}"));
+        assert_eq!(keys(&gsi["KeySchema"]), pair(h, r));
+        assert_eq!(gsi["Projection"]["ProjectionType"].as_str(), Some("ALL"));
+    }
+}
+
+#[test]
+fn functions_that_send_mail_or_sms_and_only_those_may() {
+    // The steps that notify (crates/steps: mail.rs callers; SMS only when delivering credentials).
+    let mail: BTreeSet<&str> = [
+        "RequestApproval",
+        "RequestLicensePurchase",
+        "DeliverCredentials",
+        "Complete",
+        "HandleFailure",
+    ]
+    .into();
+    let template = template();
+    for (resource, function) in of_type(&template, "AWS::Serverless::Function") {
+        let step = resource.strip_suffix("Function").unwrap();
+        let policies = function["Properties"]["Policies"].as_sequence().unwrap();
+        let ses = policies.iter().any(|p| p.get("SESCrudPolicy").is_some());
+        let sns = policies.iter().any(|p| {
+            p.get("Statement")
+                .and_then(Value::as_sequence)
+                .is_some_and(|s| {
+                    s.iter()
+                        .any(|st| st["Action"].as_str() == Some("sns:Publish"))
+                })
+        });
+        assert_eq!(ses, mail.contains(step), "{resource}: SES");
+        assert_eq!(sns, step == "DeliverCredentials", "{resource}: SNS");
+        assert!(
+            policies
+                .iter()
+                .any(|p| p.get("DynamoDBCrudPolicy").is_some()),
+            "{resource}: table access"
+        );
+    }
+}
+
+#[test]
+fn placeholders_are_found() {
+    assert_eq!(
+        placeholders(r#"{"A": "${XFunctionArn}", "B": "${Y}"}"#),
+        ["XFunctionArn".to_owned(), "Y".to_owned()].into()
+    );
+}
