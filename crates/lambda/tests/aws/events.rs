@@ -48,7 +48,13 @@ async fn a_payload_without_the_onboarding_id_is_reported_as_invalid_input() {
     let deps = deps(dir.path()).await;
     for function in FUNCTIONS {
         let mut payload = event(function);
-        payload.as_object_mut().unwrap().remove("onboarding_id");
+        let fields = payload.as_object_mut().unwrap();
+        // Onboarding steps take `onboarding_id`, offboarding steps `offboarding_id`.
+        let removed = ["onboarding_id", "offboarding_id"]
+            .iter()
+            .filter(|id| fields.remove(**id).is_some())
+            .count();
+        assert_eq!(removed, 1, "{function}: the event names one record");
         let diagnostic = handle(&deps, function, payload).await.unwrap_err();
         assert_eq!(diagnostic.error_type, "Step.InvalidInput", "{function}");
     }
@@ -97,12 +103,18 @@ fn sent_fields(definition: &Value, function: &str) -> Vec<BTreeSet<String>> {
 
 #[test]
 fn every_sample_event_has_the_fields_the_state_machine_sends() {
-    let definition: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("statemachine/onboarding.asl.json")).unwrap(),
-    )
-    .unwrap();
+    let definitions: Vec<Value> = ["onboarding", "offboarding"]
+        .iter()
+        .map(|name| {
+            let path = root().join(format!("statemachine/{name}.asl.json"));
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        })
+        .collect();
     for function in FUNCTIONS {
-        let sent = sent_fields(&definition, function);
+        let sent: Vec<BTreeSet<String>> = definitions
+            .iter()
+            .flat_map(|definition| sent_fields(definition, function))
+            .collect();
         assert!(!sent.is_empty(), "no state calls {function}");
         let fields: BTreeSet<String> = event(function)
             .as_object()

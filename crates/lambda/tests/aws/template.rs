@@ -231,6 +231,9 @@ fn functions_that_send_mail_or_sms_and_only_those_may() {
         "DeliverCredentials",
         "Complete",
         "HandleFailure",
+        "RequestOffboardingApproval",
+        "CompleteOffboarding",
+        "HandleOffboardingFailure",
     ]
     .into();
     let template = template();

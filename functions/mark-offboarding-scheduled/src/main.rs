@@ -1,0 +1,20 @@
+//! Lambda `mark-offboarding-scheduled`: the step `MarkOffboardingScheduled` ([`onboard_steps::mark_offboarding_scheduled`]), SAM resource
+//! `MarkOffboardingScheduledFunction`, called by the state machine through `${MarkOffboardingScheduledFunctionArn}`.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+/// The ASL state, and the step [`onboard_steps::dispatch`] runs.
+const FUNCTION: &str = "MarkOffboardingScheduled";
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    onboard_lambda::init_tracing(FUNCTION);
+    // Built once per cold start; every invocation of this container reuses the clients.
+    let deps = onboard_lambda::deps_from_env().await?;
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        onboard_lambda::handle(deps, FUNCTION, event.payload)
+    }))
+    .await
+}

@@ -1,0 +1,20 @@
+//! Lambda `request-offboarding-approval`: the step `RequestOffboardingApproval` ([`onboard_steps::request_offboarding_approval`]), SAM resource
+//! `RequestOffboardingApprovalFunction`, called by the state machine through `${RequestOffboardingApprovalFunctionArn}`.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+/// The ASL state, and the step [`onboard_steps::dispatch`] runs.
+const FUNCTION: &str = "RequestOffboardingApproval";
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    onboard_lambda::init_tracing(FUNCTION);
+    // Built once per cold start; every invocation of this container reuses the clients.
+    let deps = onboard_lambda::deps_from_env().await?;
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        onboard_lambda::handle(deps, FUNCTION, event.payload)
+    }))
+    .await
+}

@@ -1,0 +1,20 @@
+//! Lambda `validate-offboarding`: the step `ValidateOffboarding` ([`onboard_steps::validate_offboarding`]), SAM resource
+//! `ValidateOffboardingFunction`, called by the state machine through `${ValidateOffboardingFunctionArn}`.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+/// The ASL state, and the step [`onboard_steps::dispatch`] runs.
+const FUNCTION: &str = "ValidateOffboarding";
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    onboard_lambda::init_tracing(FUNCTION);
+    // Built once per cold start; every invocation of this container reuses the clients.
+    let deps = onboard_lambda::deps_from_env().await?;
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        onboard_lambda::handle(deps, FUNCTION, event.payload)
+    }))
+    .await
+}
