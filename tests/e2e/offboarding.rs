@@ -420,3 +420,75 @@ async fn an_offboarding_accepted_before_a_restart_completes_after_it() {
     assert_eq!(rec["status"], "completed", "{rec}");
     assert!(!snapshot(&sandbox, "AlexW@contoso.com").await.enabled);
 }
+
+/// The demo sandbox (crates/sandbox/examples/sandbox.toml, the embedded default)
+/// plus a user synchronised from on-premises AD, in a synced group and a cloud
+/// group, with a license.
+fn with_synced_user() -> String {
+    format!(
+        "{}\n{}\n{}",
+        config(""),
+        include_str!("../../crates/sandbox/examples/sandbox.toml"),
+        r#"
+[[sandbox.graph.tenants.users]]
+user_principal_name = "GradyA@contoso.com"
+display_name = "Grady Archie"
+given_name = "Grady"
+surname = "Archie"
+mail = "GradyA@contoso.com"
+proxy_addresses = ["SMTP:GradyA@contoso.com"]
+usage_location = "US"
+manager = "AdeleV@contoso.com"
+licenses = ["EXCHANGESTANDARD"]
+on_premises_sync_enabled = true
+
+[[sandbox.graph.tenants.groups]]
+display_name = "Branch Staff (synced)"
+on_premises_sync_enabled = true
+members = ["GradyA@contoso.com"]
+
+[[sandbox.graph.tenants.groups]]
+display_name = "Projects"
+members = ["GradyA@contoso.com"]
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_synced_user_is_offboarded_where_graph_can_and_the_rest_is_skipped_with_reasons() {
+    let app = spawn_app_with(&with_synced_user()).await;
+    let before = snapshot(&app, "GradyA@contoso.com").await;
+    assert!(before.enabled);
+    assert_eq!(before.groups, ["Branch Staff (synced)", "Projects"]);
+    assert_eq!(before.licenses.len(), 1);
+
+    let id = offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "GradyA@contoso.com"}),
+    )
+    .await;
+    let rec = settle(&app, &id).await;
+    assert_eq!(rec["status"], "completed", "{rec}");
+    assert_eq!(rec["removed"]["synced"], true, "{rec}");
+    assert_eq!(
+        names(&rec["removed"]["groups"], "display_name"),
+        before.groups
+    );
+    assert_eq!(
+        names(&rec["removed"]["licenses"], "sku_id"),
+        before.licenses
+    );
+
+    let after = snapshot(&app, "GradyA@contoso.com").await;
+    // Sign-in is mastered on-premises: Graph cannot block it, so it is skipped.
+    assert!(after.enabled);
+    // The synced group stays (it cannot be changed from the cloud); the cloud group goes.
+    assert_eq!(after.groups, ["Branch Staff (synced)"]);
+    assert!(after.licenses.is_empty());
+    let timeline = rec["timeline"].to_string().to_ascii_lowercase();
+    assert!(timeline.contains("skipped"), "{timeline}");
+    assert!(
+        timeline.contains("synced") || timeline.contains("on-premises"),
+        "{timeline}"
+    );
+}
