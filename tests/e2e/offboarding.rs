@@ -110,6 +110,15 @@ async fn settle(app: &TestApp, id: &str) -> Value {
     offboarding(app, id).await
 }
 
+/// The demo tenant's paid seats of `O365_BUSINESS_PREMIUM`, as Graph says.
+async fn standard_seats(app: &TestApp) -> Option<u64> {
+    app.graph("/subscribedSkus").await["value"]
+        .as_array()?
+        .iter()
+        .find(|s| s["skuId"] == STANDARD)?["prepaidUnits"]["enabled"]
+        .as_u64()
+}
+
 fn names(list: &Value, key: &str) -> Vec<String> {
     let mut out: Vec<String> = list
         .as_array()
@@ -226,6 +235,41 @@ async fn every_action_on_does_them_all_and_completes() {
         names(&rec["removed"]["licenses"], "sku_id"),
         before.licenses
     );
+    // Every action is in the timeline, done or skipped with its reason; the ones the
+    // sandbox's Graph and Pax8 can perform are done.
+    let messages: Vec<String> = rec["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["step"] == "offboard_user")
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect();
+    for action in actions.keys() {
+        let words = action.replace('_', " ");
+        let entry = messages
+            .iter()
+            .find(|m| m.starts_with(&format!("{words}: ")))
+            .unwrap_or_else(|| panic!("{words} in {messages:#?}"));
+        assert!(
+            entry.contains(": done (") || entry.contains(": skipped ("),
+            "{entry}"
+        );
+    }
+    for done in [
+        "deactivate user",
+        "reset password",
+        "revoke sessions",
+        "remove groups",
+        "remove licenses",
+        "reduce distributor seats",
+    ] {
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with(&format!("{done}: done"))),
+            "{done}: {messages:#?}"
+        );
+    }
     // Every action left a trace on the ticket.
     let notes = app
         .cw_notes(rec["ticket_id"].as_str().expect("ticket"))
@@ -294,6 +338,7 @@ async fn a_denied_offboarding_changes_nothing() {
 #[tokio::test]
 async fn with_faults_an_offboarding_completes_exactly_once() {
     let app = spawn_app().await;
+    assert_eq!(standard_seats(&app).await, Some(5));
     let before = snapshot(&app, "AlexW@contoso.com").await;
     for service in ["graph", "connectwise", "pax8"] {
         app.faults(
@@ -341,6 +386,15 @@ async fn with_faults_an_offboarding_completes_exactly_once() {
         })
         .count();
     assert_eq!(same_summary, 1, "one ticket, {ticket}");
+    let notes = app.cw_notes(ticket).await;
+    let completion_notes = notes
+        .iter()
+        .filter(|n| n.contains("Offboarding of AlexW@contoso.com is complete"))
+        .count();
+    assert_eq!(completion_notes, 1, "{notes:#?}");
+    // The freed seat was given back once: 5 paid seats become 4, not 3.
+    app.advance(600).await;
+    assert_eq!(standard_seats(&app).await, Some(4));
 }
 
 #[tokio::test]
