@@ -1,5 +1,6 @@
-//! The HTML pages: the onboarding form at `/`, an onboarding's status page, and
-//! (with the steps) the decision pages and the pending approvals.
+//! The HTML pages: the onboarding form at `/`, the offboarding form at `/offboard`,
+//! their status pages, and (with the steps) the decision pages and the pending
+//! approvals.
 //!
 //! Plain HTML forms, no script: they post `application/x-www-form-urlencoded`,
 //! turned here into the same JSON form the API takes.

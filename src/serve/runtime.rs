@@ -1,5 +1,6 @@
-//! The interpreter as `onboard serve` runs it: the onboarding state machine with its
-//! `${...FunctionArn}` substitutions, a dispatcher from Task resources to the steps,
+//! The interpreter as `onboard serve` runs it: the onboarding and offboarding state
+//! machines with their `${...FunctionArn}` substitutions, a dispatcher from Task
+//! resources to the steps,
 //! the clock (system or virtual) and the loop that fires due timers.
 
 use std::sync::Arc;

@@ -546,3 +546,64 @@ async fn a_synced_user_is_offboarded_where_graph_can_and_the_rest_is_skipped_wit
         "{timeline}"
     );
 }
+
+#[tokio::test]
+async fn the_html_offboarding_form_starts_one_and_its_page_shows_the_restore_record() {
+    let app = spawn_app().await;
+    let page = app.client.get(app.url("/offboard")).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("action=\"/offboardings\""), "{html}");
+    assert!(html.contains("name=\"action.remove_groups\""), "{html}");
+
+    // A bad submission shows the errors and starts nothing.
+    let res = app
+        .client
+        .post(app.url("/offboardings"))
+        .form(&[("organization", "contoso"), ("user_principal_name", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("user_principal_name"));
+
+    let res = app
+        .client
+        .post(app.url("/offboardings"))
+        .form(&[
+            ("organization", "contoso"),
+            ("user_principal_name", "AlexW@contoso.com"),
+            ("action.remove_licenses", "false"),
+            ("action.deactivate_user", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let id = location.trim_start_matches("/offboardings/").to_owned();
+    let rec = settle(&app, &id).await;
+    assert_eq!(rec["status"], "completed", "{rec}");
+    let after = snapshot(&app, "AlexW@contoso.com").await;
+    assert!(!after.enabled, "the organization's default applies");
+    assert_eq!(
+        after.licenses,
+        [STANDARD],
+        "the form turned license removal off"
+    );
+
+    let page = app.client.get(app.url(&location)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Restore record") && html.contains("All Staff"),
+        "{html}"
+    );
+    // An offboarding is not shown as an onboarding.
+    let res = app
+        .client
+        .get(app.url(&format!("/onboardings/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
