@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use onboard_domain::request::organization_of;
 use onboard_domain::{DomainError, FieldError, parse_offboarding, parse_onboarding};
-use onboard_store::{NewRecord, Record, RecordKind, Status, StoreError, TimelineEvent};
+use onboard_store::{Record, RecordKind, Status, StoreError, TimelineEvent};
 use serde_json::{Value, json};
 
 use super::app::AppState;
@@ -125,18 +125,28 @@ fn accepted(answer: Value) -> Response {
 }
 
 /// Starts (or continues) a record's workflow in the background; answers when it parks.
-pub(crate) async fn start_workflow(state: &AppState, id: &str) -> tokio::task::JoinHandle<()> {
+pub(crate) async fn start_workflow(
+    state: &AppState,
+    kind: RecordKind,
+    id: &str,
+) -> tokio::task::JoinHandle<()> {
     let engine = state.engine.clone();
-    let machine = state.onboarding_machine.clone();
+    let (machine, input) = match kind {
+        RecordKind::Onboarding => (
+            state.onboarding_machine.clone(),
+            json!({"onboarding_id": id}),
+        ),
+        RecordKind::Offboarding => (
+            state.offboarding_machine.clone(),
+            json!({"offboarding_id": id}),
+        ),
+    };
     let id = id.to_owned();
     tokio::spawn(async move {
-        match engine
-            .start_execution(&machine, Some(&id), json!({"onboarding_id": id}))
-            .await
-        {
+        match engine.start_execution(&machine, Some(&id), input).await {
             Ok(_) | Err(onboard_asl::Error::ExecutionAlreadyExists(_)) => {}
             Err(e) => {
-                tracing::error!(onboarding_id = %id, error = %e, "starting the workflow failed")
+                tracing::error!(record_id = %id, error = %e, "starting the workflow failed")
             }
         }
     })
@@ -165,23 +175,61 @@ pub(crate) async fn accept_onboarding(
     key: Option<&str>,
     form: Value,
 ) -> Result<Value, ApiError> {
-    const SCOPE: &str = "onboarding";
+    accept(state, RecordKind::Onboarding, key, form).await
+}
+
+/// Validates and starts an offboarding; answers `{id, status}` (shared with the HTML form).
+pub(crate) async fn accept_offboarding(
+    state: &AppState,
+    key: Option<&str>,
+    form: Value,
+) -> Result<Value, ApiError> {
+    accept(state, RecordKind::Offboarding, key, form).await
+}
+
+/// Validates, stores and starts a record of `kind`; answers `{id, status}` once its
+/// workflow parks (or after `answer_within`).
+async fn accept(
+    state: &AppState,
+    kind: RecordKind,
+    key: Option<&str>,
+    form: Value,
+) -> Result<Value, ApiError> {
+    let scope = match kind {
+        RecordKind::Onboarding => "onboarding",
+        RecordKind::Offboarding => "offboarding",
+    };
     if let Some(key) = key
-        && let Some(answer) = first_answer(state, SCOPE, key).await?
+        && let Some(answer) = first_answer(state, scope, key).await?
     {
         return Ok(answer);
     }
     let org = organization(state, &form)?;
     // Validate before claiming the key: a bad form starts nothing and stores nothing.
     let variables = state.variables(org).map_err(ApiError::Internal)?;
-    parse_onboarding(&form, &variables).map_err(domain_errors)?;
+    match kind {
+        RecordKind::Onboarding => {
+            parse_onboarding(&form, &variables).map_err(domain_errors)?;
+        }
+        RecordKind::Offboarding => {
+            parse_offboarding(&form, &variables).map_err(domain_errors)?;
+        }
+    }
 
     let mut id = new_id();
     if let Some(key) = key {
-        id = claim_key(state, SCOPE, key, &id).await?;
+        id = claim_key(state, scope, key, &id).await?;
     }
-    match onboard_steps::accept_onboarding(&state.deps, &id, &form).await {
-        Ok(_) => {}
+    let stored = match kind {
+        RecordKind::Onboarding => onboard_steps::accept_onboarding(&state.deps, &id, &form)
+            .await
+            .map(drop),
+        RecordKind::Offboarding => onboard_steps::accept_offboarding(&state.deps, &id, &form)
+            .await
+            .map(drop),
+    };
+    match stored {
+        Ok(()) => {}
         Err(e) if !e.field_errors().is_empty() => {
             return Err(ApiError::Invalid(e.field_errors().to_vec()));
         }
@@ -194,8 +242,8 @@ pub(crate) async fn accept_onboarding(
             )));
         }
     }
-    tracing::info!(onboarding_id = %id, organization = %org.id, "onboarding accepted");
-    let handle = start_workflow(state, &id).await;
+    tracing::info!(record_id = %id, kind = scope, organization = %org.id, "request accepted");
+    let handle = start_workflow(state, kind, &id).await;
     match state.answer_within {
         None => {
             let _ = handle.await;
@@ -211,7 +259,7 @@ pub(crate) async fn accept_onboarding(
         .map_or(Status::Running, |r| r.status);
     let answer = json!({"id": id, "status": status.as_str()});
     if let Some(key) = key {
-        remember_answer(state, SCOPE, key, &answer).await;
+        remember_answer(state, scope, key, &answer).await;
     }
     Ok(answer)
 }
@@ -280,71 +328,21 @@ pub(crate) async fn get_offboarding(
     get_record(&state, &id, RecordKind::Offboarding).await
 }
 
-/// What an accepted offboarding's timeline says while no offboarding workflow exists.
-pub(crate) const NO_OFFBOARDING_WORKFLOW: &str = "accepted and stored; this server has no \
-    offboarding workflow yet, so nothing was changed in the tenant or on the ticket: \
-    a technician must offboard this user by hand";
-
-/// `POST /api/offboardings`: validated and stored. The offboarding workflow is not
-/// built yet: the record says so in its timeline rather than pretending to run.
+/// `POST /api/offboardings`.
+#[tracing::instrument(skip_all, fields(idempotency_key = tracing::field::Empty))]
 pub(crate) async fn create_offboarding(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    const SCOPE: &str = "offboarding";
     let key = idempotency_key(&headers)?;
+    if let Some(k) = &key {
+        tracing::Span::current().record("idempotency_key", k.as_str());
+    }
     let form = json_object(&body)?;
-    if let Some(key) = &key
-        && let Some(answer) = first_answer(&state, SCOPE, key).await?
-    {
-        return Ok(accepted(answer));
-    }
-    let org = organization(&state, &form)?;
-    let variables = state.variables(org).map_err(ApiError::Internal)?;
-    let request = parse_offboarding(&form, &variables).map_err(domain_errors)?;
-    let mut id = new_id();
-    if let Some(key) = &key {
-        id = claim_key(&state, SCOPE, key, &id).await?;
-    }
-    let now = state.clock.now();
-    let status = if request.scheduled_at.is_some_and(|s| s.at > now) {
-        Status::Scheduled
-    } else {
-        Status::Running
-    };
-    let record = NewRecord {
-        id: id.clone(),
-        kind: RecordKind::Offboarding,
-        organization: org.id.clone(),
-        status,
-        request: form,
-        ticket_id: request.ticket_id.as_ref().map(|t| t.as_str().to_owned()),
-        created_at: now,
-    };
-    match state.store.create_record(record).await {
-        Ok(_) => {
-            state
-                .store
-                .append_event(
-                    &id,
-                    TimelineEvent {
-                        at: now,
-                        step: "accept".into(),
-                        message: NO_OFFBOARDING_WORKFLOW.into(),
-                    },
-                )
-                .await?;
-        }
-        Err(StoreError::AlreadyExists { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    tracing::warn!(offboarding_id = %id, "offboarding stored; no offboarding workflow exists yet");
-    let answer = json!({"id": id, "status": status.as_str(), "detail": NO_OFFBOARDING_WORKFLOW});
-    if let Some(key) = &key {
-        remember_answer(&state, SCOPE, key, &answer).await;
-    }
-    Ok(accepted(answer))
+    accept_offboarding(&state, key.as_deref(), form)
+        .await
+        .map(accepted)
 }
 
 /// `GET /api/organizations`.

@@ -28,6 +28,8 @@ pub(crate) struct AppState {
     pub(crate) engine: Arc<Engine>,
     /// The ARN of the registered onboarding state machine.
     pub(crate) onboarding_machine: String,
+    /// The ARN of the registered offboarding state machine.
+    pub(crate) offboarding_machine: String,
     pub(crate) organizations: Arc<BTreeMap<String, Organization>>,
     pub(crate) msp_variables: Arc<VariableLayer>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -58,12 +60,15 @@ impl AppState {
     }
 
     /// The execution ARN of a record's workflow.
-    pub(crate) fn execution_arn(&self, record_id: &str) -> String {
+    pub(crate) fn execution_arn(&self, kind: RecordKind, record_id: &str) -> String {
+        let machine = match kind {
+            RecordKind::Onboarding => runtime::ONBOARDING_MACHINE,
+            RecordKind::Offboarding => runtime::OFFBOARDING_MACHINE,
+        };
         format!(
-            "arn:aws:states:{}:{}:execution:{}:{record_id}",
+            "arn:aws:states:{}:{}:execution:{machine}:{record_id}",
             onboard_asl::engine::REGION,
             onboard_asl::engine::ACCOUNT,
-            runtime::ONBOARDING_MACHINE
         )
     }
 }
@@ -84,6 +89,9 @@ pub(crate) fn router(state: AppState, sandbox: Option<Router>) -> Router {
         .route("/", get(pages::form_page))
         .route("/onboardings", post(pages::submit_form))
         .route("/onboardings/{id}", get(pages::onboarding_page))
+        .route("/offboard", get(pages::offboarding_form_page))
+        .route("/offboardings", post(pages::submit_offboarding_form))
+        .route("/offboardings/{id}", get(pages::offboarding_page))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/decisions/{id}",
@@ -139,39 +147,36 @@ pub(crate) fn flatten(layer: &VariableLayer) -> onboard_store::Variables {
         .collect()
 }
 
-/// Starts the workflow of every onboarding record that has none (the server stopped
+/// Starts the workflow of every onboarding or offboarding record that has none (the server stopped
 /// between accepting the form and starting its execution).
 async fn start_orphans(state: &AppState) -> anyhow::Result<usize> {
     let mut started = 0;
-    for status in [
-        Status::Running,
-        Status::PendingApproval,
-        Status::Scheduled,
-        Status::WaitingLicensePurchase,
-    ] {
-        let mut cursor = None;
-        loop {
-            let page = state
-                .store
-                .list_records(
-                    RecordKind::Onboarding,
-                    &RecordFilter::Status(status),
-                    500,
-                    cursor.as_ref(),
-                )
-                .await?;
-            for record in &page.items {
-                let arn = state.execution_arn(&record.id);
-                if let Err(onboard_asl::Error::ExecutionDoesNotExist(_)) =
-                    state.engine.describe_execution(&arn).await
-                {
-                    api::start_workflow(state, &record.id).await;
-                    started += 1;
+    for kind in [RecordKind::Onboarding, RecordKind::Offboarding] {
+        for status in [
+            Status::Running,
+            Status::PendingApproval,
+            Status::Scheduled,
+            Status::WaitingLicensePurchase,
+        ] {
+            let mut cursor = None;
+            loop {
+                let page = state
+                    .store
+                    .list_records(kind, &RecordFilter::Status(status), 500, cursor.as_ref())
+                    .await?;
+                for record in &page.items {
+                    let arn = state.execution_arn(kind, &record.id);
+                    if let Err(onboard_asl::Error::ExecutionDoesNotExist(_)) =
+                        state.engine.describe_execution(&arn).await
+                    {
+                        api::start_workflow(state, kind, &record.id).await;
+                        started += 1;
+                    }
                 }
-            }
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => break,
+                match page.next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
             }
         }
     }
@@ -445,12 +450,19 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
             &runtime::substitute(runtime::ONBOARDING_ASL)?,
         )
         .context("registering statemachine/onboarding.asl.json")?;
+    let offboarding_machine = engine
+        .register(
+            runtime::OFFBOARDING_MACHINE,
+            &runtime::substitute(runtime::OFFBOARDING_ASL)?,
+        )
+        .context("registering statemachine/offboarding.asl.json")?;
 
     let state = AppState {
         store,
         engine: engine.clone(),
         deps,
         onboarding_machine,
+        offboarding_machine,
         organizations: Arc::new(
             config_orgs
                 .iter()

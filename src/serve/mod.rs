@@ -2,7 +2,7 @@
 //!
 //! - [`app`]: the shared state and the router (API, pages, sandbox).
 //! - [`api`]: `/api/onboardings`, `/api/offboardings`, `/api/organizations`.
-//! - [`pages`]: the HTML form at `/`, decision pages, pending approvals.
+//! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`, status pages.
 //! - [`auth`]: API keys (hashed) on `/api/*`.
 //! - [`runtime`]: the interpreter, its step dispatcher, timers and the clock.
 //! - [`connections`]: the steps' per-organization connectors, from the configuration.

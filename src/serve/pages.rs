@@ -1,5 +1,6 @@
-//! The HTML pages: the onboarding form at `/`, an onboarding's status page, and
-//! (with the steps) the decision pages and the pending approvals.
+//! The HTML pages: the onboarding form at `/`, the offboarding form at `/offboard`,
+//! their status pages, and (with the steps) the decision pages and the pending
+//! approvals.
 //!
 //! Plain HTML forms, no script: they post `application/x-www-form-urlencoded`,
 //! turned here into the same JSON form the API takes.
@@ -15,6 +16,7 @@ use serde_json::{Map, Value};
 use super::api;
 use super::app::AppState;
 use super::error::ApiError;
+use onboard_store::RecordKind;
 
 /// Escapes text for HTML.
 pub(crate) fn esc(text: &str) -> String {
@@ -109,7 +111,7 @@ fn form_html(state: &AppState, values: &BTreeMap<String, String>, errors: &str) 
         "{errors}<form method=\"post\" action=\"/onboardings\">\
          <label for=\"organization\">Organization</label><select id=\"organization\" name=\"organization\">{orgs}</select>\
          {inputs}{}{}<button type=\"submit\">Start onboarding</button></form>\
-         <p><a href=\"/approvals\">Pending approvals</a></p>",
+         <p><a href=\"/offboard\">Offboard a user</a> · <a href=\"/approvals\">Pending approvals</a></p>",
         select(
             "license_purchase",
             "If no license is free",
@@ -197,22 +199,11 @@ pub(crate) async fn submit_form(
             Redirect::to(&format!("/onboardings/{}", esc(id))).into_response()
         }
         Err(e) => match api::field_errors(&e) {
-            Some(errors) => {
-                let mut list = String::from("<ul class=\"err\">");
-                for fe in errors {
-                    list.push_str(&format!(
-                        "<li><b>{}</b>: {}</li>",
-                        esc(&fe.field),
-                        esc(&fe.message)
-                    ));
-                }
-                list.push_str("</ul><p>Nothing was started.</p>");
-                (
-                    StatusCode::BAD_REQUEST,
-                    page("New user", &form_html(&state, &values, &list)),
-                )
-                    .into_response()
-            }
+            Some(errors) => (
+                StatusCode::BAD_REQUEST,
+                page("New user", &form_html(&state, &values, &error_list(errors))),
+            )
+                .into_response(),
             None => e.into_response(),
         },
     }
@@ -223,15 +214,32 @@ pub(crate) async fn onboarding_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if let Err(r) = pages_open(&state) {
+    record_page(&state, &id, RecordKind::Onboarding).await
+}
+
+/// `GET /offboardings/{id}`: an offboarding's status, timeline and restore record.
+pub(crate) async fn offboarding_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    record_page(&state, &id, RecordKind::Offboarding).await
+}
+
+async fn record_page(state: &AppState, id: &str, kind: RecordKind) -> Result<Response, ApiError> {
+    if let Err(r) = pages_open(state) {
         return Ok(*r);
     }
+    let (what, title, again, api_path) = match kind {
+        RecordKind::Onboarding => ("onboarding", "Onboarding", "/", "onboardings"),
+        RecordKind::Offboarding => ("offboarding", "Offboarding", "/offboard", "offboardings"),
+    };
     let record = state
         .store
-        .get_record(&id)
+        .get_record(id)
         .await?
-        .ok_or(ApiError::NotFound("onboarding"))?;
-    let timeline = state.store.timeline(&id).await?;
+        .filter(|r| r.kind == kind)
+        .ok_or(ApiError::NotFound(what))?;
+    let timeline = state.store.timeline(id).await?;
     let mut rows = String::new();
     for e in &timeline {
         rows.push_str(&format!(
@@ -241,17 +249,170 @@ pub(crate) async fn onboarding_page(
             esc(&e.message)
         ));
     }
+    let removed = match (&kind, &record.removed) {
+        (RecordKind::Offboarding, Some(removed)) => format!(
+            "<h2>Restore record</h2><pre>{}</pre>",
+            esc(&serde_json::to_string_pretty(removed).unwrap_or_default())
+        ),
+        _ => String::new(),
+    };
     let body = format!(
         "<p>Organization <b>{}</b> · status <b>{}</b> · user <b>{}</b> · ticket <b>{}</b></p>\
-         <table><tr><th>When</th><th>Step</th><th>What</th></tr>{rows}</table>\
-         <p><a href=\"/\">Another user</a> · <a href=\"/api/onboardings/{}\">JSON</a></p>",
+         <table><tr><th>When</th><th>Step</th><th>What</th></tr>{rows}</table>{removed}\
+         <p><a href=\"{again}\">Another user</a> · <a href=\"/api/{api_path}/{}\">JSON</a></p>",
         esc(&record.organization),
         esc(record.status.as_str()),
         esc(record.user_principal_name.as_deref().unwrap_or("not yet")),
         esc(record.ticket_id.as_deref().unwrap_or("not yet")),
         esc(&record.id),
     );
-    Ok(page("Onboarding", &body).into_response())
+    Ok(page(title, &body).into_response())
+}
+
+fn offboarding_form_html(
+    state: &AppState,
+    values: &BTreeMap<String, String>,
+    errors: &str,
+) -> String {
+    let value = |k: &str| esc(values.get(k).map_or("", String::as_str));
+    let mut orgs = String::new();
+    for o in state.organizations.values() {
+        let selected = if values.get("organization") == Some(&o.id) {
+            " selected"
+        } else {
+            ""
+        };
+        orgs.push_str(&format!(
+            "<option value=\"{}\"{selected}>{} ({})</option>",
+            esc(&o.id),
+            esc(&o.name),
+            esc(&o.domain)
+        ));
+    }
+    let mut inputs = String::new();
+    for (field, label) in [
+        ("user_principal_name", "User (UPN, required)"),
+        ("ticket_id", "Existing PSA ticket"),
+        (
+            "scheduled_at",
+            "When (RFC 3339, or YYYY-MM-DD for the end of that working day; empty: now)",
+        ),
+        ("delegate_to", "Delegate to (a UPN; default the manager)"),
+    ] {
+        inputs.push_str(&format!(
+            "<label for=\"{field}\">{label}</label><input id=\"{field}\" name=\"{field}\" value=\"{}\">",
+            value(field)
+        ));
+    }
+    let mut actions = String::new();
+    // Every action the API knows, so the form cannot drift from it.
+    for action in onboard_domain::request::OffboardingActions::NAMES {
+        let label = action.replace('_', " ");
+        let name = format!("action.{action}");
+        let mut options = String::new();
+        for (v, text) in [
+            ("", "the organization's setting"),
+            ("true", "yes"),
+            ("false", "no"),
+        ] {
+            let sel = if values.get(&name).map(String::as_str) == Some(v) {
+                " selected"
+            } else {
+                ""
+            };
+            options.push_str(&format!("<option value=\"{v}\"{sel}>{text}</option>"));
+        }
+        actions.push_str(&format!(
+            "<label for=\"{name}\">{label}</label><select id=\"{name}\" name=\"{name}\">{options}</select>"
+        ));
+    }
+    format!(
+        "{errors}<form method=\"post\" action=\"/offboardings\">\
+         <label for=\"organization\">Organization</label><select id=\"organization\" name=\"organization\">{orgs}</select>\
+         {inputs}<h2>Actions</h2>{actions}<button type=\"submit\">Start offboarding</button></form>\
+         <p><a href=\"/\">Onboard a user</a> · <a href=\"/approvals\">Pending approvals</a></p>"
+    )
+}
+
+/// `GET /offboard`: the offboarding form.
+pub(crate) async fn offboarding_form_page(State(state): State<AppState>) -> Response {
+    if let Err(r) = pages_open(&state) {
+        return *r;
+    }
+    page(
+        "Offboard a user",
+        &offboarding_form_html(&state, &BTreeMap::new(), ""),
+    )
+    .into_response()
+}
+
+/// The urlencoded offboarding form as the API's JSON form: blank fields left out,
+/// `action.NAME` selects gathered into `actions`.
+fn to_offboarding_json_form(values: &BTreeMap<String, String>) -> Value {
+    let mut form = Map::new();
+    let mut actions = Map::new();
+    for (k, v) in values {
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        if let Some(action) = k.strip_prefix("action.") {
+            let on = match v {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                // Left for the API to refuse with a field error.
+                other => Value::String(other.to_owned()),
+            };
+            actions.insert(action.to_owned(), on);
+        } else {
+            form.insert(k.clone(), Value::String(v.to_owned()));
+        }
+    }
+    if !actions.is_empty() {
+        form.insert("actions".into(), Value::Object(actions));
+    }
+    Value::Object(form)
+}
+
+/// `POST /offboardings`: the HTML offboarding form's submission.
+pub(crate) async fn submit_offboarding_form(
+    State(state): State<AppState>,
+    Form(values): Form<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(r) = pages_open(&state) {
+        return *r;
+    }
+    match api::accept_offboarding(&state, None, to_offboarding_json_form(&values)).await {
+        Ok(answer) => {
+            let id = answer.get("id").and_then(Value::as_str).unwrap_or_default();
+            Redirect::to(&format!("/offboardings/{}", esc(id))).into_response()
+        }
+        Err(e) => match api::field_errors(&e) {
+            Some(errors) => (
+                StatusCode::BAD_REQUEST,
+                page(
+                    "Offboard a user",
+                    &offboarding_form_html(&state, &values, &error_list(errors)),
+                ),
+            )
+                .into_response(),
+            None => e.into_response(),
+        },
+    }
+}
+
+/// Field errors as a list above a form.
+fn error_list(errors: &[onboard_domain::FieldError]) -> String {
+    let mut list = String::from("<ul class=\"err\">");
+    for fe in errors {
+        list.push_str(&format!(
+            "<li><b>{}</b>: {}</li>",
+            esc(&fe.field),
+            esc(&fe.message)
+        ));
+    }
+    list.push_str("</ul><p>Nothing was started.</p>");
+    list
 }
 
 #[cfg(test)]
@@ -274,6 +435,26 @@ mod tests {
             to_json_form(&values),
             json!({"organization": "contoso", "first_name": "Ada",
                    "licenses": ["SPB", "O365_BUSINESS_PREMIUM"]})
+        );
+    }
+
+    #[test]
+    fn the_html_offboarding_form_becomes_the_api_form() {
+        let values: BTreeMap<String, String> = [
+            ("organization", "contoso"),
+            ("user_principal_name", " ada@contoso.example "),
+            ("scheduled_at", ""),
+            ("action.remove_groups", "false"),
+            ("action.reset_password", "true"),
+            ("action.revoke_sessions", ""),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(
+            to_offboarding_json_form(&values),
+            json!({"organization": "contoso", "user_principal_name": "ada@contoso.example",
+                   "actions": {"remove_groups": false, "reset_password": true}})
         );
     }
 

@@ -1,5 +1,6 @@
-//! The interpreter as `onboard serve` runs it: the onboarding state machine with its
-//! `${...FunctionArn}` substitutions, a dispatcher from Task resources to the steps,
+//! The interpreter as `onboard serve` runs it: the onboarding and offboarding state
+//! machines with their `${...FunctionArn}` substitutions, a dispatcher from Task
+//! resources to the steps,
 //! the clock (system or virtual) and the loop that fires due timers.
 
 use std::sync::Arc;
@@ -17,6 +18,10 @@ use serde_json::Value;
 pub(crate) const ONBOARDING_ASL: &str = include_str!("../../statemachine/onboarding.asl.json");
 /// The name the onboarding state machine is registered under.
 pub(crate) const ONBOARDING_MACHINE: &str = "onboarding";
+/// The offboarding workflow, deployed as-is to AWS and run here.
+pub(crate) const OFFBOARDING_ASL: &str = include_str!("../../statemachine/offboarding.asl.json");
+/// The name the offboarding state machine is registered under.
+pub(crate) const OFFBOARDING_MACHINE: &str = "offboarding";
 
 /// The account and region of the local Lambda ARNs (the interpreter's own).
 const LAMBDA_ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:123456789012:function:";
@@ -347,6 +352,32 @@ mod tests {
         engine
             .register(ONBOARDING_MACHINE, &substitute(ONBOARDING_ASL).unwrap())
             .unwrap();
+    }
+
+    #[test]
+    fn the_offboarding_machine_registers_with_only_known_steps() {
+        let text = substitute(OFFBOARDING_ASL).unwrap();
+        assert!(!text.contains("${"));
+        for step in [
+            "ValidateOffboarding",
+            "EnsureOffboardingTicket",
+            "RequestOffboardingApproval",
+            "CloseOffboarding",
+            "MarkOffboardingScheduled",
+            "RecordRestorePoint",
+            "OffboardUser",
+            "CompleteOffboarding",
+            "HandleOffboardingFailure",
+        ] {
+            assert!(text.contains(&lambda_arn(step)), "{step}");
+            assert!(onboard_steps::dispatch::FUNCTIONS.contains(&step), "{step}");
+        }
+        let engine = onboard_asl::Engine::new(
+            Arc::new(onboard_asl::MemoryStore::new()),
+            Arc::new(onboard_asl::SystemClock),
+            Arc::new(onboard_asl::mock::MockDispatcher::empty()),
+        );
+        engine.register(OFFBOARDING_MACHINE, &text).unwrap();
     }
 
     #[tokio::test]

@@ -155,42 +155,6 @@ async fn a_configured_server_requires_an_api_key_on_the_api_only() {
     assert_eq!(res.status(), 200);
 }
 
-#[tokio::test]
-async fn an_offboarding_is_validated_and_stored_and_says_no_workflow_ran() {
-    let app = spawn_app().await;
-    let res = app
-        .client
-        .post(app.url("/api/offboardings"))
-        .json(&json!({"organization": "contoso"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["errors"][0]["field"], "user_principal_name");
-
-    let res = app
-        .client
-        .post(app.url("/api/offboardings"))
-        .json(&json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let body: Value = res.json().await.unwrap();
-    let id = body["id"].as_str().unwrap();
-    let rec = app.get_json(&format!("/api/offboardings/{id}")).await;
-    assert_eq!(rec["organization"], "contoso");
-    assert!(
-        rec["timeline"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no offboarding workflow")
-    );
-    // Nothing was done to the user.
-    assert_eq!(app.users_named("alexw").await.len(), 1);
-}
-
 #[test]
 fn a_bad_configuration_stops_the_start_naming_the_setting() {
     let (code, err) = crate::helpers::serve_refusal(

@@ -1,4 +1,4 @@
-//! End-to-end scenarios of issue 8 against the real `onboard serve --sandbox
+//! End-to-end scenarios of issues 8 (onboarding) and 9 (offboarding) against the real `onboard serve --sandbox
 //! --virtual-clock`, driven only through HTTP; the sandbox's Graph tenant, PSA
 //! tickets and outbox are read through the sandbox's own endpoints.
 
@@ -7,4 +7,5 @@
 mod api;
 mod destinations;
 mod helpers;
+mod offboarding;
 mod workflow;

@@ -1,0 +1,609 @@
+//! The offboarding workflow end to end: the "Done when" list of issue 9, driven
+//! only through HTTP against `onboard serve --sandbox --virtual-clock`.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+/// `O365_BUSINESS_PREMIUM` (Business Standard) in the demo tenant: Alex's license.
+const STANDARD: &str = "f245ecc8-75af-4f8e-b61f-27d8114de5f3";
+
+/// The embedded defaults' ConnectWise names plus `org_variables` for Contoso.
+fn config(org_variables: &str) -> String {
+    format!(
+        r#"
+[variables]
+time_zone = "UTC"
+default_psa = "connectwise"
+default_ticket_location = "Service Desk"
+default_ticket_status = "In Progress"
+ticket_status_waiting_input = "Waiting Customer"
+ticket_status_workflow_complete = "Completed"
+default_priority = "Priority 3 - Normal Response"
+new_user_approval_email = "approvals@contoso.com"
+send_from_address = "onboarding@msp.example"
+
+[organizations.contoso]
+name = "Contoso"
+domain = "contoso.com"
+
+[organizations.contoso.variables]
+{org_variables}
+"#
+    )
+}
+
+/// Posts an offboarding that must be accepted; answers its id.
+async fn offboard(app: &TestApp, form: Value) -> String {
+    let res = app
+        .client
+        .post(app.url("/api/offboardings"))
+        .json(&form)
+        .send()
+        .await
+        .expect("POST /api/offboardings");
+    let status = res.status();
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(status, 202, "{body}");
+    assert!(body["status"].is_string(), "{body}");
+    body["id"].as_str().expect("id").to_owned()
+}
+
+async fn offboarding(app: &TestApp, id: &str) -> Value {
+    app.get_json(&format!("/api/offboardings/{id}")).await
+}
+
+/// What the Graph simulator says of a user: enabled, groups and license SKU ids.
+struct Snapshot {
+    id: String,
+    enabled: bool,
+    groups: Vec<String>,
+    licenses: Vec<String>,
+    manager: Option<String>,
+}
+
+async fn snapshot(app: &TestApp, upn: &str) -> Snapshot {
+    let user = app
+        .graph(&format!(
+            "/users/{upn}?$select=id,accountEnabled,assignedLicenses"
+        ))
+        .await;
+    assert!(!user.is_null(), "{upn} exists");
+    let id = user["id"].as_str().expect("id").to_owned();
+    let mut groups: Vec<String> = app.graph(&format!("/users/{id}/memberOf")).await["value"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|g| g["displayName"].as_str().map(str::to_owned))
+        .collect();
+    groups.sort();
+    let mut licenses: Vec<String> = user["assignedLicenses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|l| l["skuId"].as_str().map(str::to_owned))
+        .collect();
+    licenses.sort();
+    let manager = app.graph(&format!("/users/{id}/manager")).await["userPrincipalName"]
+        .as_str()
+        .map(str::to_ascii_lowercase);
+    Snapshot {
+        id,
+        enabled: user["accountEnabled"].as_bool().unwrap_or(true),
+        groups,
+        licenses,
+        manager,
+    }
+}
+
+/// Advances the clock until the offboarding leaves the running states.
+async fn settle(app: &TestApp, id: &str) -> Value {
+    for _ in 0..30 {
+        let rec = offboarding(app, id).await;
+        if !matches!(rec["status"].as_str(), Some("running")) {
+            return rec;
+        }
+        app.advance(300).await;
+    }
+    offboarding(app, id).await
+}
+
+/// The demo tenant's paid seats of `O365_BUSINESS_PREMIUM`, as Graph says.
+async fn standard_seats(app: &TestApp) -> Option<u64> {
+    app.graph("/subscribedSkus").await["value"]
+        .as_array()?
+        .iter()
+        .find(|s| s["skuId"] == STANDARD)?["prepaidUnits"]["enabled"]
+        .as_u64()
+}
+
+fn names(list: &Value, key: &str) -> Vec<String> {
+    let mut out: Vec<String> = list
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e[key].as_str().map(str::to_owned))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn defaults_only_shut_the_account_remove_groups_and_licenses_and_record_them() {
+    let app = spawn_app().await;
+    let before = snapshot(&app, "AlexW@contoso.com").await;
+    assert!(before.enabled);
+    assert!(
+        before.groups.contains(&"All Staff".to_owned()),
+        "{:?}",
+        before.groups
+    );
+    assert!(before.licenses.contains(&STANDARD.to_owned()));
+
+    let id = offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com"}),
+    )
+    .await;
+    let rec = settle(&app, &id).await;
+    assert_eq!(rec["status"], "completed", "{rec}");
+    assert_eq!(rec["organization"], "contoso");
+    assert!(
+        rec["timeline"].as_array().is_some_and(|t| t.len() > 2),
+        "{rec}"
+    );
+
+    let after = snapshot(&app, "AlexW@contoso.com").await;
+    assert!(!after.enabled, "sign-in is blocked");
+    assert!(after.licenses.is_empty(), "{:?}", after.licenses);
+    assert!(
+        !after.groups.contains(&"All Staff".to_owned()),
+        "{:?}",
+        after.groups
+    );
+    assert!(
+        !after.groups.contains(&"Sales".to_owned()),
+        "{:?}",
+        after.groups
+    );
+
+    // The restore record matches what the user had.
+    let removed = &rec["removed"];
+    assert!(removed.is_object(), "{rec}");
+    assert_eq!(removed["enabled"], true, "{removed}");
+    let recorded_groups = names(&removed["groups"], "display_name");
+    for g in &before.groups {
+        assert!(recorded_groups.contains(g), "{g} in {removed}");
+    }
+    assert_eq!(
+        names(&removed["licenses"], "sku_id"),
+        before.licenses,
+        "{removed}"
+    );
+    assert_eq!(
+        removed["manager"]["user_principal_name"]
+            .as_str()
+            .map(str::to_ascii_lowercase),
+        before.manager,
+        "{removed}"
+    );
+    assert_eq!(before.manager.as_deref(), Some("adelev@contoso.com"));
+
+    // The ticket was opened, noted and closed.
+    let ticket = rec["ticket_id"].as_str().expect("a ticket");
+    let t = app.cw_ticket(ticket).await;
+    assert_eq!(t["status"]["name"], "Completed", "{t}");
+    assert!(!app.cw_notes(ticket).await.is_empty());
+    let _ = before.id;
+}
+
+#[tokio::test]
+async fn every_action_on_does_them_all_and_completes() {
+    let app = spawn_app().await;
+    let before = snapshot(&app, "AlexW@contoso.com").await;
+    let actions: serde_json::Map<String, Value> = [
+        "deactivate_user",
+        "revoke_sessions",
+        "reset_password",
+        "remove_auth_methods",
+        "remove_groups",
+        "remove_licenses",
+        "set_manager_as_delegate",
+        "forward_mail_to_manager",
+        "set_auto_reply",
+        "hide_from_gal",
+        "reduce_distributor_seats",
+    ]
+    .into_iter()
+    .map(|a| (a.to_owned(), Value::Bool(true)))
+    .collect();
+    let id = offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com",
+               "actions": actions}),
+    )
+    .await;
+    let rec = settle(&app, &id).await;
+    assert_eq!(rec["status"], "completed", "{rec}");
+    let after = snapshot(&app, "AlexW@contoso.com").await;
+    assert!(!after.enabled);
+    assert!(after.licenses.is_empty());
+    assert_eq!(
+        names(&rec["removed"]["licenses"], "sku_id"),
+        before.licenses
+    );
+    // Every action is in the timeline, done or skipped with its reason; the ones the
+    // sandbox's Graph and Pax8 can perform are done.
+    let messages: Vec<String> = rec["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["step"] == "offboard_user")
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect();
+    for action in actions.keys() {
+        let words = action.replace('_', " ");
+        let entry = messages
+            .iter()
+            .find(|m| m.starts_with(&format!("{words}: ")))
+            .unwrap_or_else(|| panic!("{words} in {messages:#?}"));
+        assert!(
+            entry.contains(": done (") || entry.contains(": skipped ("),
+            "{entry}"
+        );
+    }
+    for done in [
+        "deactivate user",
+        "reset password",
+        "revoke sessions",
+        "remove groups",
+        "remove licenses",
+        "reduce distributor seats",
+    ] {
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with(&format!("{done}: done"))),
+            "{done}: {messages:#?}"
+        );
+    }
+    // Every action left a trace on the ticket.
+    let notes = app
+        .cw_notes(rec["ticket_id"].as_str().expect("ticket"))
+        .await
+        .join("\n")
+        .to_ascii_lowercase();
+    assert!(notes.contains("password"), "{notes}");
+    assert!(notes.contains("licen"), "{notes}");
+    assert!(notes.contains("group"), "{notes}");
+}
+
+#[tokio::test]
+async fn a_scheduled_offboarding_does_nothing_before_its_time() {
+    let app = spawn_app().await;
+    let at = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(48))
+        .expect("time");
+    let id = offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com",
+               "scheduled_at": at.to_string()}),
+    )
+    .await;
+    assert_eq!(offboarding(&app, &id).await["status"], "scheduled");
+
+    app.advance(24 * 3600).await;
+    let rec = offboarding(&app, &id).await;
+    assert_eq!(rec["status"], "scheduled", "{rec}");
+    let mid = snapshot(&app, "AlexW@contoso.com").await;
+    assert!(mid.enabled, "nothing is done before the time");
+    assert!(!mid.licenses.is_empty());
+    assert!(mid.groups.contains(&"All Staff".to_owned()));
+
+    app.advance(25 * 3600).await;
+    let rec = settle(&app, &id).await;
+    assert_eq!(rec["status"], "completed", "{rec}");
+    assert!(!snapshot(&app, "AlexW@contoso.com").await.enabled);
+}
+
+#[tokio::test]
+async fn a_denied_offboarding_changes_nothing() {
+    let app = spawn_app_with(&config(
+        "require_approval_for_offboarding_users = 1\noffboarding_user_approval_email = [\"approvals@contoso.com\"]",
+    ))
+    .await;
+    let id = offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com"}),
+    )
+    .await;
+    assert_eq!(offboarding(&app, &id).await["status"], "pending_approval");
+    let deny = app
+        .outbox_link("deny")
+        .await
+        .expect("a deny link in the mail");
+    assert_eq!(app.post_link(&deny).await.status(), 200);
+    assert_eq!(app.post_link(&deny).await.status(), 409);
+    let rec = settle(&app, &id).await;
+    assert_eq!(rec["status"], "denied", "{rec}");
+    let after = snapshot(&app, "AlexW@contoso.com").await;
+    assert!(after.enabled);
+    assert!(!after.licenses.is_empty());
+    assert!(after.groups.contains(&"All Staff".to_owned()));
+}
+
+#[tokio::test]
+async fn with_faults_an_offboarding_completes_exactly_once() {
+    let app = spawn_app().await;
+    assert_eq!(standard_seats(&app).await, Some(5));
+    let before = snapshot(&app, "AlexW@contoso.com").await;
+    for service in ["graph", "connectwise", "pax8"] {
+        app.faults(
+            service,
+            json!({"throttle_rate": 0.1, "error_rate": 0.1, "retry_after_seconds": 0, "seed": 7}),
+        )
+        .await;
+    }
+    let id = offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com",
+               "actions": {"reduce_distributor_seats": true}}),
+    )
+    .await;
+    let rec = settle(&app, &id).await;
+    for service in ["graph", "connectwise", "pax8"] {
+        app.faults(service, json!({})).await;
+    }
+    assert_eq!(rec["status"], "completed", "{rec}");
+    // Exactly once: one ticket for it, one completion in the timeline, one restore
+    // record that still names what the user had (not the emptied account).
+    let completions = rec["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["step"] == "complete_offboarding")
+        .count();
+    assert_eq!(completions, 1, "{rec}");
+    assert_eq!(
+        names(&rec["removed"]["licenses"], "sku_id"),
+        before.licenses
+    );
+    let after = snapshot(&app, "AlexW@contoso.com").await;
+    assert!(!after.enabled);
+    assert!(after.licenses.is_empty());
+    let ticket = rec["ticket_id"].as_str().expect("ticket");
+    let same_summary = app
+        .cw_tickets()
+        .await
+        .iter()
+        .filter(|t| {
+            t["summary"]
+                .as_str()
+                .is_some_and(|s| s.to_ascii_lowercase().contains("alex"))
+        })
+        .count();
+    assert_eq!(same_summary, 1, "one ticket, {ticket}");
+    let notes = app.cw_notes(ticket).await;
+    let completion_notes = notes
+        .iter()
+        .filter(|n| n.contains("Offboarding of AlexW@contoso.com is complete"))
+        .count();
+    assert_eq!(completion_notes, 1, "{notes:#?}");
+    // The freed seat was given back once: 5 paid seats become 4, not 3.
+    app.advance(600).await;
+    assert_eq!(standard_seats(&app).await, Some(4));
+}
+
+#[tokio::test]
+async fn a_bad_form_is_refused_with_field_errors_and_a_key_replays_the_answer() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(app.url("/api/offboardings"))
+        .json(&json!({"organization": "contoso", "actions": {"nope": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let body: Value = res.json().await.unwrap();
+    let fields = names(&body["errors"], "field");
+    assert!(fields.contains(&"user_principal_name".to_owned()), "{body}");
+    assert!(fields.contains(&"actions.nope".to_owned()), "{body}");
+
+    let form = json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com"});
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let res = app
+            .client
+            .post(app.url("/api/offboardings"))
+            .header("Idempotency-Key", "leaver-1")
+            .json(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+        let body: Value = res.json().await.unwrap();
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids[0], ids[1]);
+    // Not an onboarding.
+    let res = app
+        .client
+        .get(app.url(&format!("/api/onboardings/{}", ids[0])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    // The web form is linked from the onboarding form.
+    let home = app.client.get(app.url("/")).send().await.unwrap();
+    assert!(home.text().await.unwrap().contains("href=\"/offboard\""));
+    let page = app.client.get(app.url("/offboard")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("user_principal_name"));
+}
+
+/// The sandbox runs in its own server (its state is in memory), so the server under
+/// test can be killed and restarted while the tenant and tickets stay.
+#[tokio::test]
+async fn an_offboarding_accepted_before_a_restart_completes_after_it() {
+    let sandbox = spawn_app().await;
+    let mut app = crate::helpers::spawn_app_against(
+        &sandbox,
+        "require_approval_for_offboarding_users = 1\noffboarding_user_approval_email = [\"approvals@contoso.com\"]",
+    )
+    .await;
+    let id = offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com"}),
+    )
+    .await;
+    assert_eq!(offboarding(&app, &id).await["status"], "pending_approval");
+    let approve = app.outbox_link("approve").await.expect("an approve link");
+    app.restart();
+    assert_eq!(offboarding(&app, &id).await["status"], "pending_approval");
+    assert!(snapshot(&sandbox, "AlexW@contoso.com").await.enabled);
+    assert_eq!(app.post_link(&approve).await.status(), 200);
+    let rec = settle(&app, &id).await;
+    assert_eq!(rec["status"], "completed", "{rec}");
+    assert!(!snapshot(&sandbox, "AlexW@contoso.com").await.enabled);
+}
+
+/// The demo sandbox (crates/sandbox/examples/sandbox.toml, the embedded default)
+/// plus a user synchronised from on-premises AD, in a synced group and a cloud
+/// group, with a license.
+fn with_synced_user() -> String {
+    format!(
+        "{}\n{}\n{}",
+        config(""),
+        include_str!("../../crates/sandbox/examples/sandbox.toml"),
+        r#"
+[[sandbox.graph.tenants.users]]
+user_principal_name = "GradyA@contoso.com"
+display_name = "Grady Archie"
+given_name = "Grady"
+surname = "Archie"
+mail = "GradyA@contoso.com"
+proxy_addresses = ["SMTP:GradyA@contoso.com"]
+usage_location = "US"
+manager = "AdeleV@contoso.com"
+licenses = ["EXCHANGESTANDARD"]
+on_premises_sync_enabled = true
+
+[[sandbox.graph.tenants.groups]]
+display_name = "Branch Staff (synced)"
+on_premises_sync_enabled = true
+members = ["GradyA@contoso.com"]
+
+[[sandbox.graph.tenants.groups]]
+display_name = "Projects"
+members = ["GradyA@contoso.com"]
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_synced_user_is_offboarded_where_graph_can_and_the_rest_is_skipped_with_reasons() {
+    let app = spawn_app_with(&with_synced_user()).await;
+    let before = snapshot(&app, "GradyA@contoso.com").await;
+    assert!(before.enabled);
+    assert_eq!(before.groups, ["Branch Staff (synced)", "Projects"]);
+    assert_eq!(before.licenses.len(), 1);
+
+    let id = offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "GradyA@contoso.com"}),
+    )
+    .await;
+    let rec = settle(&app, &id).await;
+    assert_eq!(rec["status"], "completed", "{rec}");
+    assert_eq!(rec["removed"]["synced"], true, "{rec}");
+    assert_eq!(
+        names(&rec["removed"]["groups"], "display_name"),
+        before.groups
+    );
+    assert_eq!(
+        names(&rec["removed"]["licenses"], "sku_id"),
+        before.licenses
+    );
+
+    let after = snapshot(&app, "GradyA@contoso.com").await;
+    // Sign-in is mastered on-premises: Graph cannot block it, so it is skipped.
+    assert!(after.enabled);
+    // The synced group stays (it cannot be changed from the cloud); the cloud group goes.
+    assert_eq!(after.groups, ["Branch Staff (synced)"]);
+    assert!(after.licenses.is_empty());
+    let timeline = rec["timeline"].to_string().to_ascii_lowercase();
+    assert!(timeline.contains("skipped"), "{timeline}");
+    assert!(
+        timeline.contains("synced") || timeline.contains("on-premises"),
+        "{timeline}"
+    );
+}
+
+#[tokio::test]
+async fn the_html_offboarding_form_starts_one_and_its_page_shows_the_restore_record() {
+    let app = spawn_app().await;
+    let page = app.client.get(app.url("/offboard")).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("action=\"/offboardings\""), "{html}");
+    assert!(html.contains("name=\"action.remove_groups\""), "{html}");
+
+    // A bad submission shows the errors and starts nothing.
+    let res = app
+        .client
+        .post(app.url("/offboardings"))
+        .form(&[("organization", "contoso"), ("user_principal_name", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("user_principal_name"));
+
+    let res = app
+        .client
+        .post(app.url("/offboardings"))
+        .form(&[
+            ("organization", "contoso"),
+            ("user_principal_name", "AlexW@contoso.com"),
+            ("action.remove_licenses", "false"),
+            ("action.deactivate_user", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let id = location.trim_start_matches("/offboardings/").to_owned();
+    let rec = settle(&app, &id).await;
+    assert_eq!(rec["status"], "completed", "{rec}");
+    let after = snapshot(&app, "AlexW@contoso.com").await;
+    assert!(!after.enabled, "the organization's default applies");
+    assert_eq!(
+        after.licenses,
+        [STANDARD],
+        "the form turned license removal off"
+    );
+
+    let page = app.client.get(app.url(&location)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Restore record") && html.contains("All Staff"),
+        "{html}"
+    );
+    // An offboarding is not shown as an onboarding.
+    let res = app
+        .client
+        .get(app.url(&format!("/onboardings/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
