@@ -96,17 +96,8 @@ impl Onboarding {
     }
 
     /// The PSA and the ticket, once [`crate::ensure_ticket`] has found or made one.
-    pub(crate) async fn ticket(
-        &self,
-        deps: &Deps,
-    ) -> Result<Option<(Arc<dyn Psa>, TicketId)>, StepError> {
-        let Some(ticket) = self.record.ticket_id.as_deref() else {
-            return Ok(None);
-        };
-        Ok(self
-            .psa(deps)
-            .await?
-            .map(|psa| (psa, TicketId::new(ticket))))
+    pub(crate) async fn ticket(&self, deps: &Deps) -> Result<Ticketed, StepError> {
+        Ok(ticket_of(self.psa(deps).await?, &self.record))
     }
 
     /// Adds an internal note keyed by `part` (a retried step finds its note and
@@ -117,14 +108,7 @@ impl Onboarding {
         part: &str,
         text: &str,
     ) -> Result<Option<NoteOutcome>, StepError> {
-        let Some((psa, ticket)) = self.ticket(deps).await? else {
-            return Ok(None);
-        };
-        let note = Note::new(NoteKey::new(self.id(), part), text);
-        psa.add_internal_note(&ticket, &note)
-            .await
-            .map(Some)
-            .map_err(|e| StepError::connector(Port::Psa, e))
+        internal_note(self.ticket(deps).await?, self.id(), part, text).await
     }
 
     /// Adds a note whose text is a secret (the password, when the organization
@@ -152,13 +136,7 @@ impl Onboarding {
         part: &str,
         text: &str,
     ) -> Result<(), StepError> {
-        if let Some((psa, ticket)) = self.ticket(deps).await? {
-            let note = Note::new(NoteKey::new(self.id(), part), text);
-            psa.add_resolution_note(&ticket, &note)
-                .await
-                .map_err(|e| StepError::connector(Port::Psa, e))?;
-        }
-        Ok(())
+        resolution_note(self.ticket(deps).await?, self.id(), part, text).await
     }
 
     /// Moves the ticket to the status a variable names; nothing when the
@@ -168,15 +146,7 @@ impl Onboarding {
         deps: &Deps,
         status: Option<&str>,
     ) -> Result<(), StepError> {
-        let Some(status) = status.map(str::trim).filter(|s| !s.is_empty()) else {
-            return Ok(());
-        };
-        if let Some((psa, ticket)) = self.ticket(deps).await? {
-            psa.set_status(&ticket, status)
-                .await
-                .map_err(|e| StepError::connector(Port::Psa, e))?;
-        }
-        Ok(())
+        set_ticket_status(self.ticket(deps).await?, status).await
     }
 
     /// Updates the record with `status` (if any) and a timeline event for `step`.
@@ -189,18 +159,90 @@ impl Onboarding {
         status: Option<Status>,
         message: &str,
     ) -> Result<(), StepError> {
-        update(
-            deps,
-            self.id(),
-            step,
-            message,
-            RecordUpdate {
-                status,
-                ..RecordUpdate::default()
-            },
-        )
-        .await
+        record_event(deps, self.id(), step, status, message).await
     }
+}
+
+/// A record's PSA and ticket, when it has both.
+pub(crate) type Ticketed = Option<(Arc<dyn Psa>, TicketId)>;
+
+/// The ticket of `record` in `psa`, once `EnsureTicket` has found or made one.
+pub(crate) fn ticket_of(psa: Option<Arc<dyn Psa>>, record: &Record) -> Ticketed {
+    let ticket = record.ticket_id.as_deref()?;
+    psa.map(|psa| (psa, TicketId::new(ticket)))
+}
+
+/// Adds an internal note keyed by record `id` and `part`; a retried step finds
+/// its note and does not post again. No ticket, no note.
+pub(crate) async fn internal_note(
+    ticketed: Ticketed,
+    id: &str,
+    part: &str,
+    text: &str,
+) -> Result<Option<NoteOutcome>, StepError> {
+    let Some((psa, ticket)) = ticketed else {
+        return Ok(None);
+    };
+    let note = Note::new(NoteKey::new(id, part), text);
+    psa.add_internal_note(&ticket, &note)
+        .await
+        .map(Some)
+        .map_err(|e| StepError::connector(Port::Psa, e))
+}
+
+/// Adds the resolution note keyed by record `id` and `part`.
+pub(crate) async fn resolution_note(
+    ticketed: Ticketed,
+    id: &str,
+    part: &str,
+    text: &str,
+) -> Result<(), StepError> {
+    if let Some((psa, ticket)) = ticketed {
+        let note = Note::new(NoteKey::new(id, part), text);
+        psa.add_resolution_note(&ticket, &note)
+            .await
+            .map_err(|e| StepError::connector(Port::Psa, e))?;
+    }
+    Ok(())
+}
+
+/// Moves the ticket to the status a variable names; nothing when the variable
+/// is unset or there is no ticket.
+pub(crate) async fn set_ticket_status(
+    ticketed: Ticketed,
+    status: Option<&str>,
+) -> Result<(), StepError> {
+    let Some(status) = status.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    if let Some((psa, ticket)) = ticketed {
+        psa.set_status(&ticket, status)
+            .await
+            .map_err(|e| StepError::connector(Port::Psa, e))?;
+    }
+    Ok(())
+}
+
+/// Updates record `id` with `status` (if any) and a timeline event for `step`,
+/// written once per `(step, message)`.
+pub(crate) async fn record_event(
+    deps: &Deps,
+    id: &str,
+    step: &str,
+    status: Option<Status>,
+    message: &str,
+) -> Result<(), StepError> {
+    update(
+        deps,
+        id,
+        step,
+        message,
+        RecordUpdate {
+            status,
+            ..RecordUpdate::default()
+        },
+    )
+    .await
 }
 
 /// Applies `update` to record `id` with a timeline event for `step`, unless the

@@ -5,11 +5,14 @@
 use std::sync::Arc;
 
 use onboard_connectors::graph::{Directory, User};
-use onboard_connectors::psa::{Note, NoteKey, NoteOutcome, Psa, TicketId};
+use onboard_connectors::psa::{NoteOutcome, Psa};
 use onboard_domain::{OffboardingRequest, Variables, parse_offboarding};
-use onboard_store::{Record, RecordKind, RecordUpdate, Status};
+use onboard_store::{Record, RecordKind, Status};
 
-use crate::context::{organization_variables, update};
+use crate::context::{
+    Ticketed, internal_note, organization_variables, record_event, resolution_note,
+    set_ticket_status, ticket_of,
+};
 use crate::deps::{Deps, Organization};
 use crate::error::{Port, StepError};
 
@@ -85,14 +88,8 @@ impl Offboarding {
             .await
     }
 
-    async fn ticket(&self, deps: &Deps) -> Result<Option<(Arc<dyn Psa>, TicketId)>, StepError> {
-        let Some(ticket) = self.record.ticket_id.as_deref() else {
-            return Ok(None);
-        };
-        Ok(self
-            .psa(deps)
-            .await?
-            .map(|psa| (psa, TicketId::new(ticket))))
+    async fn ticket(&self, deps: &Deps) -> Result<Ticketed, StepError> {
+        Ok(ticket_of(self.psa(deps).await?, &self.record))
     }
 
     /// Adds an internal note keyed by `part` (a retried step does not post again).
@@ -103,14 +100,7 @@ impl Offboarding {
         part: &str,
         text: &str,
     ) -> Result<Option<NoteOutcome>, StepError> {
-        let Some((psa, ticket)) = self.ticket(deps).await? else {
-            return Ok(None);
-        };
-        let note = Note::new(NoteKey::new(self.id(), part), text);
-        psa.add_internal_note(&ticket, &note)
-            .await
-            .map(Some)
-            .map_err(|e| StepError::connector(Port::Psa, e))
+        internal_note(self.ticket(deps).await?, self.id(), part, text).await
     }
 
     /// Adds the resolution note keyed by `part`.
@@ -120,13 +110,7 @@ impl Offboarding {
         part: &str,
         text: &str,
     ) -> Result<(), StepError> {
-        if let Some((psa, ticket)) = self.ticket(deps).await? {
-            let note = Note::new(NoteKey::new(self.id(), part), text);
-            psa.add_resolution_note(&ticket, &note)
-                .await
-                .map_err(|e| StepError::connector(Port::Psa, e))?;
-        }
-        Ok(())
+        resolution_note(self.ticket(deps).await?, self.id(), part, text).await
     }
 
     /// Moves the ticket to the status a variable names; nothing when unset or unticketed.
@@ -135,15 +119,7 @@ impl Offboarding {
         deps: &Deps,
         status: Option<&str>,
     ) -> Result<(), StepError> {
-        let Some(status) = status.map(str::trim).filter(|s| !s.is_empty()) else {
-            return Ok(());
-        };
-        if let Some((psa, ticket)) = self.ticket(deps).await? {
-            psa.set_status(&ticket, status)
-                .await
-                .map_err(|e| StepError::connector(Port::Psa, e))?;
-        }
-        Ok(())
+        set_ticket_status(self.ticket(deps).await?, status).await
     }
 
     /// Updates the record with `status` (if any) and a timeline event for `step`,
@@ -155,16 +131,6 @@ impl Offboarding {
         status: Option<Status>,
         message: &str,
     ) -> Result<(), StepError> {
-        update(
-            deps,
-            self.id(),
-            step,
-            message,
-            RecordUpdate {
-                status,
-                ..RecordUpdate::default()
-            },
-        )
-        .await
+        record_event(deps, self.id(), step, status, message).await
     }
 }
