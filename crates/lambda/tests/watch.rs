@@ -286,15 +286,28 @@ enum Answer {
 }
 
 fn invoke(port: u16, function: &str, event: &Path) -> Answer {
-    let output = Command::new("cargo-lambda")
+    let mut child = Command::new("cargo-lambda")
         .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
         .args(["--invoke-port", &port.to_string()])
         .args(["--output-format", "json", "--data-file"])
         .arg(event)
         .arg(function)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // Bounded: a function that never answers fails the test instead of hanging it.
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("{function}: no answer within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The answers are a few hundred bytes: the pipes cannot fill before the exit.
+    let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     if output.status.success() {
@@ -436,9 +449,29 @@ fn every_function_answers_its_event_under_cargo_lambda_watch() {
 
 /// Serves the Runtime API's first request to one starting function and
 /// returns how long after `started` its `GET /runtime/invocation/next` came.
-fn time_to_first_poll(listener: &TcpListener, started: Instant) -> Result<Duration, String> {
-    listener.set_nonblocking(false).unwrap();
-    let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
+fn time_to_first_poll(
+    listener: &TcpListener,
+    started: Instant,
+    child: &mut Child,
+) -> Result<Duration, String> {
+    // Polled, so a function that dies before it connects fails instead of hanging.
+    listener.set_nonblocking(true).unwrap();
+    let stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = child.try_wait().unwrap() {
+                    return Err(format!("exited with {status} before polling"));
+                }
+                if started.elapsed() > DEADLINE {
+                    return Err(format!("no poll within {DEADLINE:?}"));
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    };
+    stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
@@ -495,9 +528,9 @@ fn every_function_is_small_and_starts_fast() {
                 let started = Instant::now();
                 // Its stderr is dropped: the function complains when this server
                 // hangs up on its first poll, which is the point.
-                let _running =
+                let mut running =
                     Running(deployment.start(&bootstrap, package, &runtime_api, Stdio::null()));
-                match time_to_first_poll(&listener, started) {
+                match time_to_first_poll(&listener, started, &mut running.0) {
                     Ok(init) => inits.push(init),
                     Err(e) => {
                         failures.push(format!("{package}: init failed: {e}"));
