@@ -301,6 +301,8 @@ async fn every_action_on_does_them_all_and_completes() {
         "deactivate user",
         "reset password",
         "revoke sessions",
+        "remove auth methods",
+        "set auto reply",
         "remove groups",
         "remove licenses",
         "reduce distributor seats",
