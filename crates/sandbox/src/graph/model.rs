@@ -1811,6 +1811,60 @@ mod tests {
     }
 
     #[test]
+    fn a_seeded_method_of_an_unknown_type_or_without_its_number_is_refused_by_name() {
+        for bad in [
+            AuthMethodSeed {
+                kind: "carrierPigeon".into(),
+                ..AuthMethodSeed::default()
+            },
+            AuthMethodSeed {
+                kind: "phone".into(),
+                ..AuthMethodSeed::default()
+            },
+        ] {
+            let mut seed = GraphSeed::example();
+            seed.tenants[0].users[0].authentication_methods = vec![bad.clone()];
+
+            let err = GraphState::new(&seed).unwrap_err();
+
+            assert_eq!(
+                err,
+                SeedError::AuthMethod("AdeleV@contoso.com".into(), bad.kind.clone())
+            );
+        }
+    }
+
+    #[test]
+    fn the_listing_puts_the_password_first_and_never_shows_a_pass() {
+        let state = state();
+        let mut world = state.lock();
+        let tenant = &mut world.tenants[0];
+        let alex = tenant.user_index("AlexW@contoso.com").unwrap();
+        tenant.users[alex].tap = Some(json!({
+            "@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+            "id": "t-1",
+            "temporaryAccessPass": "Secret#Pass1",
+        }));
+
+        let listed = tenant.authentication_methods(alex);
+
+        let types: Vec<&str> = listed
+            .iter()
+            .map(|m| m["@odata.type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "#microsoft.graph.passwordAuthenticationMethod",
+                "#microsoft.graph.phoneAuthenticationMethod",
+                "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod",
+                "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+            ]
+        );
+        assert!(!Value::Array(listed).to_string().contains("Secret#Pass1"));
+    }
+
+    #[test]
     fn passwords_follow_the_entra_complexity_rules() {
         assert!(password_is_strong("xWwvJ]6NMw+bWH-d"));
         assert!(password_is_strong("correct horse 9 Battery"));
