@@ -79,9 +79,9 @@
 //!   PowerShell cmdlet a technician runs. A synced user's sign-in and password are
 //!   skipped too (on-premises AD masters them), and so is the automatic reply of a
 //!   user without an Exchange Online mailbox. Authentication methods Graph v1.0
-//!   cannot delete (the password; newer types) are left and named in the note;
-//!   a phone that is the user's default MFA method is refused by Graph (the
-//!   simulator does not model defaults) and fails the step for a technician.
+//!   cannot delete (the password; newer types) or refuses to (a phone that is the
+//!   user's default MFA method; the simulator does not model defaults) are left and
+//!   named in the note for a technician.
 
 #![warn(missing_docs)]
 

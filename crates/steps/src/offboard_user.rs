@@ -500,12 +500,20 @@ async fn remove_auth_methods(
     // `false` sorts first: the mobile number goes last.
     removable.sort_by_key(|m| m.phone_type.as_deref() == Some("mobile"));
     let mut removed = Vec::new();
+    let mut refused = Vec::new();
     for method in removable {
         match dir.delete_authentication_method(tenant, user, method).await {
             Ok(_) => removed.push(method),
             Err(ConnectorError::Forbidden { .. }) => {
                 return Ok(ActionResult::skipped(ACTION, FORBIDDEN));
             }
+            // e.g. the phone that is the user's default MFA method: a fact about this
+            // user, for a technician, not a reason to stop the offboarding.
+            Err(ConnectorError::Rejected {
+                status: 400,
+                message,
+                ..
+            }) => refused.push(format!("{} ({message})", method.describe())),
             Err(e) => return Err(graph(e)),
         }
     }
@@ -559,6 +567,12 @@ async fn remove_auth_methods(
         )
     };
     detail.push_str("; the password method cannot be deleted (the password reset replaces it)");
+    if !refused.is_empty() {
+        detail.push_str(&format!(
+            "; Graph refused to delete {}: remove them in the Entra admin center",
+            refused.join("; ")
+        ));
+    }
     if !others.is_empty() {
         detail.push_str(&format!(
             "; left {}: Graph v1.0 cannot delete them, remove them in the Entra admin center",
