@@ -227,9 +227,15 @@ async fn accept(
         }
     }
     tracing::info!(record_id = %id, kind = scope, %organization, "request accepted");
-    // A failed start answers 503 and remembers nothing: the same request again (with
-    // its Idempotency-Key, the same record) starts the execution then.
-    state.runtime.start(kind, &id).await?;
+    // A failed start answers 503. With an Idempotency-Key the same request again
+    // finds the same record and starts its execution then; without one nobody can
+    // resume this record, so it is closed as failed rather than left running forever.
+    if let Err(e) = state.runtime.start(kind, &id).await {
+        if key.is_none() {
+            close_unstarted(state, &id, &e).await;
+        }
+        return Err(e.into());
+    }
     let status = state
         .store()
         .get_record(&id)
@@ -240,6 +246,29 @@ async fn accept(
         remember_answer(state, scope, key, &answer).await;
     }
     Ok(answer)
+}
+
+/// Marks a record whose execution could not be started (and that no retry can
+/// reach) as failed, saying why, so its status does not claim work in progress.
+async fn close_unstarted(state: &HttpState, id: &str, error: &crate::RuntimeError) {
+    let update = onboard_store::RecordUpdate {
+        status: Some(Status::Failed),
+        event: Some(TimelineEvent {
+            at: state.deps.clock.now(),
+            step: "submit".to_owned(),
+            message: format!(
+                "The workflow could not be started ({error}); nothing was done. Submit the request again."
+            ),
+        }),
+        ..Default::default()
+    };
+    if let Err(e) = state
+        .store()
+        .update_record(id, update, state.deps.clock.now())
+        .await
+    {
+        tracing::error!(record_id = %id, error = %e, "closing a record whose workflow did not start failed");
+    }
 }
 
 /// A record as `GET /api/onboardings/{id}` shows it.

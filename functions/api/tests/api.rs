@@ -447,3 +447,45 @@ async fn an_offboarding_starts_on_the_offboarding_machine() {
     );
     assert!(executions(&env).await.is_empty(), "nothing onboards");
 }
+
+#[tokio::test]
+async fn a_submit_whose_execution_cannot_start_is_answered_an_error_and_closed_as_failed() {
+    let env = env().await;
+    // The state machine is gone (a stack half torn down): StartExecution fails.
+    env.sfn
+        .delete_state_machine()
+        .state_machine_arn(&env.onboarding_machine)
+        .send()
+        .await
+        .unwrap();
+
+    // Without an Idempotency-Key nobody can resume the record: it must not stay "running".
+    let mut submit = authorized(event("api-submit.json"), Some(KEY));
+    submit["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("idempotency-key");
+    let (status, body) = call(&env, submit).await;
+
+    assert!(status.is_server_error(), "{status}: {body}");
+    let records = env
+        .deps
+        .store
+        .list_records(
+            RecordKind::Onboarding,
+            &onboard_store::RecordFilter::Organization("contoso".into()),
+            10,
+            None,
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].status, onboard_store::Status::Failed);
+    let timeline = env.deps.store.timeline(&records[0].id).await.unwrap();
+    let last = timeline.last().unwrap();
+    assert!(
+        last.message.contains("could not be started") && last.message.contains("again"),
+        "{last:?}"
+    );
+}
