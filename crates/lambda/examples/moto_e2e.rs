@@ -40,7 +40,9 @@ const EXECUTION_DEADLINE: Duration = Duration::from_secs(240);
 struct Env {
     moto: String,
     config: Config,
-    state_machine: String,
+    /// The api function's settings: where it starts executions.
+    onboarding_machine: String,
+    offboarding_machine: String,
 }
 
 fn var(name: &str) -> Result<String> {
@@ -62,7 +64,8 @@ async fn main() -> Result<()> {
     let env = Env {
         moto: var("ONBOARD_E2E_MOTO_URL")?,
         config: Config::from_env().context("the functions' environment")?,
-        state_machine: var("ONBOARD_E2E_STATE_MACHINE")?,
+        onboarding_machine: var("ONBOARD_ONBOARDING_STATE_MACHINE_ARN")?,
+        offboarding_machine: var("ONBOARD_OFFBOARDING_STATE_MACHINE_ARN")?,
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -78,8 +81,19 @@ async fn main() -> Result<()> {
     step(format!("sandbox simulators at {}", sandbox.base));
 
     seed(&env, &aws, &http, &sandbox, mode == "api").await?;
-    let (machine, mut functions) = deploy(&root, &env, &aws).await?;
-    step(format!("state machine {machine}"));
+    let mut functions = deploy(&root, "onboarding.asl.json", &env.onboarding_machine, &aws).await?;
+    functions.extend(
+        deploy(
+            &root,
+            "offboarding.asl.json",
+            &env.offboarding_machine,
+            &aws,
+        )
+        .await?,
+    );
+    functions.sort();
+    functions.dedup();
+    let machine = env.onboarding_machine.clone();
     if mode == "api" {
         functions.push("api".into());
     }
@@ -520,26 +534,25 @@ fn substitute(root: &Path, definition: &str) -> Result<(String, BTreeMap<String,
     Ok((out, used))
 }
 
-/// The state machine's ARN and the functions it calls.
+/// Creates `statemachine/<file>` on moto as `arn` (the api function's setting), with
+/// the substitutions; answers the functions it calls.
 async fn deploy(
     root: &Path,
-    env: &Env,
+    file: &str,
+    arn: &str,
     aws: &aws_config::SdkConfig,
-) -> Result<(String, Vec<String>)> {
-    let path = root.join("statemachine/onboarding.asl.json");
+) -> Result<Vec<String>> {
+    let path = root.join("statemachine").join(file);
     let definition =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let (definition, used) = substitute(root, &definition)?;
-    step(format!(
-        "{} substitutions -> functions/{{{}}}",
-        used.len(),
-        used.values().cloned().collect::<Vec<_>>().join(",")
-    ));
-    let name = env
-        .state_machine
-        .rsplit(':')
-        .next()
-        .ok_or_else(|| anyhow!("ONBOARD_E2E_STATE_MACHINE is not an ARN"))?;
+    let mut functions: Vec<String> = used.into_values().collect();
+    functions.sort();
+    functions.dedup();
+    let name = arn
+        .split_once(":stateMachine:")
+        .map(|(_, name)| name)
+        .ok_or_else(|| anyhow!("`{arn}` is not a state machine ARN"))?;
     let created = aws_sdk_sfn::Client::new(aws)
         .create_state_machine()
         .name(name)
@@ -548,15 +561,16 @@ async fn deploy(
         .send()
         .await?;
     ensure!(
-        created.state_machine_arn() == env.state_machine,
-        "moto named the state machine {}, not {}",
+        created.state_machine_arn() == arn,
+        "moto named the state machine {}, not {arn}",
         created.state_machine_arn(),
-        env.state_machine
     );
-    let mut functions: Vec<String> = used.into_values().collect();
-    functions.sort();
-    functions.dedup();
-    Ok((created.state_machine_arn().to_owned(), functions))
+    step(format!(
+        "deployed {file} as {arn}: {} functions ({})",
+        functions.len(),
+        functions.join(", ")
+    ));
+    Ok(functions)
 }
 
 // --- The functions --------------------------------------------------------------------
@@ -659,7 +673,12 @@ async fn start_through_api(
         "{}/api/onboardings",
         env.config.public_url.trim_end_matches('/')
     );
-    let response = http.post(&url).json(&form()).send().await?;
+    let response = http
+        .post(&url)
+        .bearer_auth(var("ONBOARD_E2E_API_KEY")?)
+        .json(&form())
+        .send()
+        .await?;
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     ensure!(
