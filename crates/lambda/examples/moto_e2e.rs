@@ -173,6 +173,20 @@ async fn main() -> Result<()> {
         notes.len()
     ));
     ensure!(!notes.is_empty(), "ticket {ticket} has no notes");
+    if mode == "api" {
+        let seen = api_get(&env, &http, &format!("/api/onboardings/{id}")).await?;
+        ensure!(
+            seen["status"] == "completed" && seen["user_principal_name"] == upn.as_str(),
+            "GET /api/onboardings/{id} answered {seen}"
+        );
+        step(format!(
+            "GET /api/onboardings/{id} -> status {}, license_outcome {}, {} timeline entries",
+            seen["status"],
+            seen["license_outcome"],
+            seen["timeline"].as_array().map_or(0, Vec::len)
+        ));
+        offboard(&env, &http, &sfn, &sandbox, &upn).await?;
+    }
     step(format!("{mode}: OK"));
     Ok(())
 }
@@ -661,6 +675,89 @@ async fn start_direct(
         started.execution_arn()
     ));
     Ok((id, started.execution_arn().to_owned()))
+}
+
+/// `GET {public_url}{path}` with the API key; the JSON answer.
+async fn api_get(env: &Env, http: &reqwest::Client, path: &str) -> Result<Value> {
+    let url = format!("{}{path}", env.config.public_url.trim_end_matches('/'));
+    let response = http
+        .get(&url)
+        .bearer_auth(var("ONBOARD_E2E_API_KEY")?)
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    ensure!(status.is_success(), "GET {url}: {status} {body}");
+    Ok(body)
+}
+
+/// Offboards `upn` through the api function (statemachine/offboarding.asl.json, no
+/// approval, the organization's default actions) and checks the sandbox Graph.
+async fn offboard(
+    env: &Env,
+    http: &reqwest::Client,
+    sfn: &aws_sdk_sfn::Client,
+    sandbox: &Simulators,
+    upn: &str,
+) -> Result<()> {
+    let url = format!(
+        "{}/api/offboardings",
+        env.config.public_url.trim_end_matches('/')
+    );
+    let response = http
+        .post(&url)
+        .bearer_auth(var("ONBOARD_E2E_API_KEY")?)
+        .json(&json!({"organization": ORGANIZATION, "user_principal_name": upn}))
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    ensure!(
+        status == reqwest::StatusCode::ACCEPTED,
+        "POST {url}: {status} {body}"
+    );
+    step(format!("POST {url} -> {status} {body}"));
+    let id = body["id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("POST {url} answered no id: {body}"))?;
+    let execution = format!(
+        "{}:{id}",
+        env.offboarding_machine
+            .replacen(":stateMachine:", ":execution:", 1)
+    );
+    let started = Instant::now();
+    let status = wait_for(sfn, &execution, env, http, false).await?;
+    let history = history(sfn, &execution).await?;
+    step(format!(
+        "offboarding states entered: {}",
+        entered_states(&history).join(" -> ")
+    ));
+    if status != ExecutionStatus::Succeeded {
+        for line in failures(&history) {
+            step(format!("  {line}"));
+        }
+        bail!("execution {execution} ended {status:?}, not SUCCEEDED");
+    }
+    step(format!(
+        "offboarding execution SUCCEEDED in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    let seen = api_get(env, http, &format!("/api/offboardings/{id}")).await?;
+    ensure!(
+        seen["status"] == "completed",
+        "GET /api/offboardings/{id} answered {seen}"
+    );
+    let user = sandbox.graph_user(http, upn).await?;
+    let licenses = user["assignedLicenses"].as_array().map_or(0, Vec::len);
+    step(format!(
+        "GET /api/offboardings/{id} -> completed, removed {}; sandbox Graph: {upn} accountEnabled {}, {licenses} license(s)",
+        seen["removed"], user["accountEnabled"]
+    ));
+    ensure!(
+        user["accountEnabled"] == false && licenses == 0,
+        "{upn} is still enabled or licensed after offboarding: {user}"
+    );
+    Ok(())
 }
 
 async fn start_through_api(
