@@ -110,7 +110,8 @@ async fn main() -> Result<()> {
         _ => start_through_api(&env, &http, &aws, &machine).await?,
     };
     let sfn = aws_sdk_sfn::Client::new(&aws);
-    let status = wait_for(&sfn, &execution, &env, &http, mode == "api").await?;
+    let decision = (mode == "api").then_some((FIRST.0, "approve"));
+    let status = wait_for(&sfn, &execution, &env, &http, decision).await?;
     let history = history(&sfn, &execution).await?;
     step(format!(
         "states entered: {}",
@@ -186,6 +187,7 @@ async fn main() -> Result<()> {
             seen["timeline"].as_array().map_or(0, Vec::len)
         ));
         offboard(&env, &http, &sfn, &sandbox, &upn).await?;
+        deny_one(&env, &http, &sfn, &sandbox).await?;
     }
     step(format!("{mode}: OK"));
     Ok(())
@@ -222,6 +224,13 @@ impl Simulators {
 
     /// A user as Graph returns it, read with the tenant's app registration.
     async fn graph_user(&self, http: &reqwest::Client, upn: &str) -> Result<Value> {
+        self.find_graph_user(http, upn)
+            .await?
+            .ok_or_else(|| anyhow!("sandbox Graph GET /users/{upn}: 404, no such user"))
+    }
+
+    /// A bearer token of the tenant's app registration (client credentials).
+    async fn graph_token(&self, http: &reqwest::Client) -> Result<String> {
         let tenant = self.tenant()?;
         let app = tenant
             .apps
@@ -243,9 +252,30 @@ impl Simulators {
             .error_for_status()?
             .json()
             .await?;
-        let token = token["access_token"]
+        token["access_token"]
             .as_str()
-            .ok_or_else(|| anyhow!("the sandbox token answer has no access_token"))?;
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("the sandbox token answer has no access_token"))
+    }
+
+    /// The users whose display name is `name` (`$filter=displayName eq '...'`).
+    async fn graph_users_named(&self, http: &reqwest::Client, name: &str) -> Result<Vec<Value>> {
+        let token = self.graph_token(http).await?;
+        let found: Value = http
+            .get(format!("{}/sandbox/graph/v1.0/users", self.base))
+            .query(&[("$filter", format!("displayName eq '{name}'"))])
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(found["value"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// A user as Graph returns it, or `None` when Graph answers 404.
+    async fn find_graph_user(&self, http: &reqwest::Client, upn: &str) -> Result<Option<Value>> {
+        let token = self.graph_token(http).await?;
         let response = http
             .get(format!(
                 "{}/sandbox/graph/v1.0/users/{upn}?$select=id,displayName,userPrincipalName,accountEnabled,assignedLicenses",
@@ -255,12 +285,15 @@ impl Simulators {
             .send()
             .await?;
         let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         let body: Value = response.json().await?;
         ensure!(
             status.is_success(),
             "sandbox Graph GET /users/{upn}: {status} {body}"
         );
-        Ok(body)
+        Ok(Some(body))
     }
 
     /// The ticket's notes, read with the MSP's ConnectWise API member.
@@ -641,11 +674,18 @@ impl Drop for Functions {
 
 // --- Running one onboarding -----------------------------------------------------------
 
+/// The person the runs onboard (the api run also denies one: [`deny_one`]).
+const FIRST: (&str, &str) = ("Megan", "Bowen");
+
 fn form() -> Value {
+    person(FIRST.0, FIRST.1)
+}
+
+fn person(first: &str, last: &str) -> Value {
     json!({
         "organization": ORGANIZATION,
-        "first_name": "Megan",
-        "last_name": "Bowen",
+        "first_name": first,
+        "last_name": last,
         "job_title": "Marketing Manager",
         "manager_email": "AdeleV@contoso.com",
         "licenses": ["O365_BUSINESS_PREMIUM"],
@@ -726,7 +766,7 @@ async fn offboard(
             .replacen(":stateMachine:", ":execution:", 1)
     );
     let started = Instant::now();
-    let status = wait_for(sfn, &execution, env, http, false).await?;
+    let status = wait_for(sfn, &execution, env, http, None).await?;
     let history = history(sfn, &execution).await?;
     step(format!(
         "offboarding states entered: {}",
@@ -757,6 +797,75 @@ async fn offboard(
         user["accountEnabled"] == false && licenses == 0,
         "{upn} is still enabled or licensed after offboarding: {user}"
     );
+    Ok(())
+}
+
+/// A second onboarding, denied from its mail: the execution ends at NotApproved
+/// (SendTaskFailure `Approval.Denied` caught by the state machine) and no user exists.
+async fn deny_one(
+    env: &Env,
+    http: &reqwest::Client,
+    sfn: &aws_sdk_sfn::Client,
+    sandbox: &Simulators,
+) -> Result<()> {
+    let (first, last) = ("Lynne", "Robbins");
+    let url = format!(
+        "{}/api/onboardings",
+        env.config.public_url.trim_end_matches('/')
+    );
+    let response = http
+        .post(&url)
+        .bearer_auth(var("ONBOARD_E2E_API_KEY")?)
+        .json(&person(first, last))
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    ensure!(
+        status == reqwest::StatusCode::ACCEPTED,
+        "POST {url}: {status} {body}"
+    );
+    step(format!("POST {url} -> {status} {body}"));
+    let id = body["id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("POST {url} answered no id: {body}"))?;
+    let execution = format!(
+        "{}:{id}",
+        env.onboarding_machine
+            .replacen(":stateMachine:", ":execution:", 1)
+    );
+    let status = wait_for(sfn, &execution, env, http, Some((first, "deny"))).await?;
+    let states = entered_states(&history(sfn, &execution).await?);
+    step(format!("denied onboarding: {}", states.join(" -> ")));
+    ensure!(
+        status == ExecutionStatus::Succeeded
+            && states.ends_with(&["CloseRequestDenied".to_owned(), "NotApproved".to_owned()]),
+        "the denied onboarding ended {status:?} through {states:?}"
+    );
+    let seen = api_get(env, http, &format!("/api/onboardings/{id}")).await?;
+    ensure!(
+        seen["status"] == "denied",
+        "GET /api/onboardings/{id} answered {seen}"
+    );
+    let name = format!("{first} {last}");
+    // The filter must find users at all, or an empty answer would prove nothing.
+    ensure!(
+        !sandbox
+            .graph_users_named(http, &format!("{} {}", FIRST.0, FIRST.1))
+            .await?
+            .is_empty(),
+        "the sandbox Graph's displayName filter does not find {} {}",
+        FIRST.0,
+        FIRST.1
+    );
+    let found = sandbox.graph_users_named(http, &name).await?;
+    ensure!(
+        found.is_empty(),
+        "the sandbox Graph has {name} although the onboarding was denied: {found:?}"
+    );
+    step(format!(
+        "GET /api/onboardings/{id} -> denied; sandbox Graph has no user named {name}"
+    ));
     Ok(())
 }
 
@@ -792,16 +901,19 @@ async fn start_through_api(
     Ok((id.clone(), format!("{name}:{id}")))
 }
 
-/// Polls the execution until it ends; in `api` mode, approves it from the mail first.
+/// What to do with the approval mail about a person: (display name, `approve` | `deny`).
+type Decision<'a> = Option<(&'a str, &'a str)>;
+
+/// Polls the execution until it ends; with a `decision`, first takes it from the mail.
 async fn wait_for(
     sfn: &aws_sdk_sfn::Client,
     execution: &str,
     env: &Env,
     http: &reqwest::Client,
-    approve: bool,
+    decision: Decision<'_>,
 ) -> Result<ExecutionStatus> {
     let deadline = Instant::now() + EXECUTION_DEADLINE;
-    let mut approved = !approve;
+    let mut decided = decision.is_none();
     loop {
         ensure!(
             Instant::now() < deadline,
@@ -816,16 +928,25 @@ async fn wait_for(
         if described.status() != &ExecutionStatus::Running {
             return Ok(described.status().clone());
         }
-        if !approved && let Some(link) = approval_link(env, http).await? {
-            decide(http, &link).await?;
-            approved = true;
+        if let Some((who, action)) = decision
+            && !decided
+            && let Some(link) = approval_link(env, http, who, action).await?
+        {
+            decide(http, &link, action).await?;
+            decided = true;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
-/// The Approve link of the approval mail moto's SES recorded, once it is there.
-async fn approval_link(env: &Env, http: &reqwest::Client) -> Result<Option<String>> {
+/// The `action` link of the approval mail about `who` that moto's SES recorded, once
+/// it is there.
+async fn approval_link(
+    env: &Env,
+    http: &reqwest::Client,
+    who: &str,
+    action: &str,
+) -> Result<Option<String>> {
     let state: Value = http
         .get(format!("{}/moto-api/data.json", env.moto))
         .send()
@@ -841,6 +962,7 @@ async fn approval_link(env: &Env, http: &reqwest::Client) -> Result<Option<Strin
             m["destinations"]["ToAddresses"]
                 .as_array()
                 .is_some_and(|to| to.iter().any(|a| a == APPROVER))
+                && m["subject"].as_str().is_some_and(|s| s.contains(who))
         })
     else {
         return Ok(None);
@@ -853,8 +975,8 @@ async fn approval_link(env: &Env, http: &reqwest::Client) -> Result<Option<Strin
     let prefix = env.config.public_url.trim_end_matches('/');
     let link = links(body)
         .into_iter()
-        .find(|l| l.starts_with(prefix) && l.contains("approve"))
-        .ok_or_else(|| anyhow!("the approval mail has no Approve link under {prefix}"))?;
+        .find(|l| l.starts_with(prefix) && l.contains(&format!("action={action}")))
+        .ok_or_else(|| anyhow!("the approval mail has no `{action}` link under {prefix}"))?;
     Ok(Some(link))
 }
 
@@ -867,7 +989,7 @@ fn links(html: &str) -> Vec<String> {
         .collect()
 }
 
-async fn decide(http: &reqwest::Client, link: &str) -> Result<()> {
+async fn decide(http: &reqwest::Client, link: &str, action: &str) -> Result<()> {
     // The signature is the link's secret: print where it goes, not the link.
     let shown = link.split('?').next().unwrap_or(link);
     let page = http.get(link).send().await?;
@@ -883,7 +1005,7 @@ async fn decide(http: &reqwest::Client, link: &str) -> Result<()> {
         "POST on the approval link {shown}: {status} {}",
         response.text().await.unwrap_or_default()
     );
-    step(format!("approved: GET {shown} -> 200, POST -> {status}"));
+    step(format!("{action}: GET {shown} -> 200, POST -> {status}"));
     let again = http.post(link).send().await?.status();
     ensure!(
         again == reqwest::StatusCode::CONFLICT,
