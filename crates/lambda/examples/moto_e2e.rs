@@ -11,7 +11,8 @@
 //!
 //! Modes (first argument):
 //! - `direct`: the organization needs no approval; the record is accepted with the
-//!   api function's own intake code and the execution started with StartExecution.
+//!   api function's own intake code and the execution started with StartExecution;
+//!   its start date is a few seconds ahead, so it waits in `WaitForStartDate`.
 //! - `api`: the organization needs approval; the form goes to the `api` function
 //!   (`POST /api/onboardings` through `cargo lambda watch`'s function URL), the
 //!   approval link is read from the mail in moto's SES, and POSTed.
@@ -34,6 +35,8 @@ const REGION: &str = "us-east-1";
 const ORGANIZATION: &str = "contoso";
 const SENDER: &str = "onboarding@msp.example";
 const APPROVER: &str = "approver@contoso.com";
+/// How far ahead the direct run's start date is.
+const SCHEDULED_AHEAD_SECONDS: i64 = 6;
 /// How long one execution may take before the run fails.
 const EXECUTION_DEADLINE: Duration = Duration::from_secs(240);
 
@@ -105,8 +108,12 @@ async fn main() -> Result<()> {
     ));
 
     let started = Instant::now();
+    // A start a few seconds ahead, in whole seconds: the scheduled path on moto.
+    let start_at = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(SCHEDULED_AHEAD_SECONDS))?
+        .round(jiff::Unit::Second)?;
     let (id, execution) = match mode.as_str() {
-        "direct" => start_direct(&env, &aws, &machine).await?,
+        "direct" => start_direct(&env, &aws, &machine, start_at).await?,
         _ => start_through_api(&env, &http, &aws, &machine).await?,
     };
     let sfn = aws_sdk_sfn::Client::new(&aws);
@@ -127,6 +134,20 @@ async fn main() -> Result<()> {
         "execution SUCCEEDED in {:.1} s",
         started.elapsed().as_secs_f64()
     ));
+    if mode == "direct" {
+        let waited = wait_exited_at(&history, "WaitForStartDate")
+            .ok_or_else(|| anyhow!("the direct run did not pass WaitForStartDate"))?;
+        // moto waits int(start - now) seconds, so it leaves up to a second early
+        // (docs/aws-e2e.md); AWS waits until the timestamp.
+        let earliest = start_at.checked_sub(jiff::SignedDuration::from_secs(1))?;
+        ensure!(
+            waited >= earliest,
+            "moto left WaitForStartDate at {waited}, more than a second before the start {start_at}"
+        );
+        step(format!(
+            "WaitForStartDate (TimestampPath $.plan.start_at = {start_at}) exited at {waited}"
+        ));
+    }
 
     let deps = deps_from(&env.config, &aws).await?;
     let record = deps
@@ -436,6 +457,7 @@ async fn seed(
         ),
         ("new_user_approval_email", &approvers),
         ("approval_timeout_hours", "1"),
+        ("allow_scheduled_user_creation", "1"),
     ]);
     let scope = Scope::Organization(ORGANIZATION.into());
     store.put_variables(&scope, &org).await?;
@@ -693,14 +715,19 @@ fn person(first: &str, last: &str) -> Value {
     })
 }
 
+/// Accepts the onboarding with a start `start` (RFC 3339, seconds ahead: the
+/// machine's `WaitForStartDate` waits for it on moto's real clock) and starts it.
 async fn start_direct(
     env: &Env,
     aws: &aws_config::SdkConfig,
     machine: &str,
+    start: jiff::Timestamp,
 ) -> Result<(String, String)> {
     let deps = deps_from(&env.config, aws).await?;
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let record = onboard_steps::intake::accept_onboarding(&deps, &id, &form())
+    let mut form = form();
+    form["start_date"] = json!(start.to_string());
+    let record = onboard_steps::intake::accept_onboarding(&deps, &id, &form)
         .await
         .map_err(|e| anyhow!("the form was refused: {e}"))?;
     let started = aws_sdk_sfn::Client::new(aws)
@@ -1041,6 +1068,20 @@ fn entered_states(history: &[HistoryEvent]) -> Vec<String> {
         .filter_map(|e| e.state_entered_event_details())
         .map(|d| d.name().to_owned())
         .collect()
+}
+
+/// When the Wait state `name` was left, by the history's clock.
+fn wait_exited_at(history: &[HistoryEvent], name: &str) -> Option<jiff::Timestamp> {
+    history
+        .iter()
+        .filter(|e| e.r#type() == &aws_sdk_sfn::types::HistoryEventType::WaitStateExited)
+        .find(|e| {
+            e.state_exited_event_details()
+                .is_some_and(|d| d.name() == name)
+        })
+        .and_then(|e| {
+            jiff::Timestamp::new(e.timestamp().secs(), e.timestamp().subsec_nanos() as i32).ok()
+        })
 }
 
 /// The failures the history records, one line each.
