@@ -176,8 +176,8 @@ pub async fn accept_offboarding(
     accept(state, RecordKind::Offboarding, key, form).await
 }
 
-/// Validates, stores and starts a record of `kind`; answers `{id, status}` once its
-/// workflow parks (or after `answer_within`).
+/// Validates, stores and starts a record of `kind`; answers `{id, status}` when the
+/// runtime's [`crate::Runtime::start`] returns (locally: once the workflow parks).
 async fn accept(
     state: &HttpState,
     kind: RecordKind,

@@ -1052,6 +1052,19 @@ pub(crate) async fn expire_all(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_callback_failure_answers_by_what_it_means_for_the_decision() {
+        let status =
+            |kind| DecideError::Resume(CallbackError::new("x").with_kind(kind)).http_status();
+        assert_eq!(status(CallbackFailure::Failed), 502);
+        assert_eq!(status(CallbackFailure::Unavailable), 503);
+        assert_eq!(status(CallbackFailure::TimedOut), 410);
+        assert_eq!(status(CallbackFailure::Closed), 409);
+        assert_eq!(CallbackError::new("x").kind, CallbackFailure::Failed);
+        assert!(CallbackFailure::Closed.is_final() && CallbackFailure::TimedOut.is_final());
+        assert!(!CallbackFailure::Unavailable.is_final() && !CallbackFailure::Failed.is_final());
+    }
+
     fn signer() -> LinkSigner {
         LinkSigner::new("https://onboard.example.com/base", vec![7u8; 32]).expect("signer")
     }

@@ -336,12 +336,15 @@ pub fn app(deps: Deps, runtime: Arc<dyn Runtime>, config: &ApiConfig) -> axum::R
     })
 }
 
-/// Builds everything at cold start: the steps' dependencies ([`onboard_lambda::deps_from`]),
+/// Builds everything at cold start: the settings first (a missing one fails before
+/// any network call), then the steps' dependencies ([`onboard_lambda::deps_from`]),
 /// the Step Functions client, and the router.
-pub async fn app_from_env(aws: &aws_config::SdkConfig) -> Result<axum::Router, ConfigError> {
+pub async fn app_from_env() -> Result<axum::Router, ConfigError> {
     let config = ApiConfig::from_env()?;
-    let deps = onboard_lambda::deps_from(&onboard_lambda::Config::from_env()?, aws).await?;
-    let runtime = SfnRuntime::new(aws_sdk_sfn::Client::new(aws), &config, deps.store.clone());
+    let lambda = onboard_lambda::Config::from_env()?;
+    let aws = onboard_lambda::aws_config().await;
+    let deps = onboard_lambda::deps_from(&lambda, &aws).await?;
+    let runtime = SfnRuntime::new(aws_sdk_sfn::Client::new(&aws), &config, deps.store.clone());
     Ok(app(deps, Arc::new(runtime), &config))
 }
 

@@ -8,8 +8,7 @@ const FUNCTION: &str = "Api";
 async fn main() -> Result<(), lambda_http::Error> {
     onboard_lambda::init_tracing(FUNCTION);
     // Built once per cold start; every request this container serves reuses the clients.
-    let aws = onboard_lambda::aws_config().await;
-    let app = onboard_api::app_from_env(&aws).await.inspect_err(|e| {
+    let app = onboard_api::app_from_env().await.inspect_err(|e| {
         tracing::error!(error = %e, "cannot start");
     })?;
     lambda_http::run(app).await

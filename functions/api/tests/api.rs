@@ -55,6 +55,7 @@ struct Env {
     runtime: Arc<SfnRuntime>,
     sfn: aws_sdk_sfn::Client,
     onboarding_machine: String,
+    offboarding_machine: String,
 }
 
 /// Parks every execution, so the test sees them RUNNING with their input.
@@ -138,6 +139,7 @@ async fn env() -> Env {
         runtime,
         sfn,
         onboarding_machine: machines[0].clone(),
+        offboarding_machine: machines[1].clone(),
     }
 }
 
@@ -191,9 +193,13 @@ async fn call(env: &Env, event: Value) -> (StatusCode, String) {
 }
 
 async fn executions(env: &Env) -> Vec<aws_sdk_sfn::types::ExecutionListItem> {
+    executions_of(env, &env.onboarding_machine).await
+}
+
+async fn executions_of(env: &Env, machine: &str) -> Vec<aws_sdk_sfn::types::ExecutionListItem> {
     env.sfn
         .list_executions()
-        .state_machine_arn(&env.onboarding_machine)
+        .state_machine_arn(machine)
         .send()
         .await
         .unwrap()
@@ -409,4 +415,35 @@ async fn step_functions_errors_for_a_dead_token_say_it_no_longer_waits() {
         assert!(e.message.contains("InvalidToken"), "{e}");
         assert!(!e.message.contains("a-token-no-task-waits-on"));
     }
+}
+
+#[tokio::test]
+async fn an_offboarding_starts_on_the_offboarding_machine() {
+    let env = env().await;
+    let mut submit = aimed(
+        authorized(event("api-submit.json"), Some(KEY)),
+        "/api/offboardings",
+        "",
+    );
+    submit["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("idempotency-key");
+    submit["body"] = json!(
+        json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com"}).to_string()
+    );
+
+    let (status, body) = call(&env, submit).await;
+
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let started = executions_of(&env, &env.offboarding_machine).await;
+    assert_eq!(
+        started.iter().map(|e| e.name()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
+    assert!(executions(&env).await.is_empty(), "nothing onboards");
 }
