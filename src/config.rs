@@ -19,7 +19,6 @@ use onboard_domain::{VariableLayer, Variables};
 use onboard_store::{ConnectorSettings, SecretRef};
 use secrecy::SecretString;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 /// Everything that can be wrong with a configuration file; each names the setting.
 #[derive(Debug, thiserror::Error)]
@@ -261,11 +260,6 @@ fn parse_hash(setting: &str, text: &str) -> Result<[u8; 32], ConfigError> {
     Ok(out)
 }
 
-/// The SHA-256 of an API key, as the configuration stores it.
-pub(crate) fn hash_api_key(key: &str) -> [u8; 32] {
-    Sha256::digest(key.as_bytes()).into()
-}
-
 impl ConfigFile {
     /// Parses TOML text; `path` names the file in messages.
     pub(crate) fn parse(path: &str, text: &str) -> Result<Self, ConfigError> {
@@ -380,6 +374,7 @@ impl ConfigFile {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use onboard_http::hash_api_key;
 
     fn check(text: &str) -> Result<Config, ConfigError> {
         ConfigFile::parse("test.toml", text)?.check()

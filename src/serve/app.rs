@@ -7,37 +7,32 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
 use onboard_asl::{Clock, Engine, ExecutionStore};
-use onboard_domain::{VariableLayer, Variables};
+use onboard_domain::VariableLayer;
 use onboard_store::{RecordFilter, RecordKind, Scope, SqliteStore, Status, Store};
 use tokio::net::TcpListener;
 
 use onboard_sandbox::Sandbox;
 
+use onboard_http::{ApiKeys, HttpState};
+
 use super::Settings;
-use super::auth::{ApiKeys, require_api_key};
 use super::connections::{self, ConnectorTable, LocalConnections, OrgEntry};
-use super::{api, decisions, pages, runtime, sandbox};
+use super::local::LocalRuntime;
+use super::{runtime, sandbox};
 use crate::config::Organization;
 
-/// Everything a request handler may need. Cheap to clone.
+/// Everything a serve-only handler (sandbox, clock) may need. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    pub(crate) store: Arc<dyn Store>,
     pub(crate) engine: Arc<Engine>,
-    /// The ARN of the registered onboarding state machine.
-    pub(crate) onboarding_machine: String,
-    /// The ARN of the registered offboarding state machine.
-    pub(crate) offboarding_machine: String,
+    /// The interpreter as `onboard_http`'s runtime (submits, decisions, organizations).
+    pub(crate) runtime: Arc<LocalRuntime>,
     pub(crate) organizations: Arc<BTreeMap<String, Organization>>,
-    pub(crate) msp_variables: Arc<VariableLayer>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) virtual_clock: bool,
     pub(crate) keys: ApiKeys,
-    /// How long `POST /api/onboardings` waits for the workflow to park before answering
-    /// (`None`: until it parks, as with the virtual clock, so answers are deterministic).
-    pub(crate) answer_within: Option<Duration>,
     /// What the steps run with (decision links use it too).
     pub(crate) deps: onboard_steps::Deps,
     /// The simulators, with `--sandbox`.
@@ -49,16 +44,6 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    /// An organization's resolved variables (defaults <- MSP-wide <- organization).
-    pub(crate) fn variables(&self, organization: &Organization) -> anyhow::Result<Variables> {
-        Variables::resolve(
-            &organization.id,
-            &self.msp_variables,
-            &organization.variables,
-        )
-        .context("resolving the organization's variables")
-    }
-
     /// The execution ARN of a record's workflow.
     pub(crate) fn execution_arn(&self, kind: RecordKind, record_id: &str) -> String {
         let machine = match kind {
@@ -73,36 +58,22 @@ impl AppState {
     }
 }
 
-/// The router: API (behind keys when configured), pages, and the sandbox when on.
+/// The router: `onboard_http`'s routes (API behind keys when configured, pages,
+/// decision links), `/healthz`, the clock routes, and the sandbox when on.
 pub(crate) fn router(state: AppState, sandbox: Option<Router>) -> Router {
-    let api = Router::new()
-        .route("/api/onboardings", post(api::create_onboarding))
-        .route("/api/onboardings/{id}", get(api::get_onboarding))
-        .route("/api/offboardings", post(api::create_offboarding))
-        .route("/api/offboardings/{id}", get(api::get_offboarding))
-        .route("/api/organizations", get(api::organizations))
-        .layer(axum::middleware::from_fn_with_state(
-            state.keys.clone(),
-            require_api_key,
-        ));
-    let app = Router::new()
-        .route("/", get(pages::form_page))
-        .route("/onboardings", post(pages::submit_form))
-        .route("/onboardings/{id}", get(pages::onboarding_page))
-        .route("/offboard", get(pages::offboarding_form_page))
-        .route("/offboardings", post(pages::submit_offboarding_form))
-        .route("/offboardings/{id}", get(pages::offboarding_page))
+    let shared = onboard_http::router(HttpState {
+        deps: state.deps.clone(),
+        runtime: state.runtime.clone(),
+        keys: state.keys.clone(),
+        pages: true,
+    });
+    let serve_only = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/decisions/{id}",
-            get(decisions::confirmation_page).post(decisions::decide),
-        )
-        .route("/approvals", get(decisions::pending_page))
         .merge(sandbox::clock_router_if(
             state.virtual_clock || state.sandbox.is_some(),
         ))
-        .merge(api);
-    let mut app: Router = app.fallback(api::not_found).with_state(state);
+        .with_state(state);
+    let mut app: Router = serve_only.merge(shared);
     if let Some(sandbox) = sandbox {
         app = app.merge(sandbox);
     }
@@ -161,6 +132,7 @@ async fn start_orphans(state: &AppState) -> anyhow::Result<usize> {
             let mut cursor = None;
             loop {
                 let page = state
+                    .deps
                     .store
                     .list_records(kind, &RecordFilter::Status(status), 500, cursor.as_ref())
                     .await?;
@@ -169,7 +141,7 @@ async fn start_orphans(state: &AppState) -> anyhow::Result<usize> {
                     if let Err(onboard_asl::Error::ExecutionDoesNotExist(_)) =
                         state.engine.describe_execution(&arn).await
                     {
-                        api::start_workflow(state, kind, &record.id).await;
+                        drop(state.runtime.spawn_start(kind, &record.id));
                         started += 1;
                     }
                 }
@@ -457,25 +429,33 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
         .context("registering statemachine/offboarding.asl.json")?;
 
-    let state = AppState {
-        store,
+    let organizations: Arc<BTreeMap<String, Organization>> = Arc::new(
+        config_orgs
+            .iter()
+            .map(|o| (o.id.clone(), o.clone()))
+            .collect(),
+    );
+    let local = LocalRuntime {
         engine: engine.clone(),
-        deps,
         onboarding_machine,
         offboarding_machine,
-        organizations: Arc::new(
-            config_orgs
-                .iter()
-                .map(|o| (o.id.clone(), o.clone()))
-                .collect(),
-        ),
+        organizations: organizations.clone(),
         msp_variables: Arc::new(config.msp_variables.clone()),
+        answer_within: (!virtual_clock).then_some(Duration::from_secs(10)),
+        callbacks: runtime::EngineCallbacks {
+            engine: engine.clone(),
+        },
+    };
+    let state = AppState {
+        engine: engine.clone(),
+        runtime: Arc::new(local),
+        deps,
+        organizations,
         clock,
         virtual_clock,
         keys: ApiKeys {
             hashes: Arc::new(config.api_key_hashes.clone()),
         },
-        answer_within: (!virtual_clock).then_some(Duration::from_secs(10)),
         sandbox: sandbox.as_ref().map(|(sb, _)| sb.clone()),
         clock_lock: Arc::default(),
         data_dir: data_dir.clone(),

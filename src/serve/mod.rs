@@ -1,22 +1,15 @@
 //! `onboard serve`: the local runtime (CONTRACT.md §2).
 //!
-//! - [`app`]: the shared state and the router (API, pages, sandbox).
-//! - [`api`]: `/api/onboardings`, `/api/offboardings`, `/api/organizations`.
-//! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`, status pages.
-//! - [`auth`]: API keys (hashed) on `/api/*`.
+//! - [`app`]: the serve-only state and the router: `onboard_http`'s routes (API,
+//!   pages, decision links) around which the serve-only ones (sandbox, clock, health) sit.
+//! - [`local`]: [`local::LocalRuntime`], `onboard_http`'s runtime on the interpreter.
 //! - [`runtime`]: the interpreter, its step dispatcher, timers and the clock.
 //! - [`connections`]: the steps' per-organization connectors, from the configuration.
-//! - [`decisions`]: decision links (confirmation page, decide) and pending approvals.
 //! - [`sandbox`]: the simulators, their organizations, the outbox and `POST /sandbox/clock`.
-//! - [`error`]: the one problem+json error mapping.
 
-pub(crate) mod api;
 pub(crate) mod app;
-pub(crate) mod auth;
 pub(crate) mod connections;
-pub(crate) mod decisions;
-pub(crate) mod error;
-pub(crate) mod pages;
+pub(crate) mod local;
 pub(crate) mod runtime;
 pub(crate) mod sandbox;
 
@@ -145,5 +138,7 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only where a terminal reads them, not in files or journald.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }

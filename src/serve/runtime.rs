@@ -205,6 +205,7 @@ impl onboard_steps::TaskCallbacks for EngineCallbacks {
 fn callback_error(e: onboard_asl::Error) -> CallbackError {
     CallbackError {
         message: format!("the workflow could not be resumed ({})", e.aws_name()),
+        kind: onboard_steps::decisions::CallbackFailure::Failed,
         source: Some(Box::new(e)),
     }
 }

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::app::AppState;
 use super::connections::ConnectorTable;
-use super::error::ApiError;
+use onboard_http::ApiError;
 
 /// An organization of the sandbox: the seed's tenant and the ids the other simulators
 /// know it by.

@@ -110,6 +110,37 @@ async fn settle(app: &TestApp, id: &str) -> Value {
     offboarding(app, id).await
 }
 
+/// The `@odata.type`s of a user's authentication methods, short (`phone`), as Graph lists them.
+async fn method_types(app: &TestApp, user_id: &str) -> Vec<String> {
+    app.graph(&format!("/users/{user_id}/authentication/methods"))
+        .await["value"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m["@odata.type"].as_str())
+        .map(|t| {
+            t.trim_start_matches("#microsoft.graph.")
+                .trim_end_matches("AuthenticationMethod")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The timeline message of `action` (`set_auto_reply`: "set auto reply: done (...)").
+fn action_line(rec: &Value, action: &str) -> String {
+    let words = format!("{}: ", action.replace('_', " "));
+    rec["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["step"] == "offboard_user")
+        .filter_map(|e| e["message"].as_str())
+        .find(|m| m.starts_with(&words))
+        .unwrap_or_else(|| panic!("{action} in {rec}"))
+        .to_owned()
+}
+
 /// The demo tenant's paid seats of `O365_BUSINESS_PREMIUM`, as Graph says.
 async fn standard_seats(app: &TestApp) -> Option<u64> {
     app.graph("/subscribedSkus").await["value"]
@@ -191,6 +222,17 @@ async fn defaults_only_shut_the_account_remove_groups_and_licenses_and_record_th
         "{removed}"
     );
     assert_eq!(before.manager.as_deref(), Some("adelev@contoso.com"));
+    // The MFA methods went (the password method cannot) and the record names them, masked.
+    assert_eq!(
+        method_types(&app, &before.id).await,
+        ["password"],
+        "only the password method is left"
+    );
+    assert_eq!(
+        names(&removed["authentication_methods"], "type"),
+        ["microsoftAuthenticator", "phone"],
+        "{removed}"
+    );
 
     // The ticket was opened, noted and closed.
     let ticket = rec["ticket_id"].as_str().expect("a ticket");
@@ -259,6 +301,8 @@ async fn every_action_on_does_them_all_and_completes() {
         "deactivate user",
         "reset password",
         "revoke sessions",
+        "remove auth methods",
+        "set auto reply",
         "remove groups",
         "remove licenses",
         "reduce distributor seats",
@@ -606,4 +650,195 @@ async fn the_html_offboarding_form_starts_one_and_its_page_shows_the_restore_rec
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn an_unanswered_offboarding_approval_is_reminded_then_times_out_without_touching_the_account()
+ {
+    let app = spawn_app_with(&config(
+        "require_approval_for_offboarding_users = 1\noffboarding_user_approval_email = [\"approvals@contoso.com\"]\napproval_timeout_hours = 48\napproval_reminder_hours = 24",
+    ))
+    .await;
+    let before = snapshot(&app, "AlexW@contoso.com").await;
+    let methods_before = method_types(&app, &before.id).await;
+    let id = offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com"}),
+    )
+    .await;
+    assert_eq!(offboarding(&app, &id).await["status"], "pending_approval");
+    let approve = app.outbox_link("approve").await.expect("an approve link");
+    let to_approvers = |mail: &[Value]| {
+        mail.iter()
+            .filter(|m| m["to"].to_string().contains("approvals@contoso.com"))
+            .map(|m| m["subject"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(to_approvers(&app.outbox().await).len(), 1);
+
+    app.advance(25 * 3600).await;
+    assert_eq!(offboarding(&app, &id).await["status"], "pending_approval");
+    let mails = to_approvers(&app.outbox().await);
+    assert_eq!(mails.len(), 2, "one reminder after a day: {mails:?}");
+    assert!(
+        mails[1].starts_with("Reminder: approval needed to offboard AlexW@contoso.com"),
+        "{mails:?}"
+    );
+
+    app.advance(24 * 3600).await;
+    let rec = offboarding(&app, &id).await;
+    assert_eq!(rec["status"], "approval_timed_out", "{rec}");
+    // Nothing about the account changed.
+    let after = snapshot(&app, "AlexW@contoso.com").await;
+    assert!(after.enabled);
+    assert_eq!(after.groups, before.groups);
+    assert_eq!(after.licenses, before.licenses);
+    assert_eq!(method_types(&app, &before.id).await, methods_before);
+    // The ticket says so and is closed, as the onboarding's timeout path does.
+    let ticket = rec["ticket_id"].as_str().expect("a ticket");
+    assert_eq!(app.cw_ticket(ticket).await["status"]["name"], "Completed");
+    let notes = app.cw_notes(ticket).await;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("Nobody approved or denied the offboarding of AlexW@contoso.com")),
+        "{notes:#?}"
+    );
+    // The link died with the request.
+    assert_eq!(app.post_link(&approve).await.status(), 410);
+}
+
+#[tokio::test]
+async fn auth_methods_go_the_reply_is_set_and_what_graph_cannot_do_names_its_cmdlet() {
+    let app = spawn_app().await;
+    let before = snapshot(&app, "AlexW@contoso.com").await;
+    assert_eq!(
+        method_types(&app, &before.id).await,
+        ["password", "phone", "microsoftAuthenticator"]
+    );
+    let id = offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com",
+               "actions": {"set_auto_reply": true, "set_manager_as_delegate": true,
+                           "forward_mail_to_manager": true, "hide_from_gal": true,
+                           // The mailbox keeps its license, so its settings stay readable.
+                           "remove_licenses": false}}),
+    )
+    .await;
+    let rec = settle(&app, &id).await;
+    assert_eq!(rec["status"], "completed", "{rec}");
+
+    // Authentication methods: every one Graph can delete is gone.
+    assert_eq!(method_types(&app, &before.id).await, ["password"]);
+    let line = action_line(&rec, "remove_auth_methods");
+    assert!(line.starts_with("remove auth methods: done ("), "{line}");
+    assert!(line.contains("phone (mobile, +* ********23)"), "{line}");
+    assert!(line.contains("password method cannot be deleted"), "{line}");
+    // The restore record lists them, masked; the number is nowhere in full.
+    let removed = &rec["removed"]["authentication_methods"];
+    assert_eq!(
+        names(removed, "type"),
+        ["microsoftAuthenticator", "phone"],
+        "{rec}"
+    );
+    assert!(!rec.to_string().contains("4255550123"), "{rec}");
+
+    // The automatic reply is on, naming the manager.
+    let settings = app
+        .graph(&format!("/users/{}/mailboxSettings", before.id))
+        .await;
+    let reply = &settings["automaticRepliesSetting"];
+    assert_eq!(reply["status"], "alwaysEnabled", "{settings}");
+    assert_eq!(reply["externalAudience"], "all");
+    assert_eq!(
+        reply["internalReplyMessage"],
+        "Alex Wilber no longer works at Contoso. Please contact Adele Vance at AdeleV@contoso.com."
+    );
+    assert!(action_line(&rec, "set_auto_reply").starts_with("set auto reply: done ("));
+
+    // What Graph v1.0 cannot do is skipped with the exact cmdlet, on the ticket too.
+    for (action, cmdlet) in [
+        (
+            "set_manager_as_delegate",
+            "Add-MailboxPermission -Identity 'AlexW@contoso.com' -User 'AdeleV@contoso.com' -AccessRights FullAccess",
+        ),
+        (
+            "forward_mail_to_manager",
+            "Set-Mailbox -Identity 'AlexW@contoso.com' -ForwardingAddress 'AdeleV@contoso.com' -DeliverToMailboxAndForward $true",
+        ),
+        (
+            "hide_from_gal",
+            "Set-Mailbox -Identity 'AlexW@contoso.com' -HiddenFromAddressListsEnabled $true",
+        ),
+    ] {
+        let line = action_line(&rec, action);
+        assert!(
+            line.contains(": skipped (needs Exchange Online PowerShell"),
+            "{line}"
+        );
+        assert!(line.contains(cmdlet), "{line}");
+    }
+    let notes = app
+        .cw_notes(rec["ticket_id"].as_str().expect("ticket"))
+        .await
+        .join("\n");
+    assert!(notes.contains("Add-MailboxPermission"), "{notes}");
+    assert!(notes.contains("remove auth methods: done"), "{notes}");
+    assert!(!notes.contains("4255550123"), "{notes}");
+}
+
+/// The demo sandbox plus a user without any license, so without a mailbox.
+fn with_unlicensed_user() -> String {
+    format!(
+        "{}\n{}\n{}",
+        config(""),
+        include_str!("../../crates/sandbox/examples/sandbox.toml"),
+        r#"
+[[sandbox.graph.tenants.users]]
+user_principal_name = "KioskK@contoso.com"
+display_name = "Kiosk Kim"
+usage_location = "US"
+manager = "AdeleV@contoso.com"
+
+[[sandbox.graph.tenants.users.authentication_methods]]
+type = "email"
+email_address = "kim.private@example.org"
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_user_without_a_mailbox_gets_no_reply_and_the_run_still_completes() {
+    let app = spawn_app_with(&with_unlicensed_user()).await;
+    let before = snapshot(&app, "KioskK@contoso.com").await;
+    assert!(before.licenses.is_empty());
+    let id = offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "KioskK@contoso.com",
+               "actions": {"set_auto_reply": true}}),
+    )
+    .await;
+    let rec = settle(&app, &id).await;
+    assert_eq!(rec["status"], "completed", "{rec}");
+    let line = action_line(&rec, "set_auto_reply");
+    assert!(
+        line.starts_with("set auto reply: skipped (the user has no Exchange Online mailbox"),
+        "{line}"
+    );
+    assert!(
+        line.contains("inactive, soft-deleted, or is hosted on-premise"),
+        "{line}"
+    );
+    // The other actions ran.
+    assert!(!snapshot(&app, "KioskK@contoso.com").await.enabled);
+    assert_eq!(method_types(&app, &before.id).await, ["password"]);
+    let removed = &rec["removed"]["authentication_methods"];
+    assert_eq!(names(removed, "type"), ["email"], "{rec}");
+    assert_eq!(removed[0]["detail"], "k***@example.org");
+    assert!(!rec.to_string().contains("kim.private"), "{rec}");
+    let notes = app
+        .cw_notes(rec["ticket_id"].as_str().expect("ticket"))
+        .await
+        .join("\n");
+    assert!(notes.contains("set auto reply: skipped"), "{notes}");
 }

@@ -15,14 +15,15 @@ use axum::response::IntoResponse;
 use futures::StreamExt;
 use onboard_connectors::Error;
 use onboard_connectors::graph::{
-    AppCredentials, Clock, Directory, GraphClient, GraphConfig, Group, LicenseToAdd,
-    MembershipChange, NewUser, ObjectId, PasswordPolicies, Profile, SkipReason, TapRequest,
-    TenantId, UserUpdate,
+    AppCredentials, AutomaticReplies, Clock, Deletion, Directory, ExternalAudience, GraphClient,
+    GraphConfig, Group, LicenseToAdd, MailboxChange, MembershipChange, NewUser, ObjectId,
+    PasswordPolicies, Profile, SkipReason, TapRequest, TenantId, UserUpdate,
 };
 use onboard_connectors::http::Sleeper;
 use onboard_sandbox::faults::FaultSettings;
 use onboard_sandbox::graph::{
-    AppSeed, GraphSeed, GraphSimulator, GraphState, GroupSeed, LicenseSnapshot, UserSeed,
+    AppSeed, AuthMethodSeed, GraphSeed, GraphSimulator, GraphState, GroupSeed, LicenseSnapshot,
+    UserSeed,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -952,6 +953,287 @@ async fn a_temporary_access_pass_with_an_out_of_range_lifetime_is_rejected() {
     assert!(
         matches!(err, Error::Rejected { status: 400, .. }),
         "{err:?}"
+    );
+}
+
+// ---- authentication methods ----
+
+/// The demo tenant with Alex's methods replaced by `methods`.
+fn with_methods(methods: Vec<AuthMethodSeed>) -> GraphSeed {
+    let mut seed = GraphSeed::example();
+    let alex = seed.tenants[0]
+        .users
+        .iter_mut()
+        .find(|u| u.user_principal_name == "AlexW@contoso.com")
+        .unwrap();
+    alex.authentication_methods = methods;
+    seed
+}
+
+fn phone(number: &str, kind: &str) -> AuthMethodSeed {
+    AuthMethodSeed {
+        kind: "phone".into(),
+        phone_number: Some(number.into()),
+        phone_type: Some(kind.into()),
+        ..AuthMethodSeed::default()
+    }
+}
+
+#[tokio::test]
+async fn authentication_methods_are_listed_with_the_number_and_address_masked() {
+    let graph = spawn(with_methods(vec![
+        phone("+1 4255550123", "mobile"),
+        AuthMethodSeed {
+            kind: "email".into(),
+            email_address: Some("alex.private@example.org".into()),
+            ..AuthMethodSeed::default()
+        },
+        AuthMethodSeed {
+            kind: "fido2".into(),
+            display_name: Some("YubiKey".into()),
+            ..AuthMethodSeed::default()
+        },
+    ]))
+    .await;
+    let alex = graph.id_of("AlexW@contoso.com");
+
+    let methods = graph
+        .client
+        .authentication_methods(&tenant(), &alex)
+        .await
+        .unwrap();
+
+    let described: Vec<String> = methods.iter().map(|m| m.describe()).collect();
+    assert_eq!(
+        described,
+        [
+            "password",
+            "phone (mobile, +* ********23)",
+            "email (a***@example.org)",
+            "fido2 (YubiKey)"
+        ]
+    );
+    let debug = format!("{methods:?}");
+    assert!(!debug.contains("4255550123"), "{debug}");
+    assert!(!debug.contains("alex.private"), "{debug}");
+    assert_eq!(methods[0].id, "28c10230-6103-485e-b985-444c60001490");
+}
+
+#[tokio::test]
+async fn each_method_is_deleted_through_its_own_collection_and_a_second_delete_is_already_gone() {
+    let graph = spawn_example().await;
+    let alex = graph.id_of("AlexW@contoso.com");
+    let methods = graph
+        .client
+        .authentication_methods(&tenant(), &alex)
+        .await
+        .unwrap();
+    let removable: Vec<_> = methods
+        .iter()
+        .filter(|m| m.collection().is_some())
+        .collect();
+    assert_eq!(removable.len(), 2, "{methods:?}");
+
+    for method in &removable {
+        let first = graph
+            .client
+            .delete_authentication_method(&tenant(), &alex, method)
+            .await
+            .unwrap();
+        let again = graph
+            .client
+            .delete_authentication_method(&tenant(), &alex, method)
+            .await
+            .unwrap();
+        assert_eq!(first, Deletion::Deleted);
+        assert_eq!(again, Deletion::AlreadyGone);
+    }
+
+    let left = graph
+        .client
+        .authentication_methods(&tenant(), &alex)
+        .await
+        .unwrap();
+    assert_eq!(
+        left.iter().map(|m| m.kind.as_str()).collect::<Vec<_>>(),
+        ["password"]
+    );
+    assert!(
+        graph
+            .state()
+            .user(TENANT, "AlexW@contoso.com")
+            .unwrap()
+            .authentication_methods
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_password_method_is_refused_before_any_call() {
+    let graph = spawn_example().await;
+    let alex = graph.id_of("AlexW@contoso.com");
+    let methods = graph
+        .client
+        .authentication_methods(&tenant(), &alex)
+        .await
+        .unwrap();
+    let password = methods.iter().find(|m| m.kind == "password").unwrap();
+
+    let err = graph
+        .client
+        .delete_authentication_method(&tenant(), &alex, password)
+        .await
+        .unwrap_err();
+    let (status, _, body) = graph
+        .raw(
+            reqwest::Method::DELETE,
+            &format!(
+                "/users/{alex}/authentication/passwordMethods/28c10230-6103-485e-b985-444c60001490"
+            ),
+            None,
+        )
+        .await;
+
+    assert!(
+        matches!(err, Error::Rejected { status: 405, .. }),
+        "{err:?}"
+    );
+    assert_eq!(status, 405, "{body}");
+}
+
+#[tokio::test]
+async fn the_mobile_number_cannot_go_before_the_alternate_mobile_number() {
+    let graph = spawn(with_methods(vec![
+        phone("+1 4255550123", "mobile"),
+        phone("+1 4255550199", "alternateMobile"),
+    ]))
+    .await;
+    let alex = graph.id_of("AlexW@contoso.com");
+    let methods = graph
+        .client
+        .authentication_methods(&tenant(), &alex)
+        .await
+        .unwrap();
+    let mobile = methods
+        .iter()
+        .find(|m| m.phone_type.as_deref() == Some("mobile"))
+        .unwrap();
+    let alternate = methods
+        .iter()
+        .find(|m| m.phone_type.as_deref() == Some("alternateMobile"))
+        .unwrap();
+
+    let refused = graph
+        .client
+        .delete_authentication_method(&tenant(), &alex, mobile)
+        .await
+        .unwrap_err();
+    graph
+        .client
+        .delete_authentication_method(&tenant(), &alex, alternate)
+        .await
+        .unwrap();
+    let then = graph
+        .client
+        .delete_authentication_method(&tenant(), &alex, mobile)
+        .await
+        .unwrap();
+
+    assert!(
+        matches!(refused, Error::Rejected { status: 400, .. }),
+        "{refused:?}"
+    );
+    assert_eq!(then, Deletion::Deleted);
+}
+
+// ---- mailbox settings ----
+
+fn replies() -> AutomaticReplies {
+    AutomaticReplies {
+        internal_message: "Alex has left; write to Adele.".into(),
+        external_message: "Alex has left Contoso; write to adelev@contoso.com.".into(),
+        external_audience: ExternalAudience::All,
+    }
+}
+
+#[tokio::test]
+async fn the_automatic_reply_is_switched_on_with_both_messages() {
+    let graph = spawn_example().await;
+    let alex = graph.id_of("AlexW@contoso.com");
+
+    let change = graph
+        .client
+        .set_automatic_replies(&tenant(), &alex, &replies())
+        .await
+        .unwrap();
+    let (status, _, settings) = graph
+        .raw(
+            reqwest::Method::GET,
+            &format!("/users/{alex}/mailboxSettings"),
+            None,
+        )
+        .await;
+
+    assert_eq!(change, MailboxChange::Set);
+    assert_eq!(status, 200);
+    let set = &settings["automaticRepliesSetting"];
+    assert_eq!(set["status"], "alwaysEnabled");
+    assert_eq!(set["externalAudience"], "all");
+    assert_eq!(
+        set["internalReplyMessage"],
+        "Alex has left; write to Adele."
+    );
+    assert_eq!(
+        set["externalReplyMessage"],
+        "Alex has left Contoso; write to adelev@contoso.com."
+    );
+}
+
+#[tokio::test]
+async fn a_user_without_a_mailbox_is_reported_as_such_not_as_an_error() {
+    let mut seed = GraphSeed::example();
+    seed.tenants[0].users.push(UserSeed {
+        user_principal_name: "kiosk@contoso.com".into(),
+        ..UserSeed::default()
+    });
+    let graph = spawn(seed).await;
+    let kiosk = graph.id_of("kiosk@contoso.com");
+
+    let change = graph
+        .client
+        .set_automatic_replies(&tenant(), &kiosk, &replies())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        change,
+        MailboxChange::NoMailbox(
+            "The mailbox is either inactive, soft-deleted, or is hosted on-premise.".into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_bad_automatic_reply_status_is_refused_by_the_simulator() {
+    let graph = spawn_example().await;
+    let alex = graph.id_of("AlexW@contoso.com");
+
+    let (status, _, body) = graph
+        .raw(
+            reqwest::Method::PATCH,
+            &format!("/users/{alex}/mailboxSettings"),
+            Some(json!({"automaticRepliesSetting": {"status": "on"}})),
+        )
+        .await;
+
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        graph
+            .state()
+            .user(TENANT, "AlexW@contoso.com")
+            .unwrap()
+            .automatic_replies_status,
+        "disabled"
     );
 }
 

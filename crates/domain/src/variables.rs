@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::error::{DomainError, VariableScope};
 use crate::license::{LicenseAssignmentMethod, SkuPartNumber};
+use crate::notes::ReplyTemplate;
 use crate::password::{PasswordOptions, PasswordPolicy, PasswordStyle};
 use crate::username::{CollisionStrategy, UmlautStyle, UsernameFormat, UsernameRules};
 use crate::values::{Bounded, CountryCode, EmailAddress, TimeZoneName};
@@ -317,6 +318,7 @@ from_str_variable! {
     CollisionStrategy => "username collision strategy", ["number" => "number", "fail" => "fail"], "random";
     PasswordStyle => "password style", ["1" => "passphrase", "random" => "random"], "emoji";
     LicenseAssignmentMethod => "license assignment method", ["group" => "group", "Direct" => "direct"], "osmosis";
+    ReplyTemplate => "reply text with {user_name}, {organization}, {manager_name}, {manager_email}", ["Gone; ask {manager_name}." => "Gone; ask {manager_name}.", " Left {organization}. " => "Left {organization}."], "Ask {boss}.";
 }
 
 named_enum! {
@@ -742,6 +744,10 @@ variables! {
     offboarding_forward_mail_to_manager: bool = 0;
     /// Set an automatic reply on the offboarded user's mailbox.
     offboarding_set_auto_reply: bool = 0;
+    /// The automatic reply to senders inside the organization.
+    offboarding_auto_reply_internal: ReplyTemplate = "{user_name} no longer works at {organization}. Please contact {manager_name} at {manager_email}.";
+    /// The automatic reply to senders outside the organization.
+    offboarding_auto_reply_external: ReplyTemplate = "{user_name} no longer works at {organization}. Please contact {manager_name} at {manager_email}.";
     /// Hide the offboarded user from the global address list.
     offboarding_hide_from_gal: bool = 1;
     /// Lower the distributor subscription by the seats freed.
@@ -1074,6 +1080,14 @@ mod tests {
         ("offboarding_set_manager_as_delegate", "false"),
         ("offboarding_forward_mail_to_manager", "false"),
         ("offboarding_set_auto_reply", "false"),
+        (
+            "offboarding_auto_reply_internal",
+            r#""{user_name} no longer works at {organization}. Please contact {manager_name} at {manager_email}.""#,
+        ),
+        (
+            "offboarding_auto_reply_external",
+            r#""{user_name} no longer works at {organization}. Please contact {manager_name} at {manager_email}.""#,
+        ),
         ("offboarding_hide_from_gal", "true"),
         ("offboarding_reduce_distributor_seats", "false"),
         ("user_onboard_form_name", "null"),

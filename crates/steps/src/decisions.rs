@@ -485,6 +485,8 @@ pub(crate) fn display_name_of(form: &serde_json::Value) -> String {
 pub struct CallbackError {
     /// What went wrong.
     pub message: String,
+    /// What it means for the decision (and the HTTP answer).
+    pub kind: CallbackFailure,
     /// The cause.
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -495,8 +497,38 @@ impl CallbackError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            kind: CallbackFailure::Failed,
             source: None,
         }
+    }
+
+    /// The same error, of `kind`.
+    pub fn with_kind(mut self, kind: CallbackFailure) -> Self {
+        self.kind = kind;
+        self
+    }
+}
+
+/// Why a callback failed, as far as a decision link's answer is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallbackFailure {
+    /// The runtime refused the callback for another reason: 502, [`resume`] may retry.
+    #[default]
+    Failed,
+    /// The runtime could not be reached or is throttling: 503, try again later.
+    Unavailable,
+    /// The waiting task timed out before the decision reached it (Step Functions
+    /// `TaskTimedOut`): 410, the workflow went on without it.
+    TimedOut,
+    /// The token no longer names a waiting task (`InvalidToken`, `TaskDoesNotExist`:
+    /// resumed already, or the execution ended): 409.
+    Closed,
+}
+
+impl CallbackFailure {
+    /// Whether resuming again cannot help.
+    pub fn is_final(self) -> bool {
+        matches!(self, CallbackFailure::TimedOut | CallbackFailure::Closed)
     }
 }
 
@@ -546,7 +578,8 @@ pub enum DecideError {
         /// The decision's kind.
         kind: DecisionKind,
     },
-    /// Decided, but the workflow could not be resumed: 502. [`resume`] retries.
+    /// Decided, but the workflow could not be resumed: 502, 503, 410 or 409 by
+    /// [`CallbackError::kind`]. [`resume`] retries.
     #[error("decided, but the workflow could not be resumed")]
     Resume(#[source] CallbackError),
     /// The store or the ticket failed: 503.
@@ -565,7 +598,12 @@ impl DecideError {
             DecideError::Expired { .. } => 410,
             DecideError::Unknown => 404,
             DecideError::WrongAction { .. } => 403,
-            DecideError::Resume(_) => 502,
+            DecideError::Resume(e) => match e.kind {
+                CallbackFailure::Failed => 502,
+                CallbackFailure::Unavailable => 503,
+                CallbackFailure::TimedOut => 410,
+                CallbackFailure::Closed => 409,
+            },
             DecideError::Step(_) => 503,
             DecideError::Link(e) => e.http_status(),
         }
@@ -1013,6 +1051,19 @@ pub(crate) async fn expire_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callback_failure_answers_by_what_it_means_for_the_decision() {
+        let status =
+            |kind| DecideError::Resume(CallbackError::new("x").with_kind(kind)).http_status();
+        assert_eq!(status(CallbackFailure::Failed), 502);
+        assert_eq!(status(CallbackFailure::Unavailable), 503);
+        assert_eq!(status(CallbackFailure::TimedOut), 410);
+        assert_eq!(status(CallbackFailure::Closed), 409);
+        assert_eq!(CallbackError::new("x").kind, CallbackFailure::Failed);
+        assert!(CallbackFailure::Closed.is_final() && CallbackFailure::TimedOut.is_final());
+        assert!(!CallbackFailure::Unavailable.is_final() && !CallbackFailure::Failed.is_final());
+    }
 
     fn signer() -> LinkSigner {
         LinkSigner::new("https://onboard.example.com/base", vec![7u8; 32]).expect("signer")

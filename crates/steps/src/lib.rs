@@ -73,13 +73,15 @@
 //! - A retried `DeliverCredentials` that had already saved or sent the first
 //!   password cannot recover it (it is never stored): it makes a new one and says
 //!   in every message that it replaces the earlier one.
-//! - Offboarding: removing authentication methods, the mailbox delegate, mail
-//!   forwarding, the automatic reply and hiding from the address list are noted as
-//!   `skipped` with the reason and what to do by hand: the [`onboard_connectors::graph::Directory`]
-//!   port does not reach authentication methods or mailbox settings yet, and Graph
-//!   v1.0 has no API at all for mailbox permissions, forwarding or the address list
-//!   (Exchange Online only). A synced user's sign-in and password are skipped too
-//!   (on-premises AD masters them). Offboarding approvals get no reminders yet.
+//! - Offboarding: Microsoft Graph v1.0 has no API for mailbox permissions (the
+//!   delegate), mailbox forwarding or hiding from the address list (Exchange Online
+//!   only), so those actions are noted as `skipped` with the exact Exchange Online
+//!   PowerShell cmdlet a technician runs. A synced user's sign-in and password are
+//!   skipped too (on-premises AD masters them), and so is the automatic reply of a
+//!   user without an Exchange Online mailbox. Authentication methods Graph v1.0
+//!   cannot delete (the password; newer types) or refuses to (a phone that is the
+//!   user's default MFA method; the simulator does not model defaults) are left and
+//!   named in the note for a technician.
 
 #![warn(missing_docs)]
 

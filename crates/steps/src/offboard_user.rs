@@ -12,21 +12,30 @@
 //!
 //! Each action's outcome is remembered under its own idempotency key and noted on
 //! the ticket under its own note key, so a retried step repeats nothing. An action
-//! Graph cannot perform for this user (a synced account, a mailbox setting the
-//! directory port does not reach) is `skipped` with the reason, not a failure.
+//! Graph cannot perform for this user (a synced account, a user without a mailbox)
+//! is `skipped` with the reason, not a failure. What Microsoft Graph v1.0 has no API
+//! for at all (mailbox permissions, mailbox forwarding, hiding from the address
+//! list: Exchange Online only) is `skipped` with the exact Exchange Online
+//! PowerShell cmdlet a technician runs.
 
-use onboard_connectors::graph::{Directory, MembershipChange, TenantId};
+use onboard_connectors::graph::{
+    AuthenticationMethod, AutomaticReplies, Directory, ExternalAudience, MailboxChange,
+    MembershipChange, TenantId,
+};
 use onboard_connectors::{Error as ConnectorError, graph::ObjectId};
 use onboard_domain::generate_password;
+use onboard_domain::notes::ReplyContext;
+use onboard_store::RecordUpdate;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
+use crate::context::update;
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
 use crate::idempotency::{key, recall, remember};
 use crate::offboarding::Offboarding;
-use crate::record_restore_point::Output as RestorePoint;
+use crate::record_restore_point::{AuthMethodEntry, Output as RestorePoint};
 
 pub use crate::validate_offboarding::Input;
 
@@ -247,63 +256,86 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
     })
     .await?;
 
-    run.once(
-        "remove_auth_methods",
-        actions.remove_auth_methods,
-        || async {
-            Ok(ActionResult::skipped(
-                "remove_auth_methods",
-                "Onboard's directory connector cannot list or delete authentication methods yet \
-             (Graph /users/{id}/authentication/methods); remove them in the Entra admin center",
-            ))
-        },
-    )
-    .await?;
-
-    let to = delegate.clone().unwrap_or_else(|| "the manager".into());
-    run.once("set_manager_as_delegate", actions.set_manager_as_delegate, || async {
-        Ok(ActionResult::skipped(
-            "set_manager_as_delegate",
-            format!(
-                "Microsoft Graph v1.0 has no API for mailbox permissions (Exchange Online only); \
-                 give {to} full access to the mailbox in the Exchange admin center"
-            ),
-        ))
+    let point = run.point.clone();
+    run.once("remove_auth_methods", actions.remove_auth_methods, || {
+        remove_auth_methods(deps, &offboarding, dir.as_ref(), &tenant, &user, &point)
     })
     .await?;
 
+    run.once("set_auto_reply", actions.set_auto_reply, || {
+        set_auto_reply(
+            &offboarding,
+            dir.as_ref(),
+            &tenant,
+            &user,
+            delegate.as_deref(),
+        )
+    })
+    .await?;
+
+    let upn = offboarding.upn().to_owned();
     run.once(
-        "forward_mail_to_manager",
-        actions.forward_mail_to_manager,
+        "set_manager_as_delegate",
+        actions.set_manager_as_delegate,
         || async {
+            const ACTION: &str = "set_manager_as_delegate";
+            let Some(to) = delegate.as_deref() else {
+                return Ok(ActionResult::skipped(ACTION, NO_DELEGATE));
+            };
             Ok(ActionResult::skipped(
-                "forward_mail_to_manager",
+                ACTION,
                 format!(
-                    "Microsoft Graph v1.0 cannot set mailbox forwarding (Exchange Online only); \
-                 forward the mail to {to} in the Exchange admin center"
+                    "needs Exchange Online PowerShell (Microsoft Graph v1.0 has no API for \
+                     mailbox permissions): Add-MailboxPermission -Identity {} -User {} \
+                     -AccessRights FullAccess -InheritanceType All -AutoMapping $false{KEEP_MAILBOX}",
+                    ps(&upn),
+                    ps(to)
                 ),
             ))
         },
     )
     .await?;
 
-    run.once("set_auto_reply", actions.set_auto_reply, || async {
-        Ok(ActionResult::skipped(
-            "set_auto_reply",
-            "Graph sets it through the mailbox settings, which Onboard's directory connector \
-             does not reach yet; set the automatic reply in Outlook or the Exchange admin center",
-        ))
-    })
+    run.once(
+        "forward_mail_to_manager",
+        actions.forward_mail_to_manager,
+        || async {
+            const ACTION: &str = "forward_mail_to_manager";
+            let Some(to) = delegate.as_deref() else {
+                return Ok(ActionResult::skipped(ACTION, NO_DELEGATE));
+            };
+            Ok(ActionResult::skipped(
+                ACTION,
+                format!(
+                    "needs Exchange Online PowerShell (Graph v1.0's mailboxSettings have no \
+                     forwarding address): Set-Mailbox -Identity {} -ForwardingAddress {} \
+                     -DeliverToMailboxAndForward $true{KEEP_MAILBOX}",
+                    ps(&upn),
+                    ps(to)
+                ),
+            ))
+        },
+    )
     .await?;
 
     run.once("hide_from_gal", actions.hide_from_gal, || async {
         Ok(ActionResult::skipped(
             "hide_from_gal",
             if synced {
-                "the user is synchronised from on-premises active directory: set msExchHideFromAddressLists there"
+                format!(
+                    "the user is synchronised from on-premises active directory, where the \
+                     address list is mastered: on the Exchange server run Set-RemoteMailbox \
+                     -Identity {} -HiddenFromAddressListsEnabled $true (or set \
+                     msExchHideFromAddressLists) and let it sync",
+                    ps(&upn)
+                )
             } else {
-                "Microsoft Graph v1.0 cannot hide a user from the address list (Exchange Online only); \
-                 hide the mailbox in the Exchange admin center"
+                format!(
+                    "needs Exchange Online PowerShell (Graph v1.0 documents the user's \
+                     showInAddressList as not to be used through Graph): Set-Mailbox -Identity {} \
+                     -HiddenFromAddressListsEnabled $true",
+                    ps(&upn)
+                )
             },
         ))
     })
@@ -421,6 +453,212 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
     Ok(Output {
         actions: run.results,
     })
+}
+
+/// Why the mailbox actions that name the delegate have nobody to name.
+const NO_DELEGATE: &str =
+    "the user has no manager and the form gave no `delegate_to`: nobody to hand the mailbox to";
+
+/// Removing licenses leaves the mailbox 30 days before Exchange deletes it.
+const KEEP_MAILBOX: &str = "; if licenses are removed, first convert it to a shared mailbox (Set-Mailbox -Identity <user> -Type Shared) so the access or forwarding outlives the license";
+
+/// A PowerShell single-quoted string: nothing in it is expanded; `'` is doubled.
+fn ps(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Deletes every authentication method Graph can delete, the alternate mobile number
+/// before the mobile one (Graph refuses the other order), and adds what was removed to
+/// the restore record (masked). The listing is remembered before the first deletion, so
+/// a retry deletes (or finds gone) the same methods and records the same list.
+async fn remove_auth_methods(
+    deps: &Deps,
+    offboarding: &Offboarding,
+    dir: &dyn Directory,
+    tenant: &TenantId,
+    user: &ObjectId,
+    point: &RestorePoint,
+) -> Result<ActionResult, StepError> {
+    const ACTION: &str = "remove_auth_methods";
+    const FORBIDDEN: &str = "Graph refused (the app registration needs UserAuthenticationMethod.ReadWrite.All, and an administrator's methods need the Privileged Authentication Administrator role): remove them in the Entra admin center";
+    let listed_key = key(offboarding.id(), "offboard_user", "auth_methods/listed");
+    let listed: Vec<AuthenticationMethod> = match recall(deps.store.as_ref(), &listed_key).await? {
+        Some(listed) => listed,
+        None => {
+            let methods = match dir.authentication_methods(tenant, user).await {
+                Ok(methods) => methods,
+                Err(ConnectorError::Forbidden { .. }) => {
+                    return Ok(ActionResult::skipped(ACTION, FORBIDDEN));
+                }
+                Err(e) => return Err(graph(e)),
+            };
+            remember(deps.store.as_ref(), &listed_key, &methods, deps.clock.now()).await?
+        }
+    };
+    let mut removable: Vec<&AuthenticationMethod> =
+        listed.iter().filter(|m| m.collection().is_some()).collect();
+    // `false` sorts first: the mobile number goes last.
+    removable.sort_by_key(|m| m.phone_type.as_deref() == Some("mobile"));
+    let mut removed = Vec::new();
+    let mut refused = Vec::new();
+    for method in removable {
+        match dir.delete_authentication_method(tenant, user, method).await {
+            Ok(_) => removed.push(method),
+            Err(ConnectorError::Forbidden { .. }) => {
+                return Ok(ActionResult::skipped(ACTION, FORBIDDEN));
+            }
+            // e.g. the phone that is the user's default MFA method: a fact about this
+            // user, for a technician, not a reason to stop the offboarding.
+            Err(ConnectorError::Rejected {
+                status: 400,
+                message,
+                ..
+            }) => refused.push(format!("{} ({message})", method.describe())),
+            Err(e) => return Err(graph(e)),
+        }
+    }
+    // Noted and recorded in Graph's listing order, not the order of deletion.
+    let removed: Vec<&AuthenticationMethod> = listed
+        .iter()
+        .filter(|m| removed.iter().any(|r| r.id == m.id && r.kind == m.kind))
+        .collect();
+    let others: Vec<&str> = listed
+        .iter()
+        .filter(|m| m.collection().is_none() && m.kind != "password")
+        .map(|m| m.kind.as_str())
+        .collect();
+
+    let mut record = point.clone();
+    record.authentication_methods = removed
+        .iter()
+        .map(|m| AuthMethodEntry {
+            method_type: m.kind.clone(),
+            phone_type: m.phone_type.clone(),
+            detail: m.detail.clone(),
+        })
+        .collect();
+    let json = serde_json::to_value(&record)
+        .map_err(|e| StepError::Internal(format!("cannot encode the restore record: {e}")))?;
+    update(
+        deps,
+        offboarding.id(),
+        "offboard_user",
+        &format!(
+            "restore record: {} authentication method(s) removed",
+            record.authentication_methods.len()
+        ),
+        RecordUpdate {
+            removed: Some(json),
+            ..RecordUpdate::default()
+        },
+    )
+    .await?;
+
+    let mut detail = if removed.is_empty() {
+        "no authentication method besides the password".to_owned()
+    } else {
+        format!(
+            "removed {}",
+            removed
+                .iter()
+                .map(|m| m.describe())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    detail.push_str("; the password method cannot be deleted (the password reset replaces it)");
+    if !refused.is_empty() {
+        detail.push_str(&format!(
+            "; Graph refused to delete {}: remove them in the Entra admin center",
+            refused.join("; ")
+        ));
+    }
+    if !others.is_empty() {
+        detail.push_str(&format!(
+            "; left {}: Graph v1.0 cannot delete them, remove them in the Entra admin center",
+            others.join(", ")
+        ));
+    }
+    Ok(ActionResult::done(ACTION, detail))
+}
+
+/// Switches the automatic reply on with the organization's texts, naming the delegate.
+async fn set_auto_reply(
+    offboarding: &Offboarding,
+    dir: &dyn Directory,
+    tenant: &TenantId,
+    user: &ObjectId,
+    delegate: Option<&str>,
+) -> Result<ActionResult, StepError> {
+    const ACTION: &str = "set_auto_reply";
+    let vars = &offboarding.variables;
+    let (internal, external) = (
+        &vars.offboarding_auto_reply_internal,
+        &vars.offboarding_auto_reply_external,
+    );
+    let named = match delegate {
+        Some(upn) => dir.user(tenant, upn).await.map_err(graph)?,
+        None => None,
+    };
+    if named.is_none() && (internal.names_the_manager() || external.names_the_manager()) {
+        return Ok(ActionResult::skipped(
+            ACTION,
+            match delegate {
+                Some(upn) => {
+                    format!("the reply names the delegate, and `{upn}` is not a user of the tenant")
+                }
+                None => format!("the reply names the delegate: {NO_DELEGATE}"),
+            },
+        ));
+    }
+    let leaver = dir
+        .user(tenant, user.as_str())
+        .await
+        .map_err(graph)?
+        .and_then(|u| u.display_name)
+        .unwrap_or_else(|| offboarding.upn().to_owned());
+    let manager_name = named
+        .as_ref()
+        .and_then(|m| m.display_name.clone())
+        .unwrap_or_default();
+    let manager_email = named
+        .as_ref()
+        .map(|m| {
+            m.mail
+                .clone()
+                .unwrap_or_else(|| m.user_principal_name.clone())
+        })
+        .unwrap_or_default();
+    let context = ReplyContext {
+        user_name: &leaver,
+        organization: &offboarding.organization.name,
+        manager_name: &manager_name,
+        manager_email: &manager_email,
+    };
+    let replies = AutomaticReplies {
+        internal_message: internal.render(&context),
+        external_message: external.render(&context),
+        external_audience: ExternalAudience::All,
+    };
+    match dir.set_automatic_replies(tenant, user, &replies).await {
+        Ok(MailboxChange::Set) => Ok(ActionResult::done(
+            ACTION,
+            format!(
+                "automatic reply on for internal and external senders: \"{}\"",
+                replies.internal_message
+            ),
+        )),
+        Ok(MailboxChange::NoMailbox(graph_says)) => Ok(ActionResult::skipped(
+            ACTION,
+            format!("the user has no Exchange Online mailbox Graph can reach ({graph_says})"),
+        )),
+        Err(ConnectorError::Forbidden { .. }) => Ok(ActionResult::skipped(
+            ACTION,
+            "Graph refused: the app registration needs MailboxSettings.ReadWrite; set the \
+             automatic reply in the Exchange admin center",
+        )),
+        Err(e) => Err(graph(e)),
+    }
 }
 
 /// Lowers each freed SKU's subscription at the distributor by one seat. The target

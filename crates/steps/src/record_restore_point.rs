@@ -47,6 +47,18 @@ pub struct ManagerEntry {
     pub user_principal_name: String,
 }
 
+/// An authentication method that was removed, masked as the connector read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthMethodEntry {
+    /// `phone`, `microsoftAuthenticator`, `fido2`, ...
+    #[serde(rename = "type")]
+    pub method_type: String,
+    /// `mobile`, `alternateMobile` or `office` for a phone.
+    pub phone_type: Option<String>,
+    /// A masked hint (`+* ********23`) or a device name; never a number in full.
+    pub detail: Option<String>,
+}
+
 /// The restore record, as the record's `removed` and `$.restore_point`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Output {
@@ -64,6 +76,10 @@ pub struct Output {
     pub licenses: Vec<LicenseEntry>,
     /// The manager, if any.
     pub manager: Option<ManagerEntry>,
+    /// Authentication methods removed by `OffboardUser` (filled in when it removes
+    /// them; the user re-registers them on a rehire).
+    #[serde(default)]
+    pub authentication_methods: Vec<AuthMethodEntry>,
 }
 
 /// Reads the user's restore record from the directory.
@@ -119,6 +135,7 @@ async fn read(
             id: m.id.as_str().to_owned(),
             user_principal_name: m.user_principal_name,
         }),
+        authentication_methods: Vec::new(),
     })
 }
 

@@ -17,6 +17,7 @@ use crate::deps::Deps;
 use crate::error::StepError;
 use crate::idempotency::key;
 use crate::mail::{mail_once, sender};
+use crate::offboarding::Offboarding;
 
 /// The input of `RequestApproval`: the Lambda payload of the waiting task.
 #[derive(Debug, Clone, Deserialize)]
@@ -188,56 +189,119 @@ pub async fn remind_approvers(deps: &Deps, organization: &str) -> Result<u32, St
             if decision.kind != DecisionKind::Approval || now >= decision.expires_at {
                 continue;
             }
-            let offboarding = deps
-                .store
-                .get_record(&decision.record_id)
-                .await?
-                .is_some_and(|r| r.kind == RecordKind::Offboarding);
-            if offboarding {
-                // Offboarding approvals are not reminded yet (see the crate's known limits).
+            let Some(record) = deps.store.get_record(&decision.record_id).await? else {
                 continue;
-            }
-            let onboarding = Onboarding::load(deps, &decision.record_id).await?;
-            let every = onboarding.variables.approval_reminder_hours.get();
-            if every == 0 {
-                continue;
-            }
-            let elapsed = now.duration_since(decision.created_at).as_secs();
-            let due = elapsed / (i64::from(every) * 3600);
-            if due < 1 {
-                continue;
-            }
-            let from = sender(&onboarding.variables)?;
-            for approver in &onboarding.variables.new_user_approval_email {
-                let mail = approval_mail(
-                    deps,
-                    &onboarding,
-                    decision,
-                    approver.as_str(),
-                    &from,
-                    Kind::Reminder,
-                );
-                let once = key(
-                    onboarding.id(),
-                    "request_approval",
-                    &format!("reminder/{}/{due}/{approver}", decision.id),
-                );
-                if mail_once(deps, &once, &mail).await? {
-                    sent += 1;
-                }
-            }
-            onboarding
-                .record(
-                    deps,
-                    "request_approval",
-                    None,
-                    &format!("reminder {due} sent to the approvers"),
-                )
-                .await?;
+            };
+            sent += match record.kind {
+                RecordKind::Offboarding => remind_offboarding(deps, decision, now).await?,
+                _ => remind_onboarding(deps, decision, now).await?,
+            };
         }
         match page.next {
             Some(next) => cursor = Some(next),
             None => return Ok(sent),
         }
     }
+}
+
+/// How many reminder periods have passed since `decision` was issued; `None` when
+/// reminders are off (`every_hours` = 0) or none is due yet.
+fn reminders_due(decision: &Decision, every_hours: u32, now: Timestamp) -> Option<i64> {
+    if every_hours == 0 {
+        return None;
+    }
+    let elapsed = now.duration_since(decision.created_at).as_secs();
+    let due = elapsed / (i64::from(every_hours) * 3600);
+    (due >= 1).then_some(due)
+}
+
+/// Reminds the new-user approvers of `decision`; returns the mails sent.
+async fn remind_onboarding(
+    deps: &Deps,
+    decision: &Decision,
+    now: Timestamp,
+) -> Result<u32, StepError> {
+    let onboarding = Onboarding::load(deps, &decision.record_id).await?;
+    let Some(due) = reminders_due(
+        decision,
+        onboarding.variables.approval_reminder_hours.get(),
+        now,
+    ) else {
+        return Ok(0);
+    };
+    let from = sender(&onboarding.variables)?;
+    let mut sent = 0;
+    for approver in &onboarding.variables.new_user_approval_email {
+        let mail = approval_mail(
+            deps,
+            &onboarding,
+            decision,
+            approver.as_str(),
+            &from,
+            Kind::Reminder,
+        );
+        let once = key(
+            onboarding.id(),
+            "request_approval",
+            &format!("reminder/{}/{due}/{approver}", decision.id),
+        );
+        if mail_once(deps, &once, &mail).await? {
+            sent += 1;
+        }
+    }
+    onboarding
+        .record(
+            deps,
+            "request_approval",
+            None,
+            &format!("reminder {due} sent to the approvers"),
+        )
+        .await?;
+    Ok(sent)
+}
+
+/// Reminds the offboarding approvers of `decision`; returns the mails sent.
+async fn remind_offboarding(
+    deps: &Deps,
+    decision: &Decision,
+    now: Timestamp,
+) -> Result<u32, StepError> {
+    use crate::request_offboarding_approval::{Kind as OffboardingKind, approval_mail};
+    let offboarding = Offboarding::load(deps, &decision.record_id).await?;
+    let Some(due) = reminders_due(
+        decision,
+        offboarding.variables.approval_reminder_hours.get(),
+        now,
+    ) else {
+        return Ok(0);
+    };
+    let from = sender(&offboarding.variables)?;
+    let mut sent = 0;
+    for approver in &offboarding.variables.offboarding_user_approval_email {
+        let mail = approval_mail(
+            deps,
+            &offboarding,
+            decision,
+            approver.as_str(),
+            &from,
+            OffboardingKind::Reminder,
+        );
+        let once = key(
+            offboarding.id(),
+            "request_offboarding_approval",
+            &format!("reminder/{}/{due}/{approver}", decision.id),
+        );
+        if mail_once(deps, &once, &mail).await? {
+            sent += 1;
+        }
+    }
+    offboarding
+        .record(
+            deps,
+            "request_offboarding_approval",
+            None,
+            &format!("reminder {due} sent to the approvers"),
+        )
+        .await?;
+    Ok(sent)
 }

@@ -5,7 +5,7 @@
 
 use onboard_connectors::notify::Mail;
 use onboard_domain::notes;
-use onboard_store::{DecisionKind, Status};
+use onboard_store::{Decision, DecisionKind, Status};
 use tracing::instrument;
 
 use crate::decisions::{decision_links, issue};
@@ -62,35 +62,17 @@ pub async fn request_offboarding_approval(deps: &Deps, input: Input) -> Result<O
         decision.expires_at,
         &vars.time_zone,
     );
-    let started = notes::offboarding_started(offboarding.upn(), &offboarding.request.actions, None);
     for approver in &approvers {
-        let [(_, approve), (_, deny)] = decision_links(deps, decision, Some(approver));
-        let mut mail = Mail::builder(
+        let mail = approval_mail(
+            deps,
+            &offboarding,
+            decision,
+            approver,
             &from,
-            &[approver],
-            &format!(
-                "Approval needed: offboard {} ({})",
-                offboarding.upn(),
-                offboarding.organization.name
-            ),
-        )
-        .paragraph(&format!(
-            "{} asks to offboard the Microsoft 365 user {}.",
-            offboarding.organization.name,
-            offboarding.upn()
-        ));
-        for line in started.lines().skip(1) {
-            mail = mail.paragraph(line);
-        }
-        if issued.generation > 0 {
-            mail =
-                mail.paragraph("This request replaces an earlier one: its links no longer work.");
-        }
-        let mail = mail
-            .link("Approve", approve.as_str())
-            .link("Deny", deny.as_str())
-            .paragraph(&deadline)
-            .build();
+            Kind::Request {
+                replaces: issued.generation > 0,
+            },
+        );
         mail_once(
             deps,
             &key(
@@ -125,4 +107,51 @@ pub async fn request_offboarding_approval(deps: &Deps, input: Input) -> Result<O
         decision_id: decision.id.clone(),
         expires_at: decision.expires_at,
     })
+}
+
+/// Which approval mail.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    /// The request (`replaces`: an earlier request's links no longer work).
+    Request { replaces: bool },
+    /// A reminder.
+    Reminder,
+}
+
+/// The offboarding approval mail to one approver, with links that name them.
+pub(crate) fn approval_mail(
+    deps: &Deps,
+    offboarding: &Offboarding,
+    decision: &Decision,
+    approver: &str,
+    from: &str,
+    kind: Kind,
+) -> Mail {
+    let vars = &offboarding.variables;
+    let upn = offboarding.upn();
+    let org = &offboarding.organization.name;
+    let subject = match kind {
+        Kind::Request { .. } => format!("Approval needed: offboard {upn} ({org})"),
+        Kind::Reminder => format!("Reminder: approval needed to offboard {upn} ({org})"),
+    };
+    let [(_, approve), (_, deny)] = decision_links(deps, decision, Some(approver));
+    let mut mail = Mail::builder(from, &[approver], &subject).paragraph(&format!(
+        "{org} asks to offboard the Microsoft 365 user {upn}."
+    ));
+    let started = notes::offboarding_started(upn, &offboarding.request.actions, None);
+    for line in started.lines().skip(1) {
+        mail = mail.paragraph(line);
+    }
+    if let Kind::Request { replaces: true } = kind {
+        mail = mail.paragraph("This request replaces an earlier one: its links no longer work.");
+    }
+    mail.link("Approve", approve.as_str())
+        .link("Deny", deny.as_str())
+        .paragraph(&notes::offboarding_approval_requested(
+            upn,
+            &vars.offboarding_user_approval_email,
+            decision.expires_at,
+            &vars.time_zone,
+        ))
+        .build()
 }

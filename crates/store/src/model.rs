@@ -329,6 +329,19 @@ impl Scope {
             Scope::Organization(id) => format!("org:{id}"),
         }
     }
+
+    /// The scope stored under `key` ([`Scope::key`]).
+    pub(crate) fn from_key(key: &str) -> Result<Self, crate::StoreError> {
+        match key {
+            "msp" => Ok(Scope::Msp),
+            other => other
+                .strip_prefix("org:")
+                .map(|id| Scope::Organization(id.to_owned()))
+                .ok_or_else(|| {
+                    crate::StoreError::Malformed(format!("unknown scope key `{other}`"))
+                }),
+        }
+    }
 }
 
 /// Organization variables: name -> value, as the original crate names them.

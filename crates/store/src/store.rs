@@ -113,6 +113,13 @@ pub trait Store: Send + Sync {
     /// All connectors' settings in `scope`, by name.
     async fn connectors(&self, scope: &Scope) -> Result<Vec<ConnectorSettings>, StoreError>;
 
+    /// One connector's settings in every scope that has it: MSP-wide first, then
+    /// organizations by id (e.g. every organization's `organization` item, to list them).
+    async fn connector_in_all_scopes(
+        &self,
+        connector: &str,
+    ) -> Result<Vec<(Scope, ConnectorSettings)>, StoreError>;
+
     /// Creates or replaces one connector's settings in `scope`.
     async fn put_connector(
         &self,

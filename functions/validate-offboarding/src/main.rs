@@ -11,10 +11,11 @@ const FUNCTION: &str = "ValidateOffboarding";
 async fn main() -> Result<(), lambda_runtime::Error> {
     onboard_lambda::init_tracing(FUNCTION);
     // Built once per cold start; every invocation of this container reuses the clients.
-    let deps = onboard_lambda::deps_from_env().await?;
+    // Settings that cannot be read fail each invocation as Config.Invalid (not retried).
+    let deps = onboard_lambda::LazyDeps::from_env().await;
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        onboard_lambda::handle(deps, FUNCTION, event.payload)
+        onboard_lambda::handle_lazily(deps, FUNCTION, event.payload)
     }))
     .await
 }

@@ -447,6 +447,141 @@ pub struct TemporaryAccessPass {
     pub usable_once: bool,
 }
 
+/// The password method's fixed id: it is listed but can never be deleted.
+pub const PASSWORD_METHOD_ID: &str = "28c10230-6103-485e-b985-444c60001490";
+
+/// One of a user's authentication methods (`GET /users/{id}/authentication/methods`),
+/// with personal data masked as it is read: a phone number keeps only its last two
+/// digits and an e-mail address its first letter and domain, so no caller can log,
+/// note or store them in full.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct AuthenticationMethod {
+    /// The method id (fixed ids for the password, phone and e-mail methods).
+    pub id: String,
+    /// The type as Graph names it without `#microsoft.graph.` and
+    /// `AuthenticationMethod`: `password`, `phone`, `microsoftAuthenticator`,
+    /// `fido2`, `softwareOath`, `email`, `windowsHelloForBusiness`,
+    /// `temporaryAccessPass`, or whatever newer type Graph lists.
+    pub kind: String,
+    /// `mobile`, `alternateMobile` or `office` for a phone method.
+    #[serde(default)]
+    pub phone_type: Option<String>,
+    /// What tells it apart, masked: `+** *** *** **00`, `j***@contoso.com`, a device name.
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+impl AuthenticationMethod {
+    /// The collection under `/users/{id}/authentication/` that deletes this method;
+    /// `None` for the password method (Graph cannot delete it) and types Graph v1.0
+    /// has no delete for.
+    pub fn collection(&self) -> Option<&'static str> {
+        Some(match self.kind.as_str() {
+            "phone" => "phoneMethods",
+            "microsoftAuthenticator" => "microsoftAuthenticatorMethods",
+            "fido2" => "fido2Methods",
+            "softwareOath" => "softwareOathMethods",
+            "email" => "emailMethods",
+            "windowsHelloForBusiness" => "windowsHelloForBusinessMethods",
+            "temporaryAccessPass" => "temporaryAccessPassMethods",
+            _ => return None,
+        })
+    }
+
+    /// The method as one line for notes: `phone (mobile, +** *** *** **00)`.
+    pub fn describe(&self) -> String {
+        let parts: Vec<&str> = [self.phone_type.as_deref(), self.detail.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if parts.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{} ({})", self.kind, parts.join(", "))
+        }
+    }
+}
+
+/// Every digit but the last two replaced by `*`; other characters kept, so the
+/// shape (country code, grouping) stays readable.
+pub fn mask_phone(number: &str) -> String {
+    let digits = number.chars().filter(char::is_ascii_digit).count();
+    let mut seen = 0;
+    number
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                seen += 1;
+                if seen + 2 > digits { c } else { '*' }
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The first character of the local part, `***`, and the domain.
+pub fn mask_email(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
+    }
+}
+
+/// Whether a deletion removed something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// Removed now.
+    Deleted,
+    /// It was already gone (a retry after a deletion that succeeded).
+    AlreadyGone,
+}
+
+/// Who gets the external automatic reply (`externalAudience`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExternalAudience {
+    /// Nobody outside the organization.
+    None,
+    /// Senders in the user's contacts.
+    ContactsOnly,
+    /// Every external sender.
+    All,
+}
+
+impl ExternalAudience {
+    fn to_graph(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ContactsOnly => "contactsOnly",
+            Self::All => "all",
+        }
+    }
+}
+
+/// An automatic reply switched on until further notice (`status: alwaysEnabled`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutomaticReplies {
+    /// To senders inside the organization.
+    pub internal_message: String,
+    /// To senders outside it.
+    pub external_message: String,
+    /// Which outside senders get it.
+    pub external_audience: ExternalAudience,
+}
+
+/// What a mailbox setting call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxChange {
+    /// Set.
+    Set,
+    /// The user has no Exchange Online mailbox Graph can reach (none, not licensed,
+    /// inactive, or hosted on-premises): Graph's own words.
+    NoMailbox(String),
+}
+
 /// A tenant's directory, as the onboarding and offboarding steps use it.
 ///
 /// Lookups answer `Ok(None)` for "no such object"; writes addressed by
@@ -597,11 +732,62 @@ pub trait Directory: Send + Sync {
         group: &Group,
         user: &ObjectId,
     ) -> Result<MembershipChange, Error>;
+
+    /// The user's authentication methods (the password method included), masked
+    /// as [`AuthenticationMethod`] says.
+    async fn authentication_methods(
+        &self,
+        tenant: &TenantId,
+        user: &ObjectId,
+    ) -> Result<Vec<AuthenticationMethod>, Error>;
+
+    /// Deletes one method through its type's collection
+    /// (`DELETE /users/{id}/authentication/{collection}/{methodId}`). A method
+    /// without a collection (the password) is [`Error::Rejected`] before any call.
+    async fn delete_authentication_method(
+        &self,
+        tenant: &TenantId,
+        user: &ObjectId,
+        method: &AuthenticationMethod,
+    ) -> Result<Deletion, Error>;
+
+    /// Switches the automatic reply on (`PATCH /users/{id}/mailboxSettings`).
+    async fn set_automatic_replies(
+        &self,
+        tenant: &TenantId,
+        user: &ObjectId,
+        replies: &AutomaticReplies,
+    ) -> Result<MailboxChange, Error>;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phone_numbers_and_addresses_are_masked_to_a_hint() {
+        assert_eq!(mask_phone("+1 4255550100"), "+* ********00");
+        assert_eq!(mask_phone("+44 20 7946 0958"), "+** ** **** **58");
+        assert_eq!(mask_email("jane.doe@contoso.com"), "j***@contoso.com");
+        assert_eq!(mask_email("nonsense"), "***");
+    }
+
+    #[test]
+    fn the_password_method_has_no_collection_to_delete_it_from() {
+        let method = |kind: &str| AuthenticationMethod {
+            id: "m".into(),
+            kind: kind.into(),
+            phone_type: None,
+            detail: None,
+        };
+        assert_eq!(method("password").collection(), None);
+        assert_eq!(method("qrCodePin").collection(), None);
+        assert_eq!(method("phone").collection(), Some("phoneMethods"));
+        assert_eq!(
+            method("windowsHelloForBusiness").collection(),
+            Some("windowsHelloForBusinessMethods")
+        );
+    }
 
     #[test]
     fn the_port_can_be_shared_as_a_trait_object() {

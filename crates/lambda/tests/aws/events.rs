@@ -129,3 +129,40 @@ fn every_sample_event_has_the_fields_the_state_machine_sends() {
         );
     }
 }
+
+#[test]
+fn every_function_of_the_template_has_a_sample_event() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let template: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let events: Vec<String> = std::fs::read_dir(root().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let package = resource["Properties"]["CodeUri"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("functions/");
+        let samples: Vec<&String> = events
+            .iter()
+            .filter(|e| *e == &format!("{package}.json") || e.starts_with(&format!("{package}-")))
+            .collect();
+        assert!(!samples.is_empty(), "{name:?}: no events/{package}*.json");
+        for sample in samples {
+            let text = std::fs::read_to_string(root().join("events").join(sample)).unwrap();
+            let _: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{sample}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn the_reminder_sample_is_an_eventbridge_scheduled_event() {
+    let text = std::fs::read_to_string(root().join("events/remind-approvers.json")).unwrap();
+    let event: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(event["detail-type"], "Scheduled Event");
+    assert_eq!(event["source"], "aws.events");
+}

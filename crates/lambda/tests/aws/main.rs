@@ -6,6 +6,7 @@
 mod connections;
 mod events;
 mod moto;
+mod no_psa;
 mod template;
 
 use std::path::PathBuf;

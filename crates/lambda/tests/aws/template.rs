@@ -113,11 +113,16 @@ fn every_placeholder_has_a_substitution_a_function_and_an_invoke_permission() {
     }
 }
 
+/// Functions that serve no state of the state machines: the HTTP API and the
+/// scheduled approval reminders.
+const NOT_STEPS: [&str; 2] = ["Api", "RemindApprovers"];
+
 #[test]
 fn every_function_resource_is_a_package_under_functions_serving_its_step() {
     let template = template();
     let functions = of_type(&template, "AWS::Serverless::Function");
     let mut served = BTreeSet::new();
+    let mut others = BTreeSet::new();
     for (resource, function) in &functions {
         let step = resource
             .strip_suffix("Function")
@@ -145,12 +150,21 @@ fn every_function_resource_is_a_package_under_functions_serving_its_step() {
             main.contains(&format!("const FUNCTION: &str = \"{step}\";")),
             "functions/{package} does not serve {step}"
         );
+        if NOT_STEPS.contains(&step) {
+            others.insert(step);
+            continue;
+        }
         assert!(
             onboard_steps::FUNCTIONS.contains(&step),
             "{step} is no step"
         );
         served.insert(step.to_owned());
     }
+    assert_eq!(
+        others,
+        NOT_STEPS.into(),
+        "the api and reminder functions are deployed"
+    );
     let steps: BTreeSet<String> = onboard_steps::FUNCTIONS
         .iter()
         .map(|s| (*s).to_owned())
@@ -163,7 +177,11 @@ fn every_function_resource_is_a_package_under_functions_serving_its_step() {
     for entry in std::fs::read_dir(root().join("functions")).unwrap() {
         let package = entry.unwrap().file_name().into_string().unwrap();
         assert!(
-            steps.iter().any(|s| kebab(s) == package),
+            steps
+                .iter()
+                .map(String::as_str)
+                .chain(NOT_STEPS)
+                .any(|s| kebab(s) == package),
             "functions/{package} has no function resource"
         );
     }
@@ -226,6 +244,7 @@ fn the_table_has_the_keys_indexes_and_ttl_of_docs_dynamodb() {
 fn functions_that_send_mail_or_sms_and_only_those_may() {
     // The steps that notify (crates/steps: mail.rs callers; SMS only when delivering credentials).
     let mail: BTreeSet<&str> = [
+        "RemindApprovers",
         "RequestApproval",
         "RequestLicensePurchase",
         "DeliverCredentials",
@@ -265,5 +284,151 @@ fn placeholders_are_found() {
     assert_eq!(
         placeholders(r#"{"A": "${XFunctionArn}", "B": "${Y}"}"#),
         ["XFunctionArn".to_owned(), "Y".to_owned()].into()
+    );
+}
+
+/// The resource named `name`.
+fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
+    resources(template)
+        .get(name)
+        .unwrap_or_else(|| panic!("no resource {name}"))
+}
+
+#[test]
+fn the_http_api_routes_the_api_behind_the_chosen_authorizer_and_decisions_publicly() {
+    let template = template();
+    let routes: Vec<(&str, &Value)> = of_type(&template, "AWS::ApiGatewayV2::Route");
+    let route = |key: &str| {
+        routes
+            .iter()
+            .find(|(_, r)| r["Properties"]["RouteKey"].as_str() == Some(key))
+            .unwrap_or_else(|| panic!("no route {key}"))
+            .1
+    };
+    // /api/*: IAM, JWT or (ApiKey) none at the gateway, by the ApiAuth parameter.
+    let api = &route("ANY /api/{proxy+}")["Properties"];
+    let (tag, choice) = tagged(&api["AuthorizationType"]).unwrap();
+    assert_eq!(tag, "!If");
+    let choice = choice.as_sequence().unwrap();
+    assert_eq!(choice[0].as_str(), Some("IsIamAuth"));
+    assert_eq!(choice[1].as_str(), Some("AWS_IAM"));
+    let (_, inner) = tagged(&choice[2]).unwrap();
+    let inner = inner.as_sequence().unwrap();
+    assert_eq!(
+        (inner[0].as_str(), inner[1].as_str(), inner[2].as_str()),
+        (Some("IsJwtAuth"), Some("JWT"), Some("NONE"))
+    );
+    let allowed: Vec<&str> = template["Parameters"]["ApiAuth"]["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(allowed, ["IAM", "JWT", "ApiKey"]);
+    // Decision links: public, their signature is their authority.
+    for key in ["GET /decisions/{id}", "POST /decisions/{id}"] {
+        assert_eq!(
+            route(key)["Properties"]["AuthorizationType"].as_str(),
+            Some("NONE"),
+            "{key}"
+        );
+    }
+    // Every route reaches the api function through one payload v2 integration.
+    let integration = &resource(&template, "HttpApiIntegration")["Properties"];
+    assert_eq!(integration["PayloadFormatVersion"].as_str(), Some("2.0"));
+    let (_, target) = tagged(&integration["IntegrationUri"]).unwrap();
+    assert_eq!(target.as_str(), Some("ApiFunction.Arn"));
+    for (name, r) in &routes {
+        let (_, target) = tagged(&r["Properties"]["Target"]).unwrap();
+        assert_eq!(
+            target.as_str(),
+            Some("integrations/${HttpApiIntegration}"),
+            "{name}"
+        );
+    }
+    // The function is told which mode is on (ApiKey: it checks the key hashes itself).
+    let env = &resource(&template, "ApiFunction")["Properties"]["Environment"]["Variables"];
+    for (variable, parameter) in [
+        ("ONBOARD_API_AUTH", "ApiAuth"),
+        ("ONBOARD_API_KEY_SHA256", "ApiKeySha256"),
+    ] {
+        let (tag, target) = tagged(&env[variable]).unwrap();
+        assert_eq!((tag.as_str(), target.as_str()), ("!Ref", Some(parameter)));
+    }
+}
+
+#[test]
+fn the_api_function_may_start_both_machines_and_resume_tasks_and_nothing_more() {
+    let template = template();
+    let api = &resource(&template, "ApiFunction")["Properties"];
+    let env = &api["Environment"]["Variables"];
+    for (variable, machine) in [
+        (
+            "ONBOARD_ONBOARDING_STATE_MACHINE_ARN",
+            "OnboardingStateMachine",
+        ),
+        (
+            "ONBOARD_OFFBOARDING_STATE_MACHINE_ARN",
+            "OffboardingStateMachine",
+        ),
+    ] {
+        let (tag, target) = tagged(&env[variable]).unwrap();
+        assert_eq!((tag.as_str(), target.as_str()), ("!Ref", Some(machine)));
+    }
+    let policies = api["Policies"].as_sequence().unwrap();
+    let started: BTreeSet<String> = policies
+        .iter()
+        .filter_map(|p| p.get("StepFunctionsExecutionPolicy"))
+        .map(|p| {
+            let (tag, target) = tagged(&p["StateMachineName"]).unwrap();
+            assert_eq!(tag, "!GetAtt");
+            target.as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        started,
+        [
+            "OffboardingStateMachine.Name".to_owned(),
+            "OnboardingStateMachine.Name".to_owned()
+        ]
+        .into()
+    );
+    let actions: BTreeSet<&str> = policies
+        .iter()
+        .filter_map(|p| p.get("Statement").and_then(Value::as_sequence))
+        .flatten()
+        .flat_map(|st| match &st["Action"] {
+            Value::Sequence(list) => list.iter().filter_map(Value::as_str).collect(),
+            other => other.as_str().into_iter().collect::<Vec<_>>(),
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "secretsmanager:GetSecretValue",
+            "states:SendTaskFailure",
+            "states:SendTaskSuccess"
+        ]
+        .into()
+    );
+    assert!(policies.iter().all(|p| p.get("SESCrudPolicy").is_none()));
+}
+
+#[test]
+fn approval_reminders_run_on_the_schedule_parameter() {
+    let template = template();
+    let function = &resource(&template, "RemindApproversFunction")["Properties"];
+    let schedule = &function["Events"]["Schedule"];
+    assert_eq!(schedule["Type"].as_str(), Some("Schedule"));
+    let (tag, target) = tagged(&schedule["Properties"]["Schedule"]).unwrap();
+    assert_eq!(
+        (tag.as_str(), target.as_str()),
+        ("!Ref", Some("ReminderSchedule"))
+    );
+    assert!(
+        template["Parameters"]["ReminderSchedule"]["Default"]
+            .as_str()
+            .unwrap()
+            .starts_with("rate(")
     );
 }

@@ -223,6 +223,37 @@ impl GraphError {
         )
     }
 
+    /// 404: the user has no Exchange Online mailbox Graph can reach (no Exchange
+    /// license, inactive, soft-deleted or on-premises): the mail and mailbox
+    /// settings APIs answer this.
+    pub(crate) fn no_mailbox() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "MailboxNotEnabledForRESTAPI",
+            "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+        )
+    }
+
+    /// 400: deleting the mobile number while an alternate mobile number remains
+    /// (phoneauthenticationmethod-delete: "A user can't have an alternateMobile
+    /// number without a mobile number"). Wording [?].
+    pub(crate) fn mobile_before_alternate() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "badRequest",
+            "A user can't have an alternateMobile number without a mobile number: delete the alternateMobile number first.",
+        )
+    }
+
+    /// 400: a mailbox setting with a value the type does not allow. [?]
+    pub(crate) fn invalid_mailbox_setting(property: &str, value: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "ErrorInvalidRequest",
+            format!("The value '{value}' is not valid for property '{property}'."),
+        )
+    }
+
     /// 401: no bearer token, or one the simulator did not issue or that expired. [?]
     pub(crate) fn unauthenticated(message: &str) -> Self {
         Self::new(

@@ -8,7 +8,9 @@
 //! - `/sandbox/graph/v1.0/...` mirrors `https://graph.microsoft.com/v1.0/...`:
 //!   `users` (list with `$filter`/`$select`/`$top`/paging, create, get,
 //!   update, `manager`, `assignLicense`, `licenseDetails`, `memberOf`,
-//!   `revokeSignInSessions`, `authentication/temporaryAccessPassMethods`),
+//!   `revokeSignInSessions`, `authentication/temporaryAccessPassMethods`,
+//!   `authentication/methods` and the delete of each method type,
+//!   `mailboxSettings` with its automatic replies),
 //!   `subscribedSkus`, `groups` (list, get, `members/$ref`);
 //! - `GET|PUT /sandbox/graph/control` reads and sets the replication delay
 //!   and the token lifetime ([`ControlSettings`]); throttling, server errors
@@ -29,8 +31,8 @@ use axum::routing::{delete, get, post, put};
 use crate::faults::{FaultSettings, Faults};
 
 pub use model::{
-    AppSeed, GraphSeed, GraphState, GroupSeed, LicenseSnapshot, SeedError, SkuSeed, StateError,
-    TenantSeed, UserSeed, UserSnapshot,
+    AppSeed, AuthMethodSeed, GraphSeed, GraphState, GroupSeed, LicenseSnapshot, SeedError, SkuSeed,
+    StateError, TenantSeed, UserSeed, UserSnapshot,
 };
 pub use routes::ControlSettings;
 
@@ -98,6 +100,18 @@ pub fn router(state: GraphState, faults: Faults) -> Router {
         .route(
             "/users/{id}/authentication/temporaryAccessPassMethods",
             post(routes::create_tap),
+        )
+        .route(
+            "/users/{id}/authentication/methods",
+            get(routes::list_auth_methods),
+        )
+        .route(
+            "/users/{id}/authentication/{collection}/{method}",
+            delete(routes::delete_auth_method),
+        )
+        .route(
+            "/users/{id}/mailboxSettings",
+            get(routes::get_mailbox_settings).patch(routes::update_mailbox_settings),
         )
         .route("/subscribedSkus", get(routes::subscribed_skus))
         .route("/groups", get(routes::list_groups))

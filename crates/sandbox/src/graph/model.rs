@@ -87,6 +87,7 @@ impl Default for AppSeed {
                 "LicenseAssignment.ReadWrite.All",
                 "Organization.Read.All",
                 "UserAuthenticationMethod.ReadWrite.All",
+                "MailboxSettings.ReadWrite",
             ]
             .map(String::from)
             .to_vec(),
@@ -144,6 +145,100 @@ pub struct UserSeed {
     /// `true` when synchronised from on-premises AD: its sign-in, password and
     /// profile are mastered there and Graph refuses to write them.
     pub on_premises_sync_enabled: Option<bool>,
+    /// Registered authentication methods besides the password (which every user has).
+    pub authentication_methods: Vec<AuthMethodSeed>,
+}
+
+/// A registered authentication method of a seeded user.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthMethodSeed {
+    /// `phone`, `microsoftAuthenticator`, `fido2`, `softwareOath`, `email` or
+    /// `windowsHelloForBusiness`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// For `phone`: e.g. `+1 4255550100`.
+    pub phone_number: Option<String>,
+    /// For `phone`: `mobile` (default), `alternateMobile` or `office`.
+    pub phone_type: Option<String>,
+    /// For `email`.
+    pub email_address: Option<String>,
+    /// For the device methods, e.g. `iPhone 15`.
+    pub display_name: Option<String>,
+}
+
+/// Graph's fixed method ids: one per phone type, one for e-mail.
+fn fixed_method_id(kind: &str, phone_type: &str) -> Option<&'static str> {
+    match (kind, phone_type) {
+        ("phone", "mobile") => Some("3179e48a-750b-4051-897c-87b9720928f7"),
+        ("phone", "alternateMobile") => Some("b6332ec1-7057-4abe-9331-3d72feddfe41"),
+        ("phone", "office") => Some("e37fc753-ff3b-4958-9484-eaa9425c82bc"),
+        ("email", _) => Some("3ddfcfc8-9383-446f-83cc-3ab9be4be18f"),
+        _ => None,
+    }
+}
+
+/// The password method's fixed id.
+pub(crate) const PASSWORD_METHOD_ID: &str = "28c10230-6103-485e-b985-444c60001490";
+
+impl AuthMethodSeed {
+    /// The method as `GET .../authentication/methods` lists it.
+    fn to_graph(&self, owner: &str) -> Result<Value, SeedError> {
+        let bad = || SeedError::AuthMethod(owner.to_owned(), self.kind.clone());
+        let now = now_string();
+        let phone_type = self.phone_type.as_deref().unwrap_or("mobile");
+        let id = fixed_method_id(&self.kind, phone_type).map_or_else(new_id, str::to_owned);
+        Ok(match self.kind.as_str() {
+            "phone" => {
+                if !["mobile", "alternateMobile", "office"].contains(&phone_type) {
+                    return Err(bad());
+                }
+                json!({
+                    "@odata.type": "#microsoft.graph.phoneAuthenticationMethod",
+                    "id": id,
+                    "phoneNumber": self.phone_number.clone().ok_or_else(bad)?,
+                    "phoneType": phone_type,
+                    "smsSignInState": "notAllowedByPolicy",
+                })
+            }
+            "email" => json!({
+                "@odata.type": "#microsoft.graph.emailAuthenticationMethod",
+                "id": id,
+                "emailAddress": self.email_address.clone().ok_or_else(bad)?,
+            }),
+            "microsoftAuthenticator" => json!({
+                "@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod",
+                "id": id,
+                "displayName": self.display_name,
+                "deviceTag": "SoftwareTokenActivated",
+                "phoneAppVersion": "6.2401.0119",
+                "createdDateTime": now,
+            }),
+            "fido2" => json!({
+                "@odata.type": "#microsoft.graph.fido2AuthenticationMethod",
+                "id": id,
+                "displayName": self.display_name,
+                "aaGuid": "cb69481e-8ff7-4039-93ec-0a2729a154a8",
+                "model": "YubiKey 5 Series",
+                "attestationCertificates": [],
+                "attestationLevel": "attested",
+                "createdDateTime": now,
+            }),
+            "softwareOath" => json!({
+                "@odata.type": "#microsoft.graph.softwareOathAuthenticationMethod",
+                "id": id,
+                "secretKey": null,
+            }),
+            "windowsHelloForBusiness" => json!({
+                "@odata.type": "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod",
+                "id": id,
+                "displayName": self.display_name,
+                "createdDateTime": now,
+                "keyStrength": "normal",
+            }),
+            _ => return Err(bad()),
+        })
+    }
 }
 
 impl Default for UserSeed {
@@ -163,6 +258,7 @@ impl Default for UserSeed {
             manager: None,
             licenses: Vec::new(),
             on_premises_sync_enabled: None,
+            authentication_methods: Vec::new(),
         }
     }
 }
@@ -234,6 +330,18 @@ impl GraphSeed {
         let mut alex = user("AlexW@contoso.com", "Alex Wilber", "Alex", "Wilber");
         alex.manager = Some("AdeleV@contoso.com".into());
         alex.licenses = vec!["O365_BUSINESS_PREMIUM".into()];
+        alex.authentication_methods = vec![
+            AuthMethodSeed {
+                kind: "phone".into(),
+                phone_number: Some("+1 4255550123".into()),
+                ..AuthMethodSeed::default()
+            },
+            AuthMethodSeed {
+                kind: "microsoftAuthenticator".into(),
+                display_name: Some("iPhone 15".into()),
+                ..AuthMethodSeed::default()
+            },
+        ];
         GraphSeed {
             tenants: vec![TenantSeed {
                 id: "3fa85f64-5717-4562-b3fc-2c963f66afa6".into(),
@@ -329,6 +437,11 @@ pub enum SeedError {
     /// A reference to a SKU the tenant does not have.
     #[error("graph seed: '{0}' names an unknown sku '{1}'")]
     UnknownSku(String, String),
+    /// An authentication method of an unknown type or without its number / address.
+    #[error(
+        "graph seed: user '{0}' has a '{1}' authentication method that is not one of phone (with phone_number), email (with email_address), microsoftAuthenticator, fido2, softwareOath, windowsHelloForBusiness"
+    )]
+    AuthMethod(String, String),
 }
 
 /// A request on [`GraphState`] that names something the simulator does not have.
@@ -407,6 +520,10 @@ pub(crate) struct User {
     pub(crate) licenses: Vec<License>,
     pub(crate) revocations: u32,
     pub(crate) tap: Option<Value>,
+    /// Registered methods other than the password and the TAP, as Graph lists them.
+    pub(crate) auth_methods: Vec<Value>,
+    /// `automaticRepliesSetting` of the mailbox settings.
+    pub(crate) automatic_replies: Value,
     /// Requests that will still answer 404 before the user "replicates".
     pub(crate) pending_replication: u32,
     pub(crate) created: String,
@@ -504,6 +621,18 @@ pub(crate) struct World {
     /// Paths of `DELETE /groups/{id}/members/{id}` without `/$ref` (each one
     /// deleted a user on the real service).
     pub(crate) dangerous_deletes: Vec<String>,
+}
+
+/// A mailbox's automatic replies before anyone sets them.
+pub(crate) fn disabled_replies() -> Value {
+    json!({
+        "status": "disabled",
+        "externalAudience": "all",
+        "internalReplyMessage": "",
+        "externalReplyMessage": "",
+        "scheduledStartDateTime": {"dateTime": "2026-01-01T00:00:00.0000000", "timeZone": "UTC"},
+        "scheduledEndDateTime": {"dateTime": "2026-01-02T00:00:00.0000000", "timeZone": "UTC"},
+    })
 }
 
 pub(crate) fn now_string() -> String {
@@ -671,6 +800,11 @@ impl Tenant {
                 updated: now_string(),
             });
         }
+        let auth_methods = seed
+            .authentication_methods
+            .iter()
+            .map(|m| m.to_graph(upn))
+            .collect::<Result<Vec<_>, _>>()?;
         self.users.push(User {
             id: if seed.id.is_empty() {
                 new_id()
@@ -697,6 +831,8 @@ impl Tenant {
             licenses,
             revocations: 0,
             tap: None,
+            auth_methods,
+            automatic_replies: disabled_replies(),
             pending_replication: 0,
             created: now_string(),
             on_premises_sync_enabled: seed.on_premises_sync_enabled,
@@ -737,6 +873,42 @@ impl Tenant {
             self.join(group, user);
         }
         Ok(())
+    }
+
+    /// Whether Exchange Online has a mailbox for the user: an active license
+    /// (direct or through a group) with an enabled `EXCHANGE_S_*` plan.
+    pub(crate) fn has_mailbox(&self, user: usize) -> bool {
+        self.users[user]
+            .licenses
+            .iter()
+            .filter(|l| l.active)
+            .any(|l| {
+                self.sku_index(&l.sku_id).is_some_and(|sku| {
+                    self.skus[sku].service_plans.iter().any(|(id, name)| {
+                        name.starts_with("EXCHANGE_S_") && !l.disabled_plans.contains(id)
+                    })
+                })
+            })
+    }
+
+    /// The user's methods as `GET .../authentication/methods` lists them: the
+    /// password first, then the registered ones, then a Temporary Access Pass.
+    pub(crate) fn authentication_methods(&self, user: usize) -> Vec<Value> {
+        let u = &self.users[user];
+        let mut methods = vec![json!({
+            "@odata.type": "#microsoft.graph.passwordAuthenticationMethod",
+            "id": PASSWORD_METHOD_ID,
+            "password": null,
+            "createdDateTime": u.created,
+        })];
+        methods.extend(u.auth_methods.iter().cloned());
+        if let Some(tap) = &u.tap {
+            let mut listed = tap.clone();
+            // The pass itself is shown once, at creation; a listing never has it.
+            listed["temporaryAccessPass"] = Value::Null;
+            methods.push(listed);
+        }
+        methods
     }
 
     pub(crate) fn domain_is_verified(&self, upn: &str) -> bool {
@@ -998,6 +1170,8 @@ impl Tenant {
             licenses: Vec::new(),
             revocations: 0,
             tap: None,
+            auth_methods: Vec::new(),
+            automatic_replies: disabled_replies(),
             pending_replication: replication_delay_calls,
             created: now_string(),
             on_premises_sync_enabled: None,
@@ -1301,6 +1475,13 @@ pub struct UserSnapshot {
     pub sign_in_revocations: u32,
     /// Whether a Temporary Access Pass exists.
     pub has_temporary_access_pass: bool,
+    /// The types of the registered methods besides the password and the TAP
+    /// (`phone`, `microsoftAuthenticator`, ...).
+    pub authentication_methods: Vec<String>,
+    /// `automaticRepliesSetting.status`: `disabled`, `alwaysEnabled` or `scheduled`.
+    pub automatic_replies_status: String,
+    /// `automaticRepliesSetting.internalReplyMessage`.
+    pub internal_reply_message: String,
 }
 
 /// One license of a user as tests see it.
@@ -1456,6 +1637,24 @@ impl GraphState {
                     .collect(),
                 sign_in_revocations: u.revocations,
                 has_temporary_access_pass: u.tap.is_some(),
+                authentication_methods: u
+                    .auth_methods
+                    .iter()
+                    .filter_map(|m| m["@odata.type"].as_str())
+                    .map(|t| {
+                        t.trim_start_matches("#microsoft.graph.")
+                            .trim_end_matches("AuthenticationMethod")
+                            .to_owned()
+                    })
+                    .collect(),
+                automatic_replies_status: u.automatic_replies["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                internal_reply_message: u.automatic_replies["internalReplyMessage"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
             })
         })
         .ok()
@@ -1609,6 +1808,60 @@ mod tests {
         assert!(filled.tenants[0].users[0].account_enabled);
         let misspelt = serde_json::json!({"tenants": [], "replication_delay": 3});
         assert!(serde_json::from_value::<GraphSeed>(misspelt).is_err());
+    }
+
+    #[test]
+    fn a_seeded_method_of_an_unknown_type_or_without_its_number_is_refused_by_name() {
+        for bad in [
+            AuthMethodSeed {
+                kind: "carrierPigeon".into(),
+                ..AuthMethodSeed::default()
+            },
+            AuthMethodSeed {
+                kind: "phone".into(),
+                ..AuthMethodSeed::default()
+            },
+        ] {
+            let mut seed = GraphSeed::example();
+            seed.tenants[0].users[0].authentication_methods = vec![bad.clone()];
+
+            let err = GraphState::new(&seed).unwrap_err();
+
+            assert_eq!(
+                err,
+                SeedError::AuthMethod("AdeleV@contoso.com".into(), bad.kind.clone())
+            );
+        }
+    }
+
+    #[test]
+    fn the_listing_puts_the_password_first_and_never_shows_a_pass() {
+        let state = state();
+        let mut world = state.lock();
+        let tenant = &mut world.tenants[0];
+        let alex = tenant.user_index("AlexW@contoso.com").unwrap();
+        tenant.users[alex].tap = Some(json!({
+            "@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+            "id": "t-1",
+            "temporaryAccessPass": "Secret#Pass1",
+        }));
+
+        let listed = tenant.authentication_methods(alex);
+
+        let types: Vec<&str> = listed
+            .iter()
+            .map(|m| m["@odata.type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "#microsoft.graph.passwordAuthenticationMethod",
+                "#microsoft.graph.phoneAuthenticationMethod",
+                "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod",
+                "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+            ]
+        );
+        assert!(!Value::Array(listed).to_string().contains("Secret#Pass1"));
     }
 
     #[test]

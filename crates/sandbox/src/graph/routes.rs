@@ -60,6 +60,12 @@ const MEMBER_WRITE: &[&str] = &[
     "Directory.ReadWrite.All",
 ];
 const TAP_WRITE: &[&str] = &["UserAuthenticationMethod.ReadWrite.All"];
+const AUTH_METHOD_READ: &[&str] = &[
+    "UserAuthenticationMethod.Read.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+];
+const MAILBOX_READ: &[&str] = &["MailboxSettings.Read", "MailboxSettings.ReadWrite"];
+const MAILBOX_WRITE: &[&str] = &["MailboxSettings.ReadWrite"];
 /// Roles that may reset a (non-admin) user's password.
 const PASSWORD_ROLES: &[&str] = &[
     "User Administrator",
@@ -745,6 +751,203 @@ pub(crate) async fn create_tap(
         body.append(&mut fields);
     }
     Ok((StatusCode::CREATED, Json(Value::Object(body))).into_response())
+}
+
+/// `GET /users/{id}/authentication/methods`: the password method, the registered
+/// ones and a Temporary Access Pass (without the pass).
+pub(crate) async fn list_auth_methods(
+    State(state): State<GraphState>,
+    Extension(caller): Extension<Caller>,
+    root: Root,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let mut world = state.lock();
+    require(&world, caller, AUTH_METHOD_READ)?;
+    let tenant = &mut world.tenants[caller.tenant];
+    let index = tenant.resolve_user(&id)?;
+    let items = tenant.authentication_methods(index);
+    let context = root.context(&format!(
+        "users('{}')/authentication/methods",
+        tenant.users[index].id
+    ));
+    Ok(Json(page(items, &params, &root, &context)?).into_response())
+}
+
+/// The `@odata.type` of the methods a collection under `/authentication/` holds.
+fn collection_type(collection: &str) -> Option<&'static str> {
+    Some(match collection {
+        "phoneMethods" => "#microsoft.graph.phoneAuthenticationMethod",
+        "microsoftAuthenticatorMethods" => {
+            "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod"
+        }
+        "fido2Methods" => "#microsoft.graph.fido2AuthenticationMethod",
+        "softwareOathMethods" => "#microsoft.graph.softwareOathAuthenticationMethod",
+        "emailMethods" => "#microsoft.graph.emailAuthenticationMethod",
+        "windowsHelloForBusinessMethods" => {
+            "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod"
+        }
+        "temporaryAccessPassMethods" => "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+        _ => return None,
+    })
+}
+
+/// `DELETE /users/{id}/authentication/{type}Methods/{methodId}` -> 204. The
+/// password method has no delete; a method id of another type is not found.
+pub(crate) async fn delete_auth_method(
+    State(state): State<GraphState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, collection, method)): Path<(String, String, String)>,
+) -> Answer {
+    if collection == "passwordMethods" || collection == "methods" {
+        return Err(method_not_allowed().await);
+    }
+    let odata =
+        collection_type(&collection).ok_or_else(|| GraphError::unknown_segment(&collection))?;
+    let mut world = state.lock();
+    require(&world, caller, TAP_WRITE)?;
+    let tenant = &mut world.tenants[caller.tenant];
+    let index = tenant.resolve_user(&id)?;
+    let user = &mut tenant.users[index];
+    if collection == "temporaryAccessPassMethods" {
+        if user
+            .tap
+            .as_ref()
+            .is_some_and(|t| t["id"] == method.as_str())
+        {
+            user.tap = None;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        return Err(GraphError::not_found(&method));
+    }
+    let at = user
+        .auth_methods
+        .iter()
+        .position(|m| {
+            m["@odata.type"] == odata
+                && m["id"]
+                    .as_str()
+                    .is_some_and(|i| i.eq_ignore_ascii_case(&method))
+        })
+        .ok_or_else(|| GraphError::not_found(&method))?;
+    let is_phone = |m: &Value, kind: &str| {
+        m["@odata.type"] == "#microsoft.graph.phoneAuthenticationMethod" && m["phoneType"] == kind
+    };
+    if is_phone(&user.auth_methods[at], "mobile")
+        && user
+            .auth_methods
+            .iter()
+            .any(|m| is_phone(m, "alternateMobile"))
+    {
+        return Err(GraphError::mobile_before_alternate());
+    }
+    user.auth_methods.remove(at);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `mailboxSettings` as Graph returns it.
+fn mailbox_settings(user: &User, root: &Root) -> Value {
+    json!({
+        "@odata.context": root.context(&format!("users('{}')/mailboxSettings", user.id)),
+        "archiveFolder": null,
+        "timeZone": "UTC",
+        "dateFormat": "M/d/yyyy",
+        "timeFormat": "h:mm tt",
+        "userPurpose": "user",
+        "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly",
+        "automaticRepliesSetting": user.automatic_replies,
+        "language": {"locale": "en-US", "displayName": "English (United States)"},
+    })
+}
+
+/// `GET /users/{id}/mailboxSettings`; a user without a mailbox is 404
+/// `MailboxNotEnabledForRESTAPI`.
+pub(crate) async fn get_mailbox_settings(
+    State(state): State<GraphState>,
+    Extension(caller): Extension<Caller>,
+    root: Root,
+    Path(id): Path<String>,
+) -> Answer {
+    let mut world = state.lock();
+    require(&world, caller, MAILBOX_READ)?;
+    let tenant = &mut world.tenants[caller.tenant];
+    let index = tenant.resolve_user(&id)?;
+    if !tenant.has_mailbox(index) {
+        return Err(GraphError::no_mailbox());
+    }
+    Ok(Json(mailbox_settings(&tenant.users[index], &root)).into_response())
+}
+
+/// `PATCH /users/{id}/mailboxSettings` -> 200 with the settings. Only
+/// `automaticRepliesSetting` is modelled; the other writable settings are
+/// accepted and ignored.
+pub(crate) async fn update_mailbox_settings(
+    State(state): State<GraphState>,
+    Extension(caller): Extension<Caller>,
+    root: Root,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    const WRITABLE: &[&str] = &[
+        "automaticRepliesSetting",
+        "timeZone",
+        "language",
+        "dateFormat",
+        "timeFormat",
+        "workingHours",
+        "delegateMeetingMessageDeliveryOptions",
+        "archiveFolder",
+    ];
+    const REPLY_FIELDS: &[&str] = &[
+        "status",
+        "externalAudience",
+        "internalReplyMessage",
+        "externalReplyMessage",
+        "scheduledStartDateTime",
+        "scheduledEndDateTime",
+    ];
+    let body = object(&body)?;
+    if let Some(unknown) = body.keys().find(|k| !WRITABLE.contains(&k.as_str())) {
+        return Err(GraphError::undeclared_property(unknown));
+    }
+    let replies = match body.get("automaticRepliesSetting") {
+        None => None,
+        Some(Value::Object(map)) => {
+            if let Some(unknown) = map.keys().find(|k| !REPLY_FIELDS.contains(&k.as_str())) {
+                return Err(GraphError::undeclared_property(unknown));
+            }
+            for (field, allowed) in [
+                ("status", &["disabled", "alwaysEnabled", "scheduled"][..]),
+                ("externalAudience", &["none", "contactsOnly", "all"][..]),
+            ] {
+                if let Some(value) = map.get(field) {
+                    let text = value.as_str().unwrap_or_default();
+                    if !allowed.contains(&text) {
+                        return Err(GraphError::invalid_mailbox_setting(
+                            field,
+                            &value.to_string(),
+                        ));
+                    }
+                }
+            }
+            Some(map.clone())
+        }
+        Some(_) => return Err(GraphError::unreadable_body()),
+    };
+    let mut world = state.lock();
+    require(&world, caller, MAILBOX_WRITE)?;
+    let tenant = &mut world.tenants[caller.tenant];
+    let index = tenant.resolve_user(&id)?;
+    if !tenant.has_mailbox(index) {
+        return Err(GraphError::no_mailbox());
+    }
+    let user = &mut tenant.users[index];
+    if let Some(replies) = replies {
+        for (field, value) in replies {
+            user.automatic_replies[field] = value;
+        }
+    }
+    Ok(Json(mailbox_settings(user, &root)).into_response())
 }
 
 // ---- licenses ----

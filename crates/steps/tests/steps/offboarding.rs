@@ -67,8 +67,18 @@ async fn defaults_only_disable_reset_revoke_and_remove_groups_and_licenses() {
     assert_eq!(after.sign_in_revocations, before.sign_in_revocations + 1);
     assert!(after.licenses.is_empty(), "{:?}", after.licenses);
     assert!(after.groups.is_empty(), "{:?}", after.groups);
-    assert_eq!(action(&output, "remove_auth_methods")["outcome"], "skipped");
+    assert_eq!(action(&output, "remove_auth_methods")["outcome"], "done");
+    assert_eq!(before.authentication_methods.len(), 2);
+    assert!(after.authentication_methods.is_empty(), "{after:?}");
     assert_eq!(action(&output, "hide_from_gal")["outcome"], "skipped");
+    assert!(
+        action(&output, "hide_from_gal")["detail"]
+            .as_str()
+            .unwrap()
+            .contains(
+                "Set-Mailbox -Identity 'AlexW@contoso.com' -HiddenFromAddressListsEnabled $true"
+            )
+    );
     assert_eq!(action(&output, "forward_mail_to_manager")["outcome"], "off");
     assert_eq!(action(&output, "reset_password")["outcome"], "done");
     assert_eq!(action(&output, "revoke_sessions")["outcome"], "done");
@@ -82,10 +92,14 @@ async fn defaults_only_disable_reset_revoke_and_remove_groups_and_licenses() {
         "{notes:?}"
     );
     assert!(
-        notes
-            .iter()
-            .any(|n| n.contains("remove auth methods: skipped")),
+        notes.iter().any(|n| n.contains(
+            "remove auth methods: done (removed phone (mobile, +* ********23), microsoftAuthenticator (iPhone 15)"
+        )),
         "{notes:?}"
+    );
+    assert!(
+        !notes.iter().any(|n| n.contains("4255550123")),
+        "the number is never noted in full: {notes:?}"
     );
     assert!(
         notes
@@ -134,6 +148,17 @@ async fn the_restore_record_matches_what_the_user_had() {
         .map(|l| l.sku_part_number.as_str())
         .collect();
     assert_eq!(licenses, held);
+    let methods: Vec<&str> = removed["authentication_methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, before.authentication_methods);
+    assert_eq!(
+        removed["authentication_methods"][0]["detail"], "+* ********23",
+        "the number is masked"
+    );
 }
 
 #[tokio::test]
@@ -164,7 +189,16 @@ async fn every_action_on_runs_or_says_why_it_was_skipped() {
         action(&output, "set_manager_as_delegate")["detail"]
             .as_str()
             .unwrap()
-            .contains("AdeleV@contoso.com")
+            .contains(
+                "Add-MailboxPermission -Identity 'AlexW@contoso.com' -User 'AdeleV@contoso.com'"
+            )
+    );
+    assert_eq!(action(&output, "set_auto_reply")["outcome"], "done");
+    let alex_now = alex(&env);
+    assert_eq!(alex_now.automatic_replies_status, "alwaysEnabled");
+    assert_eq!(
+        alex_now.internal_reply_message,
+        "Alex Wilber no longer works at Contoso. Please contact Adele Vance at AdeleV@contoso.com."
     );
     // No distributor is set for the organization: the seats are left, and it says so.
     assert_eq!(
@@ -623,4 +657,92 @@ async fn an_offboarding_approval_link_asks_about_the_offboarding_and_resumes_onc
         alex(&env).account_enabled,
         "nothing changed by approving alone"
     );
+}
+
+#[tokio::test]
+async fn offboarding_approvers_are_reminded_once_per_period_until_someone_decides() {
+    let env = Env::new().await;
+    env.set_variables(&[
+        ("require_approval_for_offboarding_users", "1"),
+        ("offboarding_user_approval_email", "hr@contoso.com"),
+        ("approval_reminder_hours", "24"),
+    ])
+    .await;
+    accept(&env, "off-14", json!({})).await;
+    let input = json!({"offboarding_id": "off-14"});
+    let plan = env.ok("ValidateOffboarding", input.clone()).await;
+    env.ok("EnsureOffboardingTicket", input).await;
+    env.ok(
+        "RequestOffboardingApproval",
+        json!({"offboarding_id": "off-14", "task_token": "token-R",
+               "timeout_seconds": plan["approval_timeout_seconds"]}),
+    )
+    .await;
+    let reminders = |env: &Env| {
+        env.mails()
+            .into_iter()
+            .filter(|m| {
+                m.subject
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with("Reminder: approval needed to offboard"))
+            })
+            .collect::<Vec<_>>()
+    };
+
+    assert_eq!(
+        onboard_steps::remind_approvers(&env.deps, ORG)
+            .await
+            .unwrap(),
+        0,
+        "nothing due yet"
+    );
+    env.clock.advance(SignedDuration::from_hours(25));
+    assert_eq!(
+        onboard_steps::remind_approvers(&env.deps, ORG)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        onboard_steps::remind_approvers(&env.deps, ORG)
+            .await
+            .unwrap(),
+        0,
+        "sent once"
+    );
+    let sent = reminders(&env);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, ["hr@contoso.com"]);
+    assert!(
+        sent[0]
+            .subject
+            .as_deref()
+            .unwrap()
+            .contains("AlexW@contoso.com")
+    );
+    let links = crate::support::links_in(&sent[0].body);
+    let approve = links.iter().find(|l| l.contains("action=approve")).unwrap();
+    assert!(
+        env.timeline("off-14")
+            .await
+            .iter()
+            .any(|l| l.contains("reminder 1 sent to the approvers")),
+        "{:?}",
+        env.timeline("off-14").await
+    );
+
+    // The reminder's link decides like the request's.
+    let (id, query) = crate::support::query_of(approve);
+    onboard_steps::decisions::decide_by_link(&env.deps, &env.callbacks, &id, &query, None)
+        .await
+        .unwrap();
+    env.clock.advance(SignedDuration::from_hours(24));
+    assert_eq!(
+        onboard_steps::remind_approvers(&env.deps, ORG)
+            .await
+            .unwrap(),
+        0,
+        "decided: no reminder"
+    );
+    assert_eq!(reminders(&env).len(), 1);
 }

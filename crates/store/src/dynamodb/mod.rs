@@ -926,6 +926,33 @@ impl Store for DynamoStore {
             .collect()
     }
 
+    async fn connector_in_all_scopes(
+        &self,
+        connector: &str,
+    ) -> Result<Vec<(Scope, ConnectorSettings)>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let (items, next) = self
+                .query_page(
+                    Some(GSI1),
+                    (GSI1_PK, format!("CONN#{connector}")),
+                    None,
+                    None,
+                    start,
+                )
+                .await?;
+            for item in &items {
+                let scope = Scope::from_key(get_s(item, GSI1_SK)?)?;
+                out.push((scope, serde_json::from_str(get_s(item, "settings")?)?));
+            }
+            match next {
+                Some(key) => start = Some(key),
+                None => return Ok(out),
+            }
+        }
+    }
+
     async fn put_connector(
         &self,
         scope: &Scope,
@@ -936,6 +963,9 @@ impl Store for DynamoStore {
             .table_name(&*self.table)
             .item(PK, s(format!("CONN#{}", scope.key())))
             .item(SK, s(format!("CONN#{}", settings.connector)))
+            // gsi1 lists one connector across scopes (e.g. every organization).
+            .item(GSI1_PK, s(format!("CONN#{}", settings.connector)))
+            .item(GSI1_SK, s(scope.key()))
             .item("type", s("connector"))
             .item("settings", s(serde_json::to_string(settings)?))
             .send()

@@ -842,6 +842,29 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn connector_in_all_scopes(
+        &self,
+        connector: &str,
+    ) -> Result<Vec<(Scope, ConnectorSettings)>, StoreError> {
+        let connector = connector.to_owned();
+        self.call(move |conn, _| {
+            // Byte order, as DynamoDB sorts its keys: `msp` before `org:...`.
+            let mut stmt = conn.prepare_cached(
+                "SELECT scope, settings FROM connectors WHERE connector = ?1 ORDER BY scope",
+            )?;
+            let rows = stmt.query_map([connector], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (scope, settings) = row?;
+                out.push((Scope::from_key(&scope)?, serde_json::from_str(&settings)?));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn put_connector(
         &self,
         scope: &Scope,

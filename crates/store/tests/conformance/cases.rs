@@ -972,3 +972,65 @@ pub(crate) async fn connector_settings_round_trip_with_secret_references(
     assert_eq!(store.connectors(&contoso).await?, vec![connectwise, moved]);
     Ok(())
 }
+
+pub(crate) async fn one_connector_is_listed_across_scopes_msp_first(
+    store: S,
+) -> anyhow::Result<()> {
+    let organization = |name: &str, domain: &str| ConnectorSettings {
+        connector: "organization".into(),
+        settings: BTreeMap::from([
+            ("name".into(), name.into()),
+            ("domain".into(), domain.into()),
+        ]),
+        secrets: BTreeMap::new(),
+    };
+    assert!(
+        store
+            .connector_in_all_scopes("organization")
+            .await?
+            .is_empty()
+    );
+    let fabrikam = organization("Fabrikam", "fabrikam.com");
+    let contoso = organization("Contoso", "contoso.com");
+    let msp = organization("MSP", "msp.example");
+    store
+        .put_connector(&Scope::Organization("fabrikam".into()), &fabrikam)
+        .await?;
+    store
+        .put_connector(&Scope::Organization("contoso".into()), &contoso)
+        .await?;
+    store.put_connector(&Scope::Msp, &msp).await?;
+    // Another connector in the same scopes is not listed.
+    let hudu = ConnectorSettings {
+        connector: "hudu".into(),
+        settings: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+    };
+    store
+        .put_connector(&Scope::Organization("contoso".into()), &hudu)
+        .await?;
+
+    let listed = store.connector_in_all_scopes("organization").await?;
+
+    assert_eq!(
+        listed,
+        vec![
+            (Scope::Msp, msp),
+            (Scope::Organization("contoso".into()), contoso),
+            (Scope::Organization("fabrikam".into()), fabrikam.clone()),
+        ]
+    );
+    // Replacing an item keeps one entry per scope.
+    let renamed = organization("Fabrikam Inc", "fabrikam.com");
+    store
+        .put_connector(&Scope::Organization("fabrikam".into()), &renamed)
+        .await?;
+    let listed = store.connector_in_all_scopes("organization").await?;
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[2].1, renamed);
+    assert_eq!(
+        store.connector_in_all_scopes("hudu").await?,
+        vec![(Scope::Organization("contoso".into()), hudu)]
+    );
+    Ok(())
+}

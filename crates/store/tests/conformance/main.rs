@@ -51,6 +51,7 @@ macro_rules! all_cases {
             concurrent_step_results_agree_on_one_value,
             variables_are_kept_per_scope_and_replaced_whole,
             connector_settings_round_trip_with_secret_references,
+            one_connector_is_listed_across_scopes_msp_first,
         );
     };
 }

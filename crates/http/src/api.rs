@@ -1,4 +1,7 @@
 //! `/api/*`: the JSON API of CONTRACT.md §2.
+//!
+//! A form is validated with its organization's variables before anything is
+//! stored; an accepted one becomes a record whose id names its execution.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -9,9 +12,8 @@ use onboard_domain::{DomainError, FieldError, parse_offboarding, parse_onboardin
 use onboard_store::{Record, RecordKind, Status, StoreError, TimelineEvent};
 use serde_json::{Value, json};
 
-use super::app::AppState;
-use super::error::ApiError;
-use crate::config::Organization;
+use crate::HttpState;
+use crate::error::ApiError;
 
 /// The raw body, parsed here so a bad one is a problem+json 400 like any bad field.
 type Body = axum::body::Bytes;
@@ -26,13 +28,19 @@ fn json_object(body: &Body) -> Result<Value, ApiError> {
     Ok(value)
 }
 
-/// The organization a form names, known to this server.
-fn organization<'a>(state: &'a AppState, form: &Value) -> Result<&'a Organization, ApiError> {
+/// The variables of the organization a form names, known to this server.
+async fn organization_variables(
+    state: &HttpState,
+    form: &Value,
+) -> Result<(String, onboard_domain::Variables), ApiError> {
     let id = organization_of(form).map_err(domain_errors)?;
-    state
-        .organizations
-        .get(id)
-        .ok_or_else(|| ApiError::field("organization", format!("unknown organization `{id}`")))
+    match state.runtime.variables(id).await? {
+        Some(variables) => Ok((id.to_owned(), variables)),
+        None => Err(ApiError::field(
+            "organization",
+            format!("unknown organization `{id}`"),
+        )),
+    }
 }
 
 fn domain_errors(e: DomainError) -> ApiError {
@@ -74,13 +82,18 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 const IDEMPOTENCY_DAYS: i64 = 7;
 
 /// Claims `key` for a new record id; answers the id of whoever claimed it first.
-async fn claim_key(state: &AppState, scope: &str, key: &str, id: &str) -> Result<String, ApiError> {
-    let now = state.clock.now();
+async fn claim_key(
+    state: &HttpState,
+    scope: &str,
+    key: &str,
+    id: &str,
+) -> Result<String, ApiError> {
+    let now = state.deps.clock.now();
     let keep = now
         .checked_add(jiff::SignedDuration::from_hours(24 * IDEMPOTENCY_DAYS))
         .unwrap_or(now);
     let stored = state
-        .store
+        .store()
         .put_step_result(
             &format!("idempotency:{scope}:{key}"),
             json!({"id": id}),
@@ -91,17 +104,17 @@ async fn claim_key(state: &AppState, scope: &str, key: &str, id: &str) -> Result
         .get("id")
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("malformed idempotency entry")))
+        .ok_or_else(|| ApiError::internal("malformed idempotency entry"))
 }
 
 /// Stores the first answer given under `key`, for replays.
-async fn remember_answer(state: &AppState, scope: &str, key: &str, answer: &Value) {
-    let now = state.clock.now();
+async fn remember_answer(state: &HttpState, scope: &str, key: &str, answer: &Value) {
+    let now = state.deps.clock.now();
     let keep = now
         .checked_add(jiff::SignedDuration::from_hours(24 * IDEMPOTENCY_DAYS))
         .unwrap_or(now);
     if let Err(e) = state
-        .store
+        .store()
         .put_step_result(
             &format!("idempotency:{scope}:{key}:answer"),
             answer.clone(),
@@ -113,9 +126,13 @@ async fn remember_answer(state: &AppState, scope: &str, key: &str, answer: &Valu
     }
 }
 
-async fn first_answer(state: &AppState, scope: &str, key: &str) -> Result<Option<Value>, ApiError> {
+async fn first_answer(
+    state: &HttpState,
+    scope: &str,
+    key: &str,
+) -> Result<Option<Value>, ApiError> {
     Ok(state
-        .store
+        .store()
         .step_result(&format!("idempotency:{scope}:{key}:answer"))
         .await?)
 }
@@ -124,38 +141,10 @@ fn accepted(answer: Value) -> Response {
     (StatusCode::ACCEPTED, Json(answer)).into_response()
 }
 
-/// Starts (or continues) a record's workflow in the background; answers when it parks.
-pub(crate) async fn start_workflow(
-    state: &AppState,
-    kind: RecordKind,
-    id: &str,
-) -> tokio::task::JoinHandle<()> {
-    let engine = state.engine.clone();
-    let (machine, input) = match kind {
-        RecordKind::Onboarding => (
-            state.onboarding_machine.clone(),
-            json!({"onboarding_id": id}),
-        ),
-        RecordKind::Offboarding => (
-            state.offboarding_machine.clone(),
-            json!({"offboarding_id": id}),
-        ),
-    };
-    let id = id.to_owned();
-    tokio::spawn(async move {
-        match engine.start_execution(&machine, Some(&id), input).await {
-            Ok(_) | Err(onboard_asl::Error::ExecutionAlreadyExists(_)) => {}
-            Err(e) => {
-                tracing::error!(record_id = %id, error = %e, "starting the workflow failed")
-            }
-        }
-    })
-}
-
 /// `POST /api/onboardings`.
 #[tracing::instrument(skip_all, fields(idempotency_key = tracing::field::Empty))]
-pub(crate) async fn create_onboarding(
-    State(state): State<AppState>,
+pub async fn create_onboarding(
+    State(state): State<HttpState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -170,8 +159,8 @@ pub(crate) async fn create_onboarding(
 }
 
 /// Validates and starts an onboarding; answers `{id, status}` (shared with the HTML form).
-pub(crate) async fn accept_onboarding(
-    state: &AppState,
+pub async fn accept_onboarding(
+    state: &HttpState,
     key: Option<&str>,
     form: Value,
 ) -> Result<Value, ApiError> {
@@ -179,18 +168,18 @@ pub(crate) async fn accept_onboarding(
 }
 
 /// Validates and starts an offboarding; answers `{id, status}` (shared with the HTML form).
-pub(crate) async fn accept_offboarding(
-    state: &AppState,
+pub async fn accept_offboarding(
+    state: &HttpState,
     key: Option<&str>,
     form: Value,
 ) -> Result<Value, ApiError> {
     accept(state, RecordKind::Offboarding, key, form).await
 }
 
-/// Validates, stores and starts a record of `kind`; answers `{id, status}` once its
-/// workflow parks (or after `answer_within`).
+/// Validates, stores and starts a record of `kind`; answers `{id, status}` when the
+/// runtime's [`crate::Runtime::start`] returns (locally: once the workflow parks).
 async fn accept(
-    state: &AppState,
+    state: &HttpState,
     kind: RecordKind,
     key: Option<&str>,
     form: Value,
@@ -204,9 +193,8 @@ async fn accept(
     {
         return Ok(answer);
     }
-    let org = organization(state, &form)?;
+    let (organization, variables) = organization_variables(state, &form).await?;
     // Validate before claiming the key: a bad form starts nothing and stores nothing.
-    let variables = state.variables(org).map_err(ApiError::Internal)?;
     match kind {
         RecordKind::Onboarding => {
             parse_onboarding(&form, &variables).map_err(domain_errors)?;
@@ -235,25 +223,21 @@ async fn accept(
         }
         Err(onboard_steps::StepError::Store(StoreError::AlreadyExists { .. })) => {}
         Err(e) => {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "{}: {}",
-                e.name(),
-                e.cause()
-            )));
+            return Err(ApiError::internal(format!("{}: {}", e.name(), e.cause())));
         }
     }
-    tracing::info!(record_id = %id, kind = scope, organization = %org.id, "request accepted");
-    let handle = start_workflow(state, kind, &id).await;
-    match state.answer_within {
-        None => {
-            let _ = handle.await;
+    tracing::info!(record_id = %id, kind = scope, %organization, "request accepted");
+    // A failed start answers 503. With an Idempotency-Key the same request again
+    // finds the same record and starts its execution then; without one nobody can
+    // resume this record, so it is closed as failed rather than left running forever.
+    if let Err(e) = state.runtime.start(kind, &id).await {
+        if key.is_none() {
+            close_unstarted(state, &id, &e).await;
         }
-        Some(limit) => {
-            let _ = tokio::time::timeout(limit, handle).await;
-        }
+        return Err(e.into());
     }
     let status = state
-        .store
+        .store()
         .get_record(&id)
         .await?
         .map_or(Status::Running, |r| r.status);
@@ -262,6 +246,29 @@ async fn accept(
         remember_answer(state, scope, key, &answer).await;
     }
     Ok(answer)
+}
+
+/// Marks a record whose execution could not be started (and that no retry can
+/// reach) as failed, saying why, so its status does not claim work in progress.
+async fn close_unstarted(state: &HttpState, id: &str, error: &crate::RuntimeError) {
+    let update = onboard_store::RecordUpdate {
+        status: Some(Status::Failed),
+        event: Some(TimelineEvent {
+            at: state.deps.clock.now(),
+            step: "submit".to_owned(),
+            message: format!(
+                "The workflow could not be started ({error}); nothing was done. Submit the request again."
+            ),
+        }),
+        ..Default::default()
+    };
+    if let Err(e) = state
+        .store()
+        .update_record(id, update, state.deps.clock.now())
+        .await
+    {
+        tracing::error!(record_id = %id, error = %e, "closing a record whose workflow did not start failed");
+    }
 }
 
 /// A record as `GET /api/onboardings/{id}` shows it.
@@ -297,32 +304,32 @@ fn record_view(record: &Record, timeline: &[TimelineEvent]) -> Value {
     view
 }
 
-async fn get_record(state: &AppState, id: &str, kind: RecordKind) -> Result<Response, ApiError> {
+async fn get_record(state: &HttpState, id: &str, kind: RecordKind) -> Result<Response, ApiError> {
     let what = match kind {
         RecordKind::Onboarding => "onboarding",
         RecordKind::Offboarding => "offboarding",
     };
     let record = state
-        .store
+        .store()
         .get_record(id)
         .await?
         .filter(|r| r.kind == kind)
         .ok_or(ApiError::NotFound(what))?;
-    let timeline = state.store.timeline(id).await?;
+    let timeline = state.store().timeline(id).await?;
     Ok(Json(record_view(&record, &timeline)).into_response())
 }
 
 /// `GET /api/onboardings/{id}`.
-pub(crate) async fn get_onboarding(
-    State(state): State<AppState>,
+pub async fn get_onboarding(
+    State(state): State<HttpState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     get_record(&state, &id, RecordKind::Onboarding).await
 }
 
 /// `GET /api/offboardings/{id}`.
-pub(crate) async fn get_offboarding(
-    State(state): State<AppState>,
+pub async fn get_offboarding(
+    State(state): State<HttpState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     get_record(&state, &id, RecordKind::Offboarding).await
@@ -330,8 +337,8 @@ pub(crate) async fn get_offboarding(
 
 /// `POST /api/offboardings`.
 #[tracing::instrument(skip_all, fields(idempotency_key = tracing::field::Empty))]
-pub(crate) async fn create_offboarding(
-    State(state): State<AppState>,
+pub async fn create_offboarding(
+    State(state): State<HttpState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -346,23 +353,23 @@ pub(crate) async fn create_offboarding(
 }
 
 /// `GET /api/organizations`.
-pub(crate) async fn organizations(State(state): State<AppState>) -> Json<Value> {
-    Json(Value::Array(
-        state
-            .organizations
-            .values()
+pub async fn organizations(State(state): State<HttpState>) -> Result<Json<Value>, ApiError> {
+    let organizations = state.runtime.organizations().await?;
+    Ok(Json(Value::Array(
+        organizations
+            .iter()
             .map(|o| json!({"id": o.id, "name": o.name, "domain": o.domain}))
             .collect(),
-    ))
+    )))
 }
 
 /// Anything else: 404 problem+json.
-pub(crate) async fn not_found() -> ApiError {
+pub async fn not_found() -> ApiError {
     ApiError::NotFound("resource")
 }
 
 /// Field errors as the 400 answer lists them (also used by the HTML form).
-pub(crate) fn field_errors(e: &ApiError) -> Option<&[FieldError]> {
+pub fn field_errors(e: &ApiError) -> Option<&[FieldError]> {
     match e {
         ApiError::Invalid(errors) => Some(errors),
         _ => None,

@@ -11,9 +11,8 @@ use axum::response::{IntoResponse, Response};
 use onboard_steps::decisions::{self, DecideError, LinkError, LinkQuery};
 use onboard_store::DecisionState;
 
-use super::app::AppState;
-use super::pages::{esc, page};
-use super::runtime::EngineCallbacks;
+use crate::HttpState;
+use crate::pages::{esc, page};
 
 fn link_error(e: &LinkError) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
@@ -39,8 +38,8 @@ fn state_text(s: DecisionState) -> &'static str {
 }
 
 /// `GET /decisions/{id}`: what is decided, for whom, by when, and a button that POSTs.
-pub(crate) async fn confirmation_page(
-    State(state): State<AppState>,
+pub async fn confirmation_page(
+    State(state): State<HttpState>,
     Path(id): Path<String>,
     Query(query): Query<LinkQuery>,
 ) -> Response {
@@ -93,15 +92,15 @@ pub(crate) async fn confirmation_page(
 
 /// The optional form of the confirmation page.
 #[derive(Debug, Default, serde::Deserialize)]
-pub(crate) struct DecideForm {
+pub struct DecideForm {
     #[serde(default)]
     decided_by: Option<String>,
 }
 
 /// `POST /decisions/{id}`: decides, once.
 #[tracing::instrument(skip_all, fields(decision_id = %id))]
-pub(crate) async fn decide(
-    State(state): State<AppState>,
+pub async fn decide(
+    State(state): State<HttpState>,
     Path(id): Path<String>,
     Query(query): Query<LinkQuery>,
     body: axum::body::Bytes,
@@ -112,10 +111,8 @@ pub(crate) async fn decide(
         .decided_by
         .map(|s| s.trim().chars().take(200).collect::<String>())
         .filter(|s| !s.is_empty());
-    let callbacks = EngineCallbacks {
-        engine: state.engine.clone(),
-    };
-    match decisions::decide_by_link(&state.deps, &callbacks, &id, &query, by.as_deref()).await {
+    let callbacks = state.runtime.callbacks();
+    match decisions::decide_by_link(&state.deps, callbacks, &id, &query, by.as_deref()).await {
         Ok(decision) => {
             let body = format!(
                 "<p>Done: {} by <b>{}</b>. The onboarding continues.</p>",
@@ -124,11 +121,23 @@ pub(crate) async fn decide(
             );
             (StatusCode::OK, page("Decided", &body)).into_response()
         }
+        Err(DecideError::Resume(e)) if e.kind.is_final() => {
+            // Decided here, but the workflow had stopped waiting: say so, not "try again".
+            tracing::warn!(error = %e, kind = ?e.kind, "the workflow no longer waits for this decision");
+            let status = StatusCode::from_u16(DecideError::Resume(e).http_status())
+                .unwrap_or(StatusCode::CONFLICT);
+            let text = if status == StatusCode::GONE {
+                "The workflow stopped waiting for this decision (it timed out) and went on without it."
+            } else {
+                "The workflow no longer waits for this decision: it was decided already or has ended."
+            };
+            (status, page("Decision", &format!("<p>{text}</p>"))).into_response()
+        }
         Err(e @ (DecideError::Resume(_) | DecideError::Step(_))) => {
             // The decision may be won but the workflow not resumed (the ticket note or
             // the callback failed): resume it now rather than leave it waiting.
             tracing::error!(error = %e, source = ?std::error::Error::source(&e), "deciding failed; resuming");
-            match decisions::resume(&state.deps, &callbacks, &id).await {
+            match decisions::resume(&state.deps, callbacks, &id).await {
                 Ok(true) => {
                     let body =
                         "<p>Done. The onboarding continues (the ticket could not be noted).</p>";
@@ -196,7 +205,7 @@ fn percent_decode(s: &str) -> String {
 
 /// `GET /approvals`: every onboarding waiting for an approval or a license purchase,
 /// per organization, with its decision's expiry and a link to the onboarding.
-pub(crate) async fn pending_page(State(state): State<AppState>) -> Response {
+pub async fn pending_page(State(state): State<HttpState>) -> Response {
     if state.keys.required() {
         return (
             StatusCode::FORBIDDEN,
@@ -207,9 +216,13 @@ pub(crate) async fn pending_page(State(state): State<AppState>) -> Response {
         )
             .into_response();
     }
+    let organizations = match state.runtime.organizations().await {
+        Ok(o) => o,
+        Err(e) => return crate::ApiError::from(e).into_response(),
+    };
     let mut rows = String::new();
-    for org in state.organizations.values() {
-        let pending = match state.store.pending_decisions(&org.id, 200, None).await {
+    for org in &organizations {
+        let pending = match state.store().pending_decisions(&org.id, 200, None).await {
             Ok(p) => p.items,
             Err(e) => {
                 tracing::error!(error = %e, "listing pending decisions failed");

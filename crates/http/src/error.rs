@@ -10,7 +10,7 @@ use serde_json::json;
 
 /// An error answer of the HTTP API.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ApiError {
+pub enum ApiError {
     /// The form (or body) has bad fields: 400 with `errors`.
     #[error("invalid request")]
     Invalid(Vec<FieldError>),
@@ -20,19 +20,23 @@ pub(crate) enum ApiError {
     /// `/api/*` without a valid API key.
     #[error("unauthorized")]
     Unauthorized,
+    /// The workflow service cannot take the request now: 503 with `Retry-After`;
+    /// the cause is logged, never shown.
+    #[error("service unavailable")]
+    Unavailable(String),
     /// Anything else; the source is logged, never shown.
     #[error("internal error")]
-    Internal(#[source] anyhow::Error),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
-    /// An internal error from any error type.
-    pub(crate) fn internal(e: impl Into<anyhow::Error>) -> Self {
+    /// An internal error from any error (or message).
+    pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         ApiError::Internal(e.into())
     }
 
     /// One bad field.
-    pub(crate) fn field(field: &str, message: impl Into<String>) -> Self {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
         ApiError::Invalid(vec![FieldError::new(field, message)])
     }
 }
@@ -43,8 +47,29 @@ impl From<onboard_store::StoreError> for ApiError {
     }
 }
 
+impl From<crate::RuntimeError> for ApiError {
+    fn from(e: crate::RuntimeError) -> Self {
+        match e {
+            crate::RuntimeError::Unavailable(cause) => ApiError::Unavailable(cause),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// An error and its sources, one line: `a: b: c`.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// A problem+json response.
-pub(crate) fn problem(status: StatusCode, title: &str, extra: serde_json::Value) -> Response {
+pub fn problem(status: StatusCode, title: &str, extra: serde_json::Value) -> Response {
     let mut body = json!({
         "type": "about:blank",
         "title": title,
@@ -84,8 +109,19 @@ impl IntoResponse for ApiError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 res
             }
+            ApiError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "the workflow service is unavailable");
+                let mut res = problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service unavailable",
+                    json!({"detail": "the workflow service cannot take the request now; send it again in a minute (with the same Idempotency-Key)"}),
+                );
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+                res
+            }
             ApiError::Internal(e) => {
-                tracing::error!(error = format!("{e:#}"), "request failed");
+                tracing::error!(error = chain(e.as_ref()), "request failed");
                 problem(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Internal server error",

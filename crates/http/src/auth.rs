@@ -10,24 +10,31 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
-use crate::config::hash_api_key;
+use sha2::{Digest as _, Sha256};
+
+use crate::error::ApiError;
+
+/// The SHA-256 of an API key, as configurations store it.
+pub fn hash_api_key(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
 
 /// The accepted API key hashes; empty means `/api/*` is open (loopback only).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ApiKeys {
-    pub(crate) hashes: Arc<Vec<[u8; 32]>>,
+pub struct ApiKeys {
+    /// SHA-256 of each accepted key.
+    pub hashes: Arc<Vec<[u8; 32]>>,
 }
 
 impl ApiKeys {
     /// Whether requests must carry a key.
-    pub(crate) fn required(&self) -> bool {
+    pub fn required(&self) -> bool {
         !self.hashes.is_empty()
     }
 
     /// Whether `key` is one of the accepted keys. Compares every hash in full,
     /// without an early exit.
-    pub(crate) fn accepts(&self, key: &str) -> bool {
+    pub fn accepts(&self, key: &str) -> bool {
         let h = hash_api_key(key);
         self.hashes.iter().fold(false, |found, k| {
             let diff = k.iter().zip(h.iter()).fold(0u8, |d, (a, b)| d | (a ^ b));
@@ -37,7 +44,7 @@ impl ApiKeys {
 }
 
 /// Middleware: lets a request through when no key is required or its bearer key is accepted.
-pub(crate) async fn require_api_key(
+pub async fn require_api_key(
     State(keys): State<ApiKeys>,
     request: Request,
     next: Next,

@@ -13,13 +13,12 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::{Map, Value};
 
-use super::api;
-use super::app::AppState;
-use super::error::ApiError;
+use crate::error::ApiError;
+use crate::{HttpState, OrganizationSummary, api};
 use onboard_store::RecordKind;
 
 /// Escapes text for HTML.
-pub(crate) fn esc(text: &str) -> String {
+pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -35,7 +34,7 @@ pub(crate) fn esc(text: &str) -> String {
 }
 
 /// A whole page around `body`.
-pub(crate) fn page(title: &str, body: &str) -> Html<String> {
+pub fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -70,10 +69,14 @@ const TEXT_FIELDS: &[(&str, &str)] = &[
 /// Fields the form sends as lists (comma-separated in the page).
 const LIST_FIELDS: &[&str] = &["licenses", "groups"];
 
-fn form_html(state: &AppState, values: &BTreeMap<String, String>, errors: &str) -> String {
+fn form_html(
+    organizations: &[OrganizationSummary],
+    values: &BTreeMap<String, String>,
+    errors: &str,
+) -> String {
     let value = |k: &str| esc(values.get(k).map_or("", String::as_str));
     let mut orgs = String::new();
-    for o in state.organizations.values() {
+    for o in organizations {
         let selected = if values.get("organization") == Some(&o.id) {
             " selected"
         } else {
@@ -137,7 +140,7 @@ fn form_html(state: &AppState, values: &BTreeMap<String, String>, errors: &str) 
 
 /// Whether the HTML pages are open: only when `/api/*` needs no key (a browser
 /// form cannot send one), i.e. on loopback without API keys.
-fn pages_open(state: &AppState) -> Result<(), Box<Response>> {
+fn pages_open(state: &HttpState) -> Result<(), Box<Response>> {
     if state.keys.required() {
         Err(Box::new(
             (
@@ -155,11 +158,14 @@ fn pages_open(state: &AppState) -> Result<(), Box<Response>> {
 }
 
 /// `GET /`: the onboarding form.
-pub(crate) async fn form_page(State(state): State<AppState>) -> Response {
+pub async fn form_page(State(state): State<HttpState>) -> Response {
     if let Err(r) = pages_open(&state) {
         return *r;
     }
-    page("New user", &form_html(&state, &BTreeMap::new(), "")).into_response()
+    match state.runtime.organizations().await {
+        Ok(orgs) => page("New user", &form_html(&orgs, &BTreeMap::new(), "")).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 /// The urlencoded form as the API's JSON form: blank fields left out, lists split.
@@ -186,8 +192,8 @@ fn to_json_form(values: &BTreeMap<String, String>) -> Value {
 }
 
 /// `POST /onboardings`: the HTML form's submission.
-pub(crate) async fn submit_form(
-    State(state): State<AppState>,
+pub async fn submit_form(
+    State(state): State<HttpState>,
     Form(values): Form<BTreeMap<String, String>>,
 ) -> Response {
     if let Err(r) = pages_open(&state) {
@@ -201,7 +207,10 @@ pub(crate) async fn submit_form(
         Err(e) => match api::field_errors(&e) {
             Some(errors) => (
                 StatusCode::BAD_REQUEST,
-                page("New user", &form_html(&state, &values, &error_list(errors))),
+                page(
+                    "New user",
+                    &form_html(&organizations(&state).await, &values, &error_list(errors)),
+                ),
             )
                 .into_response(),
             None => e.into_response(),
@@ -210,22 +219,22 @@ pub(crate) async fn submit_form(
 }
 
 /// `GET /onboardings/{id}`: an onboarding's status and timeline, for people.
-pub(crate) async fn onboarding_page(
-    State(state): State<AppState>,
+pub async fn onboarding_page(
+    State(state): State<HttpState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     record_page(&state, &id, RecordKind::Onboarding).await
 }
 
 /// `GET /offboardings/{id}`: an offboarding's status, timeline and restore record.
-pub(crate) async fn offboarding_page(
-    State(state): State<AppState>,
+pub async fn offboarding_page(
+    State(state): State<HttpState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     record_page(&state, &id, RecordKind::Offboarding).await
 }
 
-async fn record_page(state: &AppState, id: &str, kind: RecordKind) -> Result<Response, ApiError> {
+async fn record_page(state: &HttpState, id: &str, kind: RecordKind) -> Result<Response, ApiError> {
     if let Err(r) = pages_open(state) {
         return Ok(*r);
     }
@@ -234,12 +243,12 @@ async fn record_page(state: &AppState, id: &str, kind: RecordKind) -> Result<Res
         RecordKind::Offboarding => ("offboarding", "Offboarding", "/offboard", "offboardings"),
     };
     let record = state
-        .store
+        .store()
         .get_record(id)
         .await?
         .filter(|r| r.kind == kind)
         .ok_or(ApiError::NotFound(what))?;
-    let timeline = state.store.timeline(id).await?;
+    let timeline = state.store().timeline(id).await?;
     let mut rows = String::new();
     for e in &timeline {
         rows.push_str(&format!(
@@ -270,13 +279,13 @@ async fn record_page(state: &AppState, id: &str, kind: RecordKind) -> Result<Res
 }
 
 fn offboarding_form_html(
-    state: &AppState,
+    organizations: &[OrganizationSummary],
     values: &BTreeMap<String, String>,
     errors: &str,
 ) -> String {
     let value = |k: &str| esc(values.get(k).map_or("", String::as_str));
     let mut orgs = String::new();
-    for o in state.organizations.values() {
+    for o in organizations {
         let selected = if values.get("organization") == Some(&o.id) {
             " selected"
         } else {
@@ -335,15 +344,18 @@ fn offboarding_form_html(
 }
 
 /// `GET /offboard`: the offboarding form.
-pub(crate) async fn offboarding_form_page(State(state): State<AppState>) -> Response {
+pub async fn offboarding_form_page(State(state): State<HttpState>) -> Response {
     if let Err(r) = pages_open(&state) {
         return *r;
     }
-    page(
-        "Offboard a user",
-        &offboarding_form_html(&state, &BTreeMap::new(), ""),
-    )
-    .into_response()
+    match state.runtime.organizations().await {
+        Ok(orgs) => page(
+            "Offboard a user",
+            &offboarding_form_html(&orgs, &BTreeMap::new(), ""),
+        )
+        .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 /// The urlencoded offboarding form as the API's JSON form: blank fields left out,
@@ -375,8 +387,8 @@ fn to_offboarding_json_form(values: &BTreeMap<String, String>) -> Value {
 }
 
 /// `POST /offboardings`: the HTML offboarding form's submission.
-pub(crate) async fn submit_offboarding_form(
-    State(state): State<AppState>,
+pub async fn submit_offboarding_form(
+    State(state): State<HttpState>,
     Form(values): Form<BTreeMap<String, String>>,
 ) -> Response {
     if let Err(r) = pages_open(&state) {
@@ -392,13 +404,26 @@ pub(crate) async fn submit_offboarding_form(
                 StatusCode::BAD_REQUEST,
                 page(
                     "Offboard a user",
-                    &offboarding_form_html(&state, &values, &error_list(errors)),
+                    &offboarding_form_html(
+                        &organizations(&state).await,
+                        &values,
+                        &error_list(errors),
+                    ),
                 ),
             )
                 .into_response(),
             None => e.into_response(),
         },
     }
+}
+
+/// The organizations for a form shown again with its errors (none if they cannot be read:
+/// the errors matter more than the list).
+async fn organizations(state: &HttpState) -> Vec<OrganizationSummary> {
+    state.runtime.organizations().await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "listing organizations failed");
+        Vec::new()
+    })
 }
 
 /// Field errors as a list above a form.

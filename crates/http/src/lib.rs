@@ -1,0 +1,135 @@
+//! Onboard's HTTP layer, the same on one machine and on AWS: `onboard serve` mounts
+//! [`router`] under its serve-only routes (sandbox, clock, health), and the `api`
+//! Lambda serves it through `lambda_http` behind API Gateway.
+//!
+//! - [`api`]: `/api/onboardings`, `/api/offboardings`, `/api/organizations` (CONTRACT.md §2).
+//! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`, status pages.
+//! - [`decisions`]: decision links (confirmation page, decide) and pending approvals.
+//! - [`auth`]: API keys (hashed) on `/api/*`.
+//! - [`error`]: the one problem+json error mapping.
+//!
+//! What differs between the runtimes sits behind [`Runtime`]: starting a record's
+//! execution, resuming a waiting task, and the organizations forms may name.
+//! This crate knows the steps and the store; it knows neither the interpreter
+//! (`onboard-asl`) nor any AWS SDK.
+
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod auth;
+pub mod decisions;
+pub mod error;
+pub mod pages;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::routing::{get, post};
+use onboard_domain::Variables;
+use onboard_steps::{Deps, TaskCallbacks};
+use onboard_store::{RecordKind, Store};
+
+pub use auth::{ApiKeys, hash_api_key};
+pub use error::ApiError;
+
+/// An organization as forms list it (`GET /api/organizations`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OrganizationSummary {
+    /// The id forms name.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// The domain of its users.
+    pub domain: String,
+}
+
+/// Why the runtime could not do what a request needed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The workflow service is unreachable, throttling or failing: 503, try again.
+    #[error("the workflow service is unavailable: {0}")]
+    Unavailable(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] onboard_store::StoreError),
+    /// Anything else (a configuration that cannot be read, ...): 500.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The workflow runtime under the HTTP layer: the embedded interpreter of
+/// `onboard serve`, or AWS Step Functions.
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// Starts the workflow of record `id` of `kind` as the execution named `id`;
+    /// an execution of that name already there is the same submit again, not an
+    /// error. Returns when the runtime wants the answer given (the local server
+    /// waits until the workflow parks, so the answer's status is meaningful).
+    async fn start(&self, kind: RecordKind, id: &str) -> Result<(), RuntimeError>;
+
+    /// Resumes tasks waiting for a token (decision links).
+    fn callbacks(&self) -> &dyn TaskCallbacks;
+
+    /// The organizations forms may name, by id.
+    async fn organizations(&self) -> Result<Vec<OrganizationSummary>, RuntimeError>;
+
+    /// An organization's resolved variables (defaults <- MSP-wide <- organization);
+    /// `None` when no such organization is served.
+    async fn variables(&self, organization: &str) -> Result<Option<Variables>, RuntimeError>;
+}
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpState {
+    /// What the steps run with: the store, the clock, the link signer.
+    pub deps: Deps,
+    /// The workflow runtime.
+    pub runtime: Arc<dyn Runtime>,
+    /// The API keys `/api/*` requires (none: open, or checked in front of us).
+    pub keys: ApiKeys,
+    /// Whether the HTML forms, status pages and `/approvals` are routed. Routed, they
+    /// still answer 403 while [`HttpState::keys`] are required (a browser form sends
+    /// no API key); on AWS they are not routed, as API Gateway's authorizer is in front.
+    pub pages: bool,
+}
+
+impl HttpState {
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        self.deps.store.as_ref()
+    }
+}
+
+/// The routes both runtimes serve: `/api/*` (behind [`auth::require_api_key`]),
+/// the decision links, the HTML pages when [`HttpState::pages`], and a problem+json
+/// 404 for anything else.
+pub fn router(state: HttpState) -> Router {
+    let api = Router::new()
+        .route("/api/onboardings", post(api::create_onboarding))
+        .route("/api/onboardings/{id}", get(api::get_onboarding))
+        .route("/api/offboardings", post(api::create_offboarding))
+        .route("/api/offboardings/{id}", get(api::get_offboarding))
+        .route("/api/organizations", get(api::organizations))
+        .layer(axum::middleware::from_fn_with_state(
+            state.keys.clone(),
+            auth::require_api_key,
+        ));
+    let mut app = Router::new()
+        .route(
+            "/decisions/{id}",
+            get(decisions::confirmation_page).post(decisions::decide),
+        )
+        .merge(api);
+    if state.pages {
+        app = app
+            .route("/", get(pages::form_page))
+            .route("/onboardings", post(pages::submit_form))
+            .route("/onboardings/{id}", get(pages::onboarding_page))
+            .route("/offboard", get(pages::offboarding_form_page))
+            .route("/offboardings", post(pages::submit_offboarding_form))
+            .route("/offboardings/{id}", get(pages::offboarding_page))
+            .route("/approvals", get(decisions::pending_page));
+    }
+    app.fallback(api::not_found).with_state(state)
+}

@@ -1,0 +1,415 @@
+//! The `api` Lambda: `onboard_http`'s router behind API Gateway (HTTP API, payload
+//! v2), on AWS Step Functions instead of the embedded interpreter.
+//!
+//! - [`ApiConfig`]: what this function reads from its environment beyond
+//!   [`onboard_lambda::Config`]: the two state machines and how `/api/*` is authorized.
+//! - [`SfnRuntime`]: [`onboard_http::Runtime`] on Step Functions (StartExecution
+//!   named by the record id; organizations and variables from the store).
+//! - [`SfnCallbacks`]: decision links as SendTaskSuccess / SendTaskFailure.
+//! - [`app`]: the router this function serves.
+//!
+//! The HTML forms are not served here: API Gateway's authorizer (or the API key
+//! this function checks) sits in front of `/api/*`, and a browser form can carry
+//! neither. Decision links are public: their signature is their authority.
+
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
+use onboard_domain::Variables;
+use onboard_http::{ApiKeys, HttpState, OrganizationSummary, Runtime, RuntimeError};
+use onboard_lambda::ConfigError;
+use onboard_steps::decisions::{CallbackError, CallbackFailure};
+use onboard_steps::{Deps, TaskCallbacks};
+use onboard_store::{RecordKind, Scope, Store};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+/// The ARN of the onboarding state machine (`statemachine/onboarding.asl.json`).
+pub const ONBOARDING_STATE_MACHINE: &str = "ONBOARD_ONBOARDING_STATE_MACHINE_ARN";
+/// The ARN of the offboarding state machine (`statemachine/offboarding.asl.json`).
+pub const OFFBOARDING_STATE_MACHINE: &str = "ONBOARD_OFFBOARDING_STATE_MACHINE_ARN";
+/// Who authorizes `/api/*`: `IAM` or `JWT` (API Gateway's authorizer, in front of
+/// this function) or `ApiKey` (this function checks `Authorization: Bearer <key>`).
+pub const API_AUTH: &str = "ONBOARD_API_AUTH";
+/// With `ApiKey`: the SHA-256 (64 hex digits) of each accepted key, comma-separated.
+pub const API_KEY_SHA256: &str = "ONBOARD_API_KEY_SHA256";
+
+/// The connector item that declares an organization (`crates/lambda/src/connections.rs`).
+const ORGANIZATION_ITEM: &str = "organization";
+
+/// How `/api/*` is authorized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiAuth {
+    /// API Gateway's IAM authorizer (SigV4-signed requests).
+    Iam,
+    /// API Gateway's JWT authorizer (an OpenID Connect issuer's tokens).
+    Jwt,
+    /// This function: bearer keys compared by hash, as `onboard serve` does.
+    ApiKey,
+}
+
+/// The `api` function's own settings.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// [`ONBOARDING_STATE_MACHINE`].
+    pub onboarding_machine: String,
+    /// [`OFFBOARDING_STATE_MACHINE`].
+    pub offboarding_machine: String,
+    /// [`API_AUTH`].
+    pub auth: ApiAuth,
+    /// [`API_KEY_SHA256`] (empty unless [`ApiAuth::ApiKey`]).
+    pub keys: ApiKeys,
+}
+
+impl ApiConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`; fails naming the variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let arn = |name: &'static str| {
+            let value = required(name)?;
+            if value.starts_with("arn:") && value.contains(":stateMachine:") {
+                Ok(value)
+            } else {
+                Err(ConfigError::Invalid {
+                    variable: name,
+                    cause: format!("`{value}` is not a state machine ARN"),
+                })
+            }
+        };
+        let auth = match required(API_AUTH)?.as_str() {
+            "IAM" => ApiAuth::Iam,
+            "JWT" => ApiAuth::Jwt,
+            "ApiKey" => ApiAuth::ApiKey,
+            other => {
+                return Err(ConfigError::Invalid {
+                    variable: API_AUTH,
+                    cause: format!("`{other}` is not one of IAM, JWT, ApiKey"),
+                });
+            }
+        };
+        let mut hashes = Vec::new();
+        if auth == ApiAuth::ApiKey {
+            let text = required(API_KEY_SHA256)?;
+            for (i, hex) in text.split(',').map(str::trim).enumerate() {
+                hashes.push(parse_sha256(hex).ok_or_else(|| ConfigError::Invalid {
+                    variable: API_KEY_SHA256,
+                    cause: format!(
+                        "entry {} is not a SHA-256 as 64 hex digits (`printf %s KEY | sha256sum`)",
+                        i + 1
+                    ),
+                })?);
+            }
+        }
+        Ok(ApiConfig {
+            onboarding_machine: arn(ONBOARDING_STATE_MACHINE)?,
+            offboarding_machine: arn(OFFBOARDING_STATE_MACHINE)?,
+            auth,
+            keys: ApiKeys {
+                hashes: Arc::new(hashes),
+            },
+        })
+    }
+}
+
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.strip_prefix("sha256:").unwrap_or(hex);
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// [`Runtime`] on AWS Step Functions and the DynamoDB store.
+pub struct SfnRuntime {
+    sfn: aws_sdk_sfn::Client,
+    onboarding_machine: String,
+    offboarding_machine: String,
+    store: Arc<dyn Store>,
+    callbacks: SfnCallbacks,
+}
+
+impl std::fmt::Debug for SfnRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SfnRuntime")
+            .field("onboarding_machine", &self.onboarding_machine)
+            .field("offboarding_machine", &self.offboarding_machine)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SfnRuntime {
+    /// The runtime over `sfn` for the machines of `config`, reading `store`.
+    pub fn new(sfn: aws_sdk_sfn::Client, config: &ApiConfig, store: Arc<dyn Store>) -> Self {
+        Self {
+            callbacks: SfnCallbacks { sfn: sfn.clone() },
+            sfn,
+            onboarding_machine: config.onboarding_machine.clone(),
+            offboarding_machine: config.offboarding_machine.clone(),
+            store,
+        }
+    }
+}
+
+#[async_trait]
+impl Runtime for SfnRuntime {
+    async fn start(&self, kind: RecordKind, id: &str) -> Result<(), RuntimeError> {
+        let (machine, input) = match kind {
+            RecordKind::Onboarding => (&self.onboarding_machine, json!({"onboarding_id": id})),
+            RecordKind::Offboarding => (&self.offboarding_machine, json!({"offboarding_id": id})),
+        };
+        let result = self
+            .sfn
+            .start_execution()
+            .state_machine_arn(machine)
+            .name(id)
+            .input(input.to_string())
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                tracing::info!(record_id = %id, execution = out.execution_arn(), "execution started");
+                Ok(())
+            }
+            // The execution name is the record id: this is the same submit again.
+            Err(e) if e.code() == Some("ExecutionAlreadyExists") => {
+                tracing::info!(record_id = %id, "execution already started");
+                Ok(())
+            }
+            Err(e) => Err(RuntimeError::Unavailable(format!(
+                "StartExecution of {id}: {}",
+                sdk_error_text(&e)
+            ))),
+        }
+    }
+
+    fn callbacks(&self) -> &dyn TaskCallbacks {
+        &self.callbacks
+    }
+
+    async fn organizations(&self) -> Result<Vec<OrganizationSummary>, RuntimeError> {
+        let items = self
+            .store
+            .connector_in_all_scopes(ORGANIZATION_ITEM)
+            .await?;
+        let mut out = Vec::new();
+        for (scope, settings) in items {
+            let Scope::Organization(id) = scope else {
+                continue;
+            };
+            let Some(domain) = settings.settings.get("domain") else {
+                tracing::warn!(organization = %id, "organization item without `domain`; not listed");
+                continue;
+            };
+            out.push(OrganizationSummary {
+                name: settings
+                    .settings
+                    .get("name")
+                    .cloned()
+                    .unwrap_or_else(|| id.clone()),
+                domain: domain.clone(),
+                id,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn variables(&self, organization: &str) -> Result<Option<Variables>, RuntimeError> {
+        let scope = Scope::Organization(organization.to_owned());
+        if self
+            .store
+            .connector(&scope, ORGANIZATION_ITEM)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        onboard_steps::organization_variables(self.store.as_ref(), organization)
+            .await
+            .map(Some)
+            .map_err(|e| RuntimeError::Internal(format!("{}: {}", e.name(), e.cause())))
+    }
+}
+
+/// A Step Functions error as text: its code and the SDK's description, never the
+/// request (which carries the task token).
+fn sdk_error_text<E: ProvideErrorMetadata + std::error::Error + 'static, R>(
+    e: &SdkError<E, R>,
+) -> String {
+    match e.code() {
+        Some(code) => format!("Step Functions answered {code}"),
+        None => match e {
+            SdkError::TimeoutError(_) => "Step Functions did not answer in time".to_owned(),
+            SdkError::DispatchFailure(_) => "Step Functions could not be reached".to_owned(),
+            _ => "Step Functions gave no usable answer".to_owned(),
+        },
+    }
+}
+
+/// SendTaskSuccess / SendTaskFailure for decision links.
+#[derive(Debug, Clone)]
+pub struct SfnCallbacks {
+    sfn: aws_sdk_sfn::Client,
+}
+
+/// What a callback's failure means for the decision: the task timed out (410),
+/// no longer waits (409), or Step Functions cannot take it now (503).
+fn callback_error<E: ProvideErrorMetadata + std::error::Error + 'static, R>(
+    e: &SdkError<E, R>,
+) -> CallbackError {
+    let kind = match e.code() {
+        Some("TaskTimedOut") => CallbackFailure::TimedOut,
+        Some("InvalidToken" | "TaskDoesNotExist") => CallbackFailure::Closed,
+        _ => CallbackFailure::Unavailable,
+    };
+    CallbackError::new(format!(
+        "the workflow could not be resumed: {}",
+        sdk_error_text(e)
+    ))
+    .with_kind(kind)
+}
+
+#[async_trait]
+impl TaskCallbacks for SfnCallbacks {
+    async fn send_task_success(
+        &self,
+        task_token: &SecretString,
+        output: Value,
+    ) -> Result<(), CallbackError> {
+        self.sfn
+            .send_task_success()
+            .task_token(task_token.expose_secret())
+            .output(output.to_string())
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| callback_error(&e))
+    }
+
+    async fn send_task_failure(
+        &self,
+        task_token: &SecretString,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), CallbackError> {
+        self.sfn
+            .send_task_failure()
+            .task_token(task_token.expose_secret())
+            .error(error)
+            .cause(cause)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| callback_error(&e))
+    }
+}
+
+/// The router this function serves: the API (keys checked here only with
+/// [`ApiAuth::ApiKey`]) and the decision links; no HTML forms.
+pub fn app(deps: Deps, runtime: Arc<dyn Runtime>, config: &ApiConfig) -> axum::Router {
+    let keys = match config.auth {
+        ApiAuth::ApiKey => config.keys.clone(),
+        // API Gateway authorized the request before it reached us.
+        ApiAuth::Iam | ApiAuth::Jwt => ApiKeys::default(),
+    };
+    onboard_http::router(HttpState {
+        deps,
+        runtime,
+        keys,
+        pages: false,
+    })
+}
+
+/// Builds everything at cold start: the settings first (a missing one fails before
+/// any network call), then the steps' dependencies ([`onboard_lambda::deps_from`]),
+/// the Step Functions client, and the router.
+pub async fn app_from_env() -> Result<axum::Router, ConfigError> {
+    let config = ApiConfig::from_env()?;
+    let lambda = onboard_lambda::Config::from_env()?;
+    let aws = onboard_lambda::aws_config().await;
+    let deps = onboard_lambda::deps_from(&lambda, &aws).await?;
+    let runtime = SfnRuntime::new(aws_sdk_sfn::Client::new(&aws), &config, deps.store.clone());
+    Ok(app(deps, Arc::new(runtime), &config))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::collections::HashMap;
+
+    const ARN: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:onboard-onboarding";
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn api_key_mode_needs_the_key_hashes() {
+        let err = ApiConfig::from_lookup(env(&[
+            (ONBOARDING_STATE_MACHINE, ARN),
+            (OFFBOARDING_STATE_MACHINE, ARN),
+            (API_AUTH, "ApiKey"),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable ONBOARD_API_KEY_SHA256 is not set"
+        );
+        let hash = "a".repeat(64);
+        let config = ApiConfig::from_lookup(env(&[
+            (ONBOARDING_STATE_MACHINE, ARN),
+            (OFFBOARDING_STATE_MACHINE, ARN),
+            (API_AUTH, "ApiKey"),
+            (API_KEY_SHA256, &format!("{hash}, sha256:{hash}")),
+        ]))
+        .unwrap();
+        assert_eq!(config.keys.hashes.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_setting_is_named() {
+        let err = ApiConfig::from_lookup(env(&[
+            (ONBOARDING_STATE_MACHINE, ARN),
+            (OFFBOARDING_STATE_MACHINE, ARN),
+            (API_AUTH, "Cognito"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains(API_AUTH), "{err}");
+        let err = ApiConfig::from_lookup(env(&[
+            (ONBOARDING_STATE_MACHINE, "onboarding"),
+            (OFFBOARDING_STATE_MACHINE, ARN),
+            (API_AUTH, "IAM"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains(ONBOARDING_STATE_MACHINE), "{err}");
+        let err = ApiConfig::from_lookup(env(&[
+            (ONBOARDING_STATE_MACHINE, ARN),
+            (OFFBOARDING_STATE_MACHINE, ARN),
+            (API_AUTH, "ApiKey"),
+            (API_KEY_SHA256, "abc"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("entry 1"), "{err}");
+    }
+}
