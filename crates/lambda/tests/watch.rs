@@ -214,9 +214,17 @@ impl Deployment {
     }
 
     /// Starts `bootstrap` as Lambda would, against the Runtime API at `runtime_api`.
-    fn start(&self, bootstrap: &Path, function: &str, runtime_api: &str, stderr: Stdio) -> Child {
+    fn start(
+        &self,
+        bootstrap: &Path,
+        function: &str,
+        runtime_api: &str,
+        own_env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Child {
         Command::new(bootstrap)
             .env_clear()
+            .envs(own_env.iter().copied())
             .env("PATH", "/usr/bin:/bin")
             // The deployment's settings (template.yaml's Globals).
             .env("ONBOARD_TABLE", &self.table)
@@ -437,7 +445,7 @@ fn every_function_answers_its_event_under_cargo_lambda_watch() {
         let bootstrap = unpack_bootstrap(&package, bin.path());
         let runtime_api = format!("http://127.0.0.1:{port}/.rt/{package}");
         let _running =
-            Running(deployment.start(&bootstrap, &package, &runtime_api, Stdio::inherit()));
+            Running(deployment.start(&bootstrap, &package, &runtime_api, &[], Stdio::inherit()));
         let event = root().join("events").join(format!("{package}.json"));
         let answer = invoke(port, &package, &event);
         if let Some(why) = mismatch(&expected(function), &answer) {
@@ -497,8 +505,9 @@ fn every_function_is_small_and_starts_fast() {
     let deployment = rt.block_on(Deployment::new());
     let bin = tempfile::tempdir().unwrap();
 
-    // Every step function, then any other package under functions/ (the HTTP
-    // API): those are sized, not started, since their environment differs.
+    // Every step function, then the other packages under functions/ (the HTTP
+    // API, the approval reminder), sized, and started when this test knows the
+    // environment template.yaml gives them beyond its Globals.
     let steps: Vec<String> = FUNCTIONS.iter().map(|f| kebab(f)).collect();
     let mut others: Vec<String> = std::fs::read_dir(root().join("functions"))
         .unwrap()
@@ -506,6 +515,24 @@ fn every_function_is_small_and_starts_fast() {
         .filter(|package| !steps.contains(package))
         .collect();
     others.sort();
+    let own_env = |package: &str| -> Option<&'static [(&'static str, &'static str)]> {
+        match package {
+            "api" => Some(&[
+                (
+                    "ONBOARD_ONBOARDING_STATE_MACHINE_ARN",
+                    "arn:aws:states:us-east-1:123456789012:stateMachine:onboarding",
+                ),
+                (
+                    "ONBOARD_OFFBOARDING_STATE_MACHINE_ARN",
+                    "arn:aws:states:us-east-1:123456789012:stateMachine:offboarding",
+                ),
+                ("ONBOARD_API_AUTH", "IAM"),
+            ]),
+            "remind-approvers" => Some(&[]),
+            step if steps.iter().any(|s| s == step) => Some(&[]),
+            _ => None,
+        }
+    };
 
     let mut rows = Vec::new();
     let mut failures = Vec::new();
@@ -520,7 +547,7 @@ fn every_function_is_small_and_starts_fast() {
             ));
         }
         let mut inits = Vec::new();
-        if steps.contains(package) {
+        if let Some(env) = own_env(package) {
             let bootstrap = unpack_bootstrap(package, bin.path());
             for _ in 0..INIT_RUNS {
                 let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -528,8 +555,13 @@ fn every_function_is_small_and_starts_fast() {
                 let started = Instant::now();
                 // Its stderr is dropped: the function complains when this server
                 // hangs up on its first poll, which is the point.
-                let mut running =
-                    Running(deployment.start(&bootstrap, package, &runtime_api, Stdio::null()));
+                let mut running = Running(deployment.start(
+                    &bootstrap,
+                    package,
+                    &runtime_api,
+                    env,
+                    Stdio::null(),
+                ));
                 match time_to_first_poll(&listener, started, &mut running.0) {
                     Ok(init) => inits.push(init),
                     Err(e) => {
