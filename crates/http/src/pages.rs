@@ -69,26 +69,35 @@ const TEXT_FIELDS: &[(&str, &str)] = &[
 /// Fields the form sends as lists (comma-separated in the page).
 const LIST_FIELDS: &[&str] = &["licenses", "groups"];
 
+/// The `<option>`s of the organization select, `selected` chosen.
+fn organization_options(
+    organizations: &[OrganizationSummary],
+    selected: Option<&String>,
+) -> String {
+    let mut options = String::new();
+    for o in organizations {
+        let chosen = if selected == Some(&o.id) {
+            " selected"
+        } else {
+            ""
+        };
+        options.push_str(&format!(
+            "<option value=\"{}\"{chosen}>{} ({})</option>",
+            esc(&o.id),
+            esc(&o.name),
+            esc(&o.domain)
+        ));
+    }
+    options
+}
+
 fn form_html(
     organizations: &[OrganizationSummary],
     values: &BTreeMap<String, String>,
     errors: &str,
 ) -> String {
     let value = |k: &str| esc(values.get(k).map_or("", String::as_str));
-    let mut orgs = String::new();
-    for o in organizations {
-        let selected = if values.get("organization") == Some(&o.id) {
-            " selected"
-        } else {
-            ""
-        };
-        orgs.push_str(&format!(
-            "<option value=\"{}\"{selected}>{} ({})</option>",
-            esc(&o.id),
-            esc(&o.name),
-            esc(&o.domain)
-        ));
-    }
+    let orgs = organization_options(organizations, values.get("organization"));
     let mut inputs = String::new();
     for (field, label) in TEXT_FIELDS {
         inputs.push_str(&format!(
@@ -284,20 +293,7 @@ fn offboarding_form_html(
     errors: &str,
 ) -> String {
     let value = |k: &str| esc(values.get(k).map_or("", String::as_str));
-    let mut orgs = String::new();
-    for o in organizations {
-        let selected = if values.get("organization") == Some(&o.id) {
-            " selected"
-        } else {
-            ""
-        };
-        orgs.push_str(&format!(
-            "<option value=\"{}\"{selected}>{} ({})</option>",
-            esc(&o.id),
-            esc(&o.name),
-            esc(&o.domain)
-        ));
-    }
+    let orgs = organization_options(organizations, values.get("organization"));
     let mut inputs = String::new();
     for (field, label) in [
         ("user_principal_name", "User (UPN, required)"),

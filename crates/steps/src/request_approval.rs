@@ -6,6 +6,7 @@
 use jiff::Timestamp;
 use onboard_connectors::notify::Mail;
 use onboard_domain::notes;
+use onboard_domain::values::EmailAddress;
 use onboard_store::{Decision, DecisionKind, RecordKind, Status};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -222,41 +223,23 @@ async fn remind_onboarding(
     now: Timestamp,
 ) -> Result<u32, StepError> {
     let onboarding = Onboarding::load(deps, &decision.record_id).await?;
-    let Some(due) = reminders_due(
-        decision,
-        onboarding.variables.approval_reminder_hours.get(),
-        now,
-    ) else {
+    let vars = &onboarding.variables;
+    let Some(due) = reminders_due(decision, vars.approval_reminder_hours.get(), now) else {
         return Ok(0);
     };
-    let from = sender(&onboarding.variables)?;
-    let mut sent = 0;
-    for approver in &onboarding.variables.new_user_approval_email {
-        let mail = approval_mail(
-            deps,
-            &onboarding,
-            decision,
-            approver.as_str(),
-            &from,
-            Kind::Reminder,
-        );
-        let once = key(
-            onboarding.id(),
-            "request_approval",
-            &format!("reminder/{}/{due}/{approver}", decision.id),
-        );
-        if mail_once(deps, &once, &mail).await? {
-            sent += 1;
-        }
-    }
-    onboarding
-        .record(
-            deps,
-            "request_approval",
-            None,
-            &format!("reminder {due} sent to the approvers"),
-        )
-        .await?;
+    let from = sender(vars)?;
+    let step = "request_approval";
+    let sent = mail_reminders(
+        deps,
+        decision,
+        due,
+        step,
+        &vars.new_user_approval_email,
+        |to| approval_mail(deps, &onboarding, decision, to, &from, Kind::Reminder),
+    )
+    .await?;
+    let message = format!("reminder {due} sent to the approvers");
+    onboarding.record(deps, step, None, &message).await?;
     Ok(sent)
 }
 
@@ -268,40 +251,49 @@ async fn remind_offboarding(
 ) -> Result<u32, StepError> {
     use crate::request_offboarding_approval::{Kind as OffboardingKind, approval_mail};
     let offboarding = Offboarding::load(deps, &decision.record_id).await?;
-    let Some(due) = reminders_due(
-        decision,
-        offboarding.variables.approval_reminder_hours.get(),
-        now,
-    ) else {
+    let vars = &offboarding.variables;
+    let Some(due) = reminders_due(decision, vars.approval_reminder_hours.get(), now) else {
         return Ok(0);
     };
-    let from = sender(&offboarding.variables)?;
-    let mut sent = 0;
-    for approver in &offboarding.variables.offboarding_user_approval_email {
-        let mail = approval_mail(
+    let from = sender(vars)?;
+    let step = "request_offboarding_approval";
+    let approvers = &vars.offboarding_user_approval_email;
+    let sent = mail_reminders(deps, decision, due, step, approvers, |to| {
+        approval_mail(
             deps,
             &offboarding,
             decision,
-            approver.as_str(),
+            to,
             &from,
             OffboardingKind::Reminder,
-        );
+        )
+    })
+    .await?;
+    let message = format!("reminder {due} sent to the approvers");
+    offboarding.record(deps, step, None, &message).await?;
+    Ok(sent)
+}
+
+/// Mails reminder `due` of `decision` to each approver, once each (keyed under
+/// `step` of the decision's record, so a repeated sweep sends nothing twice).
+async fn mail_reminders(
+    deps: &Deps,
+    decision: &Decision,
+    due: i64,
+    step: &str,
+    approvers: &[EmailAddress],
+    mail_to: impl Fn(&str) -> Mail,
+) -> Result<u32, StepError> {
+    let mut sent = 0;
+    for approver in approvers {
         let once = key(
-            offboarding.id(),
-            "request_offboarding_approval",
+            &decision.record_id,
+            step,
             &format!("reminder/{}/{due}/{approver}", decision.id),
         );
-        if mail_once(deps, &once, &mail).await? {
+        if mail_once(deps, &once, &mail_to(approver.as_str())).await? {
             sent += 1;
         }
     }
-    offboarding
-        .record(
-            deps,
-            "request_offboarding_approval",
-            None,
-            &format!("reminder {due} sent to the approvers"),
-        )
-        .await?;
     Ok(sent)
 }
