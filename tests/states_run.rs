@@ -278,3 +278,104 @@ fn history_lists_aws_event_types() {
         ]
     );
 }
+
+/// The `${...}` placeholders of a shipped state machine, each once.
+fn placeholders_of(definition: &str) -> Vec<String> {
+    let mut names: Vec<String> = definition
+        .split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}'))
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn shipped(name: &str) -> (PathBuf, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("statemachine")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, text)
+}
+
+#[test]
+fn a_shipped_state_machine_without_its_substitutions_exits_2_naming_them() {
+    let (path, text) = shipped("onboarding.asl.json");
+    let o = run(&[path.to_str().unwrap()]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stdout.is_empty());
+    assert!(
+        o.stderr.contains("--substitution") && o.stderr.contains("${ValidateFunctionArn}"),
+        "{}",
+        o.stderr
+    );
+    assert!(!placeholders_of(&text).is_empty());
+
+    let bad = run(&[path.to_str().unwrap(), "--substitution", "NoSuchName=x"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("no `${NoSuchName}`"), "{}", bad.stderr);
+    let malformed = run(&[path.to_str().unwrap(), "--substitution", "no-equals-sign"]);
+    assert_eq!(malformed.code, 2);
+    assert!(
+        malformed.stderr.contains("NAME=VALUE"),
+        "{}",
+        malformed.stderr
+    );
+}
+
+#[test]
+fn a_shipped_state_machine_runs_with_substitutions_and_mocks() {
+    let (path, text) = shipped("onboarding.asl.json");
+    let mut args: Vec<String> = vec![path.to_str().unwrap().to_owned()];
+    for name in placeholders_of(&text) {
+        args.push("--substitution".into());
+        args.push(format!(
+            "{name}=arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        ));
+    }
+    // Validate fails: the state machine notes it through HandleFailure and fails.
+    let d = tmp();
+    let mocks = write(
+        &d,
+        "mocks.json",
+        &json!({
+            "StateMachines": {"onboarding": {"TestCases": {"ValidateFails": {
+                "Validate": "Invalid", "HandleFailure": "Handled"
+            }}}},
+            "MockedResponses": {
+                "Invalid": {"0": {"Throw": {"Error": "Request.Invalid", "Cause": "last_name is required"}}},
+                "Handled": {"0": {"Return": {"handled": true}}}
+            }
+        }),
+    );
+    args.extend([
+        "--input".into(),
+        r#"{"onboarding_id": "o-1"}"#.into(),
+        "--mock-config".into(),
+        mocks.to_str().unwrap().into(),
+        "--test-case".into(),
+        "ValidateFails".into(),
+        "--history".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    let o = run(&args);
+
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let out = o.json();
+    assert_eq!(out["status"], json!("FAILED"), "{out}");
+    let entered: Vec<&str> = out["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["stateEnteredEventDetails"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        entered,
+        ["Validate", "ValidateFailed", "HandleFailure", "Failed"],
+        "{out}"
+    );
+}

@@ -47,6 +47,66 @@ struct RunArgs {
     /// Include the execution history in the output.
     #[arg(long)]
     history: bool,
+    /// Replace `${NAME}` in the definition by VALUE before reading it, as SAM's
+    /// `DefinitionSubstitutions` do on deploy (repeatable), so the files of
+    /// `statemachine/` run as they are: `--substitution ValidateFunctionArn=arn:...`.
+    #[arg(long = "substitution", value_name = "NAME=VALUE", value_parser = parse_substitution)]
+    substitutions: Vec<(String, String)>,
+}
+
+/// `NAME=VALUE`, NAME as SAM allows it (letters, digits, `_`).
+fn parse_substitution(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "`{name}` is not a substitution name (letters, digits and `_`)"
+        ));
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+/// Applies the substitutions to the definition's text. A value goes in as JSON
+/// string content (escaped), since placeholders stand inside JSON strings.
+fn substitute(text: &str, substitutions: &[(String, String)]) -> Result<String, String> {
+    let mut out = text.to_owned();
+    for (name, value) in substitutions {
+        let placeholder = format!("${{{name}}}");
+        if !out.contains(&placeholder) {
+            return Err(format!(
+                "--substitution {name}: the definition has no `{placeholder}`"
+            ));
+        }
+        let escaped = serde_json::to_string(value).map_err(|e| e.to_string())?;
+        out = out.replace(&placeholder, &escaped[1..escaped.len() - 1]);
+    }
+    Ok(out)
+}
+
+/// The `${NAME}` placeholders left in a definition, for the error that names them.
+fn placeholders(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end)
+                if end > 0
+                    && after[..end]
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                let name = after[..end].to_owned();
+                if !found.contains(&name) {
+                    found.push(name);
+                }
+                rest = &after[end..];
+            }
+            _ => rest = after,
+        }
+    }
+    found
 }
 
 /// Runs `onboard states ...`.
@@ -66,6 +126,10 @@ fn run_definition(a: RunArgs) -> ExitCode {
     let text = match std::fs::read_to_string(&a.definition) {
         Ok(t) => t,
         Err(e) => return invalid(format!("{def_name}: cannot read the definition: {e}")),
+    };
+    let text = match substitute(&text, &a.substitutions) {
+        Ok(t) => t,
+        Err(e) => return invalid(format!("{def_name}: {e}")),
     };
     let input_text = match (&a.input, &a.input_file) {
         (Some(s), _) => s.clone(),
@@ -116,7 +180,21 @@ fn run_definition(a: RunArgs) -> ExitCode {
     let engine = Engine::with_options(Arc::new(MemoryStore::new()), clock, dispatcher, options);
     let sm_arn = match engine.register(&name, &text) {
         Ok(arn) => arn,
-        Err(e) => return invalid(format!("{def_name}: {e}")),
+        Err(e) => {
+            let left = placeholders(&text);
+            let hint = if left.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (placeholders not substituted: {}; pass --substitution NAME=VALUE for each, as SAM's DefinitionSubstitutions)",
+                    left.iter()
+                        .map(|n| format!("${{{n}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return invalid(format!("{def_name}: {e}{hint}"));
+        }
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
