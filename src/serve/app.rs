@@ -388,7 +388,13 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let notifier: Arc<dyn onboard_connectors::notify::Notifier> = match &sandbox {
         Some((sb, _)) => sandbox::notifier(sb, clock.clone()),
-        None => runtime::mail_notifier(&msp_tables)?,
+        None => {
+            let mail = runtime::mail_notifier(&msp_tables)?;
+            match runtime::sms_notifier(&msp_tables).await? {
+                Some(sms) => Arc::new(onboard_connectors::notify::Channels { mail, sms }),
+                None => mail,
+            }
+        }
     };
     let connections = LocalConnections::new(
         orgs.iter()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use onboard_asl::{Dispatcher, Failure, TaskOutcome, TaskRequest};
 use onboard_connectors::http::RetryPolicy;
-use onboard_connectors::notify::{Notifier, SmtpMailer, SmtpSecurity, SmtpSettings};
+use onboard_connectors::notify::{Notifier, SmtpMailer, SmtpSecurity, SmtpSettings, SnsTexter};
 use onboard_steps::decisions::CallbackError;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -226,7 +226,7 @@ pub(crate) fn retry_policy(sandbox: bool) -> RetryPolicy {
 }
 
 /// Mail through the SMTP relay of `[connectors.smtp]` (host, port, security,
-/// username, password); SMS is not available without the sandbox or AWS.
+/// username, password); SMS comes from [`sms_notifier`].
 pub(crate) fn mail_notifier(
     tables: &std::collections::BTreeMap<String, crate::serve::connections::ConnectorTable>,
 ) -> anyhow::Result<Arc<dyn Notifier>> {
@@ -262,6 +262,46 @@ pub(crate) fn mail_notifier(
     })
     .map_err(|e| anyhow::anyhow!("connectors.smtp: {e}"))?;
     Ok(Arc::new(mailer))
+}
+
+/// SMS through Amazon SNS when `[connectors.sns]` is configured: `region`
+/// (required), `sender_id` (where the destination country shows one) and
+/// `endpoint_url` (an SNS-compatible endpoint); credentials come from the AWS
+/// SDK's usual chain (environment, profile, instance role), never the file.
+/// `None` without the section: a workflow that must text then fails naming it.
+pub(crate) async fn sms_notifier(
+    tables: &std::collections::BTreeMap<String, crate::serve::connections::ConnectorTable>,
+) -> anyhow::Result<Option<Arc<dyn Notifier>>> {
+    let Some(t) = tables.get("sns") else {
+        return Ok(None);
+    };
+    if let Some(unknown) = t
+        .plain
+        .keys()
+        .chain(t.secrets.keys())
+        .find(|k| !matches!(k.as_str(), "region" | "sender_id" | "endpoint_url"))
+    {
+        anyhow::bail!(
+            "connectors.sns.{unknown}: unknown setting (region, sender_id, endpoint_url)"
+        );
+    }
+    let region = t
+        .plain
+        .get("region")
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| anyhow::anyhow!("connectors.sns.region is not set (e.g. \"us-east-1\")"))?;
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.clone()));
+    if let Some(url) = t.plain.get("endpoint_url") {
+        url::Url::parse(url)
+            .map_err(|e| anyhow::anyhow!("connectors.sns.endpoint_url `{url}`: {e}"))?;
+        loader = loader.endpoint_url(url);
+    }
+    let mut texter = SnsTexter::from_conf(&loader.load().await);
+    if let Some(id) = t.plain.get("sender_id") {
+        texter = texter.with_sender_id(id);
+    }
+    Ok(Some(Arc::new(texter)))
 }
 
 /// Reminds each organization's approvers of pending approvals that are due a
@@ -310,7 +350,9 @@ pub(crate) async fn timer_loop(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::serve::connections::ConnectorTable;
     use serde_json::json;
+    use std::collections::BTreeMap;
     use std::sync::Mutex;
 
     struct Recorder(Mutex<Vec<(String, Value)>>, Result<Value, Failure>);
@@ -321,6 +363,83 @@ mod tests {
             self.0.lock().unwrap().push((function.to_owned(), payload));
             self.1.clone()
         }
+    }
+
+    fn sns_table(settings: &[(&str, &str)]) -> BTreeMap<String, ConnectorTable> {
+        let plain = settings
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        BTreeMap::from([(
+            "sns".to_owned(),
+            ConnectorTable {
+                plain,
+                secrets: BTreeMap::new(),
+            },
+        )])
+    }
+
+    async fn sms_error(settings: &[(&str, &str)]) -> String {
+        match sms_notifier(&sns_table(settings)).await {
+            Ok(_) => panic!("{settings:?} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn sns_settings_are_checked_and_absent_means_no_sms() {
+        assert!(sms_notifier(&BTreeMap::new()).await.unwrap().is_none());
+        assert!(
+            sms_error(&[])
+                .await
+                .contains("connectors.sns.region is not set")
+        );
+        let unknown = sms_error(&[("region", "us-east-1"), ("topic", "x")]).await;
+        assert!(
+            unknown.contains("connectors.sns.topic: unknown setting"),
+            "{unknown}"
+        );
+        let url = sms_error(&[("region", "us-east-1"), ("endpoint_url", "not a url")]).await;
+        assert!(url.contains("connectors.sns.endpoint_url"), "{url}");
+    }
+
+    /// Over a real socket to moto (`scripts/test` starts it and exports its URL and
+    /// test credentials): the configured texter reaches SNS, which records the text.
+    #[tokio::test]
+    async fn a_configured_sns_sends_the_sms() {
+        let moto = std::env::var("ONBOARD_TEST_MOTO_URL")
+            .expect("ONBOARD_TEST_MOTO_URL: run through scripts/test, which starts moto");
+        let texter = sms_notifier(&sns_table(&[
+            ("region", "us-east-1"),
+            ("endpoint_url", &moto),
+            ("sender_id", "Onboard"),
+        ]))
+        .await
+        .unwrap()
+        .unwrap();
+        let body = format!("Your account is ready {}", uuid::Uuid::new_v4());
+
+        let sent = texter
+            .send_sms(&onboard_connectors::notify::Sms {
+                to: "+15555550199".into(),
+                body: body.clone(),
+            })
+            .await
+            .unwrap();
+
+        let state: Value = reqwest::get(format!("{moto}/moto-api/data.json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let texts = state["sns"]["SMS"].as_array().expect("moto's SMS list");
+        let recorded = texts
+            .iter()
+            .find(|m| m["message_id"] == sent.message_id.as_str())
+            .unwrap_or_else(|| panic!("SMS {} not in moto: {texts:?}", sent.message_id));
+        assert_eq!(recorded["phone_number"], "+15555550199");
+        assert_eq!(recorded["message"], body.as_str());
     }
 
     fn request(resource: &str, payload: Value) -> TaskRequest {
