@@ -293,18 +293,14 @@ pub async fn deliver_credentials(deps: &Deps, input: Input) -> Result<Output, St
         .note(deps, &format!("deliver_credentials-{attempt}"), &text)
         .await?;
     let places: Vec<&str> = saved.iter().map(|s| s.destination.as_str()).collect();
+    let kept = if places.is_empty() {
+        "kept nowhere".to_owned()
+    } else {
+        format!("saved in {}", places.join(", "))
+    };
+    let message = format!("first {} {kept}, sent to {sent}", what(delivery));
     onboarding
-        .record(
-            deps,
-            "deliver_credentials",
-            None,
-            &format!(
-                "first {} saved in [{}], sent to {}",
-                what(delivery),
-                places.join(", "),
-                sent
-            ),
-        )
+        .record(deps, "deliver_credentials", None, &message)
         .await?;
     let output = Output {
         delivery,
