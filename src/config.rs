@@ -86,6 +86,15 @@ pub(crate) struct ServerSection {
     /// Run the sandbox simulators (the `--sandbox` flag turns it on too).
     #[serde(default)]
     pub(crate) sandbox: bool,
+    /// Days a finished execution (its interpreter state and history) is kept
+    /// before it is purged, as Step Functions keeps Standard executions 90 days;
+    /// 0 keeps them forever. Onboarding records and timelines are never purged.
+    #[serde(default = "default_execution_retention_days")]
+    pub(crate) execution_retention_days: u32,
+}
+
+fn default_execution_retention_days() -> u32 {
+    90
 }
 
 /// `[organizations.<id>]`.
@@ -127,6 +136,8 @@ pub(crate) struct Config {
     /// Hex SHA-256 of each accepted API key, lowercase.
     pub(crate) api_key_hashes: Vec<[u8; 32]>,
     pub(crate) sandbox: bool,
+    /// `server.execution_retention_days`.
+    pub(crate) execution_retention_days: u32,
     pub(crate) msp_variables: VariableLayer,
     pub(crate) msp_connectors: Vec<ConnectorSettings>,
     pub(crate) organizations: Vec<Organization>,
@@ -362,6 +373,7 @@ impl ConfigFile {
             link_signing_key,
             api_key_hashes,
             sandbox: server.sandbox,
+            execution_retention_days: server.execution_retention_days,
             msp_variables: self.variables,
             msp_connectors,
             organizations,

@@ -41,6 +41,8 @@ pub(crate) struct AppState {
     pub(crate) clock_lock: Arc<tokio::sync::Mutex<()>>,
     /// The data directory (the virtual clock's time is kept there).
     pub(crate) data_dir: std::path::PathBuf,
+    /// Purges old finished executions (after each virtual clock advance too).
+    pub(crate) purge: runtime::Purge,
 }
 
 impl AppState {
@@ -341,6 +343,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
     // Executions and timers live in the same SQLite file: a restart resumes them.
     let executions: Arc<dyn ExecutionStore> = sqlite.executions().shared();
+    let purge = runtime::Purge::new(sqlite.executions(), config.execution_retention_days);
     let store: Arc<dyn Store> = Arc::new(sqlite);
     let clock: Arc<dyn Clock> = if virtual_clock {
         Arc::new(onboard_asl::VirtualClock::new(load_virtual_time(&data_dir)))
@@ -465,12 +468,14 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         sandbox: sandbox.as_ref().map(|(sb, _)| sb.clone()),
         clock_lock: Arc::default(),
         data_dir: data_dir.clone(),
+        purge: purge.clone(),
     };
 
     // Restart: every execution moves again; records accepted without one get theirs.
     let resumed = engine.resume().await.context("resuming executions")?;
     let orphans = start_orphans(&state).await?;
     tracing::info!(resumed, orphans, "executions resumed");
+    purge.run(state.clock.now()).await;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let timers = (!virtual_clock).then(|| {
@@ -478,6 +483,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
             engine.clone(),
             state.deps.clone(),
             state.organizations.keys().cloned().collect(),
+            purge,
             Duration::from_secs(1),
             stop_rx,
         ))

@@ -318,18 +318,49 @@ pub(crate) async fn remind_approvers(deps: &onboard_steps::Deps, organizations: 
     }
 }
 
-/// Fires due timers every `every`, and sends due approval reminders every minute,
-/// until `stop` says so (system clock only).
+/// Purges finished executions older than the retention period
+/// (`server.execution_retention_days`) from the SQLite file.
+#[derive(Clone)]
+pub(crate) struct Purge {
+    pub(crate) executions: onboard_store::SqliteExecutionStore,
+    /// `None`: keep every execution.
+    pub(crate) keep: Option<jiff::SignedDuration>,
+}
+
+impl Purge {
+    pub(crate) fn new(executions: onboard_store::SqliteExecutionStore, days: u32) -> Self {
+        let keep = (days > 0).then(|| jiff::SignedDuration::from_hours(24 * i64::from(days)));
+        Self { executions, keep }
+    }
+
+    /// Purges what finished before `now` minus the retention period.
+    pub(crate) async fn run(&self, now: jiff::Timestamp) {
+        let Some(keep) = self.keep else { return };
+        let Ok(before) = now.checked_sub(keep) else {
+            return;
+        };
+        match self.executions.purge_finished_before(before).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, %before, "finished executions purged"),
+            Err(e) => tracing::warn!(error = %e, "purging finished executions failed"),
+        }
+    }
+}
+
+/// Fires due timers every `every`, sends due approval reminders every minute and
+/// purges old executions every hour, until `stop` says so (system clock only).
 pub(crate) async fn timer_loop(
     engine: Arc<onboard_asl::Engine>,
     deps: onboard_steps::Deps,
     organizations: Vec<String>,
+    purge: Purge,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reminded = std::time::Instant::now();
+    let mut purged = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -339,6 +370,10 @@ pub(crate) async fn timer_loop(
                 if reminded.elapsed() >= Duration::from_secs(60) {
                     reminded = std::time::Instant::now();
                     remind_approvers(&deps, &organizations).await;
+                }
+                if purged.elapsed() >= Duration::from_secs(3600) {
+                    purged = std::time::Instant::now();
+                    purge.run(deps.clock.now()).await;
                 }
             }
             _ = stop.changed() => break,

@@ -307,6 +307,7 @@ async fn advance(
     let organizations: Vec<String> = state.organizations.keys().cloned().collect();
     super::runtime::remind_approvers(&state.deps, &organizations).await;
     let now = state.clock.now();
+    state.purge.run(now).await;
     if let Err(e) = super::app::save_virtual_time(&state.data_dir, now) {
         tracing::warn!(error = %e, "could not save the virtual clock");
     }

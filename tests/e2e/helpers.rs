@@ -128,7 +128,17 @@ impl TestApp {
             .expect("client");
     }
 
-    pub(crate) fn url(&self, path: &str) -> String {
+    /// How many executions the data directory's SQLite file holds: (all, running).
+    /// Only while the server is stopped (`kill9`), so nothing writes meanwhile.
+    pub(crate) async fn executions_on_disk(&self) -> (u64, u64) {
+        assert!(self.child.is_none(), "stop the server first");
+        let store = onboard_store::SqliteStore::open_dir(&self.data)
+            .await
+            .expect("open the data directory");
+        store.executions().count().await.expect("count executions")
+    }
+
+        pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 

@@ -657,3 +657,31 @@ async fn approvers_are_reminded_while_nobody_decides() {
         "one reminder after a day"
     );
 }
+
+#[tokio::test]
+async fn finished_executions_are_purged_after_90_days_and_the_record_stays() {
+    let mut app = spawn_app().await;
+    let id = app
+        .onboard(json!({"organization": "contoso", "first_name": "Ida", "last_name": "Purge"}))
+        .await;
+    assert_eq!(app.status(&id).await, "completed");
+    app.kill9();
+    assert_eq!(app.executions_on_disk().await, (1, 0));
+
+    // 89 days on: still kept (Step Functions keeps Standard executions 90 days).
+    app.restart();
+    app.advance(89 * 86_400).await;
+    app.kill9();
+    assert_eq!(app.executions_on_disk().await, (1, 0));
+
+    app.restart();
+    app.advance(2 * 86_400).await;
+    app.kill9();
+    assert_eq!(app.executions_on_disk().await, (0, 0));
+
+    // The onboarding's record and timeline are not the interpreter's to purge.
+    app.restart();
+    let record = app.onboarding(&id).await;
+    assert_eq!(record["status"], json!("completed"), "{record}");
+    assert!(!record["timeline"].as_array().unwrap().is_empty());
+}

@@ -363,8 +363,112 @@ async fn a_version_1_database_gains_the_executions_table_and_keeps_its_records()
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
     assert_eq!(version, SCHEMA_VERSION);
     assert!(store.get_record("r1").await.unwrap().is_some());
     assert_eq!(store.executions().count().await.unwrap(), (1, 1));
+}
+
+/// A finished execution that stopped at `stopped`.
+fn finished(name: &str, stopped: &str) -> ExecutionRecord {
+    let mut r = record(name, None);
+    r.status = ExecutionStatus::Succeeded;
+    r.stop_date = Some(stopped.to_owned());
+    r
+}
+
+#[tokio::test]
+async fn finished_executions_are_purged_after_their_stop_time_and_running_ones_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, executions) = open(dir.path()).await;
+    executions
+        .save(&record("parked", Some(3600)))
+        .await
+        .unwrap();
+    executions
+        .save(&finished("old", "2026-01-10T09:00:00.000Z"))
+        .await
+        .unwrap();
+    executions
+        .save(&finished("recent", "2026-03-10T09:00:00.000Z"))
+        .await
+        .unwrap();
+    let mut unknown = finished("unknown", "not a time");
+    unknown.status = ExecutionStatus::Failed;
+    executions.save(&unknown).await.unwrap();
+
+    let purged = store
+        .executions()
+        .purge_finished_before("2026-02-01T00:00:00Z".parse().unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(purged, 1);
+    assert!(executions.load(&arn("old")).await.unwrap().is_none());
+    for kept in ["parked", "recent", "unknown"] {
+        assert!(
+            executions.load(&arn(kept)).await.unwrap().is_some(),
+            "{kept}"
+        );
+    }
+    // Far in the future: everything finished with a known stop time goes, nothing running.
+    let purged = store
+        .executions()
+        .purge_finished_before("2100-01-01T00:00:00Z".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    assert_eq!(store.executions().count().await.unwrap(), (2, 1));
+    assert_eq!(executions.running().await.unwrap(), vec![arn("parked")]);
+}
+
+#[tokio::test]
+async fn executions_finished_before_the_upgrade_are_kept_one_full_period() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (_, executions) = open(dir.path()).await;
+        executions
+            .save(&finished("before-upgrade", "2020-01-01T00:00:00.000Z"))
+            .await
+            .unwrap();
+    }
+    {
+        // Back to what a build with schema version 2 left behind: no stop times.
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(
+            "DROP INDEX executions_stopped; ALTER TABLE executions DROP COLUMN stopped_s;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+
+    let (store, executions) = open(dir.path()).await;
+
+    // Its stop time is taken as the upgrade's, not 2020: a day ago it had not stopped.
+    let now = Timestamp::now();
+    let yesterday = now - SignedDuration::from_hours(24);
+    assert_eq!(
+        store
+            .executions()
+            .purge_finished_before(yesterday)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        executions
+            .load(&arn("before-upgrade"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let tomorrow = now + SignedDuration::from_hours(24);
+    assert_eq!(
+        store
+            .executions()
+            .purge_finished_before(tomorrow)
+            .await
+            .unwrap(),
+        1
+    );
 }

@@ -113,23 +113,53 @@ impl SqliteExecutionStore {
             .await
     }
 
+    /// Deletes the executions that finished before `before` (their history with
+    /// them); answers how many. Running executions are never touched, nor a
+    /// finished one whose stop time is unknown. The onboarding records and their
+    /// timelines live in their own tables and stay.
+    pub async fn purge_finished_before(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let cutoff = before.as_second();
+        self.store
+            .call(move |conn, _| {
+                let deleted = conn.execute(
+                    "DELETE FROM executions WHERE running = 0 AND stopped_s < ?1",
+                    [cutoff],
+                )?;
+                Ok(u64::try_from(deleted).unwrap_or(0))
+            })
+            .await
+    }
+
     async fn save_record(&self, record: &ExecutionRecord) -> Result<(), StoreError> {
         let plain = serde_json::to_vec(record)?;
         let arn = record.execution_arn.clone();
         let running = record.status == ExecutionStatus::Running;
         // As the port says: only a running execution has a timer.
         let wake = record.wake_at.filter(|_| running).map(split);
+        // The engine writes `stop_date` as an RFC 3339 time; one that does not
+        // parse leaves the stop time unknown, and such an execution is never purged.
+        let stopped = (!running)
+            .then(|| record.stop_date.as_deref()?.parse::<Timestamp>().ok())
+            .flatten()
+            .map(Timestamp::as_second);
         self.store
             .call(move |conn, key| {
                 let packed = miniz_oxide::deflate::compress_to_vec(&plain, DEFLATE_LEVEL);
                 let sealed = key.seal_bytes(&context(&arn), &packed)?;
                 conn.execute(
-                    "INSERT INTO executions (arn, running, wake_s, wake_ns, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
+                    "INSERT INTO executions (arn, running, wake_s, wake_ns, record, stopped_s)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (arn) DO UPDATE SET running = excluded.running,
                          wake_s = excluded.wake_s, wake_ns = excluded.wake_ns,
-                         record = excluded.record",
-                    params![arn, running, wake.map(|w| w.0), wake.map(|w| w.1), sealed],
+                         record = excluded.record, stopped_s = excluded.stopped_s",
+                    params![
+                        arn,
+                        running,
+                        wake.map(|w| w.0),
+                        wake.map(|w| w.1),
+                        sealed,
+                        stopped
+                    ],
                 )?;
                 Ok(())
             })

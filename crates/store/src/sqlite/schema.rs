@@ -92,6 +92,14 @@ const MIGRATIONS: &[&str] = &[
         WHERE wake_s IS NOT NULL;
     CREATE INDEX executions_running ON executions (arn) WHERE running = 1;
     "#,
+    // 3: when a finished execution stopped (`stopped_s`), so finished executions
+    // can be purged after the retention period. Executions finished before this
+    // migration count as stopped now: they are kept one full period.
+    r#"
+    ALTER TABLE executions ADD COLUMN stopped_s INTEGER;
+    UPDATE executions SET stopped_s = unixepoch() WHERE running = 0;
+    CREATE INDEX executions_stopped ON executions (stopped_s) WHERE running = 0;
+    "#,
 ];
 
 /// The schema version this build writes.
