@@ -138,7 +138,7 @@ impl TestApp {
         store.executions().count().await.expect("count executions")
     }
 
-        pub(crate) fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
