@@ -43,6 +43,32 @@ pub async fn organization_variables(
     Ok(Variables::resolve(organization, &msp, &org)?)
 }
 
+/// Record `id` of `kind` with its organization's variables and connections, as
+/// both workflows' steps start: an unknown id or the other kind is `Request.Invalid`.
+pub(crate) async fn load_record(
+    deps: &Deps,
+    id: &str,
+    kind: RecordKind,
+) -> Result<(Record, Variables, Organization), StepError> {
+    let (this, other) = match kind {
+        RecordKind::Onboarding => ("onboarding", "offboarding"),
+        RecordKind::Offboarding => ("offboarding", "onboarding"),
+    };
+    let record = deps
+        .store
+        .get_record(id)
+        .await?
+        .ok_or_else(|| StepError::RequestRefused(format!("no {this} with id `{id}`")))?;
+    if record.kind != kind {
+        return Err(StepError::RequestRefused(format!(
+            "record `{id}` is an {other}, not an {this}"
+        )));
+    }
+    let variables = organization_variables(deps.store.as_ref(), &record.organization).await?;
+    let organization = deps.connections.organization(&record.organization).await?;
+    Ok((record, variables, organization))
+}
+
 /// One onboarding, loaded for a step.
 pub(crate) struct Onboarding {
     /// The record as it was when the step started.
@@ -58,18 +84,9 @@ pub(crate) struct Onboarding {
 impl Onboarding {
     /// Loads onboarding `id`: an unknown id or an offboarding is `Request.Invalid`.
     pub(crate) async fn load(deps: &Deps, id: &str) -> Result<Self, StepError> {
-        let record =
-            deps.store.get_record(id).await?.ok_or_else(|| {
-                StepError::RequestRefused(format!("no onboarding with id `{id}`"))
-            })?;
-        if record.kind != RecordKind::Onboarding {
-            return Err(StepError::RequestRefused(format!(
-                "record `{id}` is an offboarding, not an onboarding"
-            )));
-        }
-        let variables = organization_variables(deps.store.as_ref(), &record.organization).await?;
+        let (record, variables, organization) =
+            load_record(deps, id, RecordKind::Onboarding).await?;
         let request = parse_onboarding(&record.request, &variables)?;
-        let organization = deps.connections.organization(&record.organization).await?;
         Ok(Self {
             record,
             request,

@@ -9,7 +9,7 @@ use onboard_domain::Variables;
 
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
-use crate::idempotency::{recall, remember};
+use crate::idempotency::{key, recall, remember};
 
 /// The sender of every mail: `send_from_address`.
 pub(crate) fn sender(variables: &Variables) -> Result<String, StepError> {
@@ -33,6 +33,26 @@ pub(crate) async fn mail_once(deps: &Deps, key: &str, mail: &Mail) -> Result<boo
         .map_err(|e| StepError::connector(Port::Notify, e))?;
     remember(deps.store.as_ref(), key, &true, deps.clock.now()).await?;
     Ok(true)
+}
+
+/// Mails each of `recipients` the mail `mail_to` makes for them, once each: keyed
+/// `what/<recipient>` under `step` of record `record_id`. Answers how many went now.
+pub(crate) async fn mail_each_once(
+    deps: &Deps,
+    record_id: &str,
+    step: &str,
+    what: &str,
+    recipients: &[&str],
+    mail_to: impl Fn(&str) -> Mail,
+) -> Result<u32, StepError> {
+    let mut sent = 0;
+    for to in recipients {
+        let once = key(record_id, step, &format!("{what}/{to}"));
+        if mail_once(deps, &once, &mail_to(to)).await? {
+            sent += 1;
+        }
+    }
+    Ok(sent)
 }
 
 /// Sends `sms` unless one was sent under `key`; whether this call sent it.

@@ -10,8 +10,8 @@ use onboard_domain::{OffboardingRequest, Variables, parse_offboarding};
 use onboard_store::{Record, RecordKind, Status};
 
 use crate::context::{
-    Ticketed, internal_note, organization_variables, record_event, resolution_note,
-    set_ticket_status, ticket_of,
+    Ticketed, internal_note, load_record, record_event, resolution_note, set_ticket_status,
+    ticket_of,
 };
 use crate::deps::{Deps, Organization};
 use crate::error::{Port, StepError};
@@ -31,18 +31,9 @@ pub(crate) struct Offboarding {
 impl Offboarding {
     /// Loads offboarding `id`: an unknown id or an onboarding is `Request.Invalid`.
     pub(crate) async fn load(deps: &Deps, id: &str) -> Result<Self, StepError> {
-        let record =
-            deps.store.get_record(id).await?.ok_or_else(|| {
-                StepError::RequestRefused(format!("no offboarding with id `{id}`"))
-            })?;
-        if record.kind != RecordKind::Offboarding {
-            return Err(StepError::RequestRefused(format!(
-                "record `{id}` is an onboarding, not an offboarding"
-            )));
-        }
-        let variables = organization_variables(deps.store.as_ref(), &record.organization).await?;
+        let (record, variables, organization) =
+            load_record(deps, id, RecordKind::Offboarding).await?;
         let request = parse_offboarding(&record.request, &variables)?;
-        let organization = deps.connections.organization(&record.organization).await?;
         Ok(Self {
             record,
             request,

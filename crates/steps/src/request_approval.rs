@@ -6,7 +6,6 @@
 use jiff::Timestamp;
 use onboard_connectors::notify::Mail;
 use onboard_domain::notes;
-use onboard_domain::values::EmailAddress;
 use onboard_store::{Decision, DecisionKind, RecordKind, Status};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -16,8 +15,7 @@ use crate::context::Onboarding;
 use crate::decisions::{decision_links, issue};
 use crate::deps::Deps;
 use crate::error::StepError;
-use crate::idempotency::key;
-use crate::mail::{mail_once, sender};
+use crate::mail::{mail_each_once, sender};
 use crate::offboarding::Offboarding;
 
 /// The input of `RequestApproval`: the Lambda payload of the waiting task.
@@ -75,28 +73,19 @@ pub async fn request_approval(deps: &Deps, input: Input) -> Result<Output, StepE
         &vars.time_zone,
     );
 
-    for approver in &approvers {
-        let mail = approval_mail(
-            deps,
-            &onboarding,
-            decision,
-            approver,
-            &from,
-            Kind::Request {
-                replaces: issued.generation > 0,
-            },
-        );
-        mail_once(
-            deps,
-            &key(
-                onboarding.id(),
-                "request_approval",
-                &format!("mail/{}/{approver}", decision.id),
-            ),
-            &mail,
-        )
-        .await?;
-    }
+    let kind = Kind::Request {
+        replaces: issued.generation > 0,
+    };
+    let what = format!("mail/{}", decision.id);
+    mail_each_once(
+        deps,
+        onboarding.id(),
+        "request_approval",
+        &what,
+        &approvers,
+        |to| approval_mail(deps, &onboarding, decision, to, &from, kind),
+    )
+    .await?;
     onboarding
         .note(
             deps,
@@ -229,14 +218,15 @@ async fn remind_onboarding(
     };
     let from = sender(vars)?;
     let step = "request_approval";
-    let sent = mail_reminders(
-        deps,
-        decision,
-        due,
-        step,
-        &vars.new_user_approval_email,
-        |to| approval_mail(deps, &onboarding, decision, to, &from, Kind::Reminder),
-    )
+    let approvers: Vec<&str> = vars
+        .new_user_approval_email
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    let what = format!("reminder/{}/{due}", decision.id);
+    let sent = mail_each_once(deps, onboarding.id(), step, &what, &approvers, |to| {
+        approval_mail(deps, &onboarding, decision, to, &from, Kind::Reminder)
+    })
     .await?;
     let message = format!("reminder {due} sent to the approvers");
     onboarding.record(deps, step, None, &message).await?;
@@ -257,8 +247,13 @@ async fn remind_offboarding(
     };
     let from = sender(vars)?;
     let step = "request_offboarding_approval";
-    let approvers = &vars.offboarding_user_approval_email;
-    let sent = mail_reminders(deps, decision, due, step, approvers, |to| {
+    let approvers: Vec<&str> = vars
+        .offboarding_user_approval_email
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    let what = format!("reminder/{}/{due}", decision.id);
+    let sent = mail_each_once(deps, offboarding.id(), step, &what, &approvers, |to| {
         approval_mail(
             deps,
             &offboarding,
@@ -271,29 +266,5 @@ async fn remind_offboarding(
     .await?;
     let message = format!("reminder {due} sent to the approvers");
     offboarding.record(deps, step, None, &message).await?;
-    Ok(sent)
-}
-
-/// Mails reminder `due` of `decision` to each approver, once each (keyed under
-/// `step` of the decision's record, so a repeated sweep sends nothing twice).
-async fn mail_reminders(
-    deps: &Deps,
-    decision: &Decision,
-    due: i64,
-    step: &str,
-    approvers: &[EmailAddress],
-    mail_to: impl Fn(&str) -> Mail,
-) -> Result<u32, StepError> {
-    let mut sent = 0;
-    for approver in approvers {
-        let once = key(
-            &decision.record_id,
-            step,
-            &format!("reminder/{}/{due}/{approver}", decision.id),
-        );
-        if mail_once(deps, &once, &mail_to(approver.as_str())).await? {
-            sent += 1;
-        }
-    }
     Ok(sent)
 }

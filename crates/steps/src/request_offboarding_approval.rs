@@ -11,8 +11,7 @@ use tracing::instrument;
 use crate::decisions::{decision_links, issue};
 use crate::deps::Deps;
 use crate::error::StepError;
-use crate::idempotency::key;
-use crate::mail::{mail_once, sender};
+use crate::mail::{mail_each_once, sender};
 use crate::offboarding::Offboarding;
 
 pub use crate::request_approval::Output;
@@ -62,28 +61,15 @@ pub async fn request_offboarding_approval(deps: &Deps, input: Input) -> Result<O
         decision.expires_at,
         &vars.time_zone,
     );
-    for approver in &approvers {
-        let mail = approval_mail(
-            deps,
-            &offboarding,
-            decision,
-            approver,
-            &from,
-            Kind::Request {
-                replaces: issued.generation > 0,
-            },
-        );
-        mail_once(
-            deps,
-            &key(
-                offboarding.id(),
-                "request_offboarding_approval",
-                &format!("mail/{}/{approver}", decision.id),
-            ),
-            &mail,
-        )
-        .await?;
-    }
+    let kind = Kind::Request {
+        replaces: issued.generation > 0,
+    };
+    let what = format!("mail/{}", decision.id);
+    let step = "request_offboarding_approval";
+    mail_each_once(deps, offboarding.id(), step, &what, &approvers, |to| {
+        approval_mail(deps, &offboarding, decision, to, &from, kind)
+    })
+    .await?;
     offboarding
         .note(
             deps,
