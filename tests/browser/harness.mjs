@@ -253,7 +253,7 @@ class Server {
 export function linkIn(body, action) {
   return (body ?? "")
     .split(/[\s<>"()]+/)
-    .find((w) => w.startsWith("http") && w.includes("/decisions/") && new URL(w).searchParams.get("action") === action);
+    .find((w) => URL.canParse(w) && w.includes("/decisions/") && new URL(w).searchParams.get("action") === action);
 }
 
 const CHROMIUM_ARGS = [
