@@ -86,6 +86,11 @@ pub(crate) struct ServerSection {
     /// Run the sandbox simulators (the `--sandbox` flag turns it on too).
     #[serde(default)]
     pub(crate) sandbox: bool,
+    /// Host names the server answers to besides the listening address, loopback
+    /// names (when it listens on loopback) and `public_url`'s host: e.g. the name a
+    /// reverse proxy forwards. Any other `Host` is refused (DNS rebinding).
+    #[serde(default)]
+    pub(crate) allowed_hosts: Vec<String>,
     /// Days a finished execution (its interpreter state and history) is kept
     /// before it is purged, as Step Functions keeps Standard executions 90 days;
     /// 0 keeps them forever. Onboarding records and timelines are never purged.
@@ -136,6 +141,8 @@ pub(crate) struct Config {
     /// Hex SHA-256 of each accepted API key, lowercase.
     pub(crate) api_key_hashes: Vec<[u8; 32]>,
     pub(crate) sandbox: bool,
+    /// `server.allowed_hosts`, each a host name without port, lowercase.
+    pub(crate) allowed_hosts: Vec<String>,
     /// `server.execution_retention_days`.
     pub(crate) execution_retention_days: u32,
     pub(crate) msp_variables: VariableLayer,
@@ -320,6 +327,19 @@ impl ConfigFile {
             }
             None => None,
         };
+        let allowed_hosts = server
+            .allowed_hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                onboard_http::guard::normalize_host(h).ok_or_else(|| {
+                    invalid(
+                        format!("server.allowed_hosts[{i}]"),
+                        format!("`{h}` is not a host name (write it as in a URL, without scheme or path)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let api_key_hashes = server
             .api_key_sha256
             .iter()
@@ -373,6 +393,7 @@ impl ConfigFile {
             link_signing_key,
             api_key_hashes,
             sandbox: server.sandbox,
+            allowed_hosts,
             execution_retention_days: server.execution_retention_days,
             msp_variables: self.variables,
             msp_connectors,

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 
 use onboard_sandbox::Sandbox;
 
-use onboard_http::{ApiKeys, HttpState};
+use onboard_http::{ApiKeys, HttpState, Protection};
 
 use super::Settings;
 use super::connections::{self, ConnectorTable, LocalConnections, OrgEntry};
@@ -61,25 +61,62 @@ impl AppState {
 }
 
 /// The router: `onboard_http`'s routes (API behind keys when configured, pages,
-/// decision links), `/healthz`, the clock routes, and the sandbox when on.
-pub(crate) fn router(state: AppState, sandbox: Option<Router>) -> Router {
-    let shared = onboard_http::router(HttpState {
+/// decision links), `/healthz`, the clock routes, and the sandbox when on, all
+/// behind `onboard_http`'s guard (hosts, other sites, JSON-only `/api/*`). The
+/// sandbox and its clock answer loopback clients, or others with an API key.
+pub(crate) fn router(state: AppState, sandbox: Option<Router>, protection: Protection) -> Router {
+    let http = HttpState {
         deps: state.deps.clone(),
         runtime: state.runtime.clone(),
         keys: state.keys.clone(),
         pages: true,
-    });
+        protection: Arc::new(protection),
+    };
+    let keys = state.keys.clone();
+    let mut sandboxed: Router =
+        sandbox::clock_router_if(state.virtual_clock || state.sandbox.is_some()).with_state(state);
+    if let Some(sandbox) = sandbox {
+        sandboxed = sandboxed.merge(sandbox);
+    }
     let serve_only = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .merge(sandbox::clock_router_if(
-            state.virtual_clock || state.sandbox.is_some(),
-        ))
-        .with_state(state);
-    let mut app: Router = serve_only.merge(shared);
-    if let Some(sandbox) = sandbox {
-        app = app.merge(sandbox);
+        .merge(sandboxed.layer(axum::middleware::from_fn_with_state(
+            keys,
+            sandbox::loopback_or_api_key,
+        )));
+    onboard_http::router(http, serve_only)
+}
+
+/// The `Host` names the server answers to: the address it listens on, the
+/// loopback names when it listens on loopback (or on every address),
+/// `public_url`'s host and `server.allowed_hosts`.
+pub(crate) fn protection(
+    config: &crate::config::Config,
+    bound: std::net::SocketAddr,
+) -> Protection {
+    let mut hosts: Vec<String> = vec![match bound.ip() {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    }];
+    if bound.ip().is_loopback() || bound.ip().is_unspecified() {
+        hosts.extend(
+            onboard_http::guard::LOOPBACK_NAMES
+                .iter()
+                .map(|h| (*h).to_owned()),
+        );
     }
-    app.layer(tower_http::trace::TraceLayer::new_for_http())
+    let public = config
+        .public_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok());
+    if let Some(host) = public.as_ref().and_then(|u| u.host_str()) {
+        hosts.push(host.to_owned());
+    }
+    hosts.extend(config.allowed_hosts.iter().cloned());
+    Protection {
+        hosts: onboard_http::HostPolicy::only(hosts),
+        public_origin: public.map(|u| u.origin().ascii_serialization()),
+    }
 }
 
 /// Copies the configuration's variables and connector settings into the store,
@@ -222,31 +259,64 @@ fn resolve_tables(
     Ok(out)
 }
 
+/// The key file kept in the data directory when the configuration names none.
+pub(crate) const LINK_KEY_FILE: &str = "link-signing.key";
+
 /// The key that signs decision links: the configured one, or a random one kept in
-/// the data directory (so links survive a restart).
-fn link_key(config: &crate::config::Config, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+/// the data directory (so links survive a restart). A key file that exists but
+/// cannot be read or is too short stops the start-up: replacing it in silence
+/// would kill every link already mailed.
+pub(crate) fn link_key(config: &crate::config::Config, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     use secrecy::ExposeSecret as _;
     if let Some(k) = &config.link_signing_key {
         return Ok(k.expose_secret().as_bytes().to_vec());
     }
-    let path = data_dir.join("link-signing.key");
-    if let Ok(bytes) = std::fs::read(&path)
-        && bytes.len() >= 32
-    {
-        return Ok(bytes);
+    let path = data_dir.join(LINK_KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() >= onboard_steps::decisions::MIN_KEY_BYTES => return Ok(bytes),
+        Ok(bytes) => anyhow::bail!(
+            "{}: the link-signing key is {} bytes, at least {} are needed; restore the file \
+             from a backup, or delete it to make a new key (every decision link already sent stops working)",
+            path.display(),
+            bytes.len(),
+            onboard_steps::decisions::MIN_KEY_BYTES
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(anyhow::anyhow!(e).context(format!(
+                "{}: the link-signing key cannot be read (check its owner and mode)",
+                path.display()
+            )));
+        }
     }
     let mut key = vec![0u8; 32];
     getrandom::fill(&mut key)
         .map_err(|e| anyhow::anyhow!("no randomness for the link key: {e}"))?;
-    let tmp = data_dir.join("link-signing.key.tmp");
-    std::fs::write(&tmp, &key).with_context(|| format!("writing {}", tmp.display()))?;
+    write_private(&data_dir.join(format!("{LINK_KEY_FILE}.tmp")), &path, &key)?;
+    Ok(key)
+}
+
+/// Writes `bytes` to `path` readable by the owner only from its first byte on
+/// (created with mode 0600, never widened), through `tmp` and a rename so no
+/// reader sees half a key.
+fn write_private(tmp: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let _ = std::fs::remove_file(tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
     }
-    std::fs::rename(&tmp, &path)?;
-    Ok(key)
+    let mut file = options
+        .open(tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
 }
 
 /// The organizations the server serves, with their variables and connector mapping:
@@ -389,16 +459,22 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     )
     .await?;
 
-    let notifier: Arc<dyn onboard_connectors::notify::Notifier> = match &sandbox {
-        Some((sb, _)) => sandbox::notifier(sb, clock.clone()),
-        None => {
-            let mail = runtime::mail_notifier(&msp_tables)?;
-            match runtime::sms_notifier(&msp_tables).await? {
-                Some(sms) => Arc::new(onboard_connectors::notify::Channels { mail, sms }),
-                None => mail,
-            }
-        }
+    // What the file configures wins over the sandbox here too: with
+    // [connectors.smtp] mail goes out through SMTP, with [connectors.sns] SMS
+    // through SNS; the outbox takes only what the file leaves out.
+    let outbox = sandbox
+        .as_ref()
+        .map(|(sb, _)| sandbox::notifier(sb, clock.clone()));
+    let configured = |name: &str| config.msp_connectors.iter().any(|c| c.connector == name);
+    let mail = match &outbox {
+        Some(outbox) if !configured("smtp") => outbox.clone(),
+        _ => runtime::mail_notifier(&msp_tables)?,
     };
+    let notifier: Arc<dyn onboard_connectors::notify::Notifier> =
+        match runtime::sms_notifier(&msp_tables).await?.or(outbox) {
+            Some(sms) => Arc::new(onboard_connectors::notify::Channels { mail, sms }),
+            None => mail,
+        };
     let connections = LocalConnections::new(
         orgs.iter()
             .map(|(o, e)| (o.id.clone(), e.clone()))
@@ -497,11 +573,18 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     println!("onboard listening on {base}");
     tracing::info!(%bound, data = %data_dir.display(), sandbox = state.sandbox.is_some(), virtual_clock, "onboard serve started");
 
-    let app = router(state.clone(), state.sandbox.as_ref().map(Sandbox::router));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    let app = router(
+        state.clone(),
+        state.sandbox.as_ref().map(Sandbox::router),
+        protection(&config, bound),
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")?;
     let _ = stop_tx.send(true);
     if let Some(t) = timers {
         let _ = t.await;

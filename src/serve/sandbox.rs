@@ -250,6 +250,36 @@ pub(crate) fn notifier(
     )
 }
 
+/// Middleware of `/sandbox/*`: the simulators hold passwords (the outbox) and
+/// can be driven (faults, clock), so they answer only clients on this machine
+/// (the server's own connectors among them) or a request with an API key.
+/// Without the peer's address (a router served without connect info) the
+/// extractor refuses the request: closed, not open.
+pub(crate) async fn loopback_or_api_key(
+    State(keys): State<onboard_http::ApiKeys>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if peer.ip().is_loopback() {
+        return next.run(request).await;
+    }
+    let key = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if key.is_some_and(|k| keys.required() && keys.accepts(k)) {
+        return next.run(request).await;
+    }
+    onboard_http::error::problem(
+        axum::http::StatusCode::FORBIDDEN,
+        "The sandbox answers this machine only",
+        json!({"detail": "/sandbox/* answers clients on this machine, or requests with `Authorization: Bearer <api key>`"}),
+    )
+}
+
 /// `POST /sandbox/clock`'s body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -312,4 +342,65 @@ async fn advance(
         tracing::warn!(error = %e, "could not save the virtual clock");
     }
     Ok(Json(json!({"now": now.to_string()})))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::connect_info::MockConnectInfo;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use onboard_http::{ApiKeys, hash_api_key};
+    use tower::ServiceExt as _;
+
+    /// `/sandbox/outbox` behind the middleware, as seen from `peer`.
+    async fn outbox_status(peer: &str, keys: ApiKeys, bearer: Option<&str>) -> StatusCode {
+        let app = Router::new()
+            .route("/sandbox/outbox", get(|| async { "[]" }))
+            .layer(axum::middleware::from_fn_with_state(
+                keys,
+                super::loopback_or_api_key,
+            ))
+            .layer(MockConnectInfo(peer.parse::<SocketAddr>().expect("addr")));
+        let mut request = Request::get("/sandbox/outbox");
+        if let Some(key) = bearer {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        app.oneshot(request.body(Body::empty()).expect("request"))
+            .await
+            .expect("answer")
+            .status()
+    }
+
+    #[tokio::test]
+    async fn the_sandbox_answers_this_machine_or_an_api_key_only() {
+        let none = ApiKeys::default();
+        let keys = ApiKeys {
+            hashes: Arc::new(vec![hash_api_key("right")]),
+        };
+        assert_eq!(
+            outbox_status("127.0.0.1:5000", none.clone(), None).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            outbox_status("[::1]:5000", none.clone(), None).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            outbox_status("192.0.2.10:5000", none, None).await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            outbox_status("192.0.2.10:5000", keys.clone(), Some("wrong")).await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            outbox_status("192.0.2.10:5000", keys, Some("right")).await,
+            StatusCode::OK
+        );
+    }
 }

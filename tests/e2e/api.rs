@@ -105,17 +105,17 @@ async fn the_html_form_at_the_root_posts_the_onboarding_form() {
     assert!(html.contains("action=\"/onboardings\"") && html.contains("name=\"first_name\""));
 
     let res = app
-        .client
-        .post(app.url("/onboardings"))
-        .form(&[
-            ("organization", "contoso"),
-            ("first_name", "Form"),
-            ("last_name", "Filler"),
-            ("groups", "All Staff"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .submit_form(
+            "/",
+            "/onboardings",
+            &[
+                ("organization", "contoso"),
+                ("first_name", "Form"),
+                ("last_name", "Filler"),
+                ("groups", "All Staff"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     let id = location.trim_start_matches("/onboardings/");

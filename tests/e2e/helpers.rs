@@ -26,6 +26,10 @@ pub(crate) struct TestApp {
     child: Option<Child>,
     data: PathBuf,
     config: Option<PathBuf>,
+    /// Where the server's stderr (its log) goes, unless ONBOARD_TEST_LOG shows it.
+    log: PathBuf,
+    /// `ONBOARD_LOG` for the server (`None`: its default).
+    log_level: Option<&'static str>,
     _dir: tempfile::TempDir,
 }
 
@@ -48,15 +52,26 @@ pub(crate) async fn spawn_app_with(config: &str) -> TestApp {
     spawn(Some(config)).await
 }
 
+/// Starts the server with this configuration (or the embedded defaults) and
+/// `ONBOARD_LOG=debug`, its log kept for [`TestApp::log`].
+pub(crate) async fn spawn_app_logged(config: Option<&str>) -> TestApp {
+    spawn_with(config, Some("debug"), "127.0.0.1:0").await
+}
+
 async fn spawn(config: Option<&str>) -> TestApp {
+    spawn_with(config, None, "127.0.0.1:0").await
+}
+
+async fn spawn_with(config: Option<&str>, log_level: Option<&'static str>, addr: &str) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
     let config_path = config.map(|text| {
         let p = dir.path().join("onboard.toml");
         std::fs::write(&p, text).expect("write config");
         p
     });
-    let (child, base) = start(&data, config_path.as_deref(), "127.0.0.1:0");
+    let (child, base) = start(&data, config_path.as_deref(), addr, &log, log_level);
     TestApp {
         base,
         client: reqwest::Client::builder()
@@ -66,12 +81,20 @@ async fn spawn(config: Option<&str>) -> TestApp {
         child: Some(child),
         data,
         config: config_path,
+        log,
+        log_level,
         _dir: dir,
     }
 }
 
 /// Runs `onboard serve` and reads the address it prints on its first line.
-fn start(data: &Path, config: Option<&Path>, addr: &str) -> (Child, String) {
+fn start(
+    data: &Path,
+    config: Option<&Path>,
+    addr: &str,
+    log: &Path,
+    log_level: Option<&str>,
+) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_onboard"));
     cmd.arg("serve")
         .arg("--sandbox")
@@ -87,8 +110,16 @@ fn start(data: &Path, config: Option<&Path>, addr: &str) -> (Child, String) {
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
     }
+    if let Some(level) = log_level {
+        cmd.env("ONBOARD_LOG", level);
+    }
     if std::env::var_os("ONBOARD_TEST_LOG").is_none() {
-        cmd.stderr(Stdio::null());
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("open the server log");
+        cmd.stderr(Stdio::from(file));
     }
     let mut child = cmd.spawn().expect("spawn onboard serve");
     let stdout = child.stdout.take().expect("stdout");
@@ -118,7 +149,13 @@ impl TestApp {
     pub(crate) fn restart(&mut self) {
         self.kill9();
         let addr = self.base.trim_start_matches("http://").to_owned();
-        let (child, base) = start(&self.data, self.config.as_deref(), &addr);
+        let (child, base) = start(
+            &self.data,
+            self.config.as_deref(),
+            &addr,
+            &self.log,
+            self.log_level,
+        );
         self.child = Some(child);
         self.base = base;
         // Pooled connections died with the old process.
@@ -136,6 +173,65 @@ impl TestApp {
             .await
             .expect("open the data directory");
         store.executions().count().await.expect("count executions")
+    }
+
+    /// What the server logged so far (empty with ONBOARD_TEST_LOG, which shows it instead).
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The data directory.
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// The form page at `path` as a browser gets it: its CSRF token and the
+    /// cookie it is bound to (`name=value`).
+    pub(crate) async fn form_token(&self, path: &str) -> (String, String) {
+        let res = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET form");
+        assert_eq!(res.status(), 200);
+        let cookie = res
+            .headers()
+            .get("set-cookie")
+            .expect("the form page sets its CSRF cookie")
+            .to_str()
+            .expect("cookie")
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let html = res.text().await.expect("html");
+        let at = html
+            .find("name=\"csrf_token\" value=\"")
+            .expect("a csrf_token field")
+            + "name=\"csrf_token\" value=\"".len();
+        let token = html[at..at + html[at..].find('"').expect("end")].to_owned();
+        (token, cookie)
+    }
+
+    /// Submits the HTML form of page `form_path` to `post_path` with `fields`, as
+    /// a browser does: with the page's CSRF token and cookie.
+    pub(crate) async fn submit_form(
+        &self,
+        form_path: &str,
+        post_path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let (token, cookie) = self.form_token(form_path).await;
+        let mut fields = fields.to_vec();
+        fields.push(("csrf_token", &token));
+        self.client
+            .post(self.url(post_path))
+            .header("cookie", cookie)
+            .form(&fields)
+            .send()
+            .await
+            .expect("POST form")
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

@@ -8,4 +8,5 @@ mod api;
 mod destinations;
 mod helpers;
 mod offboarding;
+mod security;
 mod workflow;

@@ -601,27 +601,27 @@ async fn the_html_offboarding_form_starts_one_and_its_page_shows_the_restore_rec
 
     // A bad submission shows the errors and starts nothing.
     let res = app
-        .client
-        .post(app.url("/offboardings"))
-        .form(&[("organization", "contoso"), ("user_principal_name", "")])
-        .send()
-        .await
-        .unwrap();
+        .submit_form(
+            "/offboard",
+            "/offboardings",
+            &[("organization", "contoso"), ("user_principal_name", "")],
+        )
+        .await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("user_principal_name"));
 
     let res = app
-        .client
-        .post(app.url("/offboardings"))
-        .form(&[
-            ("organization", "contoso"),
-            ("user_principal_name", "AlexW@contoso.com"),
-            ("action.remove_licenses", "false"),
-            ("action.deactivate_user", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .submit_form(
+            "/offboard",
+            "/offboardings",
+            &[
+                ("organization", "contoso"),
+                ("user_principal_name", "AlexW@contoso.com"),
+                ("action.remove_licenses", "false"),
+                ("action.deactivate_user", ""),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     let id = location.trim_start_matches("/offboardings/").to_owned();

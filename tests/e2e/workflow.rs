@@ -11,7 +11,7 @@ const PREMIUM: &str = "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46";
 
 /// The embedded defaults' ConnectWise names, and one organization per variant
 /// under test, all on the demo tenant (contoso.com).
-fn config(org_variables: &str) -> String {
+pub(crate) fn config(org_variables: &str) -> String {
     format!(
         r#"
 [variables]

@@ -187,11 +187,39 @@ async fn notes_are_private_actions_with_their_configured_outcomes() {
     assert_eq!(actions.len(), 2);
     assert_eq!(actions[0].outcome, "Private Note");
     assert!(actions[0].hidden_from_user && !actions[0].send_email);
+    // Halo's notes are HTML: line breaks are sent as <br>.
     assert_eq!(
         actions[0].note,
-        "User created.\n\n[onboard:onb-1:create_user]"
+        "User created.<br><br>[onboard:onb-1:create_user]"
     );
     assert_eq!(actions[1].outcome, "Resolved");
+}
+
+#[tokio::test]
+async fn note_text_is_escaped_as_html_and_still_posted_once() {
+    let instance = instance(seed_with_ticket()).await;
+    let halo = client(&instance, RecordingSleeper::new());
+    let id = TicketId::new("301");
+    // A display name or a job title typed in a form reaches the note as it was typed.
+    let hostile = note(
+        "create_user",
+        "Created <img src=x onerror=alert(1)> & \"R&D\"\nline two",
+    );
+
+    halo.add_internal_note(&id, &hostile).await.unwrap();
+    let retried = halo.add_internal_note(&id, &hostile).await.unwrap();
+
+    let actions = instance.sim.actions(301);
+    assert_eq!(
+        actions.len(),
+        1,
+        "the marker is still found in the escaped note"
+    );
+    assert_eq!(retried, NoteOutcome::AlreadyPosted);
+    assert_eq!(
+        actions[0].note,
+        "Created &lt;img src=x onerror=alert(1)&gt; &amp; \"R&amp;D\"<br>line two<br><br>[onboard:onb-1:create_user]"
+    );
 }
 
 #[tokio::test]

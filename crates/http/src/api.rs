@@ -81,12 +81,61 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// How long an idempotency key is remembered.
 const IDEMPOTENCY_DAYS: i64 = 7;
 
-/// Claims `key` for a new record id; answers the id of whoever claimed it first.
+/// The SHA-256 (hex) of a body, its object keys sorted, so the same JSON sent
+/// with its keys in another order or other spacing is the same body.
+fn body_digest(form: &Value) -> String {
+    fn canonical(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    canonical(&map[k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = String::new();
+    canonical(form, &mut text);
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Refuses a key whose claim was made with another body (an entry from before
+/// bodies were recorded has no digest and is taken as it is).
+fn same_body(claim: &Value, digest: &str) -> Result<(), ApiError> {
+    match claim.get("body_sha256").and_then(Value::as_str) {
+        Some(first) if first != digest => Err(ApiError::IdempotencyKeyReused),
+        _ => Ok(()),
+    }
+}
+
+/// Claims `key` for a new record id and this body; answers the id of whoever
+/// claimed it first, refusing a claim made with another body.
 async fn claim_key(
     state: &HttpState,
     scope: &str,
     key: &str,
     id: &str,
+    digest: &str,
 ) -> Result<String, ApiError> {
     let now = state.deps.clock.now();
     let keep = now
@@ -96,10 +145,11 @@ async fn claim_key(
         .store()
         .put_step_result(
             &format!("idempotency:{scope}:{key}"),
-            json!({"id": id}),
+            json!({"id": id, "body_sha256": digest}),
             keep,
         )
         .await?;
+    same_body(&stored, digest)?;
     stored
         .get("id")
         .and_then(Value::as_str)
@@ -126,15 +176,28 @@ async fn remember_answer(state: &HttpState, scope: &str, key: &str, answer: &Val
     }
 }
 
+/// The first answer given under `key`, when the body is the one it was given for.
 async fn first_answer(
     state: &HttpState,
     scope: &str,
     key: &str,
+    digest: &str,
 ) -> Result<Option<Value>, ApiError> {
-    Ok(state
+    let Some(answer) = state
         .store()
         .step_result(&format!("idempotency:{scope}:{key}:answer"))
-        .await?)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if let Some(claim) = state
+        .store()
+        .step_result(&format!("idempotency:{scope}:{key}"))
+        .await?
+    {
+        same_body(&claim, digest)?;
+    }
+    Ok(Some(answer))
 }
 
 fn accepted(answer: Value) -> Response {
@@ -188,8 +251,9 @@ async fn accept(
         RecordKind::Onboarding => "onboarding",
         RecordKind::Offboarding => "offboarding",
     };
+    let digest = body_digest(&form);
     if let Some(key) = key
-        && let Some(answer) = first_answer(state, scope, key).await?
+        && let Some(answer) = first_answer(state, scope, key, &digest).await?
     {
         return Ok(answer);
     }
@@ -206,7 +270,7 @@ async fn accept(
 
     let mut id = new_id();
     if let Some(key) = key {
-        id = claim_key(state, scope, key, &id).await?;
+        id = claim_key(state, scope, key, &id, &digest).await?;
     }
     let stored = match kind {
         RecordKind::Onboarding => onboard_steps::accept_onboarding(&state.deps, &id, &form)

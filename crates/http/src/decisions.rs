@@ -9,19 +9,34 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use onboard_steps::decisions::{self, DecideError, LinkError, LinkQuery};
-use onboard_store::DecisionState;
+use onboard_store::{DecisionState, RecordKind};
 
 use crate::HttpState;
 use crate::pages::{esc, page};
+
+/// Where decision links live: `{public_url}/decisions/{id}?...`.
+pub const DECISIONS_PREFIX: &str = "/decisions/";
 
 fn link_error(e: &LinkError) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
     if let LinkError::Store(inner) = e {
         tracing::error!(error = %inner.cause(), "reading a decision failed");
     }
+    let next = match e {
+        LinkError::Expired { .. } => {
+            "<p>Nothing was decided through it. To decide now, ask the technician who              handles the request (or the ticket) to send the request again: a new mail              brings a new link.</p>"
+        }
+        LinkError::Tampered => {
+            "<p>Open the link exactly as it came in the mail; if it still fails, ask for              the request to be sent again.</p>"
+        }
+        LinkError::Unknown | LinkError::Store(_) => "",
+    };
     (
         status,
-        page("Decision link", &format!("<p>{}</p>", esc(&e.to_string()))),
+        page(
+            "Decision link",
+            &format!("<p>{}.</p>{next}", esc(&e.to_string())),
+        ),
     )
         .into_response()
 }
@@ -52,22 +67,34 @@ pub async fn confirmation_page(
         Err(e) => return link_error(&e),
     };
     let body = if view.state == DecisionState::Pending {
-        // The form posts back to this very URL: the signature travels in the query.
-        let action = format!(
-            "/decisions/{}?action={}&exp={}&sig={}",
-            esc(&id),
-            esc(&query.action),
-            esc(&query.exp),
-            esc(&query.sig)
+        // The form posts back to the very link that was signed, recipient included:
+        // the signature covers every part of its query.
+        let signed = state.deps.links.link(
+            &id,
+            link.action,
+            link.decision.expires_at,
+            link.recipient.as_deref(),
         );
+        let action = format!("{}?{}", signed.path(), signed.query().unwrap_or_default());
+        let who = match &link.recipient {
+            Some(to) => format!(
+                "<p>This link was sent to <b>{}</b>; the decision is recorded in that name.</p>",
+                esc(to)
+            ),
+            None => String::new(),
+        };
         format!(
-            "<p>{}</p><p>Onboarding <code>{}</code> · organization <b>{}</b> · user <b>{}</b>{}</p>\
-             <p>This link works until <b>{}</b>.</p>\
-             <form method=\"post\" action=\"{action}\">\
-             <label for=\"decided_by\">Your name or e-mail (recorded on the ticket)</label>\
-             <input id=\"decided_by\" name=\"decided_by\">\
+            "<p>{}</p><p>{} <code>{}</code> · organization <b>{}</b> · user <b>{}</b>{}</p>\
+             <p>This link works until <b>{}</b>.</p>{who}\
+             <form method=\"post\" action=\"{}\">\
+             <label for=\"decided_by\">Your name (optional, noted beside it)</label>\
+             <input id=\"decided_by\" name=\"decided_by\" autocomplete=\"name\" maxlength=\"120\">\
              <button type=\"submit\">{}</button></form>",
             esc(&view.question),
+            match view.record_kind {
+                RecordKind::Offboarding => "Offboarding",
+                RecordKind::Onboarding => "Onboarding",
+            },
             esc(&view.onboarding_id),
             esc(&view.organization),
             esc(&view.display_name),
@@ -77,6 +104,7 @@ pub async fn confirmation_page(
                 format!(" · licenses <b>{}</b>", esc(&view.licenses.join(", ")))
             },
             esc(&view.expires_at.to_string()),
+            esc(&action),
             esc(view.action_label),
         )
     } else {
@@ -93,6 +121,7 @@ pub async fn confirmation_page(
 /// The optional form of the confirmation page.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct DecideForm {
+    /// A name the person typed: an annotation beside the link's signed recipient.
     #[serde(default)]
     decided_by: Option<String>,
 }
@@ -105,17 +134,21 @@ pub async fn decide(
     Query(query): Query<LinkQuery>,
     body: axum::body::Bytes,
 ) -> Response {
-    let form: DecideForm = serde_urlencoded_lite(&body);
-    // Who decided: the name the page's form gave, else the link's recipient.
-    let by = form
-        .decided_by
-        .map(|s| s.trim().chars().take(200).collect::<String>())
-        .filter(|s| !s.is_empty());
+    // No body is needed (CONTRACT §2); the page's form may add a typed name.
+    let form: DecideForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let callbacks = state.runtime.callbacks();
-    match decisions::decide_by_link(&state.deps, callbacks, &id, &query, by.as_deref()).await {
+    match decisions::decide_by_link(
+        &state.deps,
+        callbacks,
+        &id,
+        &query,
+        form.decided_by.as_deref(),
+    )
+    .await
+    {
         Ok(decision) => {
             let body = format!(
-                "<p>Done: {} by <b>{}</b>. The onboarding continues.</p>",
+                "<p>Done: {} by {}. The workflow continues; the ticket says so.</p>",
                 state_text(decision.state),
                 esc(decision.decided_by.as_deref().unwrap_or("you")),
             );
@@ -166,41 +199,6 @@ pub async fn decide(
             (status, page("Decision", &format!("<p>{}</p>", esc(&text)))).into_response()
         }
     }
-}
-
-/// Reads `decided_by=...` from an urlencoded body; anything else is ignored.
-fn serde_urlencoded_lite(body: &[u8]) -> DecideForm {
-    let text = String::from_utf8_lossy(body);
-    let decided_by = url_decode_field(&text, "decided_by");
-    DecideForm { decided_by }
-}
-
-fn url_decode_field(text: &str, field: &str) -> Option<String> {
-    text.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == field).then(|| percent_decode(&v.replace('+', " ")))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `GET /approvals`: every onboarding waiting for an approval or a license purchase,

@@ -20,6 +20,9 @@ pub enum ApiError {
     /// `/api/*` without a valid API key.
     #[error("unauthorized")]
     Unauthorized,
+    /// An `Idempotency-Key` sent again with another body: 422.
+    #[error("idempotency key reused with a different body")]
+    IdempotencyKeyReused,
     /// The workflow service cannot take the request now: 503 with `Retry-After`;
     /// the cause is logged, never shown.
     #[error("service unavailable")]
@@ -109,6 +112,14 @@ impl IntoResponse for ApiError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 res
             }
+            ApiError::IdempotencyKeyReused => problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key reused",
+                json!({"detail": "this Idempotency-Key was first sent with a different body; \
+                        send the same body again to get the first answer, or use a new key for a new request. \
+                        Nothing was started",
+                       "errors": [{"field": "Idempotency-Key", "message": "was used before with a different body"}]}),
+            ),
             ApiError::Unavailable(cause) => {
                 tracing::error!(error = %cause, "the workflow service is unavailable");
                 let mut res = problem(

@@ -6,6 +6,9 @@
 //! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`, status pages.
 //! - [`decisions`]: decision links (confirmation page, decide) and pending approvals.
 //! - [`auth`]: API keys (hashed) on `/api/*`.
+//! - [`guard`]: the `Host` answered, requests from other sites refused, JSON-only
+//!   `/api/*`, request spans without query strings; in front of every route.
+//! - [`csrf`]: the HTML forms' CSRF cookie and token.
 //! - [`error`]: the one problem+json error mapping.
 //!
 //! What differs between the runtimes sits behind [`Runtime`]: starting a record's
@@ -17,8 +20,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod csrf;
 pub mod decisions;
 pub mod error;
+pub mod guard;
 pub mod pages;
 
 use std::sync::Arc;
@@ -32,6 +37,7 @@ use onboard_store::{RecordKind, Store};
 
 pub use auth::{ApiKeys, hash_api_key};
 pub use error::ApiError;
+pub use guard::{HostPolicy, Protection};
 
 /// An organization as forms list it (`GET /api/organizations`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -92,6 +98,8 @@ pub struct HttpState {
     /// still answer 403 while [`HttpState::keys`] are required (a browser form sends
     /// no API key); on AWS they are not routed, as API Gateway's authorizer is in front.
     pub pages: bool,
+    /// The hosts served and the public origin ([`guard::protect`]).
+    pub protection: Arc<Protection>,
 }
 
 impl HttpState {
@@ -102,9 +110,22 @@ impl HttpState {
 }
 
 /// The routes both runtimes serve: `/api/*` (behind [`auth::require_api_key`]),
-/// the decision links, the HTML pages when [`HttpState::pages`], and a problem+json
-/// 404 for anything else.
-pub fn router(state: HttpState) -> Router {
+/// the decision links, the HTML pages when [`HttpState::pages`], then the
+/// runtime's own `extra` routes (`onboard serve`'s sandbox and clock), and a
+/// problem+json 404 for anything else; all of it behind [`guard::protect`], and
+/// traced with [`guard::request_span`] (paths, never query strings).
+pub fn router(state: HttpState, extra: Router) -> Router {
+    let protection = state.protection.clone();
+    routes(state)
+        .merge(extra)
+        .layer(axum::middleware::from_fn_with_state(
+            protection,
+            guard::protect,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(guard::request_span))
+}
+
+fn routes(state: HttpState) -> Router {
     let api = Router::new()
         .route("/api/onboardings", post(api::create_onboarding))
         .route("/api/onboardings/{id}", get(api::get_onboarding))
@@ -117,7 +138,7 @@ pub fn router(state: HttpState) -> Router {
         ));
     let mut app = Router::new()
         .route(
-            "/decisions/{id}",
+            &format!("{}{{id}}", decisions::DECISIONS_PREFIX),
             get(decisions::confirmation_page).post(decisions::decide),
         )
         .merge(api);

@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use onboard_domain::FieldError;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::{HttpState, OrganizationSummary, api};
+use crate::{HttpState, OrganizationSummary, api, csrf};
 use onboard_store::RecordKind;
 
 /// Escapes text for HTML.
@@ -41,7 +42,8 @@ pub fn page(title: &str, body: &str) -> Html<String> {
          <title>{t} · Onboard</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}}\
          label{{display:block;margin:.6rem 0 .2rem}}input,select{{width:100%;padding:.3rem}}\
-         button{{margin-top:1rem;padding:.5rem 1.2rem}}.err{{color:#a00}}td,th{{text-align:left;padding:.2rem .6rem}}</style>\
+         button{{margin-top:1rem;padding:.5rem 1.2rem}}.err,.field-error{{color:#a00}}.field-error{{margin:.2rem 0}}\
+         [aria-invalid=true]{{border:2px solid #a00}}td,th{{text-align:left;padding:.2rem .6rem}}</style>\
          </head><body><h1>{t}</h1>{body}</body></html>",
         t = esc(title)
     ))
@@ -91,39 +93,163 @@ fn organization_options(
     options
 }
 
+/// What a form page shows besides its inputs: the CSRF token, and after a refused
+/// submission the field errors.
+struct FormContext<'a> {
+    csrf: &'a str,
+    errors: &'a [FieldError],
+}
+
+impl FormContext<'_> {
+    /// The message of the first error on `input` (an input's name; list items
+    /// such as `licenses[1]` belong to their list's input).
+    fn error_for(&self, input: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| input_of(&e.field) == input)
+            .map(|e| e.message.as_str())
+    }
+
+    /// The list of every error above the form, for a screen reader to announce.
+    fn summary(&self) -> String {
+        if self.errors.is_empty() {
+            return String::new();
+        }
+        let mut list = String::from(
+            "<div class=\"err\" role=\"alert\"><p>Nothing was started: please correct these fields.</p><ul>",
+        );
+        for fe in self.errors {
+            list.push_str(&format!(
+                "<li><a href=\"#{}\">{}</a>: {}</li>",
+                esc(&input_of(&fe.field)),
+                esc(&fe.field),
+                esc(&fe.message)
+            ));
+        }
+        list.push_str("</ul></div>");
+        list
+    }
+
+    fn hidden(&self) -> String {
+        format!(
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            csrf::FIELD,
+            esc(self.csrf)
+        )
+    }
+}
+
+/// The input that holds an API field: `licenses[1]` -> `licenses`,
+/// `actions.remove_groups` -> `action.remove_groups`.
+fn input_of(field: &str) -> String {
+    let base = field.split('[').next().unwrap_or(field);
+    match base.strip_prefix("actions.") {
+        Some(action) => format!("action.{action}"),
+        None => base.to_owned(),
+    }
+}
+
+/// An input's error, placed right after it and tied to it for screen readers.
+fn error_after(field: &str, error: Option<&str>) -> (String, String) {
+    match error {
+        Some(message) => (
+            format!(
+                " aria-invalid=\"true\" aria-describedby=\"{}-error\"",
+                esc(field)
+            ),
+            format!(
+                "<p class=\"field-error\" id=\"{}-error\">{}</p>",
+                esc(field),
+                esc(message)
+            ),
+        ),
+        None => (String::new(), String::new()),
+    }
+}
+
+/// A labelled text input with its value and error.
+fn text_input(field: &str, label: &str, value: &str, error: Option<&str>) -> String {
+    let (attrs, after) = error_after(field, error);
+    format!(
+        "<label for=\"{f}\">{label}</label><input id=\"{f}\" name=\"{f}\" value=\"{}\"{attrs}>{after}",
+        esc(value),
+        f = esc(field),
+    )
+}
+
+/// A labelled select with `selected` chosen and its error.
+fn select_input(
+    field: &str,
+    label: &str,
+    options: &[(&str, &str)],
+    selected: Option<&str>,
+    error: Option<&str>,
+) -> String {
+    let (attrs, after) = error_after(field, error);
+    let mut s = format!(
+        "<label for=\"{f}\">{label}</label><select id=\"{f}\" name=\"{f}\"{attrs}>",
+        f = esc(field)
+    );
+    for (v, text) in options {
+        let sel = if selected == Some(*v) {
+            " selected"
+        } else {
+            ""
+        };
+        s.push_str(&format!(
+            "<option value=\"{}\"{sel}>{}</option>",
+            esc(v),
+            esc(text)
+        ));
+    }
+    s.push_str("</select>");
+    s.push_str(&after);
+    s
+}
+
+fn organization_select(
+    organizations: &[OrganizationSummary],
+    values: &BTreeMap<String, String>,
+    ctx: &FormContext<'_>,
+) -> String {
+    let (attrs, after) = error_after("organization", ctx.error_for("organization"));
+    format!(
+        "<label for=\"organization\">Organization</label><select id=\"organization\" name=\"organization\"{attrs}>{}</select>{after}",
+        organization_options(organizations, values.get("organization"))
+    )
+}
+
 fn form_html(
     organizations: &[OrganizationSummary],
     values: &BTreeMap<String, String>,
-    errors: &str,
+    ctx: &FormContext<'_>,
 ) -> String {
-    let value = |k: &str| esc(values.get(k).map_or("", String::as_str));
-    let orgs = organization_options(organizations, values.get("organization"));
+    let value = |k: &str| values.get(k).map_or("", String::as_str);
     let mut inputs = String::new();
     for (field, label) in TEXT_FIELDS {
-        inputs.push_str(&format!(
-            "<label for=\"{field}\">{label}</label><input id=\"{field}\" name=\"{field}\" value=\"{}\">",
-            value(field)
+        inputs.push_str(&text_input(
+            field,
+            label,
+            value(field),
+            ctx.error_for(field),
         ));
     }
     let select = |name: &str, label: &str, options: &[(&str, &str)]| {
-        let mut s =
-            format!("<label for=\"{name}\">{label}</label><select id=\"{name}\" name=\"{name}\">");
-        for (v, text) in options {
-            let sel = if values.get(name).map(String::as_str) == Some(*v) {
-                " selected"
-            } else {
-                ""
-            };
-            s.push_str(&format!("<option value=\"{v}\"{sel}>{text}</option>"));
-        }
-        s.push_str("</select>");
-        s
+        select_input(
+            name,
+            label,
+            options,
+            values.get(name).map(String::as_str),
+            ctx.error_for(name),
+        )
     };
     format!(
-        "{errors}<form method=\"post\" action=\"/onboardings\">\
-         <label for=\"organization\">Organization</label><select id=\"organization\" name=\"organization\">{orgs}</select>\
+        "{}<form method=\"post\" action=\"/onboardings\">{}{}\
          {inputs}{}{}<button type=\"submit\">Start onboarding</button></form>\
          <p><a href=\"/offboard\">Offboard a user</a> · <a href=\"/approvals\">Pending approvals</a></p>",
+        ctx.summary(),
+        ctx.hidden(),
+        organization_select(organizations, values, ctx),
         select(
             "license_purchase",
             "If no license is free",
@@ -147,6 +273,47 @@ fn form_html(
     )
 }
 
+/// A form page with its CSRF cookie set when the browser had none.
+fn form_response(status: StatusCode, title: &str, body: &str, token: &csrf::FormToken) -> Response {
+    let mut res = (status, page(title, body)).into_response();
+    if let Some(cookie) = &token.set_cookie {
+        res.headers_mut().append(header::SET_COOKIE, cookie.clone());
+    }
+    // A form carrying a token is for this browser only.
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+/// The answer to a form posted without a valid token: nothing is started.
+fn csrf_refused(form_path: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        page(
+            "Form refused",
+            &format!(
+                "<p>This form was refused: it did not come from Onboard's own page in this \
+                 browser, or the page is too old. Nothing was started.</p>\
+                 <p><a href=\"{}\">Reload the form</a> and submit it again.</p>",
+                esc(form_path)
+            ),
+        ),
+    )
+        .into_response()
+}
+
+/// Takes the CSRF field out of a submitted form; whether it was valid.
+fn take_token(
+    state: &HttpState,
+    headers: &HeaderMap,
+    values: &mut BTreeMap<String, String>,
+) -> bool {
+    let token = values.remove(csrf::FIELD);
+    csrf::verify(state, headers, token.as_deref())
+}
+
 /// Whether the HTML pages are open: only when `/api/*` needs no key (a browser
 /// form cannot send one), i.e. on loopback without API keys.
 fn pages_open(state: &HttpState) -> Result<(), Box<Response>> {
@@ -167,12 +334,22 @@ fn pages_open(state: &HttpState) -> Result<(), Box<Response>> {
 }
 
 /// `GET /`: the onboarding form.
-pub async fn form_page(State(state): State<HttpState>) -> Response {
+pub async fn form_page(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     if let Err(r) = pages_open(&state) {
         return *r;
     }
+    let token = csrf::issue(&state, &headers);
+    let ctx = FormContext {
+        csrf: &token.token,
+        errors: &[],
+    };
     match state.runtime.organizations().await {
-        Ok(orgs) => page("New user", &form_html(&orgs, &BTreeMap::new(), "")).into_response(),
+        Ok(orgs) => form_response(
+            StatusCode::OK,
+            "New user",
+            &form_html(&orgs, &BTreeMap::new(), &ctx),
+            &token,
+        ),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -203,10 +380,14 @@ fn to_json_form(values: &BTreeMap<String, String>) -> Value {
 /// `POST /onboardings`: the HTML form's submission.
 pub async fn submit_form(
     State(state): State<HttpState>,
-    Form(values): Form<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    Form(mut values): Form<BTreeMap<String, String>>,
 ) -> Response {
     if let Err(r) = pages_open(&state) {
         return *r;
+    }
+    if !take_token(&state, &headers, &mut values) {
+        return csrf_refused("/");
     }
     match api::accept_onboarding(&state, None, to_json_form(&values)).await {
         Ok(answer) => {
@@ -214,14 +395,15 @@ pub async fn submit_form(
             Redirect::to(&format!("/onboardings/{}", esc(id))).into_response()
         }
         Err(e) => match api::field_errors(&e) {
-            Some(errors) => (
-                StatusCode::BAD_REQUEST,
-                page(
-                    "New user",
-                    &form_html(&organizations(&state).await, &values, &error_list(errors)),
-                ),
-            )
-                .into_response(),
+            Some(errors) => {
+                let token = csrf::issue(&state, &headers);
+                let ctx = FormContext {
+                    csrf: &token.token,
+                    errors,
+                };
+                let body = form_html(&organizations(&state).await, &values, &ctx);
+                form_response(StatusCode::BAD_REQUEST, "New user", &body, &token)
+            }
             None => e.into_response(),
         },
     }
@@ -275,7 +457,7 @@ async fn record_page(state: &HttpState, id: &str, kind: RecordKind) -> Result<Re
         _ => String::new(),
     };
     let body = format!(
-        "<p>Organization <b>{}</b> · status <b>{}</b> · user <b>{}</b> · ticket <b>{}</b></p>\
+        "<p>Organization <b>{}</b> · status <b id=\"status\">{}</b> · user <b>{}</b> · ticket <b>{}</b></p>\
          <table><tr><th>When</th><th>Step</th><th>What</th></tr>{rows}</table>{removed}\
          <p><a href=\"{again}\">Another user</a> · <a href=\"/api/{api_path}/{}\">JSON</a></p>",
         esc(&record.organization),
@@ -290,10 +472,9 @@ async fn record_page(state: &HttpState, id: &str, kind: RecordKind) -> Result<Re
 fn offboarding_form_html(
     organizations: &[OrganizationSummary],
     values: &BTreeMap<String, String>,
-    errors: &str,
+    ctx: &FormContext<'_>,
 ) -> String {
-    let value = |k: &str| esc(values.get(k).map_or("", String::as_str));
-    let orgs = organization_options(organizations, values.get("organization"));
+    let value = |k: &str| values.get(k).map_or("", String::as_str);
     let mut inputs = String::new();
     for (field, label) in [
         ("user_principal_name", "User (UPN, required)"),
@@ -304,52 +485,56 @@ fn offboarding_form_html(
         ),
         ("delegate_to", "Delegate to (a UPN; default the manager)"),
     ] {
-        inputs.push_str(&format!(
-            "<label for=\"{field}\">{label}</label><input id=\"{field}\" name=\"{field}\" value=\"{}\">",
-            value(field)
+        inputs.push_str(&text_input(
+            field,
+            label,
+            value(field),
+            ctx.error_for(field),
         ));
     }
     let mut actions = String::new();
     // Every action the API knows, so the form cannot drift from it.
     for action in onboard_domain::request::OffboardingActions::NAMES {
-        let label = action.replace('_', " ");
         let name = format!("action.{action}");
-        let mut options = String::new();
-        for (v, text) in [
-            ("", "the organization's setting"),
-            ("true", "yes"),
-            ("false", "no"),
-        ] {
-            let sel = if values.get(&name).map(String::as_str) == Some(v) {
-                " selected"
-            } else {
-                ""
-            };
-            options.push_str(&format!("<option value=\"{v}\"{sel}>{text}</option>"));
-        }
-        actions.push_str(&format!(
-            "<label for=\"{name}\">{label}</label><select id=\"{name}\" name=\"{name}\">{options}</select>"
+        actions.push_str(&select_input(
+            &name,
+            &action.replace('_', " "),
+            &[
+                ("", "the organization's setting"),
+                ("true", "yes"),
+                ("false", "no"),
+            ],
+            values.get(&name).map(String::as_str),
+            ctx.error_for(&name),
         ));
     }
     format!(
-        "{errors}<form method=\"post\" action=\"/offboardings\">\
-         <label for=\"organization\">Organization</label><select id=\"organization\" name=\"organization\">{orgs}</select>\
+        "{}<form method=\"post\" action=\"/offboardings\">{}{}\
          {inputs}<h2>Actions</h2>{actions}<button type=\"submit\">Start offboarding</button></form>\
-         <p><a href=\"/\">Onboard a user</a> · <a href=\"/approvals\">Pending approvals</a></p>"
+         <p><a href=\"/\">Onboard a user</a> · <a href=\"/approvals\">Pending approvals</a></p>",
+        ctx.summary(),
+        ctx.hidden(),
+        organization_select(organizations, values, ctx),
     )
 }
 
 /// `GET /offboard`: the offboarding form.
-pub async fn offboarding_form_page(State(state): State<HttpState>) -> Response {
+pub async fn offboarding_form_page(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     if let Err(r) = pages_open(&state) {
         return *r;
     }
+    let token = csrf::issue(&state, &headers);
+    let ctx = FormContext {
+        csrf: &token.token,
+        errors: &[],
+    };
     match state.runtime.organizations().await {
-        Ok(orgs) => page(
+        Ok(orgs) => form_response(
+            StatusCode::OK,
             "Offboard a user",
-            &offboarding_form_html(&orgs, &BTreeMap::new(), ""),
-        )
-        .into_response(),
+            &offboarding_form_html(&orgs, &BTreeMap::new(), &ctx),
+            &token,
+        ),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -385,10 +570,14 @@ fn to_offboarding_json_form(values: &BTreeMap<String, String>) -> Value {
 /// `POST /offboardings`: the HTML offboarding form's submission.
 pub async fn submit_offboarding_form(
     State(state): State<HttpState>,
-    Form(values): Form<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    Form(mut values): Form<BTreeMap<String, String>>,
 ) -> Response {
     if let Err(r) = pages_open(&state) {
         return *r;
+    }
+    if !take_token(&state, &headers, &mut values) {
+        return csrf_refused("/offboard");
     }
     match api::accept_offboarding(&state, None, to_offboarding_json_form(&values)).await {
         Ok(answer) => {
@@ -396,18 +585,15 @@ pub async fn submit_offboarding_form(
             Redirect::to(&format!("/offboardings/{}", esc(id))).into_response()
         }
         Err(e) => match api::field_errors(&e) {
-            Some(errors) => (
-                StatusCode::BAD_REQUEST,
-                page(
-                    "Offboard a user",
-                    &offboarding_form_html(
-                        &organizations(&state).await,
-                        &values,
-                        &error_list(errors),
-                    ),
-                ),
-            )
-                .into_response(),
+            Some(errors) => {
+                let token = csrf::issue(&state, &headers);
+                let ctx = FormContext {
+                    csrf: &token.token,
+                    errors,
+                };
+                let body = offboarding_form_html(&organizations(&state).await, &values, &ctx);
+                form_response(StatusCode::BAD_REQUEST, "Offboard a user", &body, &token)
+            }
             None => e.into_response(),
         },
     }
@@ -420,20 +606,6 @@ async fn organizations(state: &HttpState) -> Vec<OrganizationSummary> {
         tracing::error!(error = %e, "listing organizations failed");
         Vec::new()
     })
-}
-
-/// Field errors as a list above a form.
-fn error_list(errors: &[onboard_domain::FieldError]) -> String {
-    let mut list = String::from("<ul class=\"err\">");
-    for fe in errors {
-        list.push_str(&format!(
-            "<li><b>{}</b>: {}</li>",
-            esc(&fe.field),
-            esc(&fe.message)
-        ));
-    }
-    list.push_str("</ul><p>Nothing was started.</p>");
-    list
 }
 
 #[cfg(test)]

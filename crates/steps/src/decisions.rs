@@ -89,6 +89,21 @@ impl LinkSigner {
         self.mac.clone()
     }
 
+    /// The public base of the links (`https://onboard.example.com/`).
+    pub fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    /// A key for another purpose of the same server (e.g. `csrf`), derived from
+    /// the link key (HMAC of the purpose), so one configured secret serves both
+    /// and neither can be computed from the other's outputs.
+    pub fn derived_key(&self, purpose: &str) -> Hmac<Sha256> {
+        let mut mac = self.mac();
+        mac.update(format!("onboard derived key\n{purpose}").as_bytes());
+        let key = mac.finalize().into_bytes();
+        <Hmac<Sha256> as Mac>::new_from_slice(&key).unwrap_or_else(|_| self.mac())
+    }
+
     /// What is signed: id, expiry, action and recipient, one per line (none of
     /// them can hold a newline: ids are base64url, the recipient an address).
     fn message(id: &str, expires: i64, action: Action, recipient: Option<&str>) -> String {
@@ -354,6 +369,8 @@ pub struct DecisionPage {
     pub decision_id: String,
     /// Approval or license purchase.
     pub kind: DecisionKind,
+    /// Whether it decides an onboarding or an offboarding.
+    pub record_kind: RecordKind,
     /// What the link's button does.
     pub action: Action,
     /// The button's label.
@@ -447,6 +464,7 @@ pub async fn describe_decision(
     Ok(DecisionPage {
         decision_id: decision.id.clone(),
         kind: decision.kind,
+        record_kind: record.kind,
         action: link.action,
         action_label: link.action.label(),
         question,
@@ -681,38 +699,61 @@ pub async fn decide(
         DecideOutcome::Unknown => return Err(DecideError::Unknown),
     };
     tracing::info!(state = %decision.state, "decision won");
-    // Resume first: the decision is taken, so the workflow must hear of it even if
-    // the ticket cannot be noted right now.
-    send(deps, callbacks, &decision, &token).await?;
-    if let Err(e) = record_decision(deps, &decision, action, by).await {
+    // The timeline and the ticket say who decided before the workflow goes on, so
+    // the decision stands where it happened, before the steps it released. A
+    // failure to note is logged, not returned: the decision is taken, and the
+    // workflow must hear of it.
+    if let Err(e) = record_decision_once(deps, &decision, action, by).await {
         tracing::error!(error = e.name(), cause = %e.cause(), "decided, but the ticket or the timeline could not say so");
     }
+    send(deps, callbacks, &decision, &token).await?;
     Ok(decision)
 }
 
 /// What `POST` on a decision link does: [`verify_link`], then [`decide`] with the
-/// link's action, by `decided_by` (e.g. the signed-in user) or else the link's
-/// recipient, or else "an approver" / "a technician". Every refusal carries its
-/// HTTP status ([`DecideError::http_status`]).
+/// link's action, by the link's signed recipient (or "an approver" / "a
+/// technician" for a link that names nobody). A name the person typed on the page
+/// is only an annotation beside that: anyone holding the link can type anything.
+/// Every refusal carries its HTTP status ([`DecideError::http_status`]).
 pub async fn decide_by_link(
     deps: &Deps,
     callbacks: &dyn TaskCallbacks,
     decision_id: &str,
     query: &LinkQuery,
-    decided_by: Option<&str>,
+    typed_name: Option<&str>,
 ) -> Result<Decision, DecideError> {
     let link = verify_link(deps, decision_id, query).await?;
-    let by = decided_by
-        .map(str::to_owned)
-        .or(link.recipient)
-        .unwrap_or_else(|| {
-            match link.decision.kind {
-                DecisionKind::Approval => "an approver",
-                DecisionKind::LicensePurchase => "a technician",
-            }
-            .to_owned()
-        });
+    let by = decider(&link, typed_name);
     decide(deps, callbacks, decision_id, link.action, &by).await
+}
+
+/// Longest typed name kept as an annotation (characters).
+const MAX_TYPED_NAME: usize = 120;
+
+/// Who decides through `link`: its signed recipient, with what the person typed
+/// (control characters dropped, shortened) as an annotation.
+fn decider(link: &VerifiedLink, typed_name: Option<&str>) -> String {
+    let signed = link.recipient.clone().unwrap_or_else(|| {
+        match link.decision.kind {
+            DecisionKind::Approval => "an approver",
+            DecisionKind::LicensePurchase => "a technician",
+        }
+        .to_owned()
+    });
+    let typed: String = typed_name
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_TYPED_NAME)
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if typed.is_empty() || typed.eq_ignore_ascii_case(&signed) {
+        signed
+    } else {
+        format!("{signed} (who typed the name \"{typed}\")")
+    }
 }
 
 /// Resumes the workflow of a decided decision again (after [`DecideError::Resume`]).
@@ -752,10 +793,39 @@ pub async fn resume(
         _ => Action::Reject,
     };
     let by = decision.decided_by.clone().unwrap_or_default();
-    if let Err(e) = record_decision(deps, &decision, action, &by).await {
+    if let Err(e) = record_decision_once(deps, &decision, action, &by).await {
         tracing::error!(error = e.name(), cause = %e.cause(), "resumed, but the ticket or the timeline could not say so");
     }
     Ok(true)
+}
+
+fn recorded_key(decision: &Decision) -> String {
+    key(
+        &decision.record_id,
+        "decision",
+        &format!("{}/recorded", decision.id),
+    )
+}
+
+/// [`record_decision`] unless it was done already (a resume after a failed
+/// callback would otherwise write the timeline line twice; the ticket note is
+/// keyed and posts once anyway).
+async fn record_decision_once(
+    deps: &Deps,
+    decision: &Decision,
+    action: Action,
+    by: &str,
+) -> Result<(), StepError> {
+    let marker = recorded_key(decision);
+    if recall::<bool>(deps.store.as_ref(), &marker)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    record_decision(deps, decision, action, by).await?;
+    remember(deps.store.as_ref(), &marker, &true, deps.clock.now()).await?;
+    Ok(())
 }
 
 fn resumed_key(decision: &Decision) -> String {

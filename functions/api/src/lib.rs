@@ -19,7 +19,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use onboard_domain::Variables;
-use onboard_http::{ApiKeys, HttpState, OrganizationSummary, Runtime, RuntimeError};
+use onboard_http::{
+    ApiKeys, HostPolicy, HttpState, OrganizationSummary, Protection, Runtime, RuntimeError,
+};
 use onboard_lambda::ConfigError;
 use onboard_steps::decisions::{CallbackError, CallbackFailure};
 use onboard_steps::{Deps, TaskCallbacks};
@@ -36,6 +38,9 @@ pub const OFFBOARDING_STATE_MACHINE: &str = "ONBOARD_OFFBOARDING_STATE_MACHINE_A
 pub const API_AUTH: &str = "ONBOARD_API_AUTH";
 /// With `ApiKey`: the SHA-256 (64 hex digits) of each accepted key, comma-separated.
 pub const API_KEY_SHA256: &str = "ONBOARD_API_KEY_SHA256";
+/// With `JWT`: the scopes (`scp`) or app roles (`roles`) a token must carry one of
+/// to call `/api/*`, comma-separated. A token for the audience is not enough.
+pub const JWT_SCOPES: &str = "ONBOARD_JWT_SCOPES";
 
 /// The connector item that declares an organization (`crates/lambda/src/connections.rs`).
 const ORGANIZATION_ITEM: &str = "organization";
@@ -62,6 +67,8 @@ pub struct ApiConfig {
     pub auth: ApiAuth,
     /// [`API_KEY_SHA256`] (empty unless [`ApiAuth::ApiKey`]).
     pub keys: ApiKeys,
+    /// [`JWT_SCOPES`] (empty unless [`ApiAuth::Jwt`]).
+    pub jwt_scopes: Arc<Vec<String>>,
 }
 
 impl ApiConfig {
@@ -113,6 +120,21 @@ impl ApiConfig {
                 })?);
             }
         }
+        let mut jwt_scopes = Vec::new();
+        if auth == ApiAuth::Jwt {
+            jwt_scopes = required(JWT_SCOPES)?
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if jwt_scopes.is_empty() {
+                return Err(ConfigError::Invalid {
+                    variable: JWT_SCOPES,
+                    cause: "names no scope or role".to_owned(),
+                });
+            }
+        }
         Ok(ApiConfig {
             onboarding_machine: arn(ONBOARDING_STATE_MACHINE)?,
             offboarding_machine: arn(OFFBOARDING_STATE_MACHINE)?,
@@ -120,6 +142,7 @@ impl ApiConfig {
             keys: ApiKeys {
                 hashes: Arc::new(hashes),
             },
+            jwt_scopes: Arc::new(jwt_scopes),
         })
     }
 }
@@ -320,20 +343,93 @@ impl TaskCallbacks for SfnCallbacks {
     }
 }
 
+/// The scopes and app roles the API Gateway JWT authorizer passed on: the
+/// `scp` / `scope` claims (space-separated), the `roles` claim (which the
+/// authorizer flattens to text such as `[a b]`), and the event's `scopes`.
+fn token_grants(request: &axum::extract::Request) -> Vec<String> {
+    use lambda_http::RequestExt as _;
+    use lambda_http::request::RequestContext;
+    let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+        return Vec::new();
+    };
+    let Some(jwt) = context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()) else {
+        return Vec::new();
+    };
+    let mut grants: Vec<String> = jwt.scopes.clone().unwrap_or_default();
+    for claim in ["scp", "scope", "roles"] {
+        if let Some(text) = jwt.claims.get(claim) {
+            grants.extend(
+                text.trim_matches(|c| c == '[' || c == ']')
+                    .split(|c: char| c.is_whitespace() || c == ',')
+                    .map(|g| g.trim_matches('"'))
+                    .filter(|g| !g.is_empty())
+                    .map(str::to_owned),
+            );
+        }
+    }
+    grants
+}
+
+/// Middleware with [`ApiAuth::Jwt`]: `/api/*` needs a token carrying one of the
+/// configured scopes or roles (403 otherwise); API Gateway checked its signature,
+/// issuer and audience already. Decision links pass: their signature is their authority.
+async fn require_jwt_scope(
+    axum::extract::State(scopes): axum::extract::State<Arc<Vec<String>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let grants = token_grants(&request);
+    if grants.iter().any(|g| scopes.contains(g)) {
+        return next.run(request).await;
+    }
+    tracing::warn!(
+        path = request.uri().path(),
+        "a token without a configured scope or role was refused"
+    );
+    onboard_http::error::problem(
+        axum::http::StatusCode::FORBIDDEN,
+        "Forbidden",
+        json!({"detail": format!(
+            "the token carries none of the scopes or roles this API requires ({})",
+            scopes.join(", ")
+        )}),
+    )
+}
+
 /// The router this function serves: the API (keys checked here only with
-/// [`ApiAuth::ApiKey`]) and the decision links; no HTML forms.
+/// [`ApiAuth::ApiKey`], scopes and roles with [`ApiAuth::Jwt`]) and the
+/// decision links; no HTML forms.
 pub fn app(deps: Deps, runtime: Arc<dyn Runtime>, config: &ApiConfig) -> axum::Router {
     let keys = match config.auth {
         ApiAuth::ApiKey => config.keys.clone(),
         // API Gateway authorized the request before it reached us.
         ApiAuth::Iam | ApiAuth::Jwt => ApiKeys::default(),
     };
-    onboard_http::router(HttpState {
-        deps,
-        runtime,
-        keys,
-        pages: false,
-    })
+    let protection = Protection {
+        // API Gateway answers only the API's own and mapped domain names.
+        hosts: HostPolicy::Any,
+        public_origin: Some(deps.links.public_url().origin().ascii_serialization()),
+    };
+    let router = onboard_http::router(
+        HttpState {
+            deps,
+            runtime,
+            keys,
+            pages: false,
+            protection: Arc::new(protection),
+        },
+        axum::Router::new(),
+    );
+    match config.auth {
+        ApiAuth::Jwt => router.layer(axum::middleware::from_fn_with_state(
+            config.jwt_scopes.clone(),
+            require_jwt_scope,
+        )),
+        ApiAuth::Iam | ApiAuth::ApiKey => router,
+    }
 }
 
 /// Builds everything at cold start: the settings first (a missing one fails before
@@ -385,6 +481,28 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(config.keys.hashes.len(), 2);
+    }
+
+    #[test]
+    fn jwt_mode_needs_the_scopes() {
+        let base = [
+            (ONBOARDING_STATE_MACHINE, ARN),
+            (OFFBOARDING_STATE_MACHINE, ARN),
+            (API_AUTH, "JWT"),
+        ];
+        let err = ApiConfig::from_lookup(env(&base)).unwrap_err();
+        assert!(err.to_string().contains(JWT_SCOPES), "{err}");
+        let mut with = base.to_vec();
+        with.push((JWT_SCOPES, " , "));
+        let err = ApiConfig::from_lookup(env(&with)).unwrap_err();
+        assert!(err.to_string().contains(JWT_SCOPES), "{err}");
+        with.pop();
+        with.push((JWT_SCOPES, "Onboard.Submit, Onboard.Technician"));
+        let config = ApiConfig::from_lookup(env(&with)).unwrap();
+        assert_eq!(
+            config.jwt_scopes.as_slice(),
+            ["Onboard.Submit", "Onboard.Technician"]
+        );
     }
 
     #[test]

@@ -63,6 +63,13 @@ const PARKED: &str =
     r#"{"StartAt":"Park","States":{"Park":{"Type":"Wait","Seconds":86400,"End":true}}}"#;
 
 async fn env() -> Env {
+    env_with(ApiAuth::ApiKey).await
+}
+
+/// The scopes and roles the JWT tests' API requires.
+const JWT_SCOPES: [&str; 2] = ["Onboard.Submit", "Onboard.Technician"];
+
+async fn env_with(auth: ApiAuth) -> Env {
     let moto = moto_url();
     // moto's own Step Functions interpreter: unknown task tokens get AWS's real errors.
     let configured = reqwest::Client::new()
@@ -127,10 +134,11 @@ async fn env() -> Env {
     let api = ApiConfig {
         onboarding_machine: machines[0].clone(),
         offboarding_machine: machines[1].clone(),
-        auth: ApiAuth::ApiKey,
+        auth,
         keys: ApiKeys {
             hashes: Arc::new(vec![hash_api_key(KEY)]),
         },
+        jwt_scopes: Arc::new(JWT_SCOPES.iter().map(|s| (*s).to_owned()).collect()),
     };
     let runtime = Arc::new(SfnRuntime::new(sfn.clone(), &api, deps.store.clone()));
     Env {
@@ -321,6 +329,50 @@ async fn without_the_api_key_nothing_is_stored_or_started() {
     );
 }
 
+/// The event as API Gateway's JWT authorizer passes it on: the token's claims.
+fn with_claims(mut event: Value, claims: Value) -> Value {
+    event["headers"].as_object_mut().unwrap().insert(
+        "authorization".into(),
+        json!("Bearer eyJ.signature-checked-by-api-gateway"),
+    );
+    event["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+    event
+}
+
+#[tokio::test]
+async fn with_jwt_a_token_for_the_audience_without_a_configured_scope_or_role_is_refused() {
+    let env = env_with(ApiAuth::Jwt).await;
+    // A token of the issuer for the audience, but for another purpose.
+    let other_app = json!({"aud": "api://onboard", "scp": "User.Read openid"});
+    let (status, body) = call(&env, with_claims(event("api-submit.json"), other_app)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("Onboard.Submit"), "{body}");
+    assert!(executions(&env).await.is_empty());
+    let no_claims = with_claims(event("api-organizations.json"), json!({}));
+    assert_eq!(call(&env, no_claims).await.0, StatusCode::FORBIDDEN);
+    // Decision links stay public: their signature is their authority.
+    let (status, _) = call(&env, event("api-decision-get.json")).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a forged signature is refused"
+    );
+}
+
+#[tokio::test]
+async fn with_jwt_a_delegated_scope_or_an_app_role_may_submit() {
+    let env = env_with(ApiAuth::Jwt).await;
+    let delegated = json!({"aud": "api://onboard", "scp": "openid Onboard.Submit"});
+    let mut submit = with_claims(event("api-submit.json"), delegated);
+    submit["headers"]["idempotency-key"] = json!(unique("jwt"));
+    let (status, body) = call(&env, submit).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    // An app-only token carries app roles; API Gateway flattens the array to text.
+    let app_only = json!({"aud": "api://onboard", "roles": "[Onboard.Reader Onboard.Technician]"});
+    let (status, body) = call(&env, with_claims(event("api-organizations.json"), app_only)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 #[tokio::test]
 async fn organizations_come_from_the_store() {
     let env = env().await;
@@ -389,7 +441,11 @@ async fn a_decision_whose_task_no_longer_waits_is_answered_409_and_stays_decided
         .unwrap()
         .unwrap();
     assert_eq!(stored.state, DecisionState::Approved);
-    assert_eq!(stored.decided_by.as_deref(), Some("Megan Bowen"));
+    // The link names no recipient: a typed name is only noted beside who decided.
+    assert_eq!(
+        stored.decided_by.as_deref(),
+        Some("an approver (who typed the name \"Megan Bowen\")")
+    );
 
     // A second POST: already decided, by whom.
     let (status, page) = call(&env, aimed(event("api-decision-post.json"), &path, &query)).await;

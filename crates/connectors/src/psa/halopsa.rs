@@ -475,7 +475,8 @@ impl Psa for HaloPsa {
             json!({
                 "ticket_id": number,
                 "outcome": outcome,
-                "note": note.body(),
+                // Halo stores and shows notes as HTML: the text is escaped, its lines kept.
+                "note": html_note(&note.body()),
                 "hiddenfromuser": true,
                 "sendemail": false,
             }),
@@ -483,6 +484,15 @@ impl Psa for HaloPsa {
         .await?;
         Ok(NoteOutcome::Posted)
     }
+}
+
+/// Plain note text as the HTML Halo shows: `<`, `>` and `&` escaped, line breaks
+/// as `<br>`. The idempotency marker has none of those characters, so
+/// [`Note::is_in`] still finds it in the stored note.
+fn html_note(text: &str) -> String {
+    html_escape::encode_text(text)
+        .replace("\r\n", "\n")
+        .replace('\n', "<br>")
 }
 
 /// Passes a success through; turns an error answer into our error.
