@@ -48,4 +48,7 @@ pub mod outbox;
 pub mod pax8;
 pub mod pwpush;
 
+/// What `GET /sandbox/state` shows instead of a stored secret.
+pub(crate) const MASKED: &str = "********";
+
 pub use compose::{Sandbox, SandboxClock, SandboxError, SandboxOrganization, SandboxSeed};
