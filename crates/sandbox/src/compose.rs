@@ -34,10 +34,10 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::HOST;
-use axum::routing::get;
-use axum::{Json, Router};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::autotask::{AtCompany, AutotaskSeed, AutotaskSim};
@@ -563,10 +563,7 @@ impl Sandbox {
             .nest("/sandbox/pwpush", pwpush::router(self.pwpush.clone()))
             .nest("/sandbox/pax8", pax8::router(self.pax8.clone()))
             .nest("/sandbox/outbox", outbox::router(self.outbox.clone()))
-            .route(
-                "/sandbox/state",
-                get(state).with_state(self.clone()),
-            )
+            .route("/sandbox/state", get(state).with_state(self.clone()))
             .nest(
                 "/sandbox/faults",
                 faults::control_router(self.registry.clone()),

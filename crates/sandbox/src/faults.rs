@@ -82,9 +82,7 @@ impl FaultSettings {
             }
         }
         if self.throttle_rate + self.error_rate + self.lost_answer_rate > 1.0 {
-            return Err(
-                "throttle_rate + error_rate + lost_answer_rate must not exceed 1".into(),
-            );
+            return Err("throttle_rate + error_rate + lost_answer_rate must not exceed 1".into());
         }
         if !matches!(self.error_status, 500 | 502 | 503 | 504) {
             return Err(format!(
@@ -633,8 +631,15 @@ mod tests {
             }
         }
 
-        assert_eq!(writes.load(Ordering::SeqCst), 20, "every write was performed");
-        assert!(closed > 0 && timed_out > 0, "{closed} closed, {timed_out} 504");
+        assert_eq!(
+            writes.load(Ordering::SeqCst),
+            20,
+            "every write was performed"
+        );
+        assert!(
+            closed > 0 && timed_out > 0,
+            "{closed} closed, {timed_out} 504"
+        );
         assert_eq!(faults.lost_answers(), 20);
     }
 
@@ -651,7 +656,9 @@ mod tests {
         let url = format!("http://{addr}/sandbox/faults/hudu");
         let put = |body: serde_json::Value| client.put(&url).json(&body).send();
 
-        let ok = put(serde_json::json!({"lost_answer_rate": 0.2})).await.unwrap();
+        let ok = put(serde_json::json!({"lost_answer_rate": 0.2}))
+            .await
+            .unwrap();
         let ok_status = ok.status();
         let shown: serde_json::Value = ok.json().await.unwrap();
         let out_of_range = put(serde_json::json!({"lost_answer_rate": -0.1}))
@@ -663,9 +670,19 @@ mod tests {
         assert_eq!(shown["lost_answer_rate"], 0.2);
         assert_eq!(faults.settings().lost_answer_rate, 0.2);
         assert_eq!(out_of_range.status(), 400);
-        assert!(out_of_range.text().await.unwrap().contains("lost_answer_rate"));
+        assert!(
+            out_of_range
+                .text()
+                .await
+                .unwrap()
+                .contains("lost_answer_rate")
+        );
         assert_eq!(unknown.status(), 400);
         assert!(unknown.text().await.unwrap().contains("lost_answers"));
-        assert_eq!(faults.settings().lost_answer_rate, 0.2, "refused settings change nothing");
+        assert_eq!(
+            faults.settings().lost_answer_rate,
+            0.2,
+            "refused settings change nothing"
+        );
     }
 }

@@ -88,10 +88,14 @@ async fn spawn() -> App {
         )
         .await;
     app.pax8_token = app
-        .token(app.client.post(app.url("/sandbox/pax8/oauth/token")).json(&json!({
-            "client_id": "sandbox-pax8-client", "client_secret": "sandbox-pax8-secret",
-            "audience": "https://api.pax8.com", "grant_type": "client_credentials"
-        })))
+        .token(
+            app.client
+                .post(app.url("/sandbox/pax8/oauth/token"))
+                .json(&json!({
+                    "client_id": "sandbox-pax8-client", "client_secret": "sandbox-pax8-secret",
+                    "audience": "https://api.pax8.com", "grant_type": "client_credentials"
+                })),
+        )
         .await;
     app
 }
@@ -215,7 +219,11 @@ async fn every_simulator_performs_a_write_whose_answer_is_then_lost() {
             heard.push(app.write(service).await);
         }
 
-        assert_eq!(app.count(service), before + 4, "{service}: every write performed");
+        assert_eq!(
+            app.count(service),
+            before + 4,
+            "{service}: every write performed"
+        );
         assert!(
             heard
                 .iter()
@@ -290,12 +298,22 @@ async fn the_state_shows_a_created_user_and_a_ticket_with_its_note_but_no_passwo
         .unwrap();
     assert!(note.status().is_success(), "{}", note.text().await.unwrap());
 
-    let response = app.client.get(app.url("/sandbox/state")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/sandbox/state"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     let state: Value = serde_json::from_str(&text).unwrap();
 
-    let keys: Vec<&str> = state.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = state
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut expected = SERVICES.to_vec();
     expected.sort_unstable();
     assert_eq!(keys, expected);
@@ -321,7 +339,10 @@ async fn the_state_shows_a_created_user_and_a_ticket_with_its_note_but_no_passwo
         .iter()
         .find(|t| t["id"] == 900)
         .unwrap();
-    assert_eq!(ticket["notes"][0]["text"], "Account created for Lost Answer 1");
+    assert_eq!(
+        ticket["notes"][0]["text"],
+        "Account created for Lost Answer 1"
+    );
     for (service, list) in [
         ("autotask", "tickets"),
         ("halopsa", "tickets"),
@@ -337,7 +358,10 @@ async fn the_state_shows_a_created_user_and_a_ticket_with_its_note_but_no_passwo
     }
     assert!(state["pax8"]["subscriptions"].is_array());
     assert!(!text.contains(SECRET), "a password value is in the state");
-    assert_eq!(state["itglue"]["passwords"][0]["attributes"]["password"], "********");
+    assert_eq!(
+        state["itglue"]["passwords"][0]["attributes"]["password"],
+        "********"
+    );
     assert_eq!(state["hudu"]["asset_passwords"][0]["password"], "********");
     assert_eq!(state["pwpush"]["pushes"][0]["payload"], "********");
 }
