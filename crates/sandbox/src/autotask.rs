@@ -364,6 +364,27 @@ impl AutotaskSim {
         self.lock().requests.clone()
     }
 
+    /// Every ticket with Autotask's field names, each with its `notes` (the
+    /// `TicketNotes` child collection), for `GET /sandbox/state`.
+    pub fn state_json(&self) -> Value {
+        let state = self.lock();
+        let tickets: Vec<Value> = state
+            .tickets
+            .values()
+            .map(|t| {
+                let mut ticket = Value::Object(t.fields.clone());
+                ticket["notes"] = state
+                    .notes
+                    .iter()
+                    .filter(|n| n.ticket_id == t.id())
+                    .map(note_json)
+                    .collect();
+                ticket
+            })
+            .collect();
+        json!({ "tickets": tickets })
+    }
+
     /// The fault injector.
     pub fn faults(&self) -> &Faults {
         &self.faults

@@ -18,6 +18,7 @@
 //! | `/sandbox/pwpush/...` | Password Pusher |
 //! | `/sandbox/pax8/oauth/token`, `/sandbox/pax8/v1/...` | Pax8 |
 //! | `GET /sandbox/outbox` | mail and SMS "sent" |
+//! | `GET /sandbox/state` | every simulator's objects, secrets masked ([`Sandbox::state`]) |
 //! | `GET /sandbox/faults`, `GET\|PUT /sandbox/faults/{service}` | fault injection |
 //!
 //! Time: the simulators that keep time (Pax8 provisioning and tokens,
@@ -30,10 +31,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::HOST;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::autotask::{AtCompany, AutotaskSeed, AutotaskSim};
@@ -524,8 +528,30 @@ impl Sandbox {
         self.pax8.spawn_ticker(period)
     }
 
-    /// Every simulator at its CONTRACT.md path, plus `GET /sandbox/outbox` and
-    /// `/sandbox/faults`. Merge it into the server's router as it is.
+    /// Everything "in the tenant" right now, one key per simulator, each in
+    /// its vendor's field names: `graph` (users with their groups, licenses
+    /// and manager; groups with members; `subscribedSkus`), `connectwise`,
+    /// `autotask`, `halopsa` (`tickets`, each with its `notes`), `itglue`
+    /// (`passwords`), `hudu` (`asset_passwords`), `pwpush` (`pushes`), `pax8`
+    /// (`subscriptions`, `orders`). Stored secrets (vault passwords, push
+    /// payloads) are masked; a ticket note is shown as written. `base` is
+    /// where the sandbox is served (`http://127.0.0.1:3000`), for links.
+    pub fn state(&self, base: &str) -> serde_json::Value {
+        serde_json::json!({
+            "graph": self.graph.state().state_json(),
+            "connectwise": self.connectwise.state_json(),
+            "autotask": self.autotask.state_json(),
+            "halopsa": self.halopsa.state_json(),
+            "itglue": self.itglue.state_json(),
+            "hudu": self.hudu.state_json(),
+            "pwpush": self.pwpush.state_json(&format!("{base}/sandbox/pwpush")),
+            "pax8": self.pax8.state_json(),
+        })
+    }
+
+    /// Every simulator at its CONTRACT.md path, plus `GET /sandbox/outbox`,
+    /// `GET /sandbox/state` and `/sandbox/faults`. Merge it into the server's
+    /// router as it is.
     pub fn router(&self) -> Router {
         Router::new()
             .nest("/sandbox/graph", self.graph.router())
@@ -537,12 +563,22 @@ impl Sandbox {
             .nest("/sandbox/pwpush", pwpush::router(self.pwpush.clone()))
             .nest("/sandbox/pax8", pax8::router(self.pax8.clone()))
             .nest("/sandbox/outbox", outbox::router(self.outbox.clone()))
+            .route("/sandbox/state", get(state).with_state(self.clone()))
             .nest(
                 "/sandbox/faults",
                 faults::control_router(self.registry.clone()),
             )
             .layer(middleware::from_fn_with_state(self.clone(), run_due_first))
     }
+}
+
+/// `GET /sandbox/state`: [`Sandbox::state`], with links at the address asked.
+async fn state(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Json<serde_json::Value> {
+    let host = headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    Json(sandbox.state(&format!("http://{host}")))
 }
 
 /// Before a sandbox request is answered, whatever fell due is in place.

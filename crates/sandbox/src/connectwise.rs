@@ -380,6 +380,27 @@ impl ConnectWiseSim {
             .collect()
     }
 
+    /// Every ticket as `GET /service/tickets/{id}` answers it, each with its
+    /// `notes` as `GET .../notes` lists them, for `GET /sandbox/state`.
+    pub fn state_json(&self) -> Value {
+        let state = self.lock();
+        let tickets: Vec<Value> = state
+            .tickets
+            .values()
+            .map(|t| {
+                let mut ticket = ticket_json(t);
+                ticket["notes"] = state
+                    .notes
+                    .iter()
+                    .filter(|n| n.ticket_id == t.id)
+                    .map(note_json)
+                    .collect();
+                ticket
+            })
+            .collect();
+        json!({ "tickets": tickets })
+    }
+
     /// The path prefix everything is served under.
     pub fn base_path(&self) -> String {
         format!(

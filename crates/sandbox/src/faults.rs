@@ -6,6 +6,15 @@
 //! vendor's own error body (the simulator supplies it). The dice are a seeded
 //! generator, so a test run with the same seed sees the same faults.
 //!
+//! A lost answer is the one fault that comes *after* the simulator: at
+//! `lost_answer_rate`, a write (`POST`, `PUT`, `PATCH`, `DELETE`) is performed
+//! (the object exists afterwards), and then its answer never arrives: either
+//! the connection is closed without a response, or a gateway answers 504 —
+//! which of the two, the same seeded dice decide. This is the case where a
+//! client that resends a write blindly does it twice. Reads are never lost:
+//! a lost read is indistinguishable, for the client, from an injected server
+//! error before the read, which `error_rate` already gives.
+//!
 //! Rates are changed at run time with `PUT /sandbox/faults/{service}` (see
 //! [`control_router`]); `GET /sandbox/faults` lists every service's settings.
 
@@ -14,8 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -32,6 +42,9 @@ pub struct FaultSettings {
     pub throttle_rate: f64,
     /// Share of requests answered with [`FaultSettings::error_status`], in `[0, 1]`.
     pub error_rate: f64,
+    /// Share of writes (`POST`, `PUT`, `PATCH`, `DELETE`) that are performed
+    /// and then lose their answer (connection closed, or 504), in `[0, 1]`.
+    pub lost_answer_rate: f64,
     /// The server error injected (500, 502, 503 or 504).
     pub error_status: u16,
     /// The `Retry-After` sent with a 429, in seconds.
@@ -47,6 +60,7 @@ impl Default for FaultSettings {
         Self {
             throttle_rate: 0.0,
             error_rate: 0.0,
+            lost_answer_rate: 0.0,
             error_status: 503,
             retry_after_seconds: 1,
             latency_ms: 0,
@@ -61,13 +75,14 @@ impl FaultSettings {
         for (name, rate) in [
             ("throttle_rate", self.throttle_rate),
             ("error_rate", self.error_rate),
+            ("lost_answer_rate", self.lost_answer_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1, got {rate}"));
             }
         }
-        if self.throttle_rate + self.error_rate > 1.0 {
-            return Err("throttle_rate + error_rate must not exceed 1".into());
+        if self.throttle_rate + self.error_rate + self.lost_answer_rate > 1.0 {
+            return Err("throttle_rate + error_rate + lost_answer_rate must not exceed 1".into());
         }
         if !matches!(self.error_status, 500 | 502 | 503 | 504) {
             return Err(format!(
@@ -91,6 +106,26 @@ pub enum Fault {
     ServerError(StatusCode),
 }
 
+/// How the answer of a performed write is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostAnswer {
+    /// The connection is closed without a byte of the response.
+    Closed,
+    /// A gateway answers 504 Gateway Timeout (in the vendor's error body).
+    GatewayTimeout,
+}
+
+/// What the injector decided for one request, before it reaches the simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The simulator answers.
+    Serve,
+    /// The injector answers instead of the simulator.
+    Fault(Fault),
+    /// The simulator performs the request; its answer is then lost.
+    Lose(LostAnswer),
+}
+
 /// Builds a simulator's own error body for an injected fault.
 pub type FaultBody = Arc<dyn Fn(Fault) -> Response + Send + Sync>;
 
@@ -105,6 +140,7 @@ struct Inner {
     state: Mutex<(FaultSettings, StdRng)>,
     body: FaultBody,
     injected: AtomicU64,
+    lost: AtomicU64,
 }
 
 impl std::fmt::Debug for Faults {
@@ -130,6 +166,7 @@ impl Faults {
                 state: Mutex::new((settings, rng)),
                 body: Arc::new(body),
                 injected: AtomicU64::new(0),
+                lost: AtomicU64::new(0),
             }),
         }
     }
@@ -152,9 +189,14 @@ impl Faults {
         Ok(())
     }
 
-    /// How many faults were injected so far.
+    /// How many faults were injected so far (lost answers included).
     pub fn injected(&self) -> u64 {
         self.inner.injected.load(Ordering::Relaxed)
+    }
+
+    /// How many answers of performed writes were lost so far.
+    pub fn lost_answers(&self) -> u64 {
+        self.inner.lost.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (FaultSettings, StdRng)> {
@@ -165,25 +207,37 @@ impl Faults {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Rolls the dice for one request: the latency to add and the fault, if any.
-    pub fn roll(&self) -> (Duration, Option<Fault>) {
+    /// Rolls the dice for one request: the latency to add and what happens.
+    ///
+    /// One die splits `[0, 1)` into throttle, server error, lost answer and
+    /// serve, in that order, so settings without `lost_answer_rate` see the
+    /// same sequence as before it existed. Only writes can lose their answer;
+    /// a second die, rolled only then, picks how.
+    pub fn roll(&self, method: &Method) -> (Duration, Outcome) {
         let mut guard = self.lock();
         let (settings, rng) = &mut *guard;
         let latency = Duration::from_millis(settings.latency_ms);
         let dice: f64 = rng.random();
-        let fault = if dice < settings.throttle_rate {
-            Some(Fault::Throttle {
+        let errors = settings.throttle_rate + settings.error_rate;
+        let outcome = if dice < settings.throttle_rate {
+            Outcome::Fault(Fault::Throttle {
                 retry_after_seconds: settings.retry_after_seconds,
             })
-        } else if dice < settings.throttle_rate + settings.error_rate {
-            Some(Fault::ServerError(
+        } else if dice < errors {
+            Outcome::Fault(Fault::ServerError(
                 StatusCode::from_u16(settings.error_status)
                     .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
             ))
+        } else if dice < errors + settings.lost_answer_rate && is_write(method) {
+            Outcome::Lose(if rng.random_bool(0.5) {
+                LostAnswer::Closed
+            } else {
+                LostAnswer::GatewayTimeout
+            })
         } else {
-            None
+            Outcome::Serve
         };
-        (latency, fault)
+        (latency, outcome)
     }
 
     /// Wraps a simulator's router so every request passes the injector first.
@@ -207,19 +261,63 @@ impl Faults {
         }
         response
     }
+
+    /// The simulator's answer to a performed write, lost as `how`.
+    fn lose(&self, answered: Response, how: LostAnswer) -> Response {
+        self.inner.injected.fetch_add(1, Ordering::Relaxed);
+        self.inner.lost.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            service = self.service(),
+            status = answered.status().as_u16(),
+            ?how,
+            "performed the request, losing its answer"
+        );
+        drop(answered);
+        match how {
+            LostAnswer::GatewayTimeout => {
+                self.respond(Fault::ServerError(StatusCode::GATEWAY_TIMEOUT))
+            }
+            LostAnswer::Closed => {
+                // A body that fails before its first byte makes hyper drop the
+                // connection without writing the head it still buffers; the 504
+                // is there only so that no 2xx could ever be seen if it did not.
+                let broken = futures::stream::once(async {
+                    Err::<axum::body::Bytes, _>(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "sandbox: answer lost",
+                    ))
+                });
+                let mut response = Response::new(Body::from_stream(broken));
+                *response.status_mut() = StatusCode::GATEWAY_TIMEOUT;
+                response
+            }
+        }
+    }
+}
+
+/// Whether the method changes something: only these lose their answers.
+fn is_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
 }
 
 async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> Response {
-    let (latency, fault) = faults.roll();
+    let (latency, outcome) = faults.roll(request.method());
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    match fault {
-        Some(fault) => {
+    match outcome {
+        Outcome::Fault(fault) => {
             tracing::debug!(service = faults.service(), ?fault, "injected fault");
             faults.respond(fault)
         }
-        None => next.run(request).await,
+        Outcome::Serve => next.run(request).await,
+        Outcome::Lose(how) => {
+            let answered = next.run(request).await;
+            faults.lose(answered, how)
+        }
     }
 }
 
@@ -272,19 +370,28 @@ async fn show(State(registry): State<Arc<FaultRegistry>>, Path(service): Path<St
 async fn update(
     State(registry): State<Arc<FaultRegistry>>,
     Path(service): Path<String>,
-    Json(settings): Json<FaultSettings>,
+    body: axum::body::Bytes,
 ) -> Response {
     let Some(faults) = registry.get(&service) else {
         return unknown_service(&service);
     };
+    // Parsed here rather than by `Json`, so an unknown key is a 400 that names it.
+    let settings = match serde_json::from_slice::<FaultSettings>(&body) {
+        Ok(settings) => settings,
+        Err(e) => return bad_settings(e.to_string()),
+    };
     match faults.set(settings) {
         Ok(()) => Json(faults.settings()).into_response(),
-        Err(message) => (
-            StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({ "error": message })),
-        )
-            .into_response(),
+        Err(message) => bad_settings(message),
     }
+}
+
+fn bad_settings(message: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({ "error": message })),
+    )
+        .into_response()
 }
 
 fn unknown_service(service: &str) -> Response {
@@ -318,14 +425,89 @@ mod tests {
         let settings = FaultSettings {
             throttle_rate: 0.3,
             error_rate: 0.2,
+            lost_answer_rate: 0.2,
             seed: 42,
             ..FaultSettings::default()
         };
         let a = plain("a", settings.clone());
         let b = plain("b", settings);
-        let rolls_a: Vec<_> = (0..200).map(|_| a.roll().1).collect();
-        let rolls_b: Vec<_> = (0..200).map(|_| b.roll().1).collect();
+        let rolls_a: Vec<_> = (0..200).map(|_| a.roll(&Method::POST).1).collect();
+        let rolls_b: Vec<_> = (0..200).map(|_| b.roll(&Method::POST).1).collect();
         assert_eq!(rolls_a, rolls_b);
+    }
+
+    #[test]
+    fn a_lost_answer_rate_outside_zero_to_one_or_over_the_total_is_refused_by_name() {
+        let too_high = FaultSettings {
+            lost_answer_rate: 1.5,
+            ..FaultSettings::default()
+        };
+        let over_total = FaultSettings {
+            error_rate: 0.5,
+            lost_answer_rate: 0.6,
+            ..FaultSettings::default()
+        };
+
+        let too_high = too_high.validate().unwrap_err();
+        let over_total = over_total.validate().unwrap_err();
+
+        assert!(too_high.contains("lost_answer_rate"), "{too_high}");
+        assert!(over_total.contains("lost_answer_rate"), "{over_total}");
+    }
+
+    #[test]
+    fn only_writes_lose_their_answers_and_both_ways_of_losing_occur() {
+        let faults = plain(
+            "graph",
+            FaultSettings {
+                lost_answer_rate: 1.0,
+                seed: 3,
+                ..FaultSettings::default()
+            },
+        );
+
+        let reads: Vec<_> = (0..50).map(|_| faults.roll(&Method::GET).1).collect();
+        let writes: Vec<_> = [Method::POST, Method::PUT, Method::PATCH, Method::DELETE]
+            .iter()
+            .cycle()
+            .take(200)
+            .map(|m| faults.roll(m).1)
+            .collect();
+
+        assert!(reads.iter().all(|o| *o == Outcome::Serve));
+        assert!(writes.iter().all(|o| matches!(o, Outcome::Lose(_))));
+        assert!(writes.contains(&Outcome::Lose(LostAnswer::Closed)));
+        assert!(writes.contains(&Outcome::Lose(LostAnswer::GatewayTimeout)));
+    }
+
+    #[test]
+    fn without_lost_answers_the_sequence_is_the_one_before_they_existed() {
+        let settings = FaultSettings {
+            throttle_rate: 0.3,
+            error_rate: 0.2,
+            seed: 9,
+            ..FaultSettings::default()
+        };
+        let faults = plain("a", settings.clone());
+        let mut rng = StdRng::seed_from_u64(settings.seed);
+
+        let rolled: Vec<_> = (0..100).map(|_| faults.roll(&Method::POST).1).collect();
+        let expected: Vec<_> = (0..100)
+            .map(|_| {
+                let dice: f64 = rng.random();
+                if dice < 0.3 {
+                    Outcome::Fault(Fault::Throttle {
+                        retry_after_seconds: 1,
+                    })
+                } else if dice < 0.5 {
+                    Outcome::Fault(Fault::ServerError(StatusCode::SERVICE_UNAVAILABLE))
+                } else {
+                    Outcome::Serve
+                }
+            })
+            .collect();
+
+        assert_eq!(rolled, expected);
     }
 
     #[test]
@@ -339,7 +521,12 @@ mod tests {
             },
         );
         let throttled = (0..10_000)
-            .filter(|_| matches!(faults.roll().1, Some(Fault::Throttle { .. })))
+            .filter(|_| {
+                matches!(
+                    faults.roll(&Method::GET).1,
+                    Outcome::Fault(Fault::Throttle { .. })
+                )
+            })
             .count();
         assert!((2_700..=3_300).contains(&throttled), "{throttled}");
     }
@@ -404,5 +591,98 @@ mod tests {
         assert_eq!(bad.status(), 400);
         assert!(bad.text().await.unwrap().contains("error_rate"));
         assert_eq!(unknown.status(), 404);
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_comes_after_the_write_as_a_closed_connection_or_a_504() {
+        let faults = plain(
+            "connectwise",
+            FaultSettings {
+                lost_answer_rate: 1.0,
+                seed: 11,
+                ..FaultSettings::default()
+            },
+        );
+        let writes = Arc::new(AtomicU64::new(0));
+        let counter = writes.clone();
+        let handler = move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                (StatusCode::CREATED, "created")
+            }
+        };
+        let app = faults.layer(Router::new().route("/x", axum::routing::post(handler)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = reqwest::Client::new();
+
+        let mut closed = 0;
+        let mut timed_out = 0;
+        for _ in 0..20 {
+            match client.post(format!("http://{addr}/x")).send().await {
+                Err(_) => closed += 1,
+                Ok(response) => {
+                    assert_eq!(response.status(), 504);
+                    assert_eq!(response.text().await.unwrap(), "fault");
+                    timed_out += 1;
+                }
+            }
+        }
+
+        assert_eq!(
+            writes.load(Ordering::SeqCst),
+            20,
+            "every write was performed"
+        );
+        assert!(
+            closed > 0 && timed_out > 0,
+            "{closed} closed, {timed_out} 504"
+        );
+        assert_eq!(faults.lost_answers(), 20);
+    }
+
+    #[tokio::test]
+    async fn the_control_endpoint_takes_a_lost_answer_rate_and_names_a_bad_or_unknown_key() {
+        let faults = plain("hudu", FaultSettings::default());
+        let mut registry = FaultRegistry::default();
+        registry.register(faults.clone());
+        let app = Router::new().nest("/sandbox/faults", control_router(registry));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = reqwest::Client::new();
+        let url = format!("http://{addr}/sandbox/faults/hudu");
+        let put = |body: serde_json::Value| client.put(&url).json(&body).send();
+
+        let ok = put(serde_json::json!({"lost_answer_rate": 0.2}))
+            .await
+            .unwrap();
+        let ok_status = ok.status();
+        let shown: serde_json::Value = ok.json().await.unwrap();
+        let out_of_range = put(serde_json::json!({"lost_answer_rate": -0.1}))
+            .await
+            .unwrap();
+        let unknown = put(serde_json::json!({"lost_answers": 0.2})).await.unwrap();
+
+        assert_eq!(ok_status, 200);
+        assert_eq!(shown["lost_answer_rate"], 0.2);
+        assert_eq!(faults.settings().lost_answer_rate, 0.2);
+        assert_eq!(out_of_range.status(), 400);
+        assert!(
+            out_of_range
+                .text()
+                .await
+                .unwrap()
+                .contains("lost_answer_rate")
+        );
+        assert_eq!(unknown.status(), 400);
+        assert!(unknown.text().await.unwrap().contains("lost_answers"));
+        assert_eq!(
+            faults.settings().lost_answer_rate,
+            0.2,
+            "refused settings change nothing"
+        );
     }
 }

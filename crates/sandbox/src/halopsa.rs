@@ -260,6 +260,27 @@ impl HaloSim {
         self.lock().requests.clone()
     }
 
+    /// Every ticket with Halo's field names, each with its actions under
+    /// `notes` (as `GET /api/Actions?ticket_id=` lists them), for `GET /sandbox/state`.
+    pub fn state_json(&self) -> Value {
+        let state = self.lock();
+        let tickets: Vec<Value> = state
+            .tickets
+            .iter()
+            .map(|(id, t)| {
+                let mut ticket = Value::Object(t.fields.clone());
+                ticket["notes"] = state
+                    .actions
+                    .iter()
+                    .filter(|a| a.ticket_id == *id)
+                    .map(action_json)
+                    .collect();
+                ticket
+            })
+            .collect();
+        json!({ "tickets": tickets })
+    }
+
     /// The fault injector.
     pub fn faults(&self) -> &Faults {
         &self.faults

@@ -140,6 +140,22 @@ impl Hudu {
         self.lock().passwords.values().cloned().collect()
     }
 
+    /// The companies and every asset password as Hudu returns them, for
+    /// `GET /sandbox/state`: the `password` field is masked, never shown.
+    pub fn state_json(&self) -> Value {
+        let inner = self.lock();
+        let passwords: Vec<Value> = inner
+            .passwords
+            .values()
+            .map(|p| {
+                let mut record = json!(p);
+                record["password"] = json!(crate::MASKED);
+                record
+            })
+            .collect();
+        json!({ "companies": inner.companies, "asset_passwords": passwords })
+    }
+
     /// How many asset passwords were created or updated through the API.
     pub fn writes(&self) -> u64 {
         self.lock().writes

@@ -139,6 +139,27 @@ impl ItGlue {
         self.lock().passwords.values().cloned().collect()
     }
 
+    /// The organizations and every password as IT Glue's JSON:API resources,
+    /// for `GET /sandbox/state`: the `password` attribute is masked, never shown.
+    pub fn state_json(&self) -> Value {
+        let inner = self.lock();
+        let passwords: Vec<Value> = inner
+            .passwords
+            .values()
+            .map(|p| {
+                let mut resource = password_resource(p, &inner.organizations, false);
+                resource["attributes"]["password"] = json!(crate::MASKED);
+                resource
+            })
+            .collect();
+        let organizations: Vec<Value> = inner
+            .organizations
+            .iter()
+            .map(organization_resource)
+            .collect();
+        json!({ "organizations": organizations, "passwords": passwords })
+    }
+
     /// How many passwords were created or updated through the API.
     pub fn writes(&self) -> u64 {
         self.lock().writes

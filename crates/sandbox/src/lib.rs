@@ -1,8 +1,9 @@
 //! Local simulators of the external APIs Onboard talks to.
 //!
 //! - [`faults`]: fault injection shared by every simulator (throttling with
-//!   `Retry-After`, server errors, latency), set from configuration or at run
-//!   time through `/sandbox/faults/{service}`.
+//!   `Retry-After`, server errors, latency, and writes performed whose answer
+//!   is then lost), set from configuration or at run time through
+//!   `/sandbox/faults/{service}`.
 //! - [`connectwise`], [`autotask`], [`halopsa`]: the PSA simulators, under
 //!   `/sandbox/connectwise/`, `/sandbox/autotask/` and `/sandbox/halopsa/`.
 //! - [`graph`]: Microsoft Graph (users, licenses, groups) and its token
@@ -46,5 +47,8 @@ pub mod itglue;
 pub mod outbox;
 pub mod pax8;
 pub mod pwpush;
+
+/// What `GET /sandbox/state` shows instead of a stored secret.
+pub(crate) const MASKED: &str = "********";
 
 pub use compose::{Sandbox, SandboxClock, SandboxError, SandboxOrganization, SandboxSeed};

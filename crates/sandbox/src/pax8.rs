@@ -334,6 +334,36 @@ impl Pax8 {
         self.lock().orders.clone()
     }
 
+    /// Companies, subscriptions and accepted orders in Pax8's field names, for
+    /// `GET /sandbox/state`.
+    pub fn state_json(&self) -> Value {
+        let inner = self.lock();
+        let orders: Vec<Value> = inner
+            .orders
+            .iter()
+            .map(|o| {
+                let lines: Vec<Value> = o
+                    .lines
+                    .iter()
+                    .map(|(product_id, number, quantity, subscription_id)| {
+                        json!({
+                            "productId": product_id,
+                            "lineItemNumber": number,
+                            "quantity": quantity,
+                            "subscriptionId": subscription_id,
+                        })
+                    })
+                    .collect();
+                json!({"id": o.id, "companyId": o.company_id, "lineItems": lines})
+            })
+            .collect();
+        json!({
+            "companies": inner.companies.iter().map(company_json).collect::<Vec<_>>(),
+            "subscriptions": inner.subscriptions.values().map(subscription_json).collect::<Vec<_>>(),
+            "orders": orders,
+        })
+    }
+
     /// Companies, with their generated ids.
     pub fn companies(&self) -> Vec<Pax8Company> {
         self.lock().companies.clone()

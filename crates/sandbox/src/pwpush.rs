@@ -163,6 +163,24 @@ impl PwPush {
         self.lock().pushes.values().cloned().collect()
     }
 
+    /// Every push as its owner's `GET /p/{token}.json` preview shows it, oldest
+    /// first, with links under `base` (where the simulator is served), for
+    /// `GET /sandbox/state`: the `payload` is masked, never shown.
+    pub fn state_json(&self, base: &str) -> Value {
+        let inner = self.lock();
+        let mut pushes: Vec<&Push> = inner.pushes.values().collect();
+        pushes.sort_by(|a, b| (a.created_at, &a.url_token).cmp(&(b.created_at, &b.url_token)));
+        let pushes: Vec<Value> = pushes
+            .into_iter()
+            .map(|p| {
+                let mut push = push_json(&inner, p, base, false);
+                push["payload"] = json!(crate::MASKED);
+                push
+            })
+            .collect();
+        json!({ "pushes": pushes })
+    }
+
     /// How many pushes were created.
     pub fn created(&self) -> u64 {
         self.lock().created

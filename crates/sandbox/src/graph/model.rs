@@ -1075,6 +1075,44 @@ impl Tenant {
         map
     }
 
+    /// A user as `GET /sandbox/state` shows it: the user resource with every
+    /// property, plus Graph's own relationships inline (`manager`, `memberOf`,
+    /// `licenseDetails`, `authentication/methods` with no pass in it).
+    fn user_state(&self, user: usize) -> Value {
+        let u = &self.users[user];
+        let mut map = self.user_json(user);
+        let manager = u
+            .manager
+            .as_deref()
+            .and_then(|id| self.user_index(id))
+            .map(|m| json!({"id": self.users[m].id, "userPrincipalName": self.users[m].upn}));
+        map.insert("manager".into(), json!(manager));
+        map.insert(
+            "memberOf".into(),
+            self.groups
+                .iter()
+                .filter(|g| g.members.contains(&u.id))
+                .map(|g| json!({"id": g.id, "displayName": g.display_name}))
+                .collect(),
+        );
+        let mut details: Vec<Value> = Vec::new();
+        for license in u.licenses.iter().filter(|l| l.active) {
+            let Some(sku) = self.sku_index(&license.sku_id) else {
+                continue;
+            };
+            let sku = &self.skus[sku];
+            if !details.iter().any(|d| d["skuId"] == sku.sku_id) {
+                details.push(json!({"skuId": sku.sku_id, "skuPartNumber": sku.part_number}));
+            }
+        }
+        map.insert("licenseDetails".into(), Value::Array(details));
+        map.insert(
+            "authenticationMethods".into(),
+            Value::Array(self.authentication_methods(user)),
+        );
+        Value::Object(map)
+    }
+
     pub(crate) fn sku_json(&self, sku: usize) -> Value {
         let s = &self.skus[sku];
         json!({
@@ -1721,6 +1759,48 @@ impl GraphState {
     /// `expires_in` of tokens issued from now on.
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         self.lock().token_lifetime_seconds = lifetime.as_secs();
+    }
+
+    /// Every tenant's objects in Graph's field names, for `GET /sandbox/state`:
+    /// `tenants` (`id`, `displayName`, `domains`), then `users`, `groups` and
+    /// `subscribedSkus` of all tenants, tenant by tenant (a SKU's `accountId`
+    /// and a user's UPN domain say which tenant). Users carry their manager,
+    /// groups, licenses and authentication methods; no password or pass.
+    pub fn state_json(&self) -> Value {
+        let world = self.lock();
+        let mut tenants = Vec::new();
+        let mut users = Vec::new();
+        let mut groups = Vec::new();
+        let mut skus = Vec::new();
+        for tenant in &world.tenants {
+            tenants.push(json!({
+                "id": tenant.id,
+                "displayName": tenant.display_name,
+                "domains": tenant.domains,
+            }));
+            users.extend((0..tenant.users.len()).map(|u| tenant.user_state(u)));
+            groups.extend(tenant.groups.iter().map(|g| {
+                let mut map = g.json();
+                let members: Vec<Value> = g
+                    .members
+                    .iter()
+                    .filter_map(|id| tenant.user_index(id))
+                    .map(|u| {
+                        let u = &tenant.users[u];
+                        json!({"id": u.id, "userPrincipalName": u.upn})
+                    })
+                    .collect();
+                map.insert("members".into(), Value::Array(members));
+                Value::Object(map)
+            }));
+            skus.extend((0..tenant.skus.len()).map(|s| tenant.sku_json(s)));
+        }
+        json!({
+            "tenants": tenants,
+            "users": users,
+            "groups": groups,
+            "subscribedSkus": skus,
+        })
     }
 }
 
