@@ -502,6 +502,82 @@ async fn with_twenty_percent_faults_every_onboarding_completes_exactly_once() {
 }
 
 #[tokio::test]
+async fn with_lost_answers_every_onboarding_completes_exactly_once() {
+    // Issue 15: the simulators perform writes and lose their answers; no blind
+    // resend may make a second user, ticket or note.
+    let app = spawn_app().await;
+    for service in ["graph", "connectwise", "pax8", "itglue", "hudu", "pwpush"] {
+        app.faults(
+            service,
+            json!({"lost_answer_rate": 0.2, "throttle_rate": 0.05, "retry_after_seconds": 0, "seed": 11}),
+        )
+        .await;
+    }
+    let names = ["Una", "Duo", "Tria", "Quad", "Quin", "Sexa", "Sept", "Octa"];
+    let mut ids = Vec::new();
+    for n in names {
+        ids.push(
+            app.onboard(
+                json!({"organization": "contoso", "first_name": n, "last_name": "Lost",
+                               "licenses": ["EXCHANGESTANDARD"], "groups": ["All Staff"]}),
+            )
+            .await,
+        );
+    }
+    for _ in 0..60 {
+        let mut open = 0;
+        for id in &ids {
+            if app.status(id).await != "completed" {
+                open += 1;
+            }
+        }
+        if open == 0 {
+            break;
+        }
+        app.advance(120).await;
+    }
+    for id in &ids {
+        assert_eq!(
+            app.status(id).await,
+            "completed",
+            "{}",
+            app.onboarding(id).await
+        );
+    }
+    let state = app.get_json("/sandbox/state").await;
+    assert!(
+        state["graph"]["users"].as_array().unwrap().len() > names.len(),
+        "the state lists the tenant"
+    );
+    for n in names {
+        let mine = state["graph"]["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["displayName"] == format!("{n} Lost"))
+            .count();
+        assert_eq!(mine, 1, "{n}: users");
+    }
+    let tickets = state["connectwise"]["tickets"].as_array().unwrap();
+    assert_eq!(
+        tickets.len(),
+        ids.len() + 1,
+        "one ticket each, and the seeded one"
+    );
+    for ticket in tickets {
+        let mut seen = std::collections::HashSet::new();
+        for note in ticket["notes"].as_array().unwrap() {
+            let text = note["text"].as_str().unwrap_or_default().to_owned();
+            assert!(
+                seen.insert(text.clone()),
+                "duplicate note on {}: {text}",
+                ticket["id"]
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn killed_with_minus_nine_amid_fifty_onboardings_each_finishes_exactly_once() {
     let sandbox = spawn_app().await;
     let mut app = crate::helpers::spawn_app_against(&sandbox, "").await;

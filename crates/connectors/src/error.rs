@@ -193,6 +193,18 @@ impl Error {
         }
     }
 
+    /// Whether a write that failed so may still have been applied: the request
+    /// went out and its answer was lost (no answer in time, the connection
+    /// dropped, a gateway's 500/502/504). The caller must look for what the write
+    /// did before it sends it again ([`crate::http::HttpClient::send_write`]).
+    pub fn may_have_applied(&self) -> bool {
+        match self {
+            Error::Timeout { .. } | Error::Transport { .. } => true,
+            Error::Unavailable { status, .. } => matches!(status, 500 | 502 | 504),
+            _ => false,
+        }
+    }
+
     /// Whether trying the same call later may succeed: the workflow retries these.
     pub fn is_transient(&self) -> bool {
         matches!(

@@ -156,6 +156,42 @@ impl HttpClient {
         request: RequestBuilder,
         classify: impl Fn(StatusCode) -> Verdict,
     ) -> Result<Response, Error> {
+        self.send_inner(request, classify, Resend::Always).await
+    }
+
+    /// Sends a write that is not idempotent (a create, an order, a note): it is
+    /// sent again only when it certainly was not applied — a 429 or 503 (the
+    /// service refused it unprocessed) or a connection that never opened. When
+    /// the request went out and its answer was lost (a timeout, a dropped
+    /// connection, a 500/502/504) it is not sent again: the caller gets
+    /// [`Error::may_have_applied`] and must first look for what the write did.
+    pub async fn send_write(&self, request: RequestBuilder) -> Result<Response, Error> {
+        self.send_write_with(request, &[500, 502, 504]).await
+    }
+
+    /// [`Self::send_write`] for a service whose answers of some of those statuses
+    /// are real answers: `unknown_outcome` lists the statuses after which nobody
+    /// knows whether the write was applied (Autotask answers validation errors
+    /// with 500, so for it only 502 and 504 are unknown).
+    pub async fn send_write_with(
+        &self,
+        request: RequestBuilder,
+        unknown_outcome: &[u16],
+    ) -> Result<Response, Error> {
+        self.send_inner(
+            request,
+            refused_unprocessed,
+            Resend::OnlyUnsent(unknown_outcome),
+        )
+        .await
+    }
+
+    async fn send_inner(
+        &self,
+        request: RequestBuilder,
+        classify: impl Fn(StatusCode) -> Verdict,
+        resend: Resend<'_>,
+    ) -> Result<Response, Error> {
         let service = self.service;
         let mut attempt = 0u32;
         loop {
@@ -168,6 +204,17 @@ impl HttpClient {
             match this_try.send().await {
                 Ok(response) => {
                     let status = response.status();
+                    if let Resend::OnlyUnsent(unknown) = resend
+                        && unknown.contains(&status.as_u16())
+                    {
+                        // A gateway's error after the request went out: applied or not,
+                        // nobody knows ([`Error::may_have_applied`]).
+                        return Err(Error::Unavailable {
+                            service,
+                            status: status.as_u16(),
+                            attempts: attempt,
+                        });
+                    }
                     if classify(status) == Verdict::Done {
                         return Ok(response);
                     }
@@ -209,7 +256,12 @@ impl HttpClient {
                 }
                 Err(source) => {
                     let timed_out = source.is_timeout();
-                    if last || !(timed_out || source.is_connect() || source.is_request()) {
+                    let unsent = source.is_connect() && !timed_out;
+                    let worth_resending = match resend {
+                        Resend::Always => timed_out || source.is_connect() || source.is_request(),
+                        Resend::OnlyUnsent(_) => unsent,
+                    };
+                    if last || !worth_resending {
                         return Err(if timed_out {
                             Error::Timeout {
                                 service,
@@ -227,6 +279,76 @@ impl HttpClient {
                 }
             }
         }
+    }
+}
+
+/// How many times [`create_once`] writes before it gives up on lost answers.
+const CREATE_ATTEMPTS: u32 = 3;
+
+/// Makes something exist once through a service that has no idempotency key:
+/// `find` looks for it (by the key or marker the caller writes into it), and
+/// only when nothing is found does `create` write it, with
+/// [`HttpClient::send_write`]. When the write's answer is lost it is looked for
+/// again before it is written again, so a lost answer never makes a second
+/// ticket, note, order or entry. Answers what `find` found or `create` made.
+pub async fn create_once<T, Find, Found, Create, Made>(
+    service: &'static str,
+    what: &str,
+    find: Find,
+    create: Create,
+) -> Result<T, Error>
+where
+    Find: Fn() -> Found,
+    Found: std::future::Future<Output = Result<Option<T>, Error>>,
+    Create: Fn() -> Made,
+    Made: std::future::Future<Output = Result<T, Error>>,
+{
+    let mut lost = None;
+    for attempt in 1..=CREATE_ATTEMPTS {
+        if let Some(found) = find().await? {
+            if attempt > 1 {
+                tracing::info!(
+                    service,
+                    what,
+                    "the write whose answer was lost had been applied"
+                );
+            }
+            return Ok(found);
+        }
+        match create().await {
+            Ok(made) => return Ok(made),
+            Err(e) if e.may_have_applied() => {
+                tracing::info!(service, what, attempt, error = %e, "the answer to a write was lost; looking for what it did");
+                lost = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    match find().await? {
+        Some(found) => Ok(found),
+        None => Err(lost.unwrap_or(Error::Protocol {
+            service,
+            detail: format!("{what} could not be written"),
+        })),
+    }
+}
+
+/// When a request that got no answer may be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend<'a> {
+    /// Reads and idempotent writes: sending twice does no harm.
+    Always,
+    /// Non-idempotent writes: only when the connection never opened; after these
+    /// statuses the outcome is unknown.
+    OnlyUnsent(&'a [u16]),
+}
+
+/// What a non-idempotent write may be sent again after: 429 and 503, which the
+/// services document as refusals of a request they did not process.
+pub fn refused_unprocessed(status: StatusCode) -> Verdict {
+    match status.as_u16() {
+        429 | 503 => Verdict::Retry,
+        _ => Verdict::Done,
     }
 }
 

@@ -17,7 +17,6 @@ use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::http::Verdict;
 
 mod hudu;
 mod itglue;
@@ -87,16 +86,6 @@ pub(crate) fn notes_with_marker(notes: Option<&str>, onboarding_id: &str) -> Str
     match notes {
         Some(notes) if !notes.is_empty() => format!("{notes}\n\n{}", marker(onboarding_id)),
         _ => marker(onboarding_id),
-    }
-}
-
-/// Retries only what the vendor certainly did not process: a create that
-/// failed with 5xx may have been applied, so it is re-checked, not re-sent.
-pub(crate) fn only_throttling(status: StatusCode) -> Verdict {
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        Verdict::Retry
-    } else {
-        Verdict::Done
     }
 }
 

@@ -212,6 +212,7 @@ fn new_user(upn: &str) -> NewUser {
             department: Some("Finance".into()),
             ..Profile::default()
         },
+        extension_attributes: Default::default(),
     }
 }
 
@@ -2312,4 +2313,58 @@ async fn the_shared_faults_endpoint_throttles_graph_at_run_time() {
         "{err:?}"
     );
     assert_eq!(sleeper.waits(), vec![Duration::from_secs(3); 7]);
+}
+
+#[tokio::test]
+async fn a_user_carries_the_extension_attribute_it_was_created_with() {
+    let graph = spawn_example().await;
+    let mut new = new_user("marked@contoso.com");
+    new.extension_attributes
+        .insert("extensionAttribute15".into(), "onboard:ob-7".into());
+
+    graph.client.create_user(&tenant(), &new).await.unwrap();
+    let read = graph
+        .client
+        .user(&tenant(), "marked@contoso.com")
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(
+        read.extension_attribute("extensionAttribute15"),
+        Some("onboard:ob-7")
+    );
+    assert_eq!(read.extension_attribute("extensionAttribute14"), None);
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_is_sent_once_and_says_it_may_have_applied() {
+    let graph = spawn_example().await;
+    graph.client.subscribed_skus(&tenant()).await.unwrap(); // the token, before the faults
+    graph
+        .sim
+        .faults()
+        .set(FaultSettings {
+            lost_answer_rate: 1.0,
+            ..FaultSettings::default()
+        })
+        .unwrap();
+
+    let err = graph
+        .client
+        .create_user(&tenant(), &new_user("lost@contoso.com"))
+        .await
+        .unwrap_err();
+
+    assert!(err.may_have_applied(), "{err:?}");
+    assert!(
+        graph.sleeper.waits().is_empty(),
+        "the create was sent again: {:?}",
+        graph.sleeper.waits()
+    );
+    assert!(
+        graph.state().user(TENANT, "lost@contoso.com").is_some(),
+        "it was applied"
+    );
+    assert_eq!(graph.sim.faults().lost_answers(), 1);
 }

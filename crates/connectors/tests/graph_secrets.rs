@@ -81,6 +81,7 @@ async fn no_secret_appears_in_any_log_line() {
                 password_policies: None,
                 usage_location: Some("US".into()),
                 profile: Profile::default(),
+                extension_attributes: Default::default(),
             },
         )
         .await

@@ -12,7 +12,7 @@ use onboard_connectors::Error;
 use onboard_connectors::psa::autotask::{Autotask, AutotaskConfig, AutotaskNoteLabels};
 use onboard_connectors::psa::{NoteOutcome, Psa, TicketId};
 use onboard_sandbox::autotask::{self, AtSeedTicket, AutotaskSeed, AutotaskSim};
-use psa_support::{RecordingSleeper, always, http, new_ticket, note, serve};
+use psa_support::{RecordingSleeper, always, http, losing_answers, new_ticket, note, serve};
 
 const QUEUE: &str = "Service Desk";
 
@@ -436,4 +436,32 @@ async fn a_503_on_a_write_is_retried_and_the_write_lands_once() {
 
     assert_eq!(sleeper.waits().len(), 1);
     assert_eq!(tenant.sim.ticket(501).unwrap().number("status"), Some(8));
+}
+
+#[tokio::test]
+async fn a_ticket_and_a_note_whose_answers_are_lost_exist_once() {
+    let tenant = tenant(AutotaskSeed::default()).await;
+    let at = client(&tenant, RecordingSleeper::new());
+    at.create_ticket(&new_ticket("warm-up", "174", QUEUE, "New", "Medium"))
+        .await
+        .unwrap(); // the zone and the picklists, before the faults
+    tenant.sim.faults().set(losing_answers()).unwrap();
+
+    let ticket = at
+        .create_ticket(&new_ticket("onb-1", "174", QUEUE, "New", "Medium"))
+        .await
+        .unwrap();
+    let outcome = at
+        .add_internal_note(&ticket.id, &note("create_user", "User created."))
+        .await
+        .unwrap();
+
+    assert_eq!(tenant.sim.tickets().len(), 2, "warm-up and one more");
+    assert_eq!(outcome, NoteOutcome::AlreadyPosted);
+    assert_eq!(tenant.sim.notes(ticket.id.numeric().unwrap()).len(), 1);
+    assert_eq!(
+        tenant.sim.faults().lost_answers(),
+        2,
+        "each write was sent once"
+    );
 }

@@ -12,7 +12,7 @@ use onboard_connectors::Error;
 use onboard_connectors::psa::connectwise::{ConnectWise, ConnectWiseConfig};
 use onboard_connectors::psa::{NoteOutcome, Psa, TicketId};
 use onboard_sandbox::connectwise::{self, ConnectWiseSeed, ConnectWiseSim, CwSeedTicket};
-use psa_support::{RecordingSleeper, always, http, new_ticket, note, serve};
+use psa_support::{RecordingSleeper, always, http, losing_answers, new_ticket, note, serve};
 
 const BOARD: &str = "Service Desk";
 const PRIORITY: &str = "Priority 3 - Normal Response";
@@ -394,4 +394,38 @@ async fn boards_priorities_and_statuses_are_fetched_once_for_many_tickets() {
     assert_eq!(count("/service/priorities"), 2);
     assert_eq!(count("/service/boards/1/statuses"), 2);
     assert_eq!(site.sim.tickets().len(), 3);
+}
+
+#[tokio::test]
+async fn a_ticket_and_a_note_whose_answers_are_lost_exist_once() {
+    let site = site(ConnectWiseSeed::default()).await;
+    let cw = client(&site, RecordingSleeper::new());
+    cw.create_ticket(&new_ticket("warm-up", "ACME", BOARD, "New", PRIORITY))
+        .await
+        .unwrap(); // boards, priorities and statuses cached before the faults
+    site.sim.faults().set(losing_answers()).unwrap();
+
+    let ticket = cw
+        .create_ticket(&new_ticket("onb-1", "ACME", BOARD, "New", PRIORITY))
+        .await
+        .unwrap();
+    let outcome = cw
+        .add_internal_note(&ticket.id, &note("create_user", "User created."))
+        .await
+        .unwrap();
+
+    let ours: Vec<_> = site
+        .sim
+        .tickets()
+        .into_iter()
+        .filter(|t| t.external_x_ref.as_deref() == Some("onb-1"))
+        .collect();
+    assert_eq!(ours.len(), 1, "one ticket, found after its answer was lost");
+    assert_eq!(outcome, NoteOutcome::AlreadyPosted);
+    assert_eq!(site.sim.notes(ticket.id.numeric().unwrap()).len(), 1);
+    assert_eq!(
+        site.sim.faults().lost_answers(),
+        2,
+        "each write was sent once"
+    );
 }

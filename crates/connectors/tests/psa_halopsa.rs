@@ -12,7 +12,7 @@ use onboard_connectors::Error;
 use onboard_connectors::psa::halopsa::{HaloConfig, HaloNoteOutcomes, HaloPsa};
 use onboard_connectors::psa::{NoteOutcome, Psa, TicketId};
 use onboard_sandbox::halopsa::{self, HaloSeed, HaloSeedTicket, HaloSim};
-use psa_support::{RecordingSleeper, always, http, new_ticket, note, serve};
+use psa_support::{RecordingSleeper, always, http, losing_answers, new_ticket, note, serve};
 
 const TEAM: &str = "Service Desk";
 
@@ -358,4 +358,32 @@ async fn statuses_priorities_and_teams_are_fetched_once_for_many_tickets() {
     assert_eq!(count("GET /sandbox/halopsa/api/Priority"), 1);
     assert_eq!(count("GET /sandbox/halopsa/api/Team"), 1);
     assert_eq!(count("POST /sandbox/halopsa/api/Tickets"), 6);
+}
+
+#[tokio::test]
+async fn a_ticket_and_a_note_whose_answers_are_lost_exist_once() {
+    let instance = instance(HaloSeed::default()).await;
+    let halo = client(&instance, RecordingSleeper::new());
+    halo.create_ticket(&new_ticket("warm-up", "12", TEAM, "New", "Medium"))
+        .await
+        .unwrap(); // the token and the names, before the faults
+    instance.sim.faults().set(losing_answers()).unwrap();
+
+    let ticket = halo
+        .create_ticket(&new_ticket("onb-1", "12", TEAM, "New", "Medium"))
+        .await
+        .unwrap();
+    let outcome = halo
+        .add_internal_note(&ticket.id, &note("create_user", "User created."))
+        .await
+        .unwrap();
+
+    assert_eq!(instance.sim.tickets().len(), 2, "warm-up and one more");
+    assert_eq!(outcome, NoteOutcome::AlreadyPosted);
+    assert_eq!(instance.sim.actions(ticket.id.numeric().unwrap()).len(), 1);
+    assert_eq!(
+        instance.sim.faults().lost_answers(),
+        2,
+        "each write was sent once"
+    );
 }

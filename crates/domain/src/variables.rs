@@ -764,6 +764,11 @@ variables! {
     onboard_offboard_notification_email: Vec<EmailAddress> = null;
     /// Who is told when a workflow fails.
     failure_email: Vec<EmailAddress> = null;
+    /// The directory attribute (`onPremisesExtensionAttributes.extensionAttributeN`,
+    /// N 1 to 15) in which Onboard marks the users it creates with the onboarding
+    /// id, so a retry after a lost answer recognises its own user; null: no mark
+    /// (a retry then trusts the display name, which a same-named user can fool).
+    user_marker_attribute: Option<String> = "extensionAttribute15";
 }
 
 impl Variables {
@@ -820,6 +825,21 @@ impl Variables {
             length: self.password_length.get() as usize,
             style: self.password_style,
             passphrase_with_number: self.use_friendly_password_with_complexity,
+        }
+    }
+
+    /// [`Self::user_marker_attribute`], checked: `extensionAttribute1` to `15`.
+    pub fn marker_attribute(&self) -> Result<Option<&str>, String> {
+        let Some(name) = self.user_marker_attribute.as_deref() else {
+            return Ok(None);
+        };
+        let valid = (1..=15).any(|n| name == format!("extensionAttribute{n}"));
+        if valid {
+            Ok(Some(name))
+        } else {
+            Err(format!(
+                "user_marker_attribute `{name}` is not one of extensionAttribute1 to extensionAttribute15"
+            ))
         }
     }
 
@@ -1095,6 +1115,7 @@ mod tests {
         ("user_onboard_form_default_trigger_id", "null"),
         ("onboard_offboard_notification_email", "[]"),
         ("failure_email", "[]"),
+        ("user_marker_attribute", r#""extensionAttribute15""#),
     ];
 
     fn documented_default(name: &str) -> Json {

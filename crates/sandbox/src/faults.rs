@@ -213,7 +213,7 @@ impl Faults {
     /// serve, in that order, so settings without `lost_answer_rate` see the
     /// same sequence as before it existed. Only writes can lose their answer;
     /// a second die, rolled only then, picks how.
-    pub fn roll(&self, method: &Method) -> (Duration, Outcome) {
+    pub fn roll(&self, method: &Method, path: &str) -> (Duration, Outcome) {
         let mut guard = self.lock();
         let (settings, rng) = &mut *guard;
         let latency = Duration::from_millis(settings.latency_ms);
@@ -228,7 +228,7 @@ impl Faults {
                 StatusCode::from_u16(settings.error_status)
                     .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
             ))
-        } else if dice < errors + settings.lost_answer_rate && is_write(method) {
+        } else if dice < errors + settings.lost_answer_rate && is_write(method, path) {
             Outcome::Lose(if rng.random_bool(0.5) {
                 LostAnswer::Closed
             } else {
@@ -295,16 +295,17 @@ impl Faults {
     }
 }
 
-/// Whether the method changes something: only these lose their answers.
-fn is_write(method: &Method) -> bool {
+/// Whether the request changes something: only these lose their answers.
+/// Autotask's `POST {entity}/query` is a search, a read sent as POST.
+fn is_write(method: &Method, path: &str) -> bool {
     matches!(
         *method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    )
+    ) && !(*method == Method::POST && path.ends_with("/query"))
 }
 
 async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> Response {
-    let (latency, outcome) = faults.roll(request.method());
+    let (latency, outcome) = faults.roll(request.method(), request.uri().path());
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -431,8 +432,12 @@ mod tests {
         };
         let a = plain("a", settings.clone());
         let b = plain("b", settings);
-        let rolls_a: Vec<_> = (0..200).map(|_| a.roll(&Method::POST).1).collect();
-        let rolls_b: Vec<_> = (0..200).map(|_| b.roll(&Method::POST).1).collect();
+        let rolls_a: Vec<_> = (0..200)
+            .map(|_| a.roll(&Method::POST, "/users").1)
+            .collect();
+        let rolls_b: Vec<_> = (0..200)
+            .map(|_| b.roll(&Method::POST, "/users").1)
+            .collect();
         assert_eq!(rolls_a, rolls_b);
     }
 
@@ -466,12 +471,14 @@ mod tests {
             },
         );
 
-        let reads: Vec<_> = (0..50).map(|_| faults.roll(&Method::GET).1).collect();
+        let reads: Vec<_> = (0..50)
+            .map(|_| faults.roll(&Method::GET, "/users").1)
+            .collect();
         let writes: Vec<_> = [Method::POST, Method::PUT, Method::PATCH, Method::DELETE]
             .iter()
             .cycle()
             .take(200)
-            .map(|m| faults.roll(m).1)
+            .map(|m| faults.roll(m, "/users").1)
             .collect();
 
         assert!(reads.iter().all(|o| *o == Outcome::Serve));
@@ -491,7 +498,9 @@ mod tests {
         let faults = plain("a", settings.clone());
         let mut rng = StdRng::seed_from_u64(settings.seed);
 
-        let rolled: Vec<_> = (0..100).map(|_| faults.roll(&Method::POST).1).collect();
+        let rolled: Vec<_> = (0..100)
+            .map(|_| faults.roll(&Method::POST, "/users").1)
+            .collect();
         let expected: Vec<_> = (0..100)
             .map(|_| {
                 let dice: f64 = rng.random();
@@ -523,7 +532,7 @@ mod tests {
         let throttled = (0..10_000)
             .filter(|_| {
                 matches!(
-                    faults.roll(&Method::GET).1,
+                    faults.roll(&Method::GET, "/users").1,
                     Outcome::Fault(Fault::Throttle { .. })
                 )
             })

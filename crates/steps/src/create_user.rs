@@ -5,6 +5,13 @@
 //! the user is created, so a retry looks up that UPN instead of creating a second
 //! user. The user is created with a random password nobody learns: the first real
 //! credentials are set by `DeliverCredentials`, so no password is ever stored.
+//!
+//! The user carries the onboarding's id in `user_marker_attribute`
+//! (`onPremisesExtensionAttributes.extensionAttribute15` by default): "is this
+//! user ours?" is answered by that mark, never by a name another user can share.
+//! The create is sent once ([`onboard_connectors::http::HttpClient::send_write`]):
+//! when its answer is lost, the user is looked up by its UPN and mark before the
+//! create is sent again, so a lost answer never makes a second user.
 
 use onboard_connectors::Error as ConnectorError;
 use onboard_connectors::graph::{self, Directory, NewUser, PasswordPolicies, Profile, TenantId};
@@ -200,8 +207,48 @@ fn intent_key(onboarding_id: &str, attempt: usize) -> String {
     }
 }
 
+/// The durable mark on the users an onboarding creates: its id, in the
+/// organization's `user_marker_attribute`.
+fn marker(onboarding_id: &str) -> String {
+    format!("onboard:{onboarding_id}")
+}
+
+/// Whether `existing` is the user this onboarding created: it carries the
+/// onboarding's mark. Without a marker attribute (set to null) only a candidate
+/// this run may already have created counts, by its display name.
+fn is_ours(
+    existing: &graph::User,
+    onboarding: &Onboarding,
+    marker_attribute: Option<&str>,
+    retry: bool,
+) -> bool {
+    carries_mark(
+        existing,
+        onboarding.id(),
+        &onboarding.request.display_name,
+        marker_attribute,
+        retry,
+    )
+}
+
+fn carries_mark(
+    existing: &graph::User,
+    onboarding_id: &str,
+    display_name: &str,
+    marker_attribute: Option<&str>,
+    retry: bool,
+) -> bool {
+    match marker_attribute {
+        Some(attribute) => {
+            existing.extension_attribute(attribute) == Some(marker(onboarding_id).as_str())
+        }
+        None => retry && existing.display_name.as_deref() == Some(display_name),
+    }
+}
+
 /// Creates the user under the remembered candidate, or finds the one an earlier
-/// attempt of this step created. When another onboarding takes the candidate
+/// attempt of this step created (by the mark it carries). A create whose answer
+/// was lost is never sent again blindly: the user is looked up first. When another onboarding takes the candidate
 /// between our check and our create (two "Jane Doe"s at once), the candidate is
 /// marked lost and the next one is chosen, instead of failing the run.
 async fn create_or_find(
@@ -213,6 +260,7 @@ async fn create_or_find(
     let id = onboarding.id();
     let request = &onboarding.request;
     let vars = &onboarding.variables;
+    let marker_attribute = vars.marker_attribute().map_err(StepError::Config)?;
     let mut lost: Vec<Intent> = Vec::new();
     for attempt in 0..MAX_CANDIDATES {
         // A candidate this run already gave up: skip to the next attempt.
@@ -233,10 +281,7 @@ async fn create_or_find(
         let upn = intent.user_principal_name.clone();
 
         match directory.user(tenant, &upn).await.map_err(graph)? {
-            // Only a candidate this run may already have created can be ours.
-            Some(existing)
-                if retry && existing.display_name.as_deref() == Some(&request.display_name) =>
-            {
+            Some(existing) if is_ours(&existing, onboarding, marker_attribute, retry) => {
                 tracing::info!("found the user an earlier attempt created");
                 return Ok((intent, existing));
             }
@@ -289,24 +334,41 @@ async fn create_or_find(
                 company_name: Some(onboarding.organization.name.clone()),
                 ..Profile::default()
             },
+            extension_attributes: marker_attribute
+                .map(|a| (a.to_owned(), marker(id)))
+                .into_iter()
+                .collect(),
         };
         match directory.create_user(tenant, &new).await {
             Ok(user) => return Ok((intent, user)),
-            Err(ConnectorError::Conflict { .. }) if retry => {
-                // An earlier attempt created it and Graph does not list it yet
-                // (replication): try again later, it will be found.
-                return Err(graph(ConnectorError::NotReady {
-                    service: "graph",
-                    detail: format!("{upn} exists but cannot be read yet"),
-                }));
-            }
-            Err(ConnectorError::Conflict { property, .. }) if request.username.is_some() => {
-                return Err(StepError::UserExists(format!(
-                    "another object already has the {property} of {upn}; choose another `username`"
-                )));
-            }
-            Err(ConnectorError::Conflict { .. }) => {
-                tracing::info!(%upn, "candidate created by another onboarding meanwhile");
+            Err(e) if e.may_have_applied() || matches!(e, ConnectorError::Conflict { .. }) => {
+                // The answer was lost, or the name is taken: by the user an
+                // earlier attempt (or this one) created, or by someone else.
+                let lost_answer = e.may_have_applied();
+                match directory.user(tenant, &upn).await.map_err(graph)? {
+                    Some(existing) if is_ours(&existing, onboarding, marker_attribute, true) => {
+                        tracing::info!(lost_answer, "the create was applied; its user found");
+                        return Ok((intent, existing));
+                    }
+                    // Created perhaps, but not readable yet (replication): try again
+                    // later, when the mark says whether it is ours.
+                    None if lost_answer || retry => {
+                        return Err(graph(ConnectorError::NotReady {
+                            service: "graph",
+                            detail: format!(
+                                "{upn} may have been created but cannot be read yet; looking again"
+                            ),
+                        }));
+                    }
+                    // Someone else holds the name (or one of its addresses).
+                    Some(_) | None => {}
+                }
+                if request.username.is_some() {
+                    return Err(StepError::UserExists(format!(
+                        "another object already has the address {upn}; choose another `username`"
+                    )));
+                }
+                tracing::info!(%upn, "candidate taken by another user meanwhile");
                 remember(
                     deps.store.as_ref(),
                     &lost_key(id, attempt),
@@ -322,4 +384,58 @@ async fn create_or_find(
     Err(StepError::UserExists(format!(
         "no free username after {MAX_CANDIDATES} candidates; give an explicit `username`"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(display_name: &str, mark: Option<&str>) -> graph::User {
+        serde_json::from_value(serde_json::json!({
+            "id": "u-1",
+            "userPrincipalName": "asilva@contoso.com",
+            "displayName": display_name,
+            "onPremisesExtensionAttributes": {"extensionAttribute15": mark, "extensionAttribute1": null},
+        }))
+        .expect("user")
+    }
+
+    #[test]
+    fn a_same_named_user_without_the_mark_is_not_ours() {
+        let attribute = Some("extensionAttribute15");
+        let stranger = user("Ana Silva", None);
+        let other_run = user("Ana Silva", Some("onboard:ob-2"));
+        let ours = user("Ana Silva", Some("onboard:ob-1"));
+
+        assert!(!carries_mark(
+            &stranger,
+            "ob-1",
+            "Ana Silva",
+            attribute,
+            true
+        ));
+        assert!(!carries_mark(
+            &other_run,
+            "ob-1",
+            "Ana Silva",
+            attribute,
+            true
+        ));
+        assert!(carries_mark(&ours, "ob-1", "Ana Silva", attribute, false));
+        // Renamed since: still ours by its mark.
+        assert!(carries_mark(
+            &user("Ana S.", Some("onboard:ob-1")),
+            "ob-1",
+            "Ana Silva",
+            attribute,
+            true
+        ));
+    }
+
+    #[test]
+    fn without_a_marker_attribute_only_a_retry_trusts_the_display_name() {
+        let stranger = user("Ana Silva", None);
+        assert!(!carries_mark(&stranger, "ob-1", "Ana Silva", None, false));
+        assert!(carries_mark(&stranger, "ob-1", "Ana Silva", None, true));
+    }
 }

@@ -206,11 +206,36 @@ impl Pax8Distributor {
         classify: impl Fn(StatusCode) -> Verdict + Copy,
         what: impl FnOnce() -> String,
     ) -> Result<Response, Error> {
+        self.call_as(build, Some(classify), what).await
+    }
+
+    /// [`Self::call`] for an order: sent once ([`crate::http::HttpClient::send_write`]);
+    /// a lost answer is resolved by the purchase ledger's re-check
+    /// (`distributor.rs`), never by a second order.
+    async fn call_once(
+        &self,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+        what: impl FnOnce() -> String,
+    ) -> Result<Response, Error> {
+        self.call_as(build, None::<fn(StatusCode) -> Verdict>, what)
+            .await
+    }
+
+    /// `classify: None` sends a write that must not be repeated.
+    async fn call_as(
+        &self,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+        classify: Option<impl Fn(StatusCode) -> Verdict + Copy>,
+        what: impl FnOnce() -> String,
+    ) -> Result<Response, Error> {
         let mut renewed = false;
         loop {
             let token = self.token().await?;
             let request = build(self.http.inner()).bearer_auth(token.expose_secret());
-            let response = self.http.send_with(request, classify).await?;
+            let response = match classify {
+                Some(classify) => self.http.send_with(request, classify).await?,
+                None => self.http.send_write(request).await?,
+            };
             if response.status() == StatusCode::UNAUTHORIZED && !renewed {
                 renewed = true;
                 *self.token.lock().await = None;
@@ -324,16 +349,6 @@ async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, Error> 
         service: SERVICE,
         detail: format!("unreadable body: {e}"),
     })
-}
-
-/// An order line was possibly placed when the answer is a 5xx, so orders are
-/// re-sent only after 429 (never processed); the purchase rule re-checks.
-fn only_throttling(status: StatusCode) -> Verdict {
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        Verdict::Retry
-    } else {
-        Verdict::Done
-    }
 }
 
 #[async_trait]
@@ -473,9 +488,8 @@ impl Distributor for Pax8Distributor {
         }
         let url = self.url("/orders");
         let response = self
-            .call(
+            .call_once(
                 |c| c.post(&url).json(&body),
-                only_throttling,
                 || format!("company {}", customer.id),
             )
             .await?;

@@ -24,7 +24,7 @@ use crate::http::{HttpClient, RetryPolicy, Sleeper, Verdict, transient_status};
 /// User properties the client reads (Graph returns a smaller set by default).
 const USER_SELECT: &str = "id,userPrincipalName,displayName,givenName,surname,jobTitle,department,\
 officeLocation,mobilePhone,businessPhones,mail,mailNickname,proxyAddresses,usageLocation,\
-accountEnabled,passwordPolicies,onPremisesSyncEnabled";
+accountEnabled,passwordPolicies,onPremisesSyncEnabled,onPremisesExtensionAttributes";
 
 /// Group properties the client reads: enough to decide whether membership may be written.
 const GROUP_SELECT: &str = "id,displayName,description,groupTypes,mailEnabled,securityEnabled,\
@@ -335,6 +335,34 @@ impl GraphClient {
         body: Option<&Value>,
         on_not_found: OnNotFound,
     ) -> Result<Reply, Error> {
+        self.call_as(tenant, op, method, url, body, Some(on_not_found))
+            .await
+    }
+
+    /// [`Self::call`] for a write that must not be sent twice (creating a user):
+    /// [`HttpClient::send_write`], so a lost answer comes back as an error the
+    /// caller resolves by reading, instead of a second POST.
+    async fn call_write(
+        &self,
+        tenant: &TenantId,
+        op: &'static str,
+        url: Url,
+        body: &Value,
+    ) -> Result<Reply, Error> {
+        self.call_as(tenant, op, Method::POST, url, Some(body), None)
+            .await
+    }
+
+    /// `on_not_found: None` sends the request as a write that must not be repeated.
+    async fn call_as(
+        &self,
+        tenant: &TenantId,
+        op: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        on_not_found: Option<OnNotFound>,
+    ) -> Result<Reply, Error> {
         let mut refreshed = false;
         loop {
             let token = self.tokens.get(tenant).await?;
@@ -347,10 +375,11 @@ impl GraphClient {
                 request = request.json(body);
             }
             let sent = match on_not_found {
-                OnNotFound::Answer => self.http.send_with(request, graph_transient).await,
-                OnNotFound::AwaitReplication => {
+                Some(OnNotFound::Answer) => self.http.send_with(request, graph_transient).await,
+                Some(OnNotFound::AwaitReplication) => {
                     self.http.send_with(request, replication_tolerant).await
                 }
+                None => self.http.send_write(request).await,
             };
             let response = match sent {
                 Ok(response) => response,
@@ -548,17 +577,16 @@ impl Directory for GraphClient {
             body.insert("passwordPolicies".into(), json!(policies.to_graph()));
         }
         profile_into(&user.profile, &mut body);
+        if !user.extension_attributes.is_empty() {
+            body.insert(
+                "onPremisesExtensionAttributes".into(),
+                json!(user.extension_attributes),
+            );
+        }
         let body = Value::Object(body);
         let url = self.url(&["users"])?;
         let answer = self
-            .call(
-                tenant,
-                "create_user",
-                Method::POST,
-                url,
-                Some(&body),
-                OnNotFound::Answer,
-            )
+            .call_write(tenant, "create_user", url, &body)
             .await?
             .map_err(|f| f.into_error(|| user_what(&user.user_principal_name)))?;
         let mut created: User = parse("created user", &answer)?;

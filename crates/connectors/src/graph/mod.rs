@@ -12,6 +12,7 @@ mod client;
 mod errors;
 mod token;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -140,6 +141,19 @@ pub struct User {
     /// password are then mastered there, not in Entra ID.
     #[serde(default)]
     pub on_premises_sync_enabled: Option<bool>,
+    /// `onPremisesExtensionAttributes`: `extensionAttribute1`..`15`, unset ones null.
+    #[serde(default)]
+    pub on_premises_extension_attributes: Option<BTreeMap<String, Option<String>>>,
+}
+
+impl User {
+    /// The value of `onPremisesExtensionAttributes.<name>`, when set.
+    pub fn extension_attribute(&self, name: &str) -> Option<&str> {
+        self.on_premises_extension_attributes
+            .as_ref()?
+            .get(name)?
+            .as_deref()
+    }
 }
 
 /// Profile properties set at creation or later; `None` leaves a property as is.
@@ -213,6 +227,9 @@ pub struct NewUser {
     pub usage_location: Option<String>,
     /// Profile fields.
     pub profile: Profile,
+    /// `onPremisesExtensionAttributes` to set at creation (a cloud-only user's:
+    /// e.g. the durable mark of who created it), by attribute name.
+    pub extension_attributes: BTreeMap<String, String>,
 }
 
 /// Changes to a user (`PATCH /users/{id}`); `None` leaves a property as is.

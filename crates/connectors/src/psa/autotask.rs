@@ -26,7 +26,7 @@ use super::{
     json_body, name_of, numeric_id, resolve, sanitize,
 };
 use crate::error::Error;
-use crate::http::{HttpClient, Verdict, transient_status};
+use crate::http::{HttpClient, Verdict, create_once, transient_status};
 
 const SERVICE: &str = "autotask";
 /// Autotask returns at most 500 records per page.
@@ -126,7 +126,10 @@ struct AtErrors {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Read,
+    /// An update: sending it twice does no harm.
     Write,
+    /// A create: sent once ([`HttpClient::send_write_with`]).
+    Create,
 }
 
 impl Autotask {
@@ -206,6 +209,8 @@ impl Autotask {
     ) -> Result<Response, Error> {
         let response = match kind {
             Kind::Read => self.http.send(request).await?,
+            // Autotask answers a refused create with 500 and its errors: an answer.
+            Kind::Create => self.http.send_write_with(request, &[502, 504]).await?,
             Kind::Write => {
                 self.http
                     .send_with(request, |status| {
@@ -372,15 +377,118 @@ impl Psa for Autotask {
     async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket, Error> {
         // Autotask has no idempotency key: the title carries ours, searched before creating.
         let marker = format!("[{}]", sanitize(&new.key));
-        let existing = self
-            .query(
-                "Tickets",
-                json!([{"op": "contains", "field": "title", "value": marker}]),
-            )
-            .await?;
-        if let Some(item) = existing.first() {
-            return self.ticket_from(item).await;
-        }
+        let marker = marker.as_str();
+        let find = move || async move {
+            let existing = self
+                .query(
+                    "Tickets",
+                    json!([{"op": "contains", "field": "title", "value": marker}]),
+                )
+                .await?;
+            match existing.first() {
+                Some(item) => self.ticket_from(item).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        create_once(SERVICE, "ticket", find, move || {
+            self.post_ticket(new, marker)
+        })
+        .await
+    }
+
+    async fn set_status(&self, id: &TicketId, status: &str) -> Result<(), Error> {
+        let number = numeric_id(SERVICE, id)?;
+        let fields = self.ticket_fields().await?;
+        let value = resolve(SERVICE, "status", status, fields.field("status"))?;
+        let url = join(self.root().await?, "Tickets");
+        // PATCH carries the id in the body, never in the path.
+        self.send(
+            self.request(Method::PATCH, &url)?
+                .json(&json!({"id": number, "status": value})),
+            Kind::Write,
+            "Tickets",
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn add_note(
+        &self,
+        id: &TicketId,
+        kind: NoteKind,
+        note: &Note,
+    ) -> Result<NoteOutcome, Error> {
+        let number = numeric_id(SERVICE, id)?;
+        let find = move || async move {
+            let existing = self
+                .query(
+                    "TicketNotes",
+                    json!([
+                        {"op": "eq", "field": "ticketID", "value": number},
+                        {"op": "contains", "field": "description", "value": note.key.marker()},
+                    ]),
+                )
+                .await?;
+            if !existing.is_empty() {
+                tracing::info!(
+                    psa = SERVICE,
+                    ticket = number,
+                    step = note.key.step(),
+                    "note already on the ticket, not posted again"
+                );
+            }
+            Ok((!existing.is_empty()).then_some(NoteOutcome::AlreadyPosted))
+        };
+        create_once(SERVICE, "note", find, move || {
+            self.post_note(number, kind, note)
+        })
+        .await
+    }
+}
+
+impl Autotask {
+    /// `POST Tickets/{id}/Notes`, sent once.
+    async fn post_note(
+        &self,
+        number: u64,
+        kind: NoteKind,
+        note: &Note,
+    ) -> Result<NoteOutcome, Error> {
+        let labels = &self.config.notes;
+        let (note_type, publish) = match kind {
+            NoteKind::Internal => (&labels.internal_note_type, &labels.internal_publish),
+            NoteKind::Resolution => (&labels.resolution_note_type, &labels.resolution_publish),
+        };
+        let fields = self.note_fields().await?;
+        let note_type = resolve(SERVICE, "note type", note_type, fields.field("noteType"))?;
+        let publish = resolve(
+            SERVICE,
+            "note publish setting",
+            publish,
+            fields.field("publish"),
+        )?;
+        let path = format!("Tickets/{number}/Notes");
+        let url = join(self.root().await?, &path);
+        let body = json!({
+            "ticketID": number,
+            "title": format!("Onboard: {}", note.key.step()),
+            "description": note.body(),
+            "noteType": note_type,
+            "publish": publish,
+        });
+        self.send(
+            self.request(Method::POST, &url)?.json(&body),
+            Kind::Create,
+            &path,
+        )
+        .await?;
+        Ok(NoteOutcome::Posted)
+    }
+}
+
+impl Autotask {
+    /// `POST Tickets`, sent once; the title carries `marker`.
+    async fn post_ticket(&self, new: &NewTicket, marker: &str) -> Result<Ticket, Error> {
         let company: u64 = new.company.trim().parse().map_err(|_| Error::Config {
             service: SERVICE,
             detail: format!(
@@ -410,7 +518,7 @@ impl Psa for Autotask {
         let response = self
             .send(
                 self.request(Method::POST, &url)?.json(&body),
-                Kind::Write,
+                Kind::Create,
                 "Tickets",
             )
             .await?;
@@ -431,78 +539,6 @@ impl Psa for Autotask {
                 detail: format!("created ticket {item_id} cannot be read back"),
             })?;
         self.ticket_from(&item).await
-    }
-
-    async fn set_status(&self, id: &TicketId, status: &str) -> Result<(), Error> {
-        let number = numeric_id(SERVICE, id)?;
-        let fields = self.ticket_fields().await?;
-        let value = resolve(SERVICE, "status", status, fields.field("status"))?;
-        let url = join(self.root().await?, "Tickets");
-        // PATCH carries the id in the body, never in the path.
-        self.send(
-            self.request(Method::PATCH, &url)?
-                .json(&json!({"id": number, "status": value})),
-            Kind::Write,
-            "Tickets",
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn add_note(
-        &self,
-        id: &TicketId,
-        kind: NoteKind,
-        note: &Note,
-    ) -> Result<NoteOutcome, Error> {
-        let number = numeric_id(SERVICE, id)?;
-        let existing = self
-            .query(
-                "TicketNotes",
-                json!([
-                    {"op": "eq", "field": "ticketID", "value": number},
-                    {"op": "contains", "field": "description", "value": note.key.marker()},
-                ]),
-            )
-            .await?;
-        if !existing.is_empty() {
-            tracing::info!(
-                psa = SERVICE,
-                ticket = number,
-                step = note.key.step(),
-                "note already on the ticket, not posted again"
-            );
-            return Ok(NoteOutcome::AlreadyPosted);
-        }
-        let labels = &self.config.notes;
-        let (note_type, publish) = match kind {
-            NoteKind::Internal => (&labels.internal_note_type, &labels.internal_publish),
-            NoteKind::Resolution => (&labels.resolution_note_type, &labels.resolution_publish),
-        };
-        let fields = self.note_fields().await?;
-        let note_type = resolve(SERVICE, "note type", note_type, fields.field("noteType"))?;
-        let publish = resolve(
-            SERVICE,
-            "note publish setting",
-            publish,
-            fields.field("publish"),
-        )?;
-        let path = format!("Tickets/{number}/Notes");
-        let url = join(self.root().await?, &path);
-        let body = json!({
-            "ticketID": number,
-            "title": format!("Onboard: {}", note.key.step()),
-            "description": note.body(),
-            "noteType": note_type,
-            "publish": publish,
-        });
-        self.send(
-            self.request(Method::POST, &url)?.json(&body),
-            Kind::Write,
-            &path,
-        )
-        .await?;
-        Ok(NoteOutcome::Posted)
     }
 }
 
@@ -535,7 +571,7 @@ async fn check(response: Response, kind: Kind, what: &str) -> Result<Response, E
             service: SERVICE,
             what: what.to_owned(),
         },
-        500 if kind == Kind::Write && !errors.is_empty() => Error::Rejected {
+        500 if kind != Kind::Read && !errors.is_empty() => Error::Rejected {
             service: SERVICE,
             status: 500,
             code: "errors".into(),

@@ -16,7 +16,7 @@ use super::{
     numeric_id, resolve, sanitize,
 };
 use crate::error::Error;
-use crate::http::HttpClient;
+use crate::http::{HttpClient, create_once};
 
 const SERVICE: &str = "connectwise";
 /// A runaway `Link` chain stops here rather than looping for ever.
@@ -206,33 +206,9 @@ impl ConnectWise {
         let response = check(response, "service/tickets").await?;
         json_body(SERVICE, response, "ticket").await.map(Some)
     }
-}
 
-#[async_trait]
-impl Psa for ConnectWise {
-    fn name(&self) -> &'static str {
-        SERVICE
-    }
-
-    async fn find_ticket(&self, id: &TicketId) -> Result<Option<Ticket>, Error> {
-        let Some(id) = id.numeric() else {
-            return Ok(None);
-        };
-        self.raw_ticket(id)
-            .await?
-            .map(|t| ticket_from(&t))
-            .transpose()
-    }
-
-    async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket, Error> {
-        // ConnectWise has no idempotency key; `externalXRef` (<= 100 chars) holds ours.
-        let xref: String = sanitize(&new.key).chars().take(100).collect();
-        let existing = self
-            .get_all("service/tickets", Some(&format!("externalXRef=\"{xref}\"")))
-            .await?;
-        if let Some(ticket) = existing.first() {
-            return ticket_from(ticket);
-        }
+    /// `POST service/tickets`, sent once ([`HttpClient::send_write`]).
+    async fn post_ticket(&self, new: &NewTicket, xref: &str) -> Result<Ticket, Error> {
         let board_id = resolve(SERVICE, "board", &new.location, self.boards().await?)?;
         let priority_id = resolve(SERVICE, "priority", &new.priority, self.priorities().await?)?;
         let status_id = self.status_id(board_id, &new.status).await?;
@@ -254,13 +230,43 @@ impl Psa for ConnectWise {
         }
         let response = self
             .http
-            .send(
+            .send_write(
                 self.request(Method::POST, &self.url("service/tickets"))
                     .json(&body),
             )
             .await?;
         let response = check(response, "service/tickets").await?;
         ticket_from(&json_body(SERVICE, response, "created ticket").await?)
+    }
+}
+
+#[async_trait]
+impl Psa for ConnectWise {
+    fn name(&self) -> &'static str {
+        SERVICE
+    }
+
+    async fn find_ticket(&self, id: &TicketId) -> Result<Option<Ticket>, Error> {
+        let Some(id) = id.numeric() else {
+            return Ok(None);
+        };
+        self.raw_ticket(id)
+            .await?
+            .map(|t| ticket_from(&t))
+            .transpose()
+    }
+
+    async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket, Error> {
+        // ConnectWise has no idempotency key; `externalXRef` (<= 100 chars) holds ours.
+        let xref: String = sanitize(&new.key).chars().take(100).collect();
+        let xref = xref.as_str();
+        let find = move || async move {
+            let existing = self
+                .get_all("service/tickets", Some(&format!("externalXRef=\"{xref}\"")))
+                .await?;
+            existing.first().map(ticket_from).transpose()
+        };
+        create_once(SERVICE, "ticket", find, move || self.post_ticket(new, xref)).await
     }
 
     async fn set_status(&self, id: &TicketId, status: &str) -> Result<(), Error> {
@@ -302,20 +308,39 @@ impl Psa for ConnectWise {
     ) -> Result<NoteOutcome, Error> {
         let number = numeric_id(SERVICE, id)?;
         let path = format!("service/tickets/{number}/notes");
-        let existing = self.get_all(&path, None).await?;
-        if existing.iter().any(|n| {
-            n.get("text")
-                .and_then(Value::as_str)
-                .is_some_and(|text| note.is_in(text))
-        }) {
-            tracing::info!(
-                psa = SERVICE,
-                ticket = number,
-                step = note.key.step(),
-                "note already on the ticket, not posted again"
-            );
-            return Ok(NoteOutcome::AlreadyPosted);
-        }
+        let path = path.as_str();
+        let find = move || async move {
+            let existing = self.get_all(path, None).await?;
+            let found = existing.iter().any(|n| {
+                n.get("text")
+                    .and_then(Value::as_str)
+                    .is_some_and(|text| note.is_in(text))
+            });
+            if found {
+                tracing::info!(
+                    psa = SERVICE,
+                    ticket = number,
+                    step = note.key.step(),
+                    "note already on the ticket, not posted again"
+                );
+            }
+            Ok(found.then_some(NoteOutcome::AlreadyPosted))
+        };
+        create_once(SERVICE, "note", find, move || {
+            self.post_note(path, kind, note)
+        })
+        .await
+    }
+}
+
+impl ConnectWise {
+    /// `POST service/tickets/{id}/notes`, sent once ([`HttpClient::send_write`]).
+    async fn post_note(
+        &self,
+        path: &str,
+        kind: NoteKind,
+        note: &Note,
+    ) -> Result<NoteOutcome, Error> {
         let (internal, resolution) = match kind {
             NoteKind::Internal => (true, false),
             NoteKind::Resolution => (false, true),
@@ -330,9 +355,9 @@ impl Psa for ConnectWise {
         });
         let response = self
             .http
-            .send(self.request(Method::POST, &self.url(&path)).json(&body))
+            .send_write(self.request(Method::POST, &self.url(path)).json(&body))
             .await?;
-        check(response, &path).await?;
+        check(response, path).await?;
         Ok(NoteOutcome::Posted)
     }
 }

@@ -15,7 +15,7 @@ use super::{
     json_body, name_of, numeric_id, resolve, sanitize,
 };
 use crate::error::Error;
-use crate::http::HttpClient;
+use crate::http::{HttpClient, create_once};
 
 const SERVICE: &str = "halopsa";
 /// Tickets per page when searching (`page_size`).
@@ -198,19 +198,30 @@ impl HaloPsa {
         build: impl Fn() -> RequestBuilder,
         what: &str,
     ) -> Result<Response, Error> {
+        self.call_as(build, what, false).await
+    }
+
+    /// [`Self::call`]; `once`: a write that is not idempotent, sent with
+    /// [`HttpClient::send_write`] so a lost answer is not followed by a resend.
+    async fn call_as(
+        &self,
+        build: impl Fn() -> RequestBuilder,
+        what: &str,
+        once: bool,
+    ) -> Result<Response, Error> {
         for fresh in [false, true] {
             if fresh {
                 *self.token.lock().await = None;
             }
             let token = self.token().await?;
-            let response = self
-                .http
-                .send(
-                    build()
-                        .bearer_auth(token.expose_secret())
-                        .header(ACCEPT, "application/json"),
-                )
-                .await?;
+            let request = build()
+                .bearer_auth(token.expose_secret())
+                .header(ACCEPT, "application/json");
+            let response = if once {
+                self.http.send_write(request).await?
+            } else {
+                self.http.send(request).await?
+            };
             if response.status() == StatusCode::UNAUTHORIZED && !fresh {
                 continue;
             }
@@ -234,10 +245,15 @@ impl HaloPsa {
     }
 
     async fn post_array(&self, path: &str, element: Value) -> Result<Value, Error> {
+        self.post_array_as(path, element, false).await
+    }
+
+    /// `POST {path}` of one element, `once` as in [`Self::call_as`].
+    async fn post_array_as(&self, path: &str, element: Value, once: bool) -> Result<Value, Error> {
         let url = self.api(path);
         let body = Value::Array(vec![element]);
         let response = self
-            .call(|| self.http.inner().post(&url).json(&body), path)
+            .call_as(|| self.http.inner().post(&url).json(&body), path, once)
             .await?;
         json_body(SERVICE, response, path).await
     }
@@ -394,9 +410,83 @@ impl Psa for HaloPsa {
     async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket, Error> {
         // Halo has no idempotency key: the summary carries ours, searched before creating.
         let marker = format!("[{}]", sanitize(&new.key));
-        if let Some(existing) = self.search(&marker).await?.first() {
-            return self.ticket_from(existing).await;
-        }
+        let marker = marker.as_str();
+        let find = move || async move {
+            match self.search(marker).await?.first() {
+                Some(existing) => self.ticket_from(existing).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        create_once(SERVICE, "ticket", find, move || {
+            self.post_ticket(new, marker)
+        })
+        .await
+    }
+
+    async fn set_status(&self, id: &TicketId, status: &str) -> Result<(), Error> {
+        let number = numeric_id(SERVICE, id)?;
+        let status_id = resolve(SERVICE, "status", status, self.statuses().await?)?;
+        // The same endpoint updates when the element carries an id.
+        self.post_array("Tickets", json!({"id": number, "status_id": status_id}))
+            .await
+            .map(drop)
+    }
+
+    async fn add_note(
+        &self,
+        id: &TicketId,
+        kind: NoteKind,
+        note: &Note,
+    ) -> Result<NoteOutcome, Error> {
+        let number = numeric_id(SERVICE, id)?;
+        let find = move || async move {
+            let actions = self
+                .get("Actions", &[("ticket_id", number.to_string())])
+                .await?;
+            let already = actions
+                .get("actions")
+                .and_then(Value::as_array)
+                .is_some_and(|list| {
+                    list.iter().any(|a| {
+                        a.get("note")
+                            .and_then(Value::as_str)
+                            .is_some_and(|text| note.is_in(text))
+                    })
+                });
+            if already {
+                tracing::info!(
+                    psa = SERVICE,
+                    ticket = number,
+                    step = note.key.step(),
+                    "note already on the ticket, not posted again"
+                );
+            }
+            Ok(already.then_some(NoteOutcome::AlreadyPosted))
+        };
+        let outcome = match kind {
+            NoteKind::Internal => &self.config.outcomes.internal,
+            NoteKind::Resolution => &self.config.outcomes.resolution,
+        };
+        let action = json!({
+            "ticket_id": number,
+            "outcome": outcome,
+            // Halo stores and shows notes as HTML: the text is escaped, its lines kept.
+            "note": html_note(&note.body()),
+            "hiddenfromuser": true,
+            "sendemail": false,
+        });
+        let action = &action;
+        let post = move || async move {
+            self.post_array_as("Actions", action.clone(), true).await?;
+            Ok(NoteOutcome::Posted)
+        };
+        create_once(SERVICE, "note", find, post).await
+    }
+}
+
+impl HaloPsa {
+    /// `POST Tickets`, sent once ([`HttpClient::send_write`]); the summary carries `marker`.
+    async fn post_ticket(&self, new: &NewTicket, marker: &str) -> Result<Ticket, Error> {
         let client_id: u64 = new.company.trim().parse().map_err(|_| Error::Config {
             service: SERVICE,
             detail: format!(
@@ -420,69 +510,14 @@ impl Psa for HaloPsa {
             ("status_id".to_owned(), json!(status_id)),
             ("priority_id".to_owned(), json!(priority_id)),
         ]);
-        let answer = self.post_array("Tickets", Value::Object(element)).await?;
+        let answer = self
+            .post_array_as("Tickets", Value::Object(element), true)
+            .await?;
         let created = first_ticket(answer).ok_or_else(|| Error::Protocol {
             service: SERVICE,
             detail: "create answered without a ticket".into(),
         })?;
         self.ticket_from(&created).await
-    }
-
-    async fn set_status(&self, id: &TicketId, status: &str) -> Result<(), Error> {
-        let number = numeric_id(SERVICE, id)?;
-        let status_id = resolve(SERVICE, "status", status, self.statuses().await?)?;
-        // The same endpoint updates when the element carries an id.
-        self.post_array("Tickets", json!({"id": number, "status_id": status_id}))
-            .await
-            .map(drop)
-    }
-
-    async fn add_note(
-        &self,
-        id: &TicketId,
-        kind: NoteKind,
-        note: &Note,
-    ) -> Result<NoteOutcome, Error> {
-        let number = numeric_id(SERVICE, id)?;
-        let actions = self
-            .get("Actions", &[("ticket_id", number.to_string())])
-            .await?;
-        let already = actions
-            .get("actions")
-            .and_then(Value::as_array)
-            .is_some_and(|list| {
-                list.iter().any(|a| {
-                    a.get("note")
-                        .and_then(Value::as_str)
-                        .is_some_and(|text| note.is_in(text))
-                })
-            });
-        if already {
-            tracing::info!(
-                psa = SERVICE,
-                ticket = number,
-                step = note.key.step(),
-                "note already on the ticket, not posted again"
-            );
-            return Ok(NoteOutcome::AlreadyPosted);
-        }
-        let outcome = match kind {
-            NoteKind::Internal => &self.config.outcomes.internal,
-            NoteKind::Resolution => &self.config.outcomes.resolution,
-        };
-        self.post_array(
-            "Actions",
-            json!({
-                "ticket_id": number,
-                "outcome": outcome,
-                // Halo stores and shows notes as HTML: the text is escaped, its lines kept.
-                "note": html_note(&note.body()),
-                "hiddenfromuser": true,
-                "sendemail": false,
-            }),
-        )
-        .await?;
-        Ok(NoteOutcome::Posted)
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{
     PasswordVault, StoredSecret, VaultEntry, base_url, failure, marker, notes_with_marker,
-    only_throttling, read_json,
+    read_json,
 };
 use crate::error::Error;
 use crate::http::HttpClient;
@@ -231,7 +231,7 @@ impl PasswordVault for HuduVault {
                 .post(self.url("/asset_passwords"))
                 .json(&body),
         );
-        let response = self.http.send_with(request, only_throttling).await?;
+        let response = self.http.send_write(request).await?;
         let response = self
             .check(response, || format!("company {company_id}"))
             .await?;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{
     PasswordVault, StoredSecret, VaultEntry, base_url, failure, marker, notes_with_marker,
-    only_throttling, read_json,
+    read_json,
 };
 use crate::error::Error;
 use crate::http::HttpClient;
@@ -236,7 +236,7 @@ impl PasswordVault for ItGlueVault {
                 .header("content-type", JSON_API)
                 .body(body.to_string()),
         );
-        let response = self.http.send_with(request, only_throttling).await?;
+        let response = self.http.send_write(request).await?;
         let response = self
             .check(response, || format!("organization {org_id}"))
             .await?;

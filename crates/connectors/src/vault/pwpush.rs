@@ -6,9 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    PasswordVault, StoredSecret, VaultEntry, base_url, failure, only_throttling, read_json,
-};
+use super::{PasswordVault, StoredSecret, VaultEntry, base_url, failure, read_json};
 use crate::error::Error;
 use crate::http::HttpClient;
 
@@ -170,7 +168,7 @@ impl PasswordVault for PwPushVault {
                 .post(format!("{}/p.json", self.base))
                 .json(&body),
         );
-        let response = self.http.send_with(request, only_throttling).await?;
+        let response = self.http.send_write(request).await?;
         let status = response.status();
         if !status.is_success() {
             let body: Value = response.json().await.unwrap_or(Value::Null);

@@ -68,6 +68,14 @@ pub fn http(service: &'static str, sleeper: Arc<RecordingSleeper>) -> HttpClient
 }
 
 /// Faults that answer every request with `status` (429 gets `Retry-After: retry_after`).
+/// Every write is performed and its answer lost (a closed connection or a 504).
+pub fn losing_answers() -> FaultSettings {
+    FaultSettings {
+        lost_answer_rate: 1.0,
+        ..FaultSettings::default()
+    }
+}
+
 pub fn always(status: u16, retry_after_seconds: u64) -> FaultSettings {
     if status == 429 {
         FaultSettings {

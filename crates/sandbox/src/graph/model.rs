@@ -529,6 +529,8 @@ pub(crate) struct User {
     pub(crate) created: String,
     /// Synchronised from on-premises AD (see [`UserSeed::on_premises_sync_enabled`]).
     pub(crate) on_premises_sync_enabled: Option<bool>,
+    /// `onPremisesExtensionAttributes` that are set (`extensionAttribute1`..`15`).
+    pub(crate) extension_attributes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -836,6 +838,7 @@ impl Tenant {
             pending_replication: 0,
             created: now_string(),
             on_premises_sync_enabled: seed.on_premises_sync_enabled,
+            extension_attributes: BTreeMap::new(),
         });
         Ok(())
     }
@@ -1048,6 +1051,18 @@ impl Tenant {
             "onPremisesSyncEnabled".into(),
             json!(u.on_premises_sync_enabled),
         );
+        // Graph lists all fifteen, null when unset.
+        let attributes: Map<String, Value> = (1..=15)
+            .map(|i| {
+                let name = format!("extensionAttribute{i}");
+                let value = json!(u.extension_attributes.get(&name));
+                (name, value)
+            })
+            .collect();
+        map.insert(
+            "onPremisesExtensionAttributes".into(),
+            Value::Object(attributes),
+        );
         map.insert(
             "assignedLicenses".into(),
             u.licenses
@@ -1150,6 +1165,7 @@ impl Tenant {
             "passwordPolicies",
             "usageLocation",
             "businessPhones",
+            "onPremisesExtensionAttributes",
         ];
         if let Some(unknown) = body
             .keys()
@@ -1213,6 +1229,7 @@ impl Tenant {
             pending_replication: replication_delay_calls,
             created: now_string(),
             on_premises_sync_enabled: None,
+            extension_attributes: BTreeMap::new(),
         };
         apply_common(&mut user, body)?;
         if self.users.iter().any(|u| u.upn.eq_ignore_ascii_case(upn)) {
@@ -1249,6 +1266,7 @@ impl Tenant {
             "passwordPolicies",
             "usageLocation",
             "businessPhones",
+            "onPremisesExtensionAttributes",
         ];
         if let Some(unknown) = body
             .keys()
@@ -1268,6 +1286,7 @@ impl Tenant {
                         | "mailNickname"
                         | "passwordProfile"
                         | "businessPhones"
+                        | "onPremisesExtensionAttributes"
                 ) || PROFILE.contains(&k.as_str())
             })
         {
@@ -1414,6 +1433,31 @@ impl Tenant {
 /// Properties create and update share: usageLocation, passwordPolicies, phones, profile.
 fn apply_common(user: &mut User, body: &Map<String, Value>) -> Result<(), GraphError> {
     let invalid = |p: &str| GraphError::invalid_property(p, "User");
+    if let Some(value) = body.get("onPremisesExtensionAttributes") {
+        // user-update.md: extensionAttribute1..15, strings of at most 1024
+        // characters, null clears; settable on cloud-only users.
+        let attributes = value
+            .as_object()
+            .ok_or_else(|| invalid("onPremisesExtensionAttributes"))?;
+        for (name, value) in attributes {
+            let known = name
+                .strip_prefix("extensionAttribute")
+                .and_then(|n| n.parse::<u8>().ok())
+                .is_some_and(|n| (1..=15).contains(&n));
+            if !known {
+                return Err(GraphError::undeclared_property(name));
+            }
+            match value {
+                Value::Null => {
+                    user.extension_attributes.remove(name);
+                }
+                Value::String(text) if text.chars().count() <= 1024 => {
+                    user.extension_attributes.insert(name.clone(), text.clone());
+                }
+                _ => return Err(invalid(name)),
+            }
+        }
+    }
     if let Some(value) = body.get("usageLocation") {
         let code = value
             .as_str()

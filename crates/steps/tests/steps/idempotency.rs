@@ -223,3 +223,43 @@ async fn same_name_onboardings_created_at_once_each_get_their_own_username() {
         assert!(upns.contains(&again["user_principal_name"].as_str().unwrap().to_owned()));
     }
 }
+
+#[tokio::test]
+async fn create_user_whose_answer_is_lost_finds_its_own_user_and_makes_no_second_one() {
+    // Issue 15: Graph creates the user, then the answer is lost (504 or a closed
+    // connection). Resending the POST would meet ObjectConflict and make `asilva2`.
+    let env = Env::new().await;
+    // No manager: creating the user is CreateUser's only write to Graph.
+    env.submit("ob-lost", json!({"manager_email": null})).await;
+    let id = json!({"onboarding_id": "ob-lost"});
+    env.ok("Validate", id.clone()).await;
+    env.ok("EnsureTicket", id.clone()).await;
+    env.graph
+        .faults()
+        .set(FaultSettings {
+            lost_answer_rate: 1.0,
+            ..FaultSettings::default()
+        })
+        .unwrap();
+
+    let user = env.ok("CreateUser", id.clone()).await;
+
+    assert_eq!(user["user_principal_name"], "asilva@contoso.com");
+    assert_eq!(
+        env.graph.faults().lost_answers(),
+        1,
+        "the create was sent again"
+    );
+    assert!(!env.users_named("asilva2@contoso.com"), "a second user");
+    let state = env.graph.state().state_json();
+    let marked = state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["onPremisesExtensionAttributes"]["extensionAttribute15"] == "onboard:ob-lost")
+        .count();
+    assert_eq!(marked, 1, "one user carries the onboarding's mark");
+    // Run again: the same user, nothing more.
+    env.graph.faults().set(FaultSettings::default()).unwrap();
+    assert_eq!(env.ok("CreateUser", id).await, user);
+}
