@@ -42,6 +42,9 @@ pub struct OnboardingPlan {
     pub password_save_locations: Vec<PasswordSaveLocation>,
     /// Who receives the credentials.
     pub send_credentials_to: SendCredentialsTo,
+    /// What the request asks that the organization's settings will not do, in
+    /// words for the timeline and the ticket (the run goes on).
+    pub warnings: Vec<String>,
 }
 
 /// What an offboarding will do, before it does anything.
@@ -123,12 +126,32 @@ pub fn plan_onboarding(
             now,
         )?,
         create_at: request.scheduled_creation(variables, now),
+        warnings: ignored_start_date(request, variables, now)
+            .into_iter()
+            .collect(),
         username_rules: variables.username_rules(),
         password_policy: variables.password_policy(),
         password_options: variables.password_options(),
         credential_delivery: variables.credential_delivery,
         password_save_locations,
         send_credentials_to: request.send_credentials_to,
+    })
+}
+
+/// A start date ahead that `allow_scheduled_user_creation` = 0 makes the run
+/// ignore: the account would be live before the person starts, so say so.
+fn ignored_start_date(
+    request: &OnboardingRequest,
+    variables: &Variables,
+    now: Timestamp,
+) -> Option<String> {
+    let start = request.start_date.as_ref()?;
+    (start.at > now && !variables.allow_scheduled_user_creation.0).then(|| {
+        format!(
+            "The start date {} is ahead, but allow_scheduled_user_creation is 0 for this organization: \
+             the account is created now, not on that date. Block its sign-in until then if it must not be used early.",
+            start.at.to_zoned(variables.time_zone.zone().clone()).date()
+        )
     })
 }
 
@@ -242,5 +265,27 @@ mod tests {
         assert_eq!(plan.approval.map(|a| a.reminders_at.len()), Some(0));
         let late = plan_offboarding(&r, &v, at("2026-04-01T00:00:00Z")).expect("plan");
         assert_eq!(late.run_at, None);
+    }
+
+    #[test]
+    fn a_start_date_ahead_without_scheduling_is_a_warning_and_creates_now() {
+        let v = vars(json!({"allow_scheduled_user_creation": 0}));
+        let now = at("2026-02-01T00:00:00Z");
+        let plan = plan_onboarding(&onboarding(&v), &v, now).expect("plan");
+        assert_eq!(plan.create_at, None);
+        assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+        assert!(
+            plan.warnings[0].contains("2026-03-02"),
+            "{:?}",
+            plan.warnings
+        );
+        assert!(plan.warnings[0].contains("allow_scheduled_user_creation is 0"));
+
+        let scheduled = vars(json!({"allow_scheduled_user_creation": 1}));
+        let plan = plan_onboarding(&onboarding(&scheduled), &scheduled, now).expect("plan");
+        assert!(plan.warnings.is_empty());
+        // A start date already passed is no warning: creating now is what it asks.
+        let late = plan_onboarding(&onboarding(&v), &v, at("2026-04-01T00:00:00Z")).expect("plan");
+        assert!(late.warnings.is_empty());
     }
 }

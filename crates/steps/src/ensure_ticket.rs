@@ -133,6 +133,20 @@ pub async fn ensure_ticket(deps: &Deps, input: Input) -> Result<Output, StepErro
     .await?;
     // Reload so the helpers see the ticket.
     let onboarding = Onboarding::load(deps, &input.onboarding_id).await?;
+    // What Validate warned of (a start date that will be ignored, ...), once.
+    let warnings = crate::validate::planned(deps, onboarding.id())
+        .await?
+        .map(|plan| plan.warnings)
+        .unwrap_or_default();
+    if !warnings.is_empty() {
+        onboarding
+            .note(
+                deps,
+                "validate-warnings",
+                &format!("Warning: {}", warnings.join("\nWarning: ")),
+            )
+            .await?;
+    }
     if existing {
         onboarding
             .note(

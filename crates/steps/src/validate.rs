@@ -80,7 +80,30 @@ fn preflight(plan: &OnboardingPlan, onboarding: &Onboarding) -> Result<(), StepE
                 .into(),
         ));
     }
+    // A license with no free seat asks a technician to buy it: the Confirm and
+    // Reject links go on the ticket, or by mail when nothing is ticketed.
+    if !onboarding.request.licenses.is_empty() && !ticketed {
+        if vars.onboard_offboard_notification_email.is_empty() {
+            return Err(StepError::Config(
+                "this request asks for licenses, and a license without a free seat is bought by a technician \
+                 through Confirm / Reject links: set a psa (default_psa) for them to go on the ticket, or \
+                 `onboard_offboard_notification_email` for them to be mailed"
+                    .into(),
+            ));
+        }
+        if vars.send_from_address.is_none() {
+            return Err(StepError::Config(
+                "variable `send_from_address` must be set: without a psa, a license purchase is asked for by mail"
+                    .into(),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// The plan Validate made for `onboarding_id`, once it has run.
+pub(crate) async fn planned(deps: &Deps, onboarding_id: &str) -> Result<Option<Output>, StepError> {
+    Ok(recall(deps.store.as_ref(), &key(onboarding_id, "validate", "plan")).await?)
 }
 
 /// The input of `Validate`.
@@ -107,6 +130,10 @@ pub struct Output {
     pub start_at: Option<String>,
     /// How long a manual license purchase may take, in seconds.
     pub license_timeout_seconds: u64,
+    /// What the request asks that the settings will not do (the run goes on);
+    /// on the timeline now and on the ticket once it exists.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Validates onboarding `input.onboarding_id` and plans it. Bad input is
@@ -132,6 +159,7 @@ pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
         scheduled: plan.create_at.is_some(),
         start_at: plan.create_at.map(|at| at.to_string()),
         license_timeout_seconds: LICENSE_PURCHASE_TIMEOUT_SECONDS,
+        warnings: plan.warnings.clone(),
     };
     let output = remember(deps.store.as_ref(), &done, &output, now).await?;
     let (status, message) = if output.approval_required {
@@ -151,6 +179,11 @@ pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
     onboarding
         .record(deps, "validate", Some(status), &message)
         .await?;
+    for warning in &output.warnings {
+        onboarding
+            .record(deps, "validate", None, &format!("warning: {warning}"))
+            .await?;
+    }
     tracing::info!(
         approval = output.approval_required,
         scheduled = output.scheduled,

@@ -196,3 +196,68 @@ async fn a_run_that_must_send_mail_without_a_sender_stops_at_validate() {
     assert_eq!(err.name(), "Config.Invalid");
     assert!(err.cause().contains("send_from_address"), "{}", err.cause());
 }
+
+#[tokio::test]
+async fn licenses_without_a_psa_or_a_notification_address_are_refused_before_anything_is_created() {
+    // Issue 15: a seat that runs out is bought through Confirm / Reject links;
+    // with no ticket and no address they reach nobody, so the run must stop
+    // before the user exists rather than at RequestLicensePurchase.
+    let env = Env::new().await;
+    env.set_variables(&[("default_psa", "none")]).await;
+    env.submit("ob-nolinks", json!({"licenses": ["SPB"]})).await;
+
+    let err = env
+        .run("Validate", json!({"onboarding_id": "ob-nolinks"}))
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.name(), "Config.Invalid");
+    assert!(
+        err.cause().contains("onboard_offboard_notification_email")
+            && err.cause().contains("default_psa"),
+        "{}",
+        err.cause()
+    );
+    assert!(!env.users_named("asilva@contoso.com"));
+    // With an address for the links, the same request is planned.
+    env.set_variables(&[(
+        "onboard_offboard_notification_email",
+        "[\"it@msp.example\"]",
+    )])
+    .await;
+    env.ok("Validate", json!({"onboarding_id": "ob-nolinks"}))
+        .await;
+}
+
+#[tokio::test]
+async fn a_start_date_that_will_be_ignored_is_a_warning_on_the_timeline_and_the_ticket() {
+    let env = Env::new().await;
+    env.set_variables(&[("allow_scheduled_user_creation", "0")])
+        .await;
+    env.submit("ob-early", json!({"start_date": "2099-01-05"}))
+        .await;
+    let id = json!({"onboarding_id": "ob-early"});
+
+    let plan = env.ok("Validate", id.clone()).await;
+    env.ok("EnsureTicket", id.clone()).await;
+    env.ok("EnsureTicket", id).await;
+
+    assert_eq!(plan["scheduled"], false);
+    assert!(
+        plan["warnings"][0].as_str().unwrap().contains("2099-01-05"),
+        "{plan}"
+    );
+    let timeline = env.timeline("ob-early").await;
+    assert!(
+        timeline
+            .iter()
+            .any(|t| t.contains("warning:") && t.contains("allow_scheduled_user_creation is 0")),
+        "{timeline:?}"
+    );
+    let warned: Vec<String> = env
+        .note_texts()
+        .into_iter()
+        .filter(|n| n.contains("Warning: The start date 2099-01-05"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+}
