@@ -147,12 +147,20 @@ pub(crate) struct LocalSteps {
     pub(crate) deps: onboard_steps::Deps,
 }
 
+/// How long one step may take, as template.yaml's `Timeout: 60` gives each step
+/// function: its calls stop retrying in time to answer with a retryable error.
+const STEP_BUDGET: Duration = Duration::from_secs(60);
+
 #[async_trait]
 impl StepRunner for LocalSteps {
     async fn run(&self, function: &str, payload: Value) -> Result<Value, Failure> {
-        onboard_steps::dispatch(&self.deps, function, payload)
-            .await
-            .map_err(|e| Failure::new(e.name(), e.cause()))
+        let deadline = std::time::Instant::now() + STEP_BUDGET;
+        onboard_connectors::http::with_deadline(
+            deadline,
+            onboard_steps::dispatch(&self.deps, function, payload),
+        )
+        .await
+        .map_err(|e| Failure::new(e.name(), e.cause()))
     }
 }
 

@@ -6,7 +6,7 @@
 //! headers or URLs with query strings, because those may carry tokens.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use rand::Rng;
@@ -60,6 +60,40 @@ impl RetryPolicy {
 pub trait Sleeper: Send + Sync + std::fmt::Debug {
     /// Waits for `duration`.
     async fn sleep(&self, duration: Duration);
+
+    /// The time [`with_deadline`] budgets are measured in (a test's recorder
+    /// moves it by the waits it records).
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+tokio::task_local! {
+    /// When the step being run must have answered ([`with_deadline`]).
+    static DEADLINE: Instant;
+}
+
+/// Time kept back before a deadline, for the step to note its error and answer.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Runs `work` (one step) with a time budget: every call it makes stops
+/// retrying when the next wait or attempt would end after `deadline` less
+/// [`DEADLINE_MARGIN`], and fails with the retryable error it has (throttled,
+/// unavailable, no answer) instead of being killed mid-step. The Lambdas pass
+/// their context's deadline; `onboard serve` the same bound the template gives
+/// the functions.
+pub async fn with_deadline<F: std::future::Future>(deadline: Instant, work: F) -> F::Output {
+    DEADLINE.scope(deadline, work).await
+}
+
+/// What is left of the current budget, when there is one.
+fn time_left(now: Instant) -> Option<Duration> {
+    DEADLINE
+        .try_with(|d| {
+            d.saturating_duration_since(now)
+                .saturating_sub(DEADLINE_MARGIN)
+        })
+        .ok()
 }
 
 /// Sleeps for real on the Tokio timer.
@@ -201,6 +235,17 @@ impl HttpClient {
                 detail: "a request with a streaming body cannot be retried".into(),
             })?;
             let last = attempt >= self.policy.max_attempts.max(1);
+            let left = time_left(self.sleeper.now());
+            if left.is_some_and(|l| l.is_zero()) {
+                return Err(Error::Timeout {
+                    service,
+                    seconds: 0,
+                });
+            }
+            let this_try = match left {
+                Some(left) if left < self.policy.attempt_timeout => this_try.timeout(left),
+                _ => this_try,
+            };
             match this_try.send().await {
                 Ok(response) => {
                     let status = response.status();
@@ -245,6 +290,28 @@ impl HttpClient {
                         Some(asked) => asked,
                         None => self.policy.backoff(attempt),
                     };
+                    // Out of time before the next attempt: give the workflow the
+                    // retryable error now, while the step can still answer.
+                    if time_left(self.sleeper.now()).is_some_and(|left| wait >= left) {
+                        tracing::info!(
+                            service,
+                            attempt,
+                            "the step's time budget ends before the next attempt"
+                        );
+                        return Err(if status == StatusCode::TOO_MANY_REQUESTS {
+                            Error::Throttled {
+                                service,
+                                attempts: attempt,
+                                retry_after,
+                            }
+                        } else {
+                            Error::Unavailable {
+                                service,
+                                status: status.as_u16(),
+                                attempts: attempt,
+                            }
+                        });
+                    }
                     tracing::debug!(
                         service,
                         status = status.as_u16(),
@@ -275,7 +342,21 @@ impl HttpClient {
                         });
                     }
                     tracing::debug!(service, attempt, timed_out, "no answer, will retry");
-                    self.sleeper.sleep(self.policy.backoff(attempt)).await;
+                    let wait = self.policy.backoff(attempt);
+                    if time_left(self.sleeper.now()).is_some_and(|left| wait >= left) {
+                        return Err(if timed_out {
+                            Error::Timeout {
+                                service,
+                                seconds: self.policy.attempt_timeout.as_secs(),
+                            }
+                        } else {
+                            Error::Transport {
+                                service,
+                                source: source.without_url(),
+                            }
+                        });
+                    }
+                    self.sleeper.sleep(wait).await;
                 }
             }
         }

@@ -43,6 +43,11 @@ impl Sleeper for RecordingSleeper {
     async fn sleep(&self, duration: Duration) {
         self.0.lock().unwrap().push(duration);
     }
+
+    /// Time as if each recorded wait had passed: deadlines see the waits.
+    fn now(&self) -> Instant {
+        Instant::now() + self.waits().iter().sum::<Duration>()
+    }
 }
 
 impl RecordingSleeper {
@@ -2367,4 +2372,34 @@ async fn a_create_whose_answer_is_lost_is_sent_once_and_says_it_may_have_applied
         "it was applied"
     );
     assert_eq!(graph.sim.faults().lost_answers(), 1);
+}
+
+#[tokio::test]
+async fn two_retry_after_30_answers_end_in_a_retryable_error_within_the_steps_time() {
+    // Issue 15: a Lambda has 60 s; waiting out two `Retry-After: 30` answers
+    // would be killed as Sandbox.Timedout, which nothing retries.
+    let graph = spawn_example().await;
+    graph.client.subscribed_skus(&tenant()).await.unwrap(); // the token first
+    graph
+        .sim
+        .faults()
+        .set(FaultSettings {
+            throttle_rate: 1.0,
+            retry_after_seconds: 30,
+            ..FaultSettings::default()
+        })
+        .unwrap();
+    let deadline = graph.sleeper.now() + Duration::from_secs(60);
+
+    let err = onboard_connectors::http::with_deadline(
+        deadline,
+        graph.client.user(&tenant(), "AdeleV@contoso.com"),
+    )
+    .await
+    .unwrap_err();
+
+    assert!(matches!(err, Error::Throttled { .. }), "{err:?}");
+    assert!(err.is_transient());
+    assert_eq!(graph.sleeper.waits(), vec![Duration::from_secs(30)]);
+    assert!(graph.sleeper.now() + onboard_connectors::http::DEADLINE_MARGIN <= deadline);
 }

@@ -91,12 +91,23 @@ impl LazyDeps {
 }
 
 /// [`handle`] with dependencies that may not be built yet.
+///
+/// The step runs with the invocation's deadline as its time budget
+/// ([`onboard_connectors::http::with_deadline`]): its calls stop retrying in time
+/// to answer with a retryable error rather than be killed as `Sandbox.Timedout`.
 pub async fn handle_lazily(
     deps: &LazyDeps,
     function: &str,
-    payload: serde_json::Value,
+    event: lambda_runtime::LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, Diagnostic> {
-    handle(deps.get().await?, function, payload).await
+    let left = event
+        .context
+        .deadline()
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    let deadline = std::time::Instant::now() + left;
+    let deps = deps.get().await?;
+    onboard_connectors::http::with_deadline(deadline, handle(deps, function, event.payload)).await
 }
 
 /// The ids of the organizations the store declares (their `organization` connector

@@ -103,7 +103,7 @@ fn preflight(plan: &OnboardingPlan, onboarding: &Onboarding) -> Result<(), StepE
 
 /// The plan Validate made for `onboarding_id`, once it has run.
 pub(crate) async fn planned(deps: &Deps, onboarding_id: &str) -> Result<Option<Output>, StepError> {
-    Ok(recall(deps.store.as_ref(), &key(onboarding_id, "validate", "plan")).await?)
+    recall(deps.store.as_ref(), &key(onboarding_id, "validate", "plan")).await
 }
 
 /// The input of `Validate`.

@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = onboard_lambda::LazyDeps::from_env().await;
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        onboard_lambda::handle_lazily(deps, FUNCTION, event.payload)
+        onboard_lambda::handle_lazily(deps, FUNCTION, event)
     }))
     .await
 }
