@@ -12,69 +12,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use onboard_connectors::distributor::Distributor;
-use onboard_connectors::distributor::{Pax8Distributor, Pax8Settings};
-use onboard_connectors::graph::{AppCredentials, Directory, GraphClient, GraphConfig, TenantId};
+use onboard_connectors::graph::{Directory, GraphClient, TenantId};
 use onboard_connectors::http::{HttpClient, RetryPolicy};
 use onboard_connectors::psa::Psa;
 use onboard_connectors::psa::autotask::{Autotask, AutotaskConfig};
 use onboard_connectors::psa::connectwise::{ConnectWise, ConnectWiseConfig};
 use onboard_connectors::psa::halopsa::{HaloConfig, HaloPsa};
-use onboard_connectors::vault::{
-    HuduVault, ItGlueVault, PasswordVault, PwPushAuth, PwPushSettings, PwPushVault,
-};
+use onboard_connectors::vault::{PasswordVault, PwPushSettings, PwPushVault};
 use onboard_domain::Variables;
 use onboard_domain::variables::{
     Distributor as DistributorName, PasswordSaveLocation, Psa as PsaName,
 };
 use onboard_steps::{Connections, Organization, StepError};
-use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Map, Value};
 
-/// One connector's settings: plain values and resolved secrets (redacted in `Debug`).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ConnectorTable {
-    pub(crate) plain: BTreeMap<String, String>,
-    pub(crate) secrets: BTreeMap<String, SecretString>,
-}
-
-impl ConnectorTable {
-    /// `other`'s keys over this table's.
-    pub(crate) fn overlaid(&self, other: Option<&ConnectorTable>) -> ConnectorTable {
-        let mut out = self.clone();
-        if let Some(o) = other {
-            out.plain
-                .extend(o.plain.iter().map(|(k, v)| (k.clone(), v.clone())));
-            out.secrets
-                .extend(o.secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        out
-    }
-
-    fn get(&self, key: &str) -> Option<&str> {
-        self.plain.get(key).map(String::as_str)
-    }
-
-    fn secret(&self, key: &str) -> Option<&SecretString> {
-        self.secrets.get(key)
-    }
-
-    /// The table as a JSON object (secrets exposed: only to build a config struct).
-    fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        for (k, v) in &self.plain {
-            let value = v
-                .parse::<u64>()
-                .ok()
-                .filter(|_| k.ends_with("page_size"))
-                .map_or_else(|| Value::String(v.clone()), Value::from);
-            m.insert(k.clone(), value);
-        }
-        for (k, v) in &self.secrets {
-            m.insert(k.clone(), Value::String(v.expose_secret().to_owned()));
-        }
-        Value::Object(m)
-    }
-}
+pub(crate) use onboard_connectors::settings::ConnectorTable;
+use onboard_connectors::settings::{self, SettingError};
 
 /// One organization: who it is and its connector overrides.
 #[derive(Clone)]
@@ -147,28 +99,12 @@ impl LocalConnections {
     }
 }
 
-fn need<'a>(table: &'a ConnectorTable, connector: &str, key: &str) -> Result<&'a str, StepError> {
-    table
-        .get(key)
-        .ok_or_else(|| config_error(format!("connectors.{connector}.{key} is not set")))
-}
-
-fn need_secret<'a>(
-    table: &'a ConnectorTable,
-    connector: &str,
-    key: &str,
-) -> Result<&'a SecretString, StepError> {
-    table
-        .secret(key)
-        .ok_or_else(|| config_error(format!("connectors.{connector}.{key} is not set")))
-}
-
-fn build_config<T: serde::de::DeserializeOwned>(
-    table: &ConnectorTable,
-    connector: &str,
-) -> Result<T, StepError> {
-    serde_json::from_value(table.to_json())
-        .map_err(|e| config_error(format!("connectors.{connector}: {e}")))
+/// A setting of `[connectors.<name>]` (or the organization's) that is missing or wrong.
+fn setting_error(e: SettingError) -> StepError {
+    config_error(format!(
+        "connectors.{}.{} {}",
+        e.connector, e.setting, e.problem
+    ))
 }
 
 #[async_trait]
@@ -187,28 +123,8 @@ impl Connections for LocalConnections {
         let table = self
             .table(&organization.id, "graph")
             .ok_or_else(|| config_error("connectors.graph is not configured"))?;
-        let credentials = AppCredentials {
-            client_id: need(&table, "graph", "client_id")?.to_owned(),
-            client_secret: need_secret(&table, "graph", "client_secret")?.clone(),
-        };
         let graph_error = |e| StepError::connector(onboard_steps::error::Port::Graph, e);
-        let mut config = match (table.get("authority"), table.get("graph_url")) {
-            (Some(authority), Some(graph)) => GraphConfig::new(
-                authority,
-                graph,
-                table
-                    .get("scope")
-                    .unwrap_or("https://graph.microsoft.com/.default"),
-                credentials,
-            ),
-            (None, None) => GraphConfig::global(credentials),
-            _ => {
-                return Err(config_error(
-                    "connectors.graph: set both authority and graph_url, or neither",
-                ));
-            }
-        }
-        .map_err(graph_error)?;
+        let mut config = settings::graph(&table).map_err(setting_error)?;
         config.retry = self.policy.clone();
         let client: Arc<dyn Directory> = Arc::new(GraphClient::new(config).map_err(graph_error)?);
         lock(&self.directories).insert(organization.id.clone(), client.clone());
@@ -237,15 +153,21 @@ impl Connections for LocalConnections {
         let http = HttpClient::new(name, self.policy.clone()).map_err(psa_error)?;
         let client: Arc<dyn Psa> = match name {
             "connectwise" => Arc::new(ConnectWise::new(
-                build_config::<ConnectWiseConfig>(&table, name)?,
+                table
+                    .into_config::<ConnectWiseConfig>(name)
+                    .map_err(setting_error)?,
                 http,
             )),
             "autotask" => Arc::new(Autotask::new(
-                build_config::<AutotaskConfig>(&table, name)?,
+                table
+                    .into_config::<AutotaskConfig>(name)
+                    .map_err(setting_error)?,
                 http,
             )),
             _ => Arc::new(HaloPsa::new(
-                build_config::<HaloConfig>(&table, name)?,
+                table
+                    .into_config::<HaloConfig>(name)
+                    .map_err(setting_error)?,
                 http,
             )),
         };
@@ -259,7 +181,6 @@ impl Connections for LocalConnections {
         location: PasswordSaveLocation,
         variables: &Variables,
     ) -> Result<Arc<dyn PasswordVault>, StepError> {
-        let vault_error = |e| StepError::connector(onboard_steps::error::Port::Vault, e);
         let (name, service) = match location {
             PasswordSaveLocation::ItGlue => ("itglue", "itglue"),
             PasswordSaveLocation::Hudu => ("hudu", "hudu"),
@@ -280,31 +201,10 @@ impl Connections for LocalConnections {
         let http = self.http(service)?;
         Ok(match location {
             PasswordSaveLocation::ItGlue => {
-                let mut v = ItGlueVault::new(
-                    http,
-                    need(&table, name, "base_url")?,
-                    need_secret(&table, name, "api_key")?.clone(),
-                )
-                .map_err(vault_error)?;
-                if let Some(id) = table.get("organization_id") {
-                    v = v.with_organization_id(&organization.name, id);
-                }
-                Arc::new(v)
+                Arc::new(settings::itglue(&table, http, &organization.name).map_err(setting_error)?)
             }
             PasswordSaveLocation::Hudu => {
-                let mut v = HuduVault::new(
-                    http,
-                    need(&table, name, "base_url")?,
-                    need_secret(&table, name, "api_key")?.clone(),
-                )
-                .map_err(vault_error)?;
-                if let Some(id) = table.get("company_id") {
-                    let id: u64 = id.parse().map_err(|_| {
-                        config_error(format!("connectors.{name}.company_id is not a number"))
-                    })?;
-                    v = v.with_company_id(&organization.name, id);
-                }
-                Arc::new(v)
+                Arc::new(settings::hudu(&table, http, &organization.name).map_err(setting_error)?)
             }
             _ => {
                 let url = match &self.sandbox_pwpush {
@@ -315,17 +215,14 @@ impl Connections for LocalConnections {
                         .map(ToString::to_string)
                         .ok_or_else(|| config_error("pwpush_url is not set"))?,
                 };
-                let auth = match (table.get("email"), table.secret("api_token")) {
-                    (Some(email), Some(token)) => PwPushAuth::UserToken {
-                        email: email.to_owned(),
-                        token: token.clone(),
-                    },
-                    (None, Some(token)) => PwPushAuth::Bearer(token.clone()),
-                    _ => PwPushAuth::Anonymous,
-                };
                 Arc::new(
-                    PwPushVault::new(http, &url, auth, PwPushSettings::default())
-                        .map_err(vault_error)?,
+                    PwPushVault::new(
+                        http,
+                        &url,
+                        settings::pwpush_auth(&table),
+                        PwPushSettings::default(),
+                    )
+                    .map_err(|e| StepError::connector(onboard_steps::error::Port::Vault, e))?,
                 )
             }
         })
@@ -342,28 +239,12 @@ impl Connections for LocalConnections {
         let Some(table) = self.table(&organization.id, "pax8") else {
             return Ok(None);
         };
-        let mut settings = Pax8Settings::new(
-            need(&table, "pax8", "client_id")?,
-            need_secret(&table, "pax8", "client_secret")?.clone(),
-        );
-        if let Some(u) = table.get("token_url") {
-            settings.token_url = u.to_owned();
-        }
-        if let Some(u) = table.get("api_base") {
-            settings.api_base = u.to_owned();
-        }
-        if let Some(e) = table.get("ordered_by_email") {
-            settings.ordered_by_email = Some(e.to_owned());
-        }
         let http = HttpClient::new("pax8", self.policy.clone())
             .map_err(|e| StepError::connector(onboard_steps::error::Port::Distributor, e))?;
-        let mut d = Pax8Distributor::new(http, settings);
-        if let Some(id) = table.get("company_id") {
-            d = d
-                .with_company_id(&organization.name, id)
-                .with_company_id(&organization.id, id);
-        }
-        Ok(Some(Arc::new(d)))
+        Ok(Some(Arc::new(
+            settings::pax8(&table, http, (&organization.id, &organization.name))
+                .map_err(setting_error)?,
+        )))
     }
 }
 

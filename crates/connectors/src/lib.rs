@@ -10,6 +10,8 @@
 //! - [`vault`]: `PasswordVault` — IT Glue, Hudu, Password Pusher (and why not Passportal).
 //! - [`distributor`]: `Distributor` — Pax8, the idempotent purchase rule, seat polling.
 //! - [`notify`]: `Notifier` — SES v2, SNS, SMTP and the sandbox outbox.
+//! - [`settings`]: a connector's settings table and the clients built from it,
+//!   one reading for `onboard serve` and the Lambdas.
 //!
 //! Each external system sits behind a narrow trait (a port) so the workflow
 //! steps, the Lambda functions and the local server share them unchanged.
@@ -24,6 +26,7 @@ pub mod graph;
 pub mod http;
 pub mod notify;
 pub mod psa;
+pub mod settings;
 pub mod vault;
 
 pub use error::Error;

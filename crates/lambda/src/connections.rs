@@ -10,10 +10,12 @@
 //! | `organization` (org scope only) | `tenant_id`, `domain`, `name` (default: the id) | — |
 //! | `graph` | `client_id`, optional `authority`, `graph_url`, `scope` | `client_secret` |
 //! | `connectwise`, `autotask`, `halopsa` | the string fields of the connector's config (`ConnectWiseConfig`, ...) | its secret fields |
-//! | `itglue`, `hudu` | `base_url` | `api_key` |
+//! | `itglue`, `hudu` | `base_url`, optional `organization_id` (IT Glue) / `company_id` (Hudu) | `api_key` |
 //! | `passportal` | `base_url`, `access_key_id` | `hmac_token` |
-//! | `pwpush` (optional; the URL is the variable `pwpush_url`) | — | optional `api_token` |
-//! | `pax8` | `client_id`, optional `token_url`, `api_base`, `audience`, `billing_term`, `ordered_by_email` | `client_secret` |
+//! | `pwpush` (optional; the URL is the variable `pwpush_url`) | optional `email` | optional `api_token` |
+//! | `pax8` | `client_id`, optional `token_url`, `api_base`, `audience`, `billing_term`, `ordered_by_email`, `company_id` | `client_secret` |
+//!
+//! The clients are built by [`onboard_connectors::settings`], as `onboard serve` builds them.
 //!
 //! The Graph client (one app registration for every tenant) is built once per
 //! container; the other connectors on each call, as their settings are per organization.
@@ -22,15 +24,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use onboard_connectors::distributor::{Distributor, Pax8Distributor, Pax8Settings};
-use onboard_connectors::graph::{AppCredentials, Directory, GraphClient, GraphConfig, TenantId};
+use onboard_connectors::distributor::Distributor;
+use onboard_connectors::graph::{Directory, GraphClient, TenantId};
 use onboard_connectors::http::{HttpClient, RetryPolicy};
 use onboard_connectors::psa::Psa;
 use onboard_connectors::psa::autotask::{Autotask, AutotaskConfig};
 use onboard_connectors::psa::connectwise::{ConnectWise, ConnectWiseConfig};
 use onboard_connectors::psa::halopsa::{HaloConfig, HaloPsa};
+use onboard_connectors::settings::{self, ConnectorTable, SettingError};
 use onboard_connectors::vault::{
-    HuduVault, ItGlueVault, PassportalVault, PasswordVault, PwPushAuth, PwPushSettings, PwPushVault,
+    PassportalVault, PasswordVault, PwPushAuth, PwPushSettings, PwPushVault,
 };
 use onboard_domain::Variables;
 use onboard_domain::variables::{
@@ -39,16 +42,9 @@ use onboard_domain::variables::{
 use onboard_steps::error::Port;
 use onboard_steps::{Connections, Organization, StepError};
 use onboard_store::{ConnectorSettings, Scope, Store};
-use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
 use crate::secrets::SecretSource;
-
-const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
-const DEFAULT_GRAPH: &str = "https://graph.microsoft.com/v1.0";
-const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 
 /// Connectors from the store's settings and their secrets.
 pub struct StoreConnections {
@@ -63,53 +59,9 @@ impl std::fmt::Debug for StoreConnections {
     }
 }
 
-/// One connector's settings with its secrets resolved.
-struct Resolved {
-    settings: BTreeMap<String, String>,
-    secrets: BTreeMap<String, SecretString>,
-}
-
-impl Resolved {
-    fn setting(&self, connector: &str, name: &str) -> Result<&str, StepError> {
-        self.settings.get(name).map(String::as_str).ok_or_else(|| {
-            StepError::Config(format!("connector `{connector}`: `{name}` is not set"))
-        })
-    }
-
-    fn secret(&self, connector: &str, name: &str) -> Result<SecretString, StepError> {
-        self.secrets.get(name).cloned().ok_or_else(|| {
-            StepError::Config(format!(
-                "connector `{connector}`: secret `{name}` is not set"
-            ))
-        })
-    }
-
-    /// Settings and secrets as one object, deserialized into a connector's config.
-    /// An error that would quote a secret is reported without the message.
-    fn into_config<T: DeserializeOwned>(self, connector: &str) -> Result<T, StepError> {
-        let mut object = Map::new();
-        for (name, value) in &self.settings {
-            object.insert(name.clone(), Value::String(value.clone()));
-        }
-        for (name, value) in &self.secrets {
-            object.insert(
-                name.clone(),
-                Value::String(value.expose_secret().to_owned()),
-            );
-        }
-        serde_json::from_value(Value::Object(object)).map_err(|e| {
-            let message = e.to_string();
-            let leaks = self
-                .secrets
-                .values()
-                .any(|s| !s.expose_secret().is_empty() && message.contains(s.expose_secret()));
-            StepError::Config(if leaks {
-                format!("connector `{connector}`: a secret has the wrong type")
-            } else {
-                format!("connector `{connector}`: {message}")
-            })
-        })
-    }
+/// A connector setting that is missing or wrong, as the steps report it.
+fn setting_error(e: SettingError) -> StepError {
+    StepError::Config(e.to_string())
 }
 
 fn http(service: &'static str) -> Result<HttpClient, StepError> {
@@ -132,7 +84,7 @@ impl StoreConnections {
         &self,
         organization: Option<&str>,
         connector: &str,
-    ) -> Result<Option<Resolved>, StepError> {
+    ) -> Result<Option<ConnectorTable>, StepError> {
         let mut found: Option<ConnectorSettings> = None;
         if let Some(id) = organization {
             found = self
@@ -153,8 +105,8 @@ impl StoreConnections {
             })?;
             secrets.insert(name.clone(), secret);
         }
-        Ok(Some(Resolved {
-            settings: found.settings,
+        Ok(Some(ConnectorTable {
+            plain: found.settings,
             secrets,
         }))
     }
@@ -163,7 +115,7 @@ impl StoreConnections {
         &self,
         organization: Option<&str>,
         connector: &str,
-    ) -> Result<Resolved, StepError> {
+    ) -> Result<ConnectorTable, StepError> {
         self.resolved(organization, connector)
             .await?
             .ok_or_else(|| {
@@ -178,24 +130,7 @@ impl StoreConnections {
 
     async fn build_directory(&self) -> Result<Arc<dyn Directory>, StepError> {
         let graph = self.required(None, "graph").await?;
-        let get = |name: &str, default: &'static str| {
-            graph
-                .settings
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| default.to_owned())
-        };
-        let credentials = AppCredentials {
-            client_id: graph.setting("graph", "client_id")?.to_owned(),
-            client_secret: graph.secret("graph", "client_secret")?,
-        };
-        let config = GraphConfig::new(
-            &get("authority", DEFAULT_AUTHORITY),
-            &get("graph_url", DEFAULT_GRAPH),
-            &get("scope", DEFAULT_SCOPE),
-            credentials,
-        )
-        .map_err(|e| StepError::connector(Port::Graph, e))?;
+        let config = settings::graph(&graph).map_err(setting_error)?;
         let client = GraphClient::new(config).map_err(|e| StepError::connector(Port::Graph, e))?;
         Ok(Arc::new(client))
     }
@@ -256,21 +191,24 @@ impl Connections for StoreConnections {
                 let config: ConnectWiseConfig = self
                     .required(org, "connectwise")
                     .await?
-                    .into_config("connectwise")?;
+                    .into_config("connectwise")
+                    .map_err(setting_error)?;
                 Arc::new(ConnectWise::new(config, http("connectwise")?))
             }
             Some(PsaName::Autotask) => {
                 let config: AutotaskConfig = self
                     .required(org, "autotask")
                     .await?
-                    .into_config("autotask")?;
+                    .into_config("autotask")
+                    .map_err(setting_error)?;
                 Arc::new(Autotask::new(config, http("autotask")?))
             }
             Some(PsaName::HaloPsa) => {
                 let config: HaloConfig = self
                     .required(org, "halopsa")
                     .await?
-                    .into_config("halopsa")?;
+                    .into_config("halopsa")
+                    .map_err(setting_error)?;
                 Arc::new(HaloPsa::new(config, http("halopsa")?))
             }
             Some(PsaName::NoPsa) | None => return Ok(None),
@@ -289,31 +227,25 @@ impl Connections for StoreConnections {
             PasswordSaveLocation::ItGlue => {
                 let s = self.required(org, "itglue").await?;
                 Arc::new(
-                    ItGlueVault::new(
-                        http("itglue")?,
-                        s.setting("itglue", "base_url")?,
-                        s.secret("itglue", "api_key")?,
-                    )
-                    .map_err(vault_error)?,
+                    settings::itglue(&s, http("itglue")?, &organization.name)
+                        .map_err(setting_error)?,
                 )
             }
             PasswordSaveLocation::Hudu => {
                 let s = self.required(org, "hudu").await?;
                 Arc::new(
-                    HuduVault::new(
-                        http("hudu")?,
-                        s.setting("hudu", "base_url")?,
-                        s.secret("hudu", "api_key")?,
-                    )
-                    .map_err(vault_error)?,
+                    settings::hudu(&s, http("hudu")?, &organization.name).map_err(setting_error)?,
                 )
             }
             PasswordSaveLocation::Passportal => {
                 let s = self.required(org, "passportal").await?;
                 Arc::new(PassportalVault::new(
-                    s.setting("passportal", "base_url")?,
-                    s.setting("passportal", "access_key_id")?,
-                    s.secret("passportal", "hmac_token")?,
+                    s.required("passportal", "base_url")
+                        .map_err(setting_error)?,
+                    s.required("passportal", "access_key_id")
+                        .map_err(setting_error)?,
+                    s.required_secret("passportal", "hmac_token")
+                        .map_err(setting_error)?,
                 ))
             }
             PasswordSaveLocation::PwPush => {
@@ -323,10 +255,7 @@ impl Connections for StoreConnections {
                     .map(ToString::to_string)
                     .ok_or_else(|| StepError::Config("pwpush_url is not set".into()))?;
                 let auth = match self.resolved(org, "pwpush").await? {
-                    Some(s) => match s.secrets.get("api_token") {
-                        Some(token) => PwPushAuth::Bearer(token.clone()),
-                        None => PwPushAuth::Anonymous,
-                    },
+                    Some(s) => settings::pwpush_auth(&s),
                     None => PwPushAuth::Anonymous,
                 };
                 Arc::new(
@@ -354,27 +283,9 @@ impl Connections for StoreConnections {
         let Some(s) = self.resolved(Some(&organization.id), "pax8").await? else {
             return Ok(None);
         };
-        let mut settings = Pax8Settings::new(
-            s.setting("pax8", "client_id")?,
-            s.secret("pax8", "client_secret")?,
-        );
-        let optional = |name: &str| s.settings.get(name).cloned();
-        if let Some(v) = optional("token_url") {
-            settings.token_url = v;
-        }
-        if let Some(v) = optional("api_base") {
-            settings.api_base = v;
-        }
-        if let Some(v) = optional("audience") {
-            settings.audience = v;
-        }
-        if let Some(v) = optional("billing_term") {
-            settings.billing_term = v;
-        }
-        settings.ordered_by_email = optional("ordered_by_email");
-        Ok(Some(Arc::new(Pax8Distributor::new(
-            http("pax8")?,
-            settings,
-        ))))
+        Ok(Some(Arc::new(
+            settings::pax8(&s, http("pax8")?, (&organization.id, &organization.name))
+                .map_err(setting_error)?,
+        )))
     }
 }

@@ -242,3 +242,120 @@ async fn only_a_configured_pax8_is_a_distributor() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn the_pax8_company_mapping_is_honoured_as_onboard_serve_honours_it() {
+    // Issue 15: the Lambdas ignored `company_id`, so a customer whose Pax8 name
+    // differs from the organization's could not be found on AWS.
+    use onboard_sandbox::pax8::{
+        self, Pax8, Pax8Company, Pax8Credentials, Pax8Seed, RecordingSeatHook,
+    };
+    let sim = Pax8::new(
+        Pax8Seed {
+            clients: vec![Pax8Credentials {
+                client_id: "pax8-client".into(),
+                client_secret: "s3cr3t-value".into(),
+            }],
+            companies: vec![Pax8Company {
+                id: "c-77".into(),
+                name: "Contoso Holdings LLC".into(),
+                external_id: None,
+                website: None,
+                status: "Active".into(),
+                microsoft_tenant: None,
+            }],
+            ..Pax8Seed::default()
+        },
+        Arc::new(RecordingSeatHook::default()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, pax8::router(sim)).await.unwrap() });
+
+    let bed = bed().await;
+    let org = contoso(&bed).await;
+    let token_url = format!("{base}/oauth/token");
+    let api_base = format!("{base}/v1");
+    let plain = [
+        ("client_id", "pax8-client"),
+        ("token_url", token_url.as_str()),
+        ("api_base", api_base.as_str()),
+    ];
+    bed.store
+        .put_connector(
+            &Scope::Msp,
+            &settings(
+                "pax8",
+                &plain,
+                &[("client_secret", bed.secret_file.clone())],
+            ),
+        )
+        .await
+        .unwrap();
+    let unmapped = bed
+        .connections
+        .distributor(&org, Distributor::Pax8)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        unmapped.find_customer(&org.name).await.is_err(),
+        "no company is named Contoso Ltd"
+    );
+
+    let mut mapped = plain.to_vec();
+    mapped.push(("company_id", "c-77"));
+    bed.store
+        .put_connector(
+            &Scope::Organization("contoso".into()),
+            &settings(
+                "pax8",
+                &mapped,
+                &[("client_secret", bed.secret_file.clone())],
+            ),
+        )
+        .await
+        .unwrap();
+    let distributor = bed
+        .connections
+        .distributor(&org, Distributor::Pax8)
+        .await
+        .unwrap()
+        .unwrap();
+    let customer = distributor.find_customer(&org.name).await.unwrap();
+    assert_eq!(customer.id, "c-77");
+}
+
+#[tokio::test]
+async fn a_hudu_company_id_that_is_not_a_number_is_named() {
+    let bed = bed().await;
+    let org = contoso(&bed).await;
+    bed.store
+        .put_connector(
+            &Scope::Msp,
+            &settings(
+                "hudu",
+                &[
+                    ("base_url", "https://hudu.example"),
+                    ("company_id", "seven"),
+                ],
+                &[("api_key", bed.secret_file.clone())],
+            ),
+        )
+        .await
+        .unwrap();
+    let vars = onboard_domain::Variables::defaults().unwrap();
+    let message = config_message(
+        bed.connections
+            .vault(
+                &org,
+                onboard_domain::variables::PasswordSaveLocation::Hudu,
+                &vars,
+            )
+            .await,
+    );
+    assert!(
+        message.contains("`company_id` is not a number"),
+        "{message}"
+    );
+}

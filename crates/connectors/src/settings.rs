@@ -1,0 +1,252 @@
+//! One reading of a connector's settings for both runtimes: `onboard serve`
+//! takes them from `onboard.toml`, the Lambdas from the store's connector
+//! items; both hand a [`ConnectorTable`] here and get the same client, with the
+//! same mappings (an organization's IT Glue organization, Hudu company, Pax8
+//! company) and the same optional settings (Pax8 `billing_term`, `audience`, ...).
+//!
+//! Where the settings come from, and which scope wins, stays with each runtime.
+
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::distributor::{Pax8Distributor, Pax8Settings};
+use crate::graph::{AppCredentials, GraphConfig};
+use crate::http::HttpClient;
+use crate::vault::{HuduVault, ItGlueVault, PwPushAuth};
+
+/// Microsoft's global cloud, unless `authority` / `graph_url` / `scope` say otherwise.
+const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+const DEFAULT_GRAPH: &str = "https://graph.microsoft.com/v1.0";
+const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// One connector's settings: plain values and resolved secrets (redacted in `Debug`).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectorTable {
+    /// Plain settings, by name.
+    pub plain: BTreeMap<String, String>,
+    /// Secrets, resolved from their references.
+    pub secrets: BTreeMap<String, SecretString>,
+}
+
+/// A setting that is missing or wrong: which connector, which setting, what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("connector `{connector}`: `{setting}` {problem}")]
+pub struct SettingError {
+    /// The connector (`pax8`, `hudu`, ...).
+    pub connector: String,
+    /// The setting or secret.
+    pub setting: String,
+    /// What is wrong with it, never its value.
+    pub problem: String,
+}
+
+impl SettingError {
+    fn new(connector: &str, setting: &str, problem: impl Into<String>) -> Self {
+        Self {
+            connector: connector.to_owned(),
+            setting: setting.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl ConnectorTable {
+    /// `other`'s keys over this table's.
+    pub fn overlaid(&self, other: Option<&ConnectorTable>) -> ConnectorTable {
+        let mut out = self.clone();
+        if let Some(o) = other {
+            out.plain
+                .extend(o.plain.iter().map(|(k, v)| (k.clone(), v.clone())));
+            out.secrets
+                .extend(o.secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        out
+    }
+
+    /// A plain setting, when set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.plain.get(key).map(String::as_str)
+    }
+
+    /// A secret, when set.
+    pub fn secret(&self, key: &str) -> Option<&SecretString> {
+        self.secrets.get(key)
+    }
+
+    /// A plain setting that must be set.
+    pub fn required(&self, connector: &str, key: &str) -> Result<&str, SettingError> {
+        self.get(key)
+            .ok_or_else(|| SettingError::new(connector, key, "is not set"))
+    }
+
+    /// A secret that must be set.
+    pub fn required_secret(
+        &self,
+        connector: &str,
+        key: &str,
+    ) -> Result<SecretString, SettingError> {
+        self.secret(key)
+            .cloned()
+            .ok_or_else(|| SettingError::new(connector, key, "is not set"))
+    }
+
+    /// Whether two tables hold the same settings and secrets.
+    pub fn same_as(&self, other: &ConnectorTable) -> bool {
+        self.plain == other.plain
+            && self.secrets.len() == other.secrets.len()
+            && self.secrets.iter().all(|(k, v)| {
+                other
+                    .secrets
+                    .get(k)
+                    .is_some_and(|o| o.expose_secret() == v.expose_secret())
+            })
+    }
+
+    /// The table deserialized into a connector's config struct (`ConnectWiseConfig`,
+    /// ...); `*page_size` settings are numbers. An error that would quote a
+    /// secret is reported without the message.
+    pub fn into_config<T: DeserializeOwned>(&self, connector: &str) -> Result<T, SettingError> {
+        let mut object = Map::new();
+        for (name, value) in &self.plain {
+            let value = value
+                .parse::<u64>()
+                .ok()
+                .filter(|_| name.ends_with("page_size"))
+                .map_or_else(|| Value::String(value.clone()), Value::from);
+            object.insert(name.clone(), value);
+        }
+        for (name, value) in &self.secrets {
+            object.insert(
+                name.clone(),
+                Value::String(value.expose_secret().to_owned()),
+            );
+        }
+        serde_json::from_value(Value::Object(object)).map_err(|e| {
+            let message = e.to_string();
+            let leaks = self
+                .secrets
+                .values()
+                .any(|s| !s.expose_secret().is_empty() && message.contains(s.expose_secret()));
+            SettingError::new(
+                connector,
+                "settings",
+                if leaks {
+                    "have a secret of the wrong type".to_owned()
+                } else {
+                    format!("do not fit: {message}")
+                },
+            )
+        })
+    }
+}
+
+/// Microsoft Graph: `client_id`, secret `client_secret`, optional `authority`,
+/// `graph_url` and `scope` (another cloud, or the sandbox).
+pub fn graph(table: &ConnectorTable) -> Result<GraphConfig, SettingError> {
+    let credentials = AppCredentials {
+        client_id: table.required("graph", "client_id")?.to_owned(),
+        client_secret: table.required_secret("graph", "client_secret")?,
+    };
+    GraphConfig::new(
+        table.get("authority").unwrap_or(DEFAULT_AUTHORITY),
+        table.get("graph_url").unwrap_or(DEFAULT_GRAPH),
+        table.get("scope").unwrap_or(DEFAULT_SCOPE),
+        credentials,
+    )
+    .map_err(|e| SettingError::new("graph", "authority", format!("is not usable: {e}")))
+}
+
+/// IT Glue: `base_url`, secret `api_key`, and the organization's IT Glue
+/// `organization_id` when set (otherwise it is found by name).
+pub fn itglue(
+    table: &ConnectorTable,
+    http: HttpClient,
+    organization_name: &str,
+) -> Result<ItGlueVault, SettingError> {
+    let vault = ItGlueVault::new(
+        http,
+        table.required("itglue", "base_url")?,
+        table.required_secret("itglue", "api_key")?,
+    )
+    .map_err(|e| SettingError::new("itglue", "base_url", format!("is not usable: {e}")))?;
+    Ok(match table.get("organization_id") {
+        Some(id) => vault.with_organization_id(organization_name, id),
+        None => vault,
+    })
+}
+
+/// Hudu: `base_url`, secret `api_key`, and the organization's Hudu `company_id`
+/// when set (otherwise it is found by name).
+pub fn hudu(
+    table: &ConnectorTable,
+    http: HttpClient,
+    organization_name: &str,
+) -> Result<HuduVault, SettingError> {
+    let vault = HuduVault::new(
+        http,
+        table.required("hudu", "base_url")?,
+        table.required_secret("hudu", "api_key")?,
+    )
+    .map_err(|e| SettingError::new("hudu", "base_url", format!("is not usable: {e}")))?;
+    Ok(match table.get("company_id") {
+        Some(id) => {
+            let id: u64 = id
+                .trim()
+                .parse()
+                .map_err(|_| SettingError::new("hudu", "company_id", "is not a number"))?;
+            vault.with_company_id(organization_name, id)
+        }
+        None => vault,
+    })
+}
+
+/// Password Pusher's authentication: `email` with secret `api_token` (a user
+/// token), `api_token` alone (a bearer token), or none (anonymous pushes).
+pub fn pwpush_auth(table: &ConnectorTable) -> PwPushAuth {
+    match (table.get("email"), table.secret("api_token")) {
+        (Some(email), Some(token)) => PwPushAuth::UserToken {
+            email: email.to_owned(),
+            token: token.clone(),
+        },
+        (None, Some(token)) => PwPushAuth::Bearer(token.clone()),
+        _ => PwPushAuth::Anonymous,
+    }
+}
+
+/// Pax8: `client_id`, secret `client_secret`, optional `token_url`, `api_base`,
+/// `audience`, `billing_term`, `ordered_by_email`, and the organization's Pax8
+/// `company_id` when set (otherwise it is found by name).
+pub fn pax8(
+    table: &ConnectorTable,
+    http: HttpClient,
+    organization: (&str, &str),
+) -> Result<Pax8Distributor, SettingError> {
+    let (id, name) = organization;
+    let mut settings = Pax8Settings::new(
+        table.required("pax8", "client_id")?,
+        table.required_secret("pax8", "client_secret")?,
+    );
+    if let Some(v) = table.get("token_url") {
+        settings.token_url = v.to_owned();
+    }
+    if let Some(v) = table.get("api_base") {
+        settings.api_base = v.to_owned();
+    }
+    if let Some(v) = table.get("audience") {
+        settings.audience = v.to_owned();
+    }
+    if let Some(v) = table.get("billing_term") {
+        settings.billing_term = v.to_owned();
+    }
+    settings.ordered_by_email = table.get("ordered_by_email").map(str::to_owned);
+    let distributor = Pax8Distributor::new(http, settings);
+    Ok(match table.get("company_id") {
+        Some(company) => distributor
+            .with_company_id(name, company)
+            .with_company_id(id, company),
+        None => distributor,
+    })
+}
