@@ -13,11 +13,20 @@
 //! - A new subscription is ordered only when the ledger has no order for the
 //!   key and the customer has no subscription of the product.
 //!
+//! - Every change of one customer's seats of one SKU (a purchase here, a
+//!   reduction in the offboarding) happens under that customer and SKU's
+//!   lease ([`seat_lease`], [`PurchaseLedger::acquire`]), and the quantity it
+//!   starts from is read under the lease: two onboardings buying the same SKU
+//!   at once end with a seat each, not one seat for both. A caller that finds
+//!   the lease taken gets a transient [`Error::NotReady`] and comes back
+//!   (the state machine retries it); a crashed holder's lease expires.
+//!
 //! The rule errs towards buying too little, never too much: if another
 //! onboarding raised the same subscription between this step's recorded
-//! intent and its retry, the retry sees its target reached and buys nothing;
-//! the missing seat then shows up as a seat wait that times out, and the
-//! manual purchase path runs. (Pax8 has no idempotency keys to do better.)
+//! intent and its retry (possible only after this step's lease expired), the
+//! retry sees its target reached and buys nothing; the missing seat then shows
+//! up as a seat wait that times out, and the manual purchase path runs. (Pax8
+//! has no idempotency keys to do better.)
 //!
 //! Bought seats take minutes to reach the tenant: [`wait_for_seats`] polls a
 //! [`SeatReader`] (the Graph connector, or any closure) without knowing it.
@@ -180,20 +189,69 @@ pub struct PurchaseRecord {
     pub order_id: Option<String>,
 }
 
-/// Remembers purchases by key. The store crate backs it with DynamoDB or
-/// SQLite; [`MemoryLedger`] serves tests and the sandbox.
+/// Remembers purchases by key, and serialises seat changes by lease. The
+/// steps back it with the store (DynamoDB or SQLite); [`MemoryLedger`] serves
+/// tests.
 #[async_trait]
 pub trait PurchaseLedger: Send + Sync + fmt::Debug {
     /// The record under `key`.
     async fn get(&self, key: &str) -> Result<Option<PurchaseRecord>, Error>;
     /// Writes (or replaces) the record under `key`.
     async fn put(&self, key: &str, record: &PurchaseRecord) -> Result<(), Error>;
+    /// Takes `lease` for `holder` (again, if it holds it already); `false` when
+    /// another holder has it. A lease expires, so a crashed holder does not
+    /// block the others for ever.
+    async fn acquire(&self, lease: &str, holder: &str) -> Result<bool, Error>;
+    /// Gives `lease` back, if `holder` holds it.
+    async fn release(&self, lease: &str, holder: &str) -> Result<(), Error>;
 }
 
-/// A ledger in memory.
+/// The lease that serialises seat changes of one SKU for one customer of a distributor.
+pub fn seat_lease(distributor: &str, customer: &Customer, sku: &str) -> String {
+    format!(
+        "seats/{distributor}/{}/{}",
+        customer.id,
+        sku.to_ascii_uppercase()
+    )
+}
+
+/// The error of a seat change that found its lease taken: transient, come back later.
+pub fn lease_taken(service: &'static str, lease: &str) -> Error {
+    Error::NotReady {
+        service,
+        detail: format!("another seat change holds `{lease}`; try again when it is done"),
+    }
+}
+
+/// Runs `change` under `lease` (see [`PurchaseLedger::acquire`]), giving the
+/// lease back whatever `change` returns.
+pub async fn with_seat_lease<T, F>(
+    service: &'static str,
+    ledger: &dyn PurchaseLedger,
+    lease: &str,
+    holder: &str,
+    change: F,
+) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    if !ledger.acquire(lease, holder).await? {
+        tracing::info!(service, lease, holder, "seat lease taken by another change");
+        return Err(lease_taken(service, lease));
+    }
+    let result = change.await;
+    // A lease that cannot be given back expires on its own.
+    if let Err(e) = ledger.release(lease, holder).await {
+        tracing::warn!(service, lease, error = %e, "seat lease not released; it will expire");
+    }
+    result
+}
+
+/// A ledger in memory (its leases never expire: they die with the process).
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
     records: Mutex<HashMap<String, PurchaseRecord>>,
+    leases: Mutex<HashMap<String, String>>,
 }
 
 #[async_trait]
@@ -212,6 +270,22 @@ impl PurchaseLedger for MemoryLedger {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key.to_owned(), record.clone());
+        Ok(())
+    }
+
+    async fn acquire(&self, lease: &str, holder: &str) -> Result<bool, Error> {
+        let mut leases = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = leases
+            .entry(lease.to_owned())
+            .or_insert_with(|| holder.to_owned());
+        Ok(held == holder)
+    }
+
+    async fn release(&self, lease: &str, holder: &str) -> Result<(), Error> {
+        let mut leases = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
+        if leases.get(lease).is_some_and(|h| h == holder) {
+            leases.remove(lease);
+        }
         Ok(())
     }
 }
@@ -265,8 +339,29 @@ pub async fn purchase_seats(
     let key = request.key();
     let customer = distributor.find_customer(&request.organization).await?;
     let product = distributor.find_product(&request.sku).await?;
+    let lease = seat_lease(service, &customer, &request.sku);
+    with_seat_lease(
+        service,
+        ledger,
+        &lease,
+        &key,
+        purchase_under_lease(distributor, ledger, request, &customer, &product),
+    )
+    .await
+}
+
+/// The purchase proper: everything read here is read under the seat lease.
+async fn purchase_under_lease(
+    distributor: &dyn Distributor,
+    ledger: &dyn PurchaseLedger,
+    request: &PurchaseRequest,
+    customer: &Customer,
+    product: &Product,
+) -> Result<Purchase, Error> {
+    let service = distributor.name();
+    let key = request.key();
     let live: Vec<Subscription> = distributor
-        .subscriptions(&customer, &product)
+        .subscriptions(customer, product)
         .await?
         .into_iter()
         .filter(Subscription::is_live)
@@ -354,7 +449,7 @@ pub async fn purchase_seats(
                 )
                 .await?;
             let order = distributor
-                .order(&customer, &product, request.seats)
+                .order(customer, product, request.seats)
                 .await?;
             ledger
                 .put(

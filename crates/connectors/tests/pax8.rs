@@ -587,3 +587,118 @@ async fn a_step_that_stopped_after_pax8_applied_its_raise_sends_nothing_more() {
     assert_eq!(purchase.outcome, PurchaseOutcome::AlreadyDone);
     assert_eq!(f.sim.subscriptions()[0].quantity, 11);
 }
+
+/// A distributor that stops the first caller of `subscriptions` right after its
+/// read, until the test lets it go: the window in which two purchases of one SKU
+/// both read the same quantity.
+#[derive(Debug)]
+struct HeldAfterRead {
+    inner: Pax8Distributor,
+    reads: std::sync::atomic::AtomicU32,
+    read: tokio::sync::Notify,
+    go: tokio::sync::Semaphore,
+}
+
+#[async_trait::async_trait]
+impl Distributor for HeldAfterRead {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    async fn find_customer(
+        &self,
+        organization: &str,
+    ) -> Result<onboard_connectors::distributor::Customer, Error> {
+        self.inner.find_customer(organization).await
+    }
+    async fn find_product(
+        &self,
+        sku: &str,
+    ) -> Result<onboard_connectors::distributor::Product, Error> {
+        self.inner.find_product(sku).await
+    }
+    async fn subscriptions(
+        &self,
+        customer: &onboard_connectors::distributor::Customer,
+        product: &onboard_connectors::distributor::Product,
+    ) -> Result<Vec<onboard_connectors::distributor::Subscription>, Error> {
+        let read = self.inner.subscriptions(customer, product).await;
+        let n = self
+            .reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.read.notify_one();
+        if n == 0 {
+            let _ = self.go.acquire().await.unwrap();
+        }
+        read
+    }
+    async fn set_quantity(
+        &self,
+        subscription: &onboard_connectors::distributor::Subscription,
+        quantity: u32,
+    ) -> Result<onboard_connectors::distributor::Subscription, Error> {
+        self.inner.set_quantity(subscription, quantity).await
+    }
+    async fn order(
+        &self,
+        customer: &onboard_connectors::distributor::Customer,
+        product: &onboard_connectors::distributor::Product,
+        quantity: u32,
+    ) -> Result<onboard_connectors::distributor::Order, Error> {
+        self.inner.order(customer, product, quantity).await
+    }
+}
+
+#[tokio::test]
+async fn two_concurrent_purchases_of_one_sku_end_with_a_seat_each() {
+    let f = fixture().await;
+    let pax8 = Arc::new(HeldAfterRead {
+        inner: client(&f.base, RecordingSleeper::new()),
+        reads: 0.into(),
+        read: tokio::sync::Notify::new(),
+        go: tokio::sync::Semaphore::new(0),
+    });
+    let ledger = Arc::new(MemoryLedger::default());
+
+    // A reads the quantity (10) and is held there.
+    let first = tokio::spawn({
+        let (pax8, ledger) = (pax8.clone(), ledger.clone());
+        async move {
+            purchase_seats(
+                pax8.as_ref(),
+                ledger.as_ref(),
+                &request("ob-a", "O365_BUSINESS_PREMIUM"),
+            )
+            .await
+        }
+    });
+    pax8.read.notified().await;
+    // B runs meanwhile: it either buys against the quantity A read, or is
+    // told to come back (the lease), as a step retry would.
+    let second = purchase_seats(
+        pax8.as_ref(),
+        ledger.as_ref(),
+        &request("ob-b", "O365_BUSINESS_PREMIUM"),
+    )
+    .await;
+    pax8.go.add_permits(1);
+    first.await.unwrap().unwrap();
+    match second {
+        Ok(_) => {}
+        Err(e) if e.is_transient() => {
+            purchase_seats(
+                pax8.as_ref(),
+                ledger.as_ref(),
+                &request("ob-b", "O365_BUSINESS_PREMIUM"),
+            )
+            .await
+            .unwrap();
+        }
+        Err(e) => panic!("{e}"),
+    }
+
+    assert_eq!(
+        f.sim.subscriptions()[0].quantity,
+        12,
+        "two onboardings, two seats"
+    );
+}
