@@ -84,6 +84,28 @@ pub struct Subscription {
     pub quantity: u32,
     /// The distributor's status word (`Active`, `PendingAutomated`, ...).
     pub status: String,
+    /// The current commitment term, for a new-commerce subscription.
+    pub commitment: Option<Commitment>,
+}
+
+/// A new-commerce commitment term: seats can be lowered only within
+/// [`DECREASE_WINDOW`] of its start (fact sheet §15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Commitment {
+    /// When the current term began (purchase or last renewal).
+    pub term_start: jiff::Timestamp,
+    /// When it ends and renews: from then a decrease is allowed again.
+    pub renews_at: jiff::Timestamp,
+}
+
+/// Microsoft's rule for new-commerce seats: a decrease within 168 h of purchase or renewal.
+pub const DECREASE_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(168);
+
+impl Commitment {
+    /// Whether a decrease is allowed at `now`.
+    pub fn allows_decrease(&self, now: jiff::Timestamp) -> bool {
+        now.duration_since(self.term_start) <= DECREASE_WINDOW
+    }
 }
 
 impl Subscription {
@@ -133,6 +155,19 @@ pub trait Distributor: Send + Sync + fmt::Debug {
         subscription: &Subscription,
         quantity: u32,
     ) -> Result<Subscription, Error>;
+
+    /// Schedules `subscription`'s quantity to become `quantity` at its
+    /// renewal; `Ok(false)` when the distributor cannot schedule a change
+    /// (Pax8 documents no way to).
+    async fn schedule_quantity(
+        &self,
+        subscription: &Subscription,
+        quantity: u32,
+        at: jiff::Timestamp,
+    ) -> Result<bool, Error> {
+        let _ = (subscription, quantity, at);
+        Ok(false)
+    }
 
     /// Orders a new subscription of `quantity` seats. Not idempotent by itself:
     /// call it through [`purchase_seats`].
@@ -496,6 +531,141 @@ async fn purchase_under_lease(
             })
         }
     }
+}
+
+/// What an offboarding asks for: `seats` fewer of `sku`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReductionRequest {
+    /// The offboarding; with the SKU, the idempotency key and the lease holder.
+    pub offboarding_id: String,
+    /// The organization as the distributor knows it.
+    pub organization: String,
+    /// The Microsoft SKU part number.
+    pub sku: String,
+    /// Seats to give back.
+    pub seats: u32,
+}
+
+/// How a reduction ended. None of these is a failure of the offboarding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reduction {
+    /// The subscription was lowered.
+    Lowered {
+        /// Quantity before.
+        from: u32,
+        /// Quantity after.
+        to: u32,
+    },
+    /// An earlier attempt with the same key already lowered it; nothing was sent.
+    AlreadyDone {
+        /// The quantity now.
+        quantity: u32,
+    },
+    /// The seats were kept: the commitment term's decrease window is closed
+    /// (or the distributor refused the decrease).
+    Kept {
+        /// When the renewal allows the decrease, when known.
+        renews_at: Option<jiff::Timestamp>,
+        /// Whether the decrease is scheduled for the renewal.
+        scheduled: bool,
+        /// Why, in the distributor's words when it refused.
+        reason: String,
+    },
+    /// No product or live subscription of the SKU at the distributor.
+    NothingToReduce(String),
+}
+
+/// Gives back `request.seats` seats of `request.sku`, under the customer and
+/// SKU's seat lease, at `now`: within a commitment's decrease window the
+/// quantity read under the lease is lowered; after it the seats are kept and
+/// the decrease is scheduled for the renewal where the distributor can.
+#[tracing::instrument(skip_all, fields(offboarding_id = %request.offboarding_id, sku = %request.sku, distributor = distributor.name()))]
+pub async fn reduce_seats(
+    distributor: &dyn Distributor,
+    ledger: &dyn PurchaseLedger,
+    request: &ReductionRequest,
+    now: jiff::Timestamp,
+) -> Result<Reduction, Error> {
+    let service = distributor.name();
+    let customer = distributor.find_customer(&request.organization).await?;
+    let product = match distributor.find_product(&request.sku).await {
+        Ok(p) => p,
+        Err(Error::NotFound { .. }) => {
+            return Ok(Reduction::NothingToReduce(format!("not sold by {service}")));
+        }
+        Err(e) => return Err(e),
+    };
+    let key = format!("{}:{}:reduce", request.offboarding_id, request.sku);
+    let lease = seat_lease(service, &customer, &request.sku);
+    with_seat_lease(service, ledger, &lease, &key, async {
+        let subscriptions = distributor.subscriptions(&customer, &product).await?;
+        let recorded = ledger.get(&key).await?;
+        if let Some(PurchaseRecord {
+            subscription_id: Some(id),
+            target_quantity,
+            ..
+        }) = &recorded
+            && let Some(s) = subscriptions.iter().find(|s| &s.id == id)
+            && s.quantity <= *target_quantity
+        {
+            return Ok(Reduction::AlreadyDone {
+                quantity: s.quantity,
+            });
+        }
+        let Some(subscription) = subscriptions.iter().find(|s| s.is_live() && s.quantity > 0)
+        else {
+            return Ok(Reduction::NothingToReduce(format!(
+                "no live subscription at {service}"
+            )));
+        };
+        // A retry lowers to the target it recorded; a first attempt from the
+        // quantity read under the lease.
+        let target = match &recorded {
+            Some(r) if r.subscription_id.as_deref() == Some(subscription.id.as_str()) => {
+                r.target_quantity
+            }
+            _ => subscription.quantity.saturating_sub(request.seats),
+        };
+        if let Some(commitment) = subscription.commitment
+            && !commitment.allows_decrease(now)
+        {
+            let scheduled = distributor
+                .schedule_quantity(subscription, target, commitment.renews_at)
+                .await?;
+            return Ok(Reduction::Kept {
+                renews_at: Some(commitment.renews_at),
+                scheduled,
+                reason: format!(
+                    "the commitment term began {}, more than 7 days (168 h) ago",
+                    commitment.term_start
+                ),
+            });
+        }
+        ledger
+            .put(
+                &key,
+                &PurchaseRecord {
+                    subscription_id: Some(subscription.id.clone()),
+                    target_quantity: target,
+                    order_id: None,
+                },
+            )
+            .await?;
+        match distributor.set_quantity(subscription, target).await {
+            Ok(lowered) => Ok(Reduction::Lowered {
+                from: subscription.quantity,
+                to: lowered.quantity,
+            }),
+            // A refusal (e.g. a commitment Onboard could not see) keeps the seats.
+            Err(Error::Rejected { message, .. }) => Ok(Reduction::Kept {
+                renews_at: subscription.commitment.map(|c| c.renews_at),
+                scheduled: false,
+                reason: format!("{service} refused the decrease: {message}"),
+            }),
+            Err(e) => Err(e),
+        }
+    })
+    .await
 }
 
 /// The subscription to add seats to: an active one first, else the first live one.
