@@ -483,9 +483,7 @@ async fn purchase_under_lease(
                     },
                 )
                 .await?;
-            let order = distributor
-                .order(customer, product, request.seats)
-                .await?;
+            let order = distributor.order(customer, product, request.seats).await?;
             ledger
                 .put(
                     &key,

@@ -625,9 +625,7 @@ impl Distributor for HeldAfterRead {
         product: &onboard_connectors::distributor::Product,
     ) -> Result<Vec<onboard_connectors::distributor::Subscription>, Error> {
         let read = self.inner.subscriptions(customer, product).await;
-        let n = self
-            .reads
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let n = self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.read.notify_one();
         if n == 0 {
             let _ = self.go.acquire().await.unwrap();
@@ -785,7 +783,11 @@ async fn pax8_refuses_a_decrease_after_the_window_in_its_envelope() {
     let customer = pax8.find_customer("Contoso").await.unwrap();
     let product = pax8.find_product("EXCHANGESTANDARD").await.unwrap();
     f.sim.advance(Duration::from_secs(9 * 86_400));
-    let subscription = pax8.subscriptions(&customer, &product).await.unwrap().remove(0);
+    let subscription = pax8
+        .subscriptions(&customer, &product)
+        .await
+        .unwrap()
+        .remove(0);
 
     let lowered = pax8.set_quantity(&subscription, 9).await.unwrap_err();
     let raised = pax8.set_quantity(&subscription, 11).await.unwrap();

@@ -379,6 +379,24 @@ impl Pax8 {
         }
     }
 
+    /// Adds a subscription bought outside Onboard (a test's arrangement, e.g.
+    /// one on a commitment term); its seats reach the tenant after the
+    /// provisioning delay, as an order's do. Returns its id.
+    pub fn add_subscription(&self, subscription: Pax8Subscription) -> String {
+        let mut inner = self.lock();
+        let id = new_id(subscription.id.clone());
+        let quantity = i64::from(subscription.quantity);
+        inner.subscriptions.insert(
+            id.clone(),
+            Pax8Subscription {
+                id: id.clone(),
+                ..subscription
+            },
+        );
+        inner.schedule(&id, quantity);
+        id
+    }
+
     /// Every subscription.
     pub fn subscriptions(&self) -> Vec<Pax8Subscription> {
         self.lock().subscriptions.values().cloned().collect()

@@ -1049,11 +1049,17 @@ pub(crate) async fn a_lease_is_held_by_one_holder_until_released(store: S) -> an
     ensure!(!store.release_lease(lease, "ob-a").await?);
     ensure!(store.acquire_lease(lease, "ob-b", t(30), t(90)).await?);
     // Another lease is independent.
-    ensure!(store.acquire_lease("seats/pax8/c-1/EXCHANGESTANDARD", "ob-a", t(30), t(90)).await?);
+    ensure!(
+        store
+            .acquire_lease("seats/pax8/c-1/EXCHANGESTANDARD", "ob-a", t(30), t(90))
+            .await?
+    );
     Ok(())
 }
 
-pub(crate) async fn a_lease_past_its_expiry_can_be_taken_by_another(store: S) -> anyhow::Result<()> {
+pub(crate) async fn a_lease_past_its_expiry_can_be_taken_by_another(
+    store: S,
+) -> anyhow::Result<()> {
     let lease = "seats/pax8/c-1/SPB";
     ensure!(store.acquire_lease(lease, "crashed", t(0), t(60)).await?);
     ensure!(!store.acquire_lease(lease, "ob-b", t(59), t(119)).await?);
