@@ -13,11 +13,20 @@
 //! - A new subscription is ordered only when the ledger has no order for the
 //!   key and the customer has no subscription of the product.
 //!
+//! - Every change of one customer's seats of one SKU (a purchase here, a
+//!   reduction in the offboarding) happens under that customer and SKU's
+//!   lease ([`seat_lease`], [`PurchaseLedger::acquire`]), and the quantity it
+//!   starts from is read under the lease: two onboardings buying the same SKU
+//!   at once end with a seat each, not one seat for both. A caller that finds
+//!   the lease taken gets a transient [`Error::NotReady`] and comes back
+//!   (the state machine retries it); a crashed holder's lease expires.
+//!
 //! The rule errs towards buying too little, never too much: if another
 //! onboarding raised the same subscription between this step's recorded
-//! intent and its retry, the retry sees its target reached and buys nothing;
-//! the missing seat then shows up as a seat wait that times out, and the
-//! manual purchase path runs. (Pax8 has no idempotency keys to do better.)
+//! intent and its retry (possible only after this step's lease expired), the
+//! retry sees its target reached and buys nothing; the missing seat then shows
+//! up as a seat wait that times out, and the manual purchase path runs. (Pax8
+//! has no idempotency keys to do better.)
 //!
 //! Bought seats take minutes to reach the tenant: [`wait_for_seats`] polls a
 //! [`SeatReader`] (the Graph connector, or any closure) without knowing it.
@@ -75,6 +84,28 @@ pub struct Subscription {
     pub quantity: u32,
     /// The distributor's status word (`Active`, `PendingAutomated`, ...).
     pub status: String,
+    /// The current commitment term, for a new-commerce subscription.
+    pub commitment: Option<Commitment>,
+}
+
+/// A new-commerce commitment term: seats can be lowered only within
+/// [`DECREASE_WINDOW`] of its start (fact sheet §15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Commitment {
+    /// When the current term began (purchase or last renewal).
+    pub term_start: jiff::Timestamp,
+    /// When it ends and renews: from then a decrease is allowed again.
+    pub renews_at: jiff::Timestamp,
+}
+
+/// Microsoft's rule for new-commerce seats: a decrease within 168 h of purchase or renewal.
+pub const DECREASE_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(168);
+
+impl Commitment {
+    /// Whether a decrease is allowed at `now`.
+    pub fn allows_decrease(&self, now: jiff::Timestamp) -> bool {
+        now.duration_since(self.term_start) <= DECREASE_WINDOW
+    }
 }
 
 impl Subscription {
@@ -124,6 +155,19 @@ pub trait Distributor: Send + Sync + fmt::Debug {
         subscription: &Subscription,
         quantity: u32,
     ) -> Result<Subscription, Error>;
+
+    /// Schedules `subscription`'s quantity to become `quantity` at its
+    /// renewal; `Ok(false)` when the distributor cannot schedule a change
+    /// (Pax8 documents no way to).
+    async fn schedule_quantity(
+        &self,
+        subscription: &Subscription,
+        quantity: u32,
+        at: jiff::Timestamp,
+    ) -> Result<bool, Error> {
+        let _ = (subscription, quantity, at);
+        Ok(false)
+    }
 
     /// Orders a new subscription of `quantity` seats. Not idempotent by itself:
     /// call it through [`purchase_seats`].
@@ -180,20 +224,69 @@ pub struct PurchaseRecord {
     pub order_id: Option<String>,
 }
 
-/// Remembers purchases by key. The store crate backs it with DynamoDB or
-/// SQLite; [`MemoryLedger`] serves tests and the sandbox.
+/// Remembers purchases by key, and serialises seat changes by lease. The
+/// steps back it with the store (DynamoDB or SQLite); [`MemoryLedger`] serves
+/// tests.
 #[async_trait]
 pub trait PurchaseLedger: Send + Sync + fmt::Debug {
     /// The record under `key`.
     async fn get(&self, key: &str) -> Result<Option<PurchaseRecord>, Error>;
     /// Writes (or replaces) the record under `key`.
     async fn put(&self, key: &str, record: &PurchaseRecord) -> Result<(), Error>;
+    /// Takes `lease` for `holder` (again, if it holds it already); `false` when
+    /// another holder has it. A lease expires, so a crashed holder does not
+    /// block the others for ever.
+    async fn acquire(&self, lease: &str, holder: &str) -> Result<bool, Error>;
+    /// Gives `lease` back, if `holder` holds it.
+    async fn release(&self, lease: &str, holder: &str) -> Result<(), Error>;
 }
 
-/// A ledger in memory.
+/// The lease that serialises seat changes of one SKU for one customer of a distributor.
+pub fn seat_lease(distributor: &str, customer: &Customer, sku: &str) -> String {
+    format!(
+        "seats/{distributor}/{}/{}",
+        customer.id,
+        sku.to_ascii_uppercase()
+    )
+}
+
+/// The error of a seat change that found its lease taken: transient, come back later.
+pub fn lease_taken(service: &'static str, lease: &str) -> Error {
+    Error::NotReady {
+        service,
+        detail: format!("another seat change holds `{lease}`; try again when it is done"),
+    }
+}
+
+/// Runs `change` under `lease` (see [`PurchaseLedger::acquire`]), giving the
+/// lease back whatever `change` returns.
+pub async fn with_seat_lease<T, F>(
+    service: &'static str,
+    ledger: &dyn PurchaseLedger,
+    lease: &str,
+    holder: &str,
+    change: F,
+) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    if !ledger.acquire(lease, holder).await? {
+        tracing::info!(service, lease, holder, "seat lease taken by another change");
+        return Err(lease_taken(service, lease));
+    }
+    let result = change.await;
+    // A lease that cannot be given back expires on its own.
+    if let Err(e) = ledger.release(lease, holder).await {
+        tracing::warn!(service, lease, error = %e, "seat lease not released; it will expire");
+    }
+    result
+}
+
+/// A ledger in memory (its leases never expire: they die with the process).
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
     records: Mutex<HashMap<String, PurchaseRecord>>,
+    leases: Mutex<HashMap<String, String>>,
 }
 
 #[async_trait]
@@ -212,6 +305,22 @@ impl PurchaseLedger for MemoryLedger {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key.to_owned(), record.clone());
+        Ok(())
+    }
+
+    async fn acquire(&self, lease: &str, holder: &str) -> Result<bool, Error> {
+        let mut leases = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = leases
+            .entry(lease.to_owned())
+            .or_insert_with(|| holder.to_owned());
+        Ok(held == holder)
+    }
+
+    async fn release(&self, lease: &str, holder: &str) -> Result<(), Error> {
+        let mut leases = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
+        if leases.get(lease).is_some_and(|h| h == holder) {
+            leases.remove(lease);
+        }
         Ok(())
     }
 }
@@ -265,8 +374,29 @@ pub async fn purchase_seats(
     let key = request.key();
     let customer = distributor.find_customer(&request.organization).await?;
     let product = distributor.find_product(&request.sku).await?;
+    let lease = seat_lease(service, &customer, &request.sku);
+    with_seat_lease(
+        service,
+        ledger,
+        &lease,
+        &key,
+        purchase_under_lease(distributor, ledger, request, &customer, &product),
+    )
+    .await
+}
+
+/// The purchase proper: everything read here is read under the seat lease.
+async fn purchase_under_lease(
+    distributor: &dyn Distributor,
+    ledger: &dyn PurchaseLedger,
+    request: &PurchaseRequest,
+    customer: &Customer,
+    product: &Product,
+) -> Result<Purchase, Error> {
+    let service = distributor.name();
+    let key = request.key();
     let live: Vec<Subscription> = distributor
-        .subscriptions(&customer, &product)
+        .subscriptions(customer, product)
         .await?
         .into_iter()
         .filter(Subscription::is_live)
@@ -353,9 +483,7 @@ pub async fn purchase_seats(
                     },
                 )
                 .await?;
-            let order = distributor
-                .order(&customer, &product, request.seats)
-                .await?;
+            let order = distributor.order(customer, product, request.seats).await?;
             ledger
                 .put(
                     &key,
@@ -401,6 +529,141 @@ pub async fn purchase_seats(
             })
         }
     }
+}
+
+/// What an offboarding asks for: `seats` fewer of `sku`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReductionRequest {
+    /// The offboarding; with the SKU, the idempotency key and the lease holder.
+    pub offboarding_id: String,
+    /// The organization as the distributor knows it.
+    pub organization: String,
+    /// The Microsoft SKU part number.
+    pub sku: String,
+    /// Seats to give back.
+    pub seats: u32,
+}
+
+/// How a reduction ended. None of these is a failure of the offboarding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reduction {
+    /// The subscription was lowered.
+    Lowered {
+        /// Quantity before.
+        from: u32,
+        /// Quantity after.
+        to: u32,
+    },
+    /// An earlier attempt with the same key already lowered it; nothing was sent.
+    AlreadyDone {
+        /// The quantity now.
+        quantity: u32,
+    },
+    /// The seats were kept: the commitment term's decrease window is closed
+    /// (or the distributor refused the decrease).
+    Kept {
+        /// When the renewal allows the decrease, when known.
+        renews_at: Option<jiff::Timestamp>,
+        /// Whether the decrease is scheduled for the renewal.
+        scheduled: bool,
+        /// Why, in the distributor's words when it refused.
+        reason: String,
+    },
+    /// No product or live subscription of the SKU at the distributor.
+    NothingToReduce(String),
+}
+
+/// Gives back `request.seats` seats of `request.sku`, under the customer and
+/// SKU's seat lease, at `now`: within a commitment's decrease window the
+/// quantity read under the lease is lowered; after it the seats are kept and
+/// the decrease is scheduled for the renewal where the distributor can.
+#[tracing::instrument(skip_all, fields(offboarding_id = %request.offboarding_id, sku = %request.sku, distributor = distributor.name()))]
+pub async fn reduce_seats(
+    distributor: &dyn Distributor,
+    ledger: &dyn PurchaseLedger,
+    request: &ReductionRequest,
+    now: jiff::Timestamp,
+) -> Result<Reduction, Error> {
+    let service = distributor.name();
+    let customer = distributor.find_customer(&request.organization).await?;
+    let product = match distributor.find_product(&request.sku).await {
+        Ok(p) => p,
+        Err(Error::NotFound { .. }) => {
+            return Ok(Reduction::NothingToReduce(format!("not sold by {service}")));
+        }
+        Err(e) => return Err(e),
+    };
+    let key = format!("{}:{}:reduce", request.offboarding_id, request.sku);
+    let lease = seat_lease(service, &customer, &request.sku);
+    with_seat_lease(service, ledger, &lease, &key, async {
+        let subscriptions = distributor.subscriptions(&customer, &product).await?;
+        let recorded = ledger.get(&key).await?;
+        if let Some(PurchaseRecord {
+            subscription_id: Some(id),
+            target_quantity,
+            ..
+        }) = &recorded
+            && let Some(s) = subscriptions.iter().find(|s| &s.id == id)
+            && s.quantity <= *target_quantity
+        {
+            return Ok(Reduction::AlreadyDone {
+                quantity: s.quantity,
+            });
+        }
+        let Some(subscription) = subscriptions.iter().find(|s| s.is_live() && s.quantity > 0)
+        else {
+            return Ok(Reduction::NothingToReduce(format!(
+                "no live subscription at {service}"
+            )));
+        };
+        // A retry lowers to the target it recorded; a first attempt from the
+        // quantity read under the lease.
+        let target = match &recorded {
+            Some(r) if r.subscription_id.as_deref() == Some(subscription.id.as_str()) => {
+                r.target_quantity
+            }
+            _ => subscription.quantity.saturating_sub(request.seats),
+        };
+        if let Some(commitment) = subscription.commitment
+            && !commitment.allows_decrease(now)
+        {
+            let scheduled = distributor
+                .schedule_quantity(subscription, target, commitment.renews_at)
+                .await?;
+            return Ok(Reduction::Kept {
+                renews_at: Some(commitment.renews_at),
+                scheduled,
+                reason: format!(
+                    "the commitment term began {}, more than 7 days (168 h) ago",
+                    commitment.term_start
+                ),
+            });
+        }
+        ledger
+            .put(
+                &key,
+                &PurchaseRecord {
+                    subscription_id: Some(subscription.id.clone()),
+                    target_quantity: target,
+                    order_id: None,
+                },
+            )
+            .await?;
+        match distributor.set_quantity(subscription, target).await {
+            Ok(lowered) => Ok(Reduction::Lowered {
+                from: subscription.quantity,
+                to: lowered.quantity,
+            }),
+            // A refusal (e.g. a commitment Onboard could not see) keeps the seats.
+            Err(Error::Rejected { message, .. }) => Ok(Reduction::Kept {
+                renews_at: subscription.commitment.map(|c| c.renews_at),
+                scheduled: false,
+                reason: format!("{service} refused the decrease: {message}"),
+            }),
+            Err(e) => Err(e),
+        }
+    })
+    .await
 }
 
 /// The subscription to add seats to: an active one first, else the first live one.

@@ -13,7 +13,8 @@ use axum::http::Method;
 use onboard_connectors::Error;
 use onboard_connectors::distributor::{
     Distributor, MemoryLedger, Pax8Distributor, Pax8Settings, PurchaseLedger, PurchaseOutcome,
-    PurchaseRecord, PurchaseRequest, SeatPolling, purchase_seats,
+    PurchaseRecord, PurchaseRequest, Reduction, ReductionRequest, SeatPolling, purchase_seats,
+    reduce_seats,
 };
 use onboard_sandbox::faults::FaultSettings;
 use onboard_sandbox::pax8::{
@@ -83,6 +84,8 @@ fn seed(faults: FaultSettings) -> Pax8Seed {
             quantity: 10,
             status: "Active".into(),
             billing_term: "Monthly".into(),
+            commitment_term: None,
+            start_date: None,
         }],
         provisioning_delay_seconds: 300,
         faults,
@@ -586,4 +589,212 @@ async fn a_step_that_stopped_after_pax8_applied_its_raise_sends_nothing_more() {
 
     assert_eq!(purchase.outcome, PurchaseOutcome::AlreadyDone);
     assert_eq!(f.sim.subscriptions()[0].quantity, 11);
+}
+
+/// A distributor that stops the first caller of `subscriptions` right after its
+/// read, until the test lets it go: the window in which two purchases of one SKU
+/// both read the same quantity.
+#[derive(Debug)]
+struct HeldAfterRead {
+    inner: Pax8Distributor,
+    reads: std::sync::atomic::AtomicU32,
+    read: tokio::sync::Notify,
+    go: tokio::sync::Semaphore,
+}
+
+#[async_trait::async_trait]
+impl Distributor for HeldAfterRead {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    async fn find_customer(
+        &self,
+        organization: &str,
+    ) -> Result<onboard_connectors::distributor::Customer, Error> {
+        self.inner.find_customer(organization).await
+    }
+    async fn find_product(
+        &self,
+        sku: &str,
+    ) -> Result<onboard_connectors::distributor::Product, Error> {
+        self.inner.find_product(sku).await
+    }
+    async fn subscriptions(
+        &self,
+        customer: &onboard_connectors::distributor::Customer,
+        product: &onboard_connectors::distributor::Product,
+    ) -> Result<Vec<onboard_connectors::distributor::Subscription>, Error> {
+        let read = self.inner.subscriptions(customer, product).await;
+        let n = self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.read.notify_one();
+        if n == 0 {
+            let _ = self.go.acquire().await.unwrap();
+        }
+        read
+    }
+    async fn set_quantity(
+        &self,
+        subscription: &onboard_connectors::distributor::Subscription,
+        quantity: u32,
+    ) -> Result<onboard_connectors::distributor::Subscription, Error> {
+        self.inner.set_quantity(subscription, quantity).await
+    }
+    async fn order(
+        &self,
+        customer: &onboard_connectors::distributor::Customer,
+        product: &onboard_connectors::distributor::Product,
+        quantity: u32,
+    ) -> Result<onboard_connectors::distributor::Order, Error> {
+        self.inner.order(customer, product, quantity).await
+    }
+}
+
+#[tokio::test]
+async fn two_concurrent_purchases_of_one_sku_end_with_a_seat_each() {
+    let f = fixture().await;
+    let pax8 = Arc::new(HeldAfterRead {
+        inner: client(&f.base, RecordingSleeper::new()),
+        reads: 0.into(),
+        read: tokio::sync::Notify::new(),
+        go: tokio::sync::Semaphore::new(0),
+    });
+    let ledger = Arc::new(MemoryLedger::default());
+
+    // A reads the quantity (10) and is held there.
+    let first = tokio::spawn({
+        let (pax8, ledger) = (pax8.clone(), ledger.clone());
+        async move {
+            purchase_seats(
+                pax8.as_ref(),
+                ledger.as_ref(),
+                &request("ob-a", "O365_BUSINESS_PREMIUM"),
+            )
+            .await
+        }
+    });
+    pax8.read.notified().await;
+    // B runs meanwhile: it either buys against the quantity A read, or is
+    // told to come back (the lease), as a step retry would.
+    let second = purchase_seats(
+        pax8.as_ref(),
+        ledger.as_ref(),
+        &request("ob-b", "O365_BUSINESS_PREMIUM"),
+    )
+    .await;
+    pax8.go.add_permits(1);
+    first.await.unwrap().unwrap();
+    match second {
+        Ok(_) => {}
+        Err(e) if e.is_transient() => {
+            purchase_seats(
+                pax8.as_ref(),
+                ledger.as_ref(),
+                &request("ob-b", "O365_BUSINESS_PREMIUM"),
+            )
+            .await
+            .unwrap();
+        }
+        Err(e) => panic!("{e}"),
+    }
+
+    assert_eq!(
+        f.sim.subscriptions()[0].quantity,
+        12,
+        "two onboardings, two seats"
+    );
+}
+
+/// Contoso's Exchange seats on a one-year new-commerce term that began when the simulator started.
+async fn committed_fixture() -> Fixture {
+    let hook = Arc::new(RecordingSeatHook::default());
+    let mut seed = seed(FaultSettings::default());
+    seed.subscriptions.push(Pax8Subscription {
+        id: "55555555-5555-5555-5555-555555555555".into(),
+        company_id: CONTOSO.into(),
+        product_id: EXCHANGE.into(),
+        quantity: 10,
+        status: "Active".into(),
+        billing_term: "Annual".into(),
+        commitment_term: Some("1-Year".into()),
+        start_date: None,
+    });
+    let start: jiff::Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+    let sim = Pax8::new(seed, hook.clone()).with_clock(move || start);
+    let base = serve(Router::new().nest("/sandbox/pax8", pax8::router(sim.clone()))).await;
+    Fixture {
+        sim,
+        hook,
+        base: format!("{base}/sandbox/pax8"),
+    }
+}
+
+fn reduction(offboarding_id: &str) -> ReductionRequest {
+    ReductionRequest {
+        offboarding_id: offboarding_id.into(),
+        organization: "Contoso".into(),
+        sku: "EXCHANGESTANDARD".into(),
+        seats: 1,
+    }
+}
+
+fn exchange_quantity(sim: &Pax8) -> u32 {
+    sim.subscriptions()
+        .iter()
+        .find(|s| s.product_id == EXCHANGE)
+        .unwrap()
+        .quantity
+}
+
+#[tokio::test]
+async fn a_decrease_within_the_168_hour_window_is_applied_and_after_it_the_seat_is_kept() {
+    let f = committed_fixture().await;
+    let pax8 = client(&f.base, RecordingSleeper::new());
+    let ledger = MemoryLedger::default();
+    let start: jiff::Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+    let day = |n: i64| start + jiff::SignedDuration::from_hours(24 * n);
+
+    f.sim.advance(Duration::from_secs(2 * 86_400));
+    let at_day_2 = reduce_seats(&pax8, &ledger, &reduction("off-1"), day(2))
+        .await
+        .unwrap();
+    f.sim.advance(Duration::from_secs(7 * 86_400));
+    let at_day_9 = reduce_seats(&pax8, &ledger, &reduction("off-2"), day(9))
+        .await
+        .unwrap();
+
+    assert_eq!(at_day_2, Reduction::Lowered { from: 10, to: 9 });
+    let Reduction::Kept {
+        renews_at,
+        scheduled,
+        ..
+    } = at_day_9
+    else {
+        panic!("{at_day_9:?}");
+    };
+    assert_eq!(renews_at, Some("2027-03-02T09:00:00Z".parse().unwrap()));
+    assert!(!scheduled, "Pax8 has no scheduled decreases");
+    assert_eq!(exchange_quantity(&f.sim), 9, "the day-9 seat is kept");
+}
+
+#[tokio::test]
+async fn pax8_refuses_a_decrease_after_the_window_in_its_envelope() {
+    let f = committed_fixture().await;
+    let pax8 = client(&f.base, RecordingSleeper::new());
+    let customer = pax8.find_customer("Contoso").await.unwrap();
+    let product = pax8.find_product("EXCHANGESTANDARD").await.unwrap();
+    f.sim.advance(Duration::from_secs(9 * 86_400));
+    let subscription = pax8
+        .subscriptions(&customer, &product)
+        .await
+        .unwrap()
+        .remove(0);
+
+    let lowered = pax8.set_quantity(&subscription, 9).await.unwrap_err();
+    let raised = pax8.set_quantity(&subscription, 11).await.unwrap();
+
+    assert!(
+        matches!(&lowered, Error::Rejected { status: 422, message, .. } if message.contains("168 hours")),
+        "{lowered}"
+    );
+    assert_eq!(raised.quantity, 11, "raising is always allowed");
 }

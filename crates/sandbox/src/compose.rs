@@ -203,6 +203,8 @@ fn demo_pax8() -> Pax8Seed {
         quantity,
         status: "Active".into(),
         billing_term: "Monthly".into(),
+        commitment_term: None,
+        start_date: None,
     };
     Pax8Seed {
         clients: vec![Pax8Credentials {

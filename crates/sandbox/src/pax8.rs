@@ -14,6 +14,16 @@
 //! [`SeatHook`] (the wiring connects it to the Graph simulator's tenant). Time is
 //! virtual: [`Pax8::advance`] moves the clock and provisions what became due,
 //! and [`Pax8::spawn_ticker`] does it on real time for `onboard serve`.
+//!
+//! Commitments (fact sheet §15, Microsoft's new-commerce rule): a subscription
+//! with a `commitment_term` renews every term from its `start_date`, and its
+//! quantity can be lowered only within 168 hours of the start of the current
+//! term (purchase or renewal); later, `PUT /v1/subscriptions/{id}` refuses the
+//! decrease with 422. Raising is always allowed. The fields `startDate`,
+//! `commitment {term, endDate}` and `commitmentTermEndDate` follow third-party
+//! Pax8 payloads; the refusal's wording is not documented anywhere we could
+//! read `[?]`. Pax8 documents no way to schedule a decrease for the renewal,
+//! so the simulator offers none.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -170,6 +180,48 @@ pub struct Pax8Subscription {
     /// `Monthly`, `Annual`, ...
     #[serde(default = "monthly")]
     pub billing_term: String,
+    /// The commitment term (`Monthly`, `1-Year`, `3-Year`), for new-commerce
+    /// subscriptions; `None`: no commitment, decreases always allowed.
+    #[serde(default)]
+    pub commitment_term: Option<String>,
+    /// When the first term began; `None` in a seed: when the simulator started.
+    #[serde(default)]
+    pub start_date: Option<jiff::Timestamp>,
+}
+
+/// How long after the start of a term (purchase or renewal) a decrease is allowed.
+pub const DECREASE_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(168);
+
+/// The length of a commitment term, `None` when the word is unknown.
+fn term_length(term: &str) -> Option<jiff::Span> {
+    match term {
+        "Monthly" | "1-Month" => Some(jiff::Span::new().months(1)),
+        "Annual" | "1-Year" => Some(jiff::Span::new().years(1)),
+        "2-Year" => Some(jiff::Span::new().years(2)),
+        "3-Year" => Some(jiff::Span::new().years(3)),
+        _ => None,
+    }
+}
+
+impl Pax8Subscription {
+    /// The current term `(start, end)` at `now`, for a committed subscription:
+    /// terms follow one another from `start_date` (or `epoch`).
+    pub fn current_term(
+        &self,
+        epoch: jiff::Timestamp,
+        now: jiff::Timestamp,
+    ) -> Option<(jiff::Timestamp, jiff::Timestamp)> {
+        let length = term_length(self.commitment_term.as_deref()?)?;
+        let utc = jiff::tz::TimeZone::UTC;
+        let mut start = self.start_date.unwrap_or(epoch).to_zoned(utc);
+        loop {
+            let end = start.checked_add(length).ok()?;
+            if end.timestamp() > now {
+                return Some((start.timestamp(), end.timestamp()));
+            }
+            start = end;
+        }
+    }
 }
 
 fn monthly() -> String {
@@ -258,6 +310,8 @@ struct Inner {
     pending: Vec<Pending>,
     clock: ClockFn,
     offset: Duration,
+    /// When the simulator started: the start date of seeded subscriptions without one.
+    epoch: jiff::Timestamp,
 }
 
 #[derive(Debug, Clone)]
@@ -318,10 +372,29 @@ impl Pax8 {
                 pending: Vec::new(),
                 clock: ClockFn(Arc::new(jiff::Timestamp::now)),
                 offset: Duration::ZERO,
+                epoch: jiff::Timestamp::now(),
             })),
             hook,
             faults,
         }
+    }
+
+    /// Adds a subscription bought outside Onboard (a test's arrangement, e.g.
+    /// one on a commitment term); its seats reach the tenant after the
+    /// provisioning delay, as an order's do. Returns its id.
+    pub fn add_subscription(&self, subscription: Pax8Subscription) -> String {
+        let mut inner = self.lock();
+        let id = new_id(subscription.id.clone());
+        let quantity = i64::from(subscription.quantity);
+        inner.subscriptions.insert(
+            id.clone(),
+            Pax8Subscription {
+                id: id.clone(),
+                ..subscription
+            },
+        );
+        inner.schedule(&id, quantity);
+        id
     }
 
     /// Every subscription.
@@ -359,7 +432,7 @@ impl Pax8 {
             .collect();
         json!({
             "companies": inner.companies.iter().map(company_json).collect::<Vec<_>>(),
-            "subscriptions": inner.subscriptions.values().map(subscription_json).collect::<Vec<_>>(),
+            "subscriptions": inner.subscriptions.values().map(|s| subscription_json(s, inner.epoch, inner.now())).collect::<Vec<_>>(),
             "orders": orders,
         })
     }
@@ -392,7 +465,11 @@ impl Pax8 {
     /// Reads the time from `clock` (the local runtime's virtual clock)
     /// instead of the real one; [`Self::advance`] still adds to it.
     pub fn with_clock(self, clock: impl Fn() -> jiff::Timestamp + Send + Sync + 'static) -> Self {
-        self.lock().clock = ClockFn(Arc::new(clock));
+        {
+            let mut inner = self.lock();
+            inner.clock = ClockFn(Arc::new(clock));
+            inner.epoch = inner.now();
+        }
         self
     }
 
@@ -666,11 +743,20 @@ fn product_json(p: &Pax8Product) -> Value {
     })
 }
 
-fn subscription_json(s: &Pax8Subscription) -> Value {
-    json!({
+fn subscription_json(s: &Pax8Subscription, epoch: jiff::Timestamp, now: jiff::Timestamp) -> Value {
+    let mut json = json!({
         "id": s.id, "companyId": s.company_id, "productId": s.product_id,
         "quantity": s.quantity, "status": s.status, "billingTerm": s.billing_term,
-    })
+        "startDate": s.start_date.unwrap_or(epoch).to_string(),
+    });
+    if let (Some(term), Some((start, end))) = (&s.commitment_term, s.current_term(epoch, now)) {
+        json["commitment"] = json!({ "term": term, "endDate": end.to_string() });
+        json["commitmentTermEndDate"] = json!(end.to_string());
+        // Not in the payloads we could read `[?]`: when the current term
+        // began, so a client can tell whether the 168 h window is open.
+        json["currentTermStartDate"] = json!(start.to_string());
+    }
+    json
 }
 
 async fn list_companies(
@@ -761,8 +847,9 @@ async fn list_subscriptions(
     if let Err(denied) = authorize(&sim, &headers, &uri) {
         return denied;
     }
-    let subscriptions: Vec<Value> = sim
-        .lock()
+    let inner = sim.lock();
+    let (epoch, now) = (inner.epoch, inner.now());
+    let subscriptions: Vec<Value> = inner
         .subscriptions
         .values()
         .filter(|s| query.get("companyId").is_none_or(|c| &s.company_id == c))
@@ -773,8 +860,9 @@ async fn list_subscriptions(
                 .get("billingTerm")
                 .is_none_or(|b| &s.billing_term == b)
         })
-        .map(subscription_json)
+        .map(|s| subscription_json(s, epoch, now))
         .collect();
+    drop(inner);
     Json(paged(subscriptions, &query)).into_response()
 }
 
@@ -787,7 +875,13 @@ async fn show_subscription(
     if let Err(denied) = authorize(&sim, &headers, &uri) {
         return denied;
     }
-    let found = sim.lock().subscriptions.get(&id).map(subscription_json);
+    let found = {
+        let inner = sim.lock();
+        inner
+            .subscriptions
+            .get(&id)
+            .map(|s| subscription_json(s, inner.epoch, inner.now()))
+    };
     match found {
         Some(subscription) => Json(subscription).into_response(),
         None => problem(
@@ -840,6 +934,7 @@ async fn update_subscription(
         );
     }
     let mut inner = sim.lock();
+    let (epoch, now) = (inner.epoch, inner.now());
     let Some(subscription) = inner.subscriptions.get_mut(&id) else {
         return problem(
             StatusCode::NOT_FOUND,
@@ -872,10 +967,28 @@ async fn update_subscription(
                 vec![detail("quantity is too large", "quantity")],
             );
         };
+        if quantity < subscription.quantity
+            && subscription
+                .current_term(epoch, now)
+                .is_some_and(|(start, _)| now.duration_since(start) > DECREASE_WINDOW)
+        {
+            // The wording is a guess `[?]`; the rule is Microsoft's (fact sheet §15).
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "UNPROCESSABLE_ENTITY",
+                "Invalid request",
+                &at,
+                vec![detail(
+                    "quantity can only be decreased within 168 hours (7 days) of the \
+                     purchase or renewal of the commitment term",
+                    "quantity",
+                )],
+            );
+        }
         delta = i64::from(quantity) - i64::from(subscription.quantity);
         subscription.quantity = quantity;
     }
-    let answer = subscription_json(subscription);
+    let answer = subscription_json(subscription, epoch, now);
     if delta != 0 {
         inner.schedule(&id, delta);
     }
@@ -978,7 +1091,19 @@ async fn create_order(
         if let (Some(product), Some(number), Some(quantity), Some(term)) =
             (product, number, quantity, term)
         {
-            accepted.push((product.id.clone(), number, quantity, term.to_owned()));
+            // A product that needs a commitment is bought on a new-commerce
+            // term as long as its billing term (monthly or yearly).
+            let commitment = product.requires_commitment.then(|| match term {
+                "Annual" => "1-Year".to_owned(),
+                other => other.to_owned(),
+            });
+            accepted.push((
+                product.id.clone(),
+                number,
+                quantity,
+                term.to_owned(),
+                commitment,
+            ));
         }
     }
     if !details.is_empty() {
@@ -994,7 +1119,7 @@ async fn create_order(
     let created = inner.now();
     let mut line_items = Vec::new();
     let mut kept = Vec::new();
-    for (product_id, number, quantity, term) in accepted {
+    for (product_id, number, quantity, term, commitment_term) in accepted {
         let subscription_id = uuid::Uuid::new_v4().to_string();
         line_items.push(json!({
             "id": uuid::Uuid::new_v4().to_string(),
@@ -1015,6 +1140,8 @@ async fn create_order(
                     quantity,
                     status: "PendingAutomated".into(),
                     billing_term: term,
+                    commitment_term,
+                    start_date: Some(created),
                 },
             );
             inner.schedule(&subscription_id, i64::from(quantity));

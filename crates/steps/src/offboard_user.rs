@@ -18,6 +18,7 @@
 //! list: Exchange Online only) is `skipped` with the exact Exchange Online
 //! PowerShell cmdlet a technician runs.
 
+use onboard_connectors::distributor::{self, Reduction, ReductionRequest};
 use onboard_connectors::graph::{
     AuthenticationMethod, AutomaticReplies, Directory, ExternalAudience, MailboxChange,
     MembershipChange, TenantId,
@@ -35,6 +36,7 @@ use crate::deps::Deps;
 use crate::error::{Port, StepError};
 use crate::idempotency::{key, recall, remember};
 use crate::offboarding::Offboarding;
+use crate::purchase_license::StoreLedger;
 use crate::record_restore_point::{AuthMethodEntry, Output as RestorePoint};
 
 pub use crate::validate_offboarding::Input;
@@ -661,8 +663,10 @@ async fn set_auto_reply(
     }
 }
 
-/// Lowers each freed SKU's subscription at the distributor by one seat. The target
-/// quantity is remembered per SKU before it is set, so a retry sets the same number.
+/// Gives back one seat of each freed SKU at the distributor, under the seat
+/// lease ([`reduce_seats`]). A seat a commitment term will not let go is kept
+/// and noted with the renewal date that allows the decrease (scheduled where
+/// the distributor can): the offboarding never fails for it.
 async fn reduce_seats(
     deps: &Deps,
     offboarding: &Offboarding,
@@ -692,52 +696,67 @@ async fn reduce_seats(
         ));
     };
     let failed = |e| StepError::connector(Port::Distributor, e);
-    let customer = distributor
-        .find_customer(&offboarding.organization.name)
-        .await
-        .map_err(failed)?;
+    let now = deps.clock.now();
+    let ledger = StoreLedger::new(deps.store.clone(), now);
     let mut lowered = Vec::new();
+    let mut kept = Vec::new();
     let mut left = Vec::new();
     for sku in &freed {
-        let product = match distributor.find_product(sku).await {
-            Ok(p) => p,
-            Err(ConnectorError::NotFound { .. }) => {
-                left.push(format!("{sku}: not sold by {}", distributor.name()));
-                continue;
+        let request = ReductionRequest {
+            offboarding_id: offboarding.id().to_owned(),
+            organization: offboarding.organization.name.clone(),
+            sku: sku.clone(),
+            seats: 1,
+        };
+        match distributor::reduce_seats(distributor.as_ref(), &ledger, &request, now)
+            .await
+            .map_err(failed)?
+        {
+            Reduction::Lowered { to, .. } | Reduction::AlreadyDone { quantity: to } => {
+                lowered.push(format!("{sku} to {to}"));
             }
-            Err(e) => return Err(failed(e)),
-        };
-        let subscriptions = distributor
-            .subscriptions(&customer, &product)
-            .await
-            .map_err(failed)?;
-        let Some(subscription) = subscriptions.iter().find(|s| s.is_live() && s.quantity > 0)
-        else {
-            left.push(format!(
-                "{sku}: no live subscription at {}",
-                distributor.name()
-            ));
-            continue;
-        };
-        let target = remember(
-            deps.store.as_ref(),
-            &key(offboarding.id(), "offboard_user", &format!("seats/{sku}")),
-            &(subscription.quantity - 1),
-            deps.clock.now(),
-        )
-        .await?;
-        distributor
-            .set_quantity(subscription, target)
-            .await
-            .map_err(failed)?;
-        lowered.push(format!("{sku} to {target}"));
+            Reduction::Kept {
+                renews_at,
+                scheduled,
+                reason,
+            } => {
+                let when = match renews_at {
+                    Some(at) => format!(
+                        "the renewal on {} allows the decrease",
+                        at.to_zoned(jiff::tz::TimeZone::UTC).date()
+                    ),
+                    None => "lower it at the next renewal".to_owned(),
+                };
+                let plan = if scheduled {
+                    format!(
+                        "the decrease is scheduled at {} for then",
+                        distributor.name()
+                    )
+                } else {
+                    format!(
+                        "{} cannot schedule it: lower it by hand then",
+                        distributor.name()
+                    )
+                };
+                kept.push(format!("kept 1 seat of {sku} ({reason}); {when}; {plan}"));
+            }
+            Reduction::NothingToReduce(why) => left.push(format!("{sku}: {why}")),
+        }
     }
-    if lowered.is_empty() {
-        return Ok(ActionResult::skipped(ACTION, left.join("; ")));
+    let mut parts = Vec::new();
+    if !lowered.is_empty() {
+        parts.push(format!("lowered {}", lowered.join(", ")));
     }
-    let mut detail = format!("lowered {}", lowered.join(", "));
-    if !left.is_empty() {
-        detail.push_str(&format!("; {}", left.join("; ")));
+    parts.extend(kept.iter().cloned());
+    parts.extend(left);
+    let detail = parts.join("; ");
+    if lowered.is_empty() && kept.is_empty() {
+        return Ok(ActionResult::skipped(ACTION, detail));
+    }
+    if !kept.is_empty() {
+        offboarding
+            .note(deps, "reduce_distributor_seats-kept", &kept.join("\n"))
+            .await?;
     }
     Ok(ActionResult::done(ACTION, detail))
 }

@@ -38,8 +38,14 @@ pub struct Output {
     pub purchased: Vec<String>,
 }
 
+/// How long a seat lease lasts: longer than any one purchase or reduction
+/// (a few distributor calls with their retries), short enough that a step that
+/// crashed holding it delays the others by minutes, not hours.
+pub const SEAT_LEASE: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// The distributor's purchase ledger in the store: an append-only log per key,
-/// whose last entry is the current record.
+/// whose last entry is the current record; its leases are the store's
+/// ([`Store::acquire_lease`]), lasting [`SEAT_LEASE`].
 #[derive(Clone)]
 pub struct StoreLedger {
     store: Arc<dyn Store>,
@@ -84,6 +90,28 @@ impl PurchaseLedger for StoreLedger {
             .await
             .map_err(ledger_error)?;
         Ok(())
+    }
+
+    async fn acquire(&self, lease: &str, holder: &str) -> Result<bool, ConnectorError> {
+        let until = self
+            .now
+            .checked_add(SEAT_LEASE)
+            .map_err(|e| ConnectorError::Unreachable {
+                service: "store",
+                detail: format!("lease expiry out of range: {e}"),
+            })?;
+        self.store
+            .acquire_lease(lease, holder, self.now, until)
+            .await
+            .map_err(|e| ledger_error(e.into()))
+    }
+
+    async fn release(&self, lease: &str, holder: &str) -> Result<(), ConnectorError> {
+        self.store
+            .release_lease(lease, holder)
+            .await
+            .map(|_| ())
+            .map_err(|e| ledger_error(e.into()))
     }
 }
 

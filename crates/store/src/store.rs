@@ -94,6 +94,26 @@ pub trait Store: Send + Sync {
     /// The result stored under `key`, if any.
     async fn step_result(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError>;
 
+    // Leases.
+
+    /// Takes the lease `name` for `holder` until `expires_at`, when nobody
+    /// holds it, its holder's lease has expired (`expires_at` of the old lease
+    /// is at or before `now`: a crashed holder blocks others only until then),
+    /// or `holder` already holds it (taking it again extends it). A
+    /// conditional write: of any number of concurrent callers at most one
+    /// gets `true` while the lease is live.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: jiff::Timestamp,
+        expires_at: jiff::Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the lease `name` back, if `holder` still holds it; `false` when
+    /// it held nothing (expired and taken by another, or never taken).
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
+
     // Configuration.
 
     /// The variables set in `scope` (only that scope: merging

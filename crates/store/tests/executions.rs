@@ -348,7 +348,7 @@ async fn a_version_1_database_gains_the_executions_table_and_keeps_its_records()
     {
         // Back to what a build with schema version 1 left behind.
         let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-        conn.execute_batch("DROP TABLE executions; PRAGMA user_version = 1;")
+        conn.execute_batch("DROP TABLE executions; DROP TABLE leases; PRAGMA user_version = 1;")
             .unwrap();
     }
 
@@ -363,7 +363,7 @@ async fn a_version_1_database_gains_the_executions_table_and_keeps_its_records()
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(SCHEMA_VERSION, 4);
     assert_eq!(version, SCHEMA_VERSION);
     assert!(store.get_record("r1").await.unwrap().is_some());
     assert_eq!(store.executions().count().await.unwrap(), (1, 1));
@@ -437,7 +437,7 @@ async fn executions_finished_before_the_upgrade_are_kept_one_full_period() {
         let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
         conn.execute_batch(
             "DROP INDEX executions_stopped; ALTER TABLE executions DROP COLUMN stopped_s;
-             PRAGMA user_version = 2;",
+             DROP TABLE leases; PRAGMA user_version = 2;",
         )
         .unwrap();
     }

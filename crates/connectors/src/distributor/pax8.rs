@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{Customer, Distributor, Order, Product, Subscription};
+use super::{Commitment, Customer, Distributor, Order, Product, Subscription};
 use crate::error::Error;
 use crate::http::{HttpClient, Verdict};
 
@@ -113,16 +113,47 @@ struct SubscriptionJson {
     quantity: u32,
     #[serde(default)]
     status: String,
+    /// When the subscription began (third-party payloads: a date or a time).
+    #[serde(default)]
+    start_date: Option<String>,
+    /// When the current commitment term began, when the answer says `[?]`.
+    #[serde(default)]
+    current_term_start_date: Option<String>,
+    #[serde(default)]
+    commitment_term_end_date: Option<String>,
+}
+
+/// A Pax8 date: an RFC 3339 time, or a bare date (midnight UTC).
+fn pax8_time(text: &str) -> Option<jiff::Timestamp> {
+    text.parse::<jiff::Timestamp>().ok().or_else(|| {
+        text.parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+    })
 }
 
 impl From<SubscriptionJson> for Subscription {
     fn from(s: SubscriptionJson) -> Self {
+        let renews_at = s.commitment_term_end_date.as_deref().and_then(pax8_time);
+        let term_start = s
+            .current_term_start_date
+            .as_deref()
+            .or(s.start_date.as_deref())
+            .and_then(pax8_time);
         Subscription {
             id: s.id,
             customer_id: s.company_id,
             product_id: s.product_id,
             quantity: s.quantity,
             status: s.status,
+            commitment: match (term_start, renews_at) {
+                (Some(term_start), Some(renews_at)) => Some(Commitment {
+                    term_start,
+                    renews_at,
+                }),
+                _ => None,
+            },
         }
     }
 }

@@ -505,6 +505,77 @@ async fn the_freed_seat_is_given_back_to_the_distributor_once() {
 }
 
 #[tokio::test]
+async fn an_offboarding_at_day_9_of_a_commitment_keeps_the_seat_notes_the_renewal_and_completes() {
+    let mut env = Env::new().await;
+    env.set_variables(&[("microsoft_licensing_distributor", "pax8")])
+        .await;
+    // Contoso holds 3 SPB seats on a one-year new-commerce term bought today,
+    // and Alex gets one of them.
+    let bought = onboard_steps::Clock::now(env.clock.as_ref());
+    env.pax8
+        .add_subscription(onboard_sandbox::pax8::Pax8Subscription {
+            id: String::new(),
+            company_id: "11111111-1111-1111-1111-111111111111".into(),
+            product_id: "22222222-2222-2222-2222-222222222222".into(),
+            quantity: 3,
+            status: "Active".into(),
+            billing_term: "Annual".into(),
+            commitment_term: Some("1-Year".into()),
+            start_date: Some(bought),
+        });
+    env.clock.advance(SignedDuration::from_mins(5));
+    env.pax8.provision_due();
+    let org = env.deps.connections.organization(ORG).await.unwrap();
+    let directory = env.deps.connections.directory(&org).await.unwrap();
+    let user = directory.user(&org.tenant, ALEX).await.unwrap().unwrap();
+    let spb = onboard_connectors::graph::LicenseToAdd {
+        sku_id: "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46".into(),
+        disabled_plans: Vec::new(),
+    };
+    directory
+        .assign_licenses(&org.tenant, &user.id, &[spb], &[])
+        .await
+        .unwrap();
+    // Nine days later, past the 168 h window.
+    env.clock.advance(SignedDuration::from_hours(9 * 24));
+
+    accept(
+        &env,
+        "off-11",
+        json!({"actions": {"reduce_distributor_seats": true}}),
+    )
+    .await;
+    let run = run(&mut env, "off-11").await;
+
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    let output = run.output.unwrap();
+    let seats = action(&output, "reduce_distributor_seats");
+    assert_eq!(seats["outcome"], "done", "{seats}");
+    let renewal = (bought + SignedDuration::from_hours(365 * 24))
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    let detail = seats["detail"].as_str().unwrap();
+    assert!(detail.contains("kept 1 seat of SPB"), "{seats}");
+    assert!(detail.contains(&renewal), "{seats}");
+    let quantities: Vec<u32> = env
+        .pax8
+        .subscriptions()
+        .iter()
+        .map(|s| s.quantity)
+        .collect();
+    assert_eq!(quantities, [3], "the committed seat is kept");
+    let notes = env.note_texts();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("kept 1 seat of SPB") && n.contains(&renewal)),
+        "{notes:?}"
+    );
+    assert_eq!(env.record("off-11").await.status.as_str(), "completed");
+}
+
+#[tokio::test]
 async fn a_bad_offboarding_form_names_every_bad_field_and_stores_nothing() {
     let env = Env::new().await;
     let err = accept_offboarding(

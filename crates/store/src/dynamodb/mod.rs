@@ -855,6 +855,56 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .item(PK, s(format!("LEASE#{}", key_part(name))))
+            .item(SK, s("LEASE"))
+            .item("type", s("lease"))
+            .item("holder", s(holder))
+            .item("expires_us", n(expires_at.as_microsecond()))
+            // Kept a day past expiry, then removed by the table's TTL.
+            .item(TTL, n(expires_at.as_second() + 86_400))
+            .condition_expression(
+                "attribute_not_exists(pk) OR expires_us <= :now OR holder = :holder",
+            )
+            .expression_attribute_values(":now", n(now.as_microsecond()))
+            .expression_attribute_values(":holder", s(holder))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::dynamo("PutItem", e)),
+        }
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .key(PK, s(format!("LEASE#{}", key_part(name))))
+            .key(SK, s("LEASE"))
+            .condition_expression("holder = :holder")
+            .expression_attribute_values(":holder", s(holder))
+            .send()
+            .await;
+        match delete {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::dynamo("DeleteItem", e)),
+        }
+    }
+
     async fn variables(&self, scope: &Scope) -> Result<Variables, StoreError> {
         let Some(item) = self
             .get_item(format!("VARS#{}", scope.key()), "VARS")

@@ -774,6 +774,46 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.call(move |conn, _| {
+            // One statement: the upsert's WHERE is the condition, so two
+            // writers cannot both see the lease free.
+            let changed = conn.execute(
+                "INSERT INTO leases (name, holder, expires_us) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+                 expires_us = excluded.expires_us \
+                 WHERE leases.expires_us <= ?4 OR leases.holder = excluded.holder",
+                params![
+                    name,
+                    holder,
+                    expires_at.as_microsecond(),
+                    now.as_microsecond()
+                ],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.call(move |conn, _| {
+            let changed = conn.execute(
+                "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+                params![name, holder],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
     async fn variables(&self, scope: &Scope) -> Result<Variables, StoreError> {
         let scope = scope.key();
         self.call(move |conn, _| {

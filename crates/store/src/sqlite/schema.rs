@@ -100,6 +100,14 @@ const MIGRATIONS: &[&str] = &[
     UPDATE executions SET stopped_s = unixepoch() WHERE running = 0;
     CREATE INDEX executions_stopped ON executions (stopped_s) WHERE running = 0;
     "#,
+    // 4: leases (e.g. the seat ledger's, one per distributor customer and SKU).
+    r#"
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_us INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1034,3 +1034,62 @@ pub(crate) async fn one_connector_is_listed_across_scopes_msp_first(
     );
     Ok(())
 }
+
+pub(crate) async fn a_lease_is_held_by_one_holder_until_released(store: S) -> anyhow::Result<()> {
+    let lease = "seats/pax8/c-1/SPB";
+
+    ensure!(store.acquire_lease(lease, "ob-a", t(0), t(60)).await?);
+    ensure!(!store.acquire_lease(lease, "ob-b", t(10), t(70)).await?);
+    // The holder may take it again (extending it).
+    ensure!(store.acquire_lease(lease, "ob-a", t(20), t(80)).await?);
+    ensure!(!store.acquire_lease(lease, "ob-b", t(70), t(130)).await?);
+    // Only the holder gives it back.
+    ensure!(!store.release_lease(lease, "ob-b").await?);
+    ensure!(store.release_lease(lease, "ob-a").await?);
+    ensure!(!store.release_lease(lease, "ob-a").await?);
+    ensure!(store.acquire_lease(lease, "ob-b", t(30), t(90)).await?);
+    // Another lease is independent.
+    ensure!(
+        store
+            .acquire_lease("seats/pax8/c-1/EXCHANGESTANDARD", "ob-a", t(30), t(90))
+            .await?
+    );
+    Ok(())
+}
+
+pub(crate) async fn a_lease_past_its_expiry_can_be_taken_by_another(
+    store: S,
+) -> anyhow::Result<()> {
+    let lease = "seats/pax8/c-1/SPB";
+    ensure!(store.acquire_lease(lease, "crashed", t(0), t(60)).await?);
+    ensure!(!store.acquire_lease(lease, "ob-b", t(59), t(119)).await?);
+
+    ensure!(store.acquire_lease(lease, "ob-b", t(60), t(120)).await?);
+
+    // The crashed holder, back, neither takes nor releases it.
+    ensure!(!store.acquire_lease(lease, "crashed", t(61), t(121)).await?);
+    ensure!(!store.release_lease(lease, "crashed").await?);
+    ensure!(store.release_lease(lease, "ob-b").await?);
+    Ok(())
+}
+
+pub(crate) async fn thirty_two_concurrent_lease_takers_have_exactly_one_winner(
+    store: S,
+) -> anyhow::Result<()> {
+    let takers = (0..32).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .acquire_lease("seats/pax8/c-1/SPB", &format!("ob-{i}"), t(0), t(60))
+                .await
+        })
+    });
+    let mut winners = 0;
+    for taker in futures::future::join_all(takers).await {
+        if taker?? {
+            winners += 1;
+        }
+    }
+    ensure!(winners == 1, "{winners} takers won the lease");
+    Ok(())
+}
