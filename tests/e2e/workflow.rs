@@ -433,6 +433,26 @@ async fn a_step_failing_for_good_notes_the_ticket_sets_waiting_input_and_fails()
     assert!(app.users_named("flure").await.is_empty());
 }
 
+/// The first names of the eight-onboarding fault tests.
+const EIGHT: [&str; 8] = ["Una", "Duo", "Tria", "Quad", "Quin", "Sexa", "Sept", "Octa"];
+
+/// Onboards the eight with `last_name`, a license and a group each, and moves the
+/// clock until all have completed.
+async fn onboard_eight_and_settle(app: &TestApp, last_name: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in EIGHT {
+        ids.push(
+            app.onboard(
+                json!({"organization": "contoso", "first_name": n, "last_name": last_name,
+                               "licenses": ["EXCHANGESTANDARD"], "groups": ["All Staff"]}),
+            )
+            .await,
+        );
+    }
+    settle_all(app, "onboardings", &ids, "completed").await;
+    ids
+}
+
 #[tokio::test]
 async fn with_twenty_percent_faults_every_onboarding_completes_exactly_once() {
     let app = spawn_app().await;
@@ -443,37 +463,8 @@ async fn with_twenty_percent_faults_every_onboarding_completes_exactly_once() {
         )
         .await;
     }
-    let names = ["Una", "Duo", "Tria", "Quad", "Quin", "Sexa", "Sept", "Octa"];
-    let mut ids = Vec::new();
-    for n in names {
-        ids.push(
-            app.onboard(
-                json!({"organization": "contoso", "first_name": n, "last_name": "Faulty",
-                               "licenses": ["EXCHANGESTANDARD"], "groups": ["All Staff"]}),
-            )
-            .await,
-        );
-    }
-    for _ in 0..60 {
-        let mut open = 0;
-        for id in &ids {
-            if app.status(id).await != "completed" {
-                open += 1;
-            }
-        }
-        if open == 0 {
-            break;
-        }
-        app.advance(120).await;
-    }
-    for id in &ids {
-        assert_eq!(
-            app.status(id).await,
-            "completed",
-            "{}",
-            app.onboarding(id).await
-        );
-    }
+    let names = EIGHT;
+    let ids = onboard_eight_and_settle(&app, "Faulty").await;
     app.faults("graph", json!({})).await;
     app.faults("connectwise", json!({})).await;
     let users = app.users().await;
@@ -513,37 +504,8 @@ async fn with_lost_answers_every_onboarding_completes_exactly_once() {
         )
         .await;
     }
-    let names = ["Una", "Duo", "Tria", "Quad", "Quin", "Sexa", "Sept", "Octa"];
-    let mut ids = Vec::new();
-    for n in names {
-        ids.push(
-            app.onboard(
-                json!({"organization": "contoso", "first_name": n, "last_name": "Lost",
-                               "licenses": ["EXCHANGESTANDARD"], "groups": ["All Staff"]}),
-            )
-            .await,
-        );
-    }
-    for _ in 0..60 {
-        let mut open = 0;
-        for id in &ids {
-            if app.status(id).await != "completed" {
-                open += 1;
-            }
-        }
-        if open == 0 {
-            break;
-        }
-        app.advance(120).await;
-    }
-    for id in &ids {
-        assert_eq!(
-            app.status(id).await,
-            "completed",
-            "{}",
-            app.onboarding(id).await
-        );
-    }
+    let names = EIGHT;
+    let ids = onboard_eight_and_settle(&app, "Lost").await;
     let state = app.get_json("/sandbox/state").await;
     assert!(
         state["graph"]["users"].as_array().unwrap().len() > names.len(),

@@ -265,19 +265,7 @@ impl HttpClient {
                     }
                     let retry_after = retry_after(&response, SystemTime::now());
                     if last {
-                        return Err(if status == StatusCode::TOO_MANY_REQUESTS {
-                            Error::Throttled {
-                                service,
-                                attempts: attempt,
-                                retry_after,
-                            }
-                        } else {
-                            Error::Unavailable {
-                                service,
-                                status: status.as_u16(),
-                                attempts: attempt,
-                            }
-                        });
+                        return Err(gave_up(service, status, attempt, retry_after));
                     }
                     let wait = match retry_after {
                         Some(asked) if asked > self.policy.max_delay => {
@@ -298,19 +286,7 @@ impl HttpClient {
                             attempt,
                             "the step's time budget ends before the next attempt"
                         );
-                        return Err(if status == StatusCode::TOO_MANY_REQUESTS {
-                            Error::Throttled {
-                                service,
-                                attempts: attempt,
-                                retry_after,
-                            }
-                        } else {
-                            Error::Unavailable {
-                                service,
-                                status: status.as_u16(),
-                                attempts: attempt,
-                            }
-                        });
+                        return Err(gave_up(service, status, attempt, retry_after));
                     }
                     tracing::debug!(
                         service,
@@ -411,6 +387,29 @@ where
             service,
             detail: format!("{what} could not be written"),
         })),
+    }
+}
+
+/// The error of a call that stops on a transient answer: throttled after a 429,
+/// unavailable after another status.
+fn gave_up(
+    service: &'static str,
+    status: StatusCode,
+    attempts: u32,
+    retry_after: Option<Duration>,
+) -> Error {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        Error::Throttled {
+            service,
+            attempts,
+            retry_after,
+        }
+    } else {
+        Error::Unavailable {
+            service,
+            status: status.as_u16(),
+            attempts,
+        }
     }
 }
 
