@@ -61,9 +61,9 @@ impl AppState {
 }
 
 /// The router: `onboard_http`'s routes (API behind keys when configured, pages,
-/// decision links), `/healthz`, the clock routes, and the sandbox when on, all
+/// decision links), `/healthz`, `/metrics`, the clock routes, and the sandbox when on, all
 /// behind `onboard_http`'s guard (hosts, other sites, JSON-only `/api/*`). The
-/// sandbox and its clock answer loopback clients, or others with an API key.
+/// sandbox, its clock and `/metrics` answer loopback clients, or others with an API key.
 pub(crate) fn router(state: AppState, sandbox: Option<Router>, protection: Protection) -> Router {
     let http = HttpState {
         deps: state.deps.clone(),
@@ -78,12 +78,31 @@ pub(crate) fn router(state: AppState, sandbox: Option<Router>, protection: Prote
     if let Some(sandbox) = sandbox {
         sandboxed = sandboxed.merge(sandbox);
     }
+    // What the connectors and steps did (Prometheus text): this machine or an API key.
+    let metrics: Router = Router::new().route(
+        "/metrics",
+        get(|| async {
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                onboard_connectors::metrics::prometheus_text(
+                    &onboard_connectors::metrics::snapshot(),
+                ),
+            )
+        }),
+    );
     let serve_only = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .merge(sandboxed.layer(axum::middleware::from_fn_with_state(
-            keys,
-            sandbox::loopback_or_api_key,
-        )));
+        .merge(
+            sandboxed
+                .merge(metrics)
+                .layer(axum::middleware::from_fn_with_state(
+                    keys,
+                    sandbox::loopback_or_api_key,
+                )),
+        );
     onboard_http::router(http, serve_only)
 }
 

@@ -231,3 +231,46 @@ send_from_address = "onboarding@msp.example"
     );
     assert!(html.contains(&id), "{html}");
 }
+
+#[tokio::test]
+async fn metrics_count_the_calls_of_each_connector_and_the_runs_of_each_step() {
+    let app = spawn_app().await;
+    app.faults(
+        "graph",
+        json!({"throttle_rate": 0.3, "retry_after_seconds": 0, "seed": 3}),
+    )
+    .await;
+    app.onboard(
+        json!({"organization": "contoso", "first_name": "Met", "last_name": "Rics",
+                       "groups": ["All Staff"]}),
+    )
+    .await;
+
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"),
+        "{:?}",
+        res.headers()
+    );
+    let text = res.text().await.unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert!(value("onboard_connector_calls_total{service=\"graph\"}") > 3.0);
+    assert!(value("onboard_connector_throttled_total{service=\"graph\"}") >= 1.0);
+    assert!(value("onboard_connector_retries_total{service=\"graph\"}") >= 1.0);
+    assert!(value("onboard_connector_calls_total{service=\"connectwise\"}") >= 1.0);
+    assert_eq!(value("onboard_step_runs_total{step=\"create_user\"}"), 1.0);
+    assert_eq!(
+        value("onboard_step_errors_total{step=\"create_user\"}"),
+        0.0
+    );
+    assert!(value("onboard_step_duration_seconds_sum{step=\"validate\"}") > 0.0);
+}

@@ -226,10 +226,25 @@ impl HttpClient {
         classify: impl Fn(StatusCode) -> Verdict,
         resend: Resend<'_>,
     ) -> Result<Response, Error> {
+        let started = Instant::now();
+        let result = self.attempts(request, classify, resend).await;
+        crate::metrics::call(self.service, started.elapsed(), result.is_err());
+        result
+    }
+
+    async fn attempts(
+        &self,
+        request: RequestBuilder,
+        classify: impl Fn(StatusCode) -> Verdict,
+        resend: Resend<'_>,
+    ) -> Result<Response, Error> {
         let service = self.service;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            if attempt > 1 {
+                crate::metrics::retry(service);
+            }
             let this_try = request.try_clone().ok_or(Error::Protocol {
                 service,
                 detail: "a request with a streaming body cannot be retried".into(),
@@ -249,6 +264,9 @@ impl HttpClient {
             match this_try.send().await {
                 Ok(response) => {
                     let status = response.status();
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        crate::metrics::throttled(service);
+                    }
                     if let Resend::OnlyUnsent(unknown) = resend
                         && unknown.contains(&status.as_u16())
                     {
@@ -369,6 +387,7 @@ where
                     what,
                     "the write whose answer was lost had been applied"
                 );
+                crate::metrics::lost_answer_recovered(service);
             }
             return Ok(found);
         }

@@ -3,6 +3,8 @@
 //! - [`http`]: the retrying HTTP client every connector uses (timeouts, backoff,
 //!   `Retry-After`).
 //! - [`error`]: the one error type, classified by what a caller can do about it.
+//! - [`metrics`]: calls, errors, throttles, resends, lost answers and latency per
+//!   connector, runs per step; Prometheus text and CloudWatch embedded metrics.
 //! - [`psa`]: the `Psa` port (tickets, statuses, idempotent notes) and its
 //!   ConnectWise Manage, Autotask, HaloPSA and email-only implementations.
 //! - [`graph`]: the `Directory` port (Entra ID users, licenses, groups) and its
@@ -24,6 +26,7 @@ pub mod distributor;
 pub mod error;
 pub mod graph;
 pub mod http;
+pub mod metrics;
 pub mod notify;
 pub mod psa;
 pub mod settings;

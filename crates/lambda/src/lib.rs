@@ -107,7 +107,20 @@ pub async fn handle_lazily(
         .unwrap_or_default();
     let deadline = std::time::Instant::now() + left;
     let deps = deps.get().await?;
-    onboard_connectors::http::with_deadline(deadline, handle(deps, function, event.payload)).await
+    let before = onboard_connectors::metrics::snapshot();
+    let result =
+        onboard_connectors::http::with_deadline(deadline, handle(deps, function, event.payload))
+            .await;
+    // This invocation's calls and run, as CloudWatch embedded metrics (namespace
+    // `Onboard`): one JSON line each on stdout, which Lambda sends to the logs.
+    let after = onboard_connectors::metrics::snapshot();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    for line in onboard_connectors::metrics::emf_lines(&before, &after, now) {
+        println!("{line}");
+    }
+    result
 }
 
 /// The ids of the organizations the store declares (their `organization` connector

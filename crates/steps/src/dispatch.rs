@@ -91,6 +91,18 @@ pub async fn dispatch(
     let Some(step) = step_name(function_name) else {
         return Err(StepError::UnknownFunction(function_name.to_owned()));
     };
+    let started = std::time::Instant::now();
+    let result = run(deps, function_name, step, payload).await;
+    onboard_connectors::metrics::step(step, started.elapsed(), result.is_err());
+    result
+}
+
+async fn run(
+    deps: &Deps,
+    function_name: &str,
+    step: &'static str,
+    payload: Value,
+) -> Result<Value, StepError> {
     let result = match function_name {
         "Validate" => output(step, crate::validate(deps, input(step, payload)?).await?),
         "EnsureTicket" => output(
