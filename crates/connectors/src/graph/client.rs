@@ -487,6 +487,90 @@ impl GraphClient {
     }
 }
 
+/// What the app may do in a tenant, as read by [`GraphClient::app_access`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppAccess {
+    /// The application permissions granted (the token's `roles` claim).
+    pub permissions: Vec<String>,
+    /// The directory roles of the app's service principal (display names), or
+    /// why they could not be read (the app lacks `Application.Read.All`).
+    pub directory_roles: Result<Vec<String>, String>,
+}
+
+impl GraphClient {
+    /// Read-only preflight (`onboard check`): signs in with the client
+    /// credentials, reads the granted application permissions from the access
+    /// token's `roles` claim, and the service principal's directory roles with
+    /// `GET /servicePrincipals/{oid}/memberOf` (`oid` from the same token).
+    /// Changes nothing. A refused sign-in is [`Error::Unauthorized`].
+    pub async fn app_access(&self, tenant: &TenantId) -> Result<AppAccess, Error> {
+        let token = self.tokens.get(tenant).await?;
+        let claims = jwt_claims(token.expose_secret()).ok_or_else(|| Error::Protocol {
+            service: SERVICE,
+            detail: "the access token is not a JWT with a JSON payload".into(),
+        })?;
+        let permissions: Vec<String> = claims
+            .get("roles")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some(oid) = claims.get("oid").and_then(Value::as_str) else {
+            return Ok(AppAccess {
+                permissions,
+                directory_roles: Err("the access token names no service principal (oid)".into()),
+            });
+        };
+        let url = self.url(&["servicePrincipals", oid, "memberOf"])?;
+        let objects: Result<Vec<Value>, Error> = self
+            .all_pages(
+                tenant,
+                "service_principal_member_of",
+                url,
+                OnNotFound::Answer,
+                || format!("service principal {oid}"),
+            )
+            .await;
+        let directory_roles = match objects {
+            Ok(objects) => Ok(objects
+                .iter()
+                .filter(|o| {
+                    o.get("@odata.type").and_then(Value::as_str)
+                        == Some("#microsoft.graph.directoryRole")
+                })
+                .filter_map(|o| o.get("displayName").and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect()),
+            Err(Error::Forbidden { .. }) => Err(
+                "cannot read the app's directory roles: grant Application.Read.All".into(),
+            ),
+            Err(e) => return Err(e),
+        };
+        Ok(AppAccess {
+            permissions,
+            directory_roles,
+        })
+    }
+}
+
+/// The claims of a JWT (its middle, base64url part), unverified: the token came
+/// from the token endpoint over TLS; only its contents are read.
+fn jwt_claims(token: &str) -> Option<serde_json::Map<String, Value>> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
 #[async_trait]
 impl Directory for GraphClient {
     async fn user(&self, tenant: &TenantId, id_or_upn: &str) -> Result<Option<User>, Error> {

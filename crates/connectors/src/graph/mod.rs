@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::error::Error;
 
-pub use client::{GraphClient, GraphConfig};
+pub use client::{AppAccess, GraphClient, GraphConfig};
 pub use token::{AppCredentials, Clock, SystemClock};
 
 /// The service name Graph errors carry.

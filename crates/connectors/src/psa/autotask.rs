@@ -23,7 +23,7 @@ use tokio::sync::OnceCell;
 
 use super::{
     Named, NewTicket, Note, NoteKind, NoteOutcome, Psa, Ticket, TicketId, as_id, clip, join,
-    json_body, name_of, numeric_id, resolve, sanitize,
+    json_body, name_of, finding, numeric_id, resolve, sanitize,
 };
 use crate::error::Error;
 use crate::http::{HttpClient, Verdict, create_once, transient_status};
@@ -394,6 +394,31 @@ impl Psa for Autotask {
             self.post_ticket(new, marker)
         })
         .await
+    }
+
+    async fn check_names(
+        &self,
+        location: &str,
+        statuses: &[&str],
+        priority: &str,
+    ) -> Result<Vec<Error>, Error> {
+        let fields = self.ticket_fields().await?;
+        let mut found = Vec::new();
+        finding(
+            resolve(SERVICE, "queue", location, fields.field("queueID")),
+            &mut found,
+        )?;
+        for status in statuses {
+            finding(
+                resolve(SERVICE, "status", status, fields.field("status")),
+                &mut found,
+            )?;
+        }
+        finding(
+            resolve(SERVICE, "priority", priority, fields.field("priority")),
+            &mut found,
+        )?;
+        Ok(found)
     }
 
     async fn set_status(&self, id: &TicketId, status: &str) -> Result<(), Error> {

@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 
 use super::{
     Named, NewTicket, Note, NoteKind, NoteOutcome, Psa, Ticket, TicketId, clip, join, json_body,
-    numeric_id, resolve, sanitize,
+    finding, numeric_id, resolve, sanitize,
 };
 use crate::error::Error;
 use crate::http::{HttpClient, create_once};
@@ -244,6 +244,30 @@ impl ConnectWise {
 impl Psa for ConnectWise {
     fn name(&self) -> &'static str {
         SERVICE
+    }
+
+    async fn check_names(
+        &self,
+        location: &str,
+        statuses: &[&str],
+        priority: &str,
+    ) -> Result<Vec<Error>, Error> {
+        let mut found = Vec::new();
+        let board = finding(
+            resolve(SERVICE, "board", location, self.boards().await?),
+            &mut found,
+        )?;
+        finding(
+            resolve(SERVICE, "priority", priority, self.priorities().await?),
+            &mut found,
+        )?;
+        // Statuses are per board: without the board there is nothing to look in.
+        if let Some(board) = board {
+            for status in statuses {
+                finding(self.status_id(board, status).await, &mut found)?;
+            }
+        }
+        Ok(found)
     }
 
     async fn find_ticket(&self, id: &TicketId) -> Result<Option<Ticket>, Error> {

@@ -12,7 +12,7 @@ use tokio::sync::{Mutex, OnceCell};
 
 use super::{
     Named, NewTicket, Note, NoteKind, NoteOutcome, Psa, Ticket, TicketId, as_id, clip, join,
-    json_body, name_of, numeric_id, resolve, sanitize,
+    json_body, name_of, finding, numeric_id, resolve, sanitize,
 };
 use crate::error::Error;
 use crate::http::{HttpClient, create_once};
@@ -421,6 +421,30 @@ impl Psa for HaloPsa {
             self.post_ticket(new, marker)
         })
         .await
+    }
+
+    async fn check_names(
+        &self,
+        location: &str,
+        statuses: &[&str],
+        priority: &str,
+    ) -> Result<Vec<Error>, Error> {
+        let mut found = Vec::new();
+        finding(
+            resolve(SERVICE, "team", location, self.teams().await?),
+            &mut found,
+        )?;
+        for status in statuses {
+            finding(
+                resolve(SERVICE, "status", status, self.statuses().await?),
+                &mut found,
+            )?;
+        }
+        finding(
+            resolve(SERVICE, "priority", priority, self.priorities().await?),
+            &mut found,
+        )?;
+        Ok(found)
     }
 
     async fn set_status(&self, id: &TicketId, status: &str) -> Result<(), Error> {

@@ -222,6 +222,21 @@ pub trait Psa: Send + Sync + fmt::Debug {
         note: &Note,
     ) -> Result<NoteOutcome, Error>;
 
+    /// Read-only preflight (`onboard check`): resolves `location` (board, queue
+    /// or team), each of `statuses` and `priority` as [`Psa::create_ticket`] and
+    /// [`Psa::set_status`] would, creating nothing. `Ok` holds one
+    /// [`Error::UnknownName`] per name not found; `Err` is a failure to ask
+    /// (sign-in refused, unreachable). A PSA with no names to check answers `Ok(vec![])`.
+    async fn check_names(
+        &self,
+        location: &str,
+        statuses: &[&str],
+        priority: &str,
+    ) -> Result<Vec<Error>, Error> {
+        let _ = (location, statuses, priority);
+        Ok(Vec::new())
+    }
+
     /// Adds an internal (technicians only) note, once.
     async fn add_internal_note(&self, id: &TicketId, note: &Note) -> Result<NoteOutcome, Error> {
         self.add_note(id, NoteKind::Internal, note).await
@@ -348,6 +363,19 @@ pub fn connect(
 pub(crate) struct Named {
     pub(crate) id: i64,
     pub(crate) name: String,
+}
+
+/// Splits [`resolve`]'s answers for [`Psa::check_names`]: an unknown name is a
+/// finding, any other error ends the check.
+pub(crate) fn finding<T>(found: Result<T, Error>, into: &mut Vec<Error>) -> Result<Option<T>, Error> {
+    match found {
+        Ok(v) => Ok(Some(v)),
+        Err(e @ Error::UnknownName { .. }) => {
+            into.push(e);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The id of `name` in `options` (case-insensitive, surrounding spaces ignored),

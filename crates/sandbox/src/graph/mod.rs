@@ -113,6 +113,10 @@ pub fn router(state: GraphState, faults: Faults) -> Router {
             "/users/{id}/mailboxSettings",
             get(routes::get_mailbox_settings).patch(routes::update_mailbox_settings),
         )
+        .route(
+            "/servicePrincipals/{id}/memberOf",
+            get(routes::service_principal_member_of),
+        )
         .route("/subscribedSkus", get(routes::subscribed_skus))
         .route("/groups", get(routes::list_groups))
         .route("/groups/{id}", get(routes::get_group))

@@ -88,6 +88,8 @@ impl Default for AppSeed {
                 "Organization.Read.All",
                 "UserAuthenticationMethod.ReadWrite.All",
                 "MailboxSettings.ReadWrite",
+                // Read-only: lets `onboard check` read the app's own directory roles.
+                "Application.Read.All",
             ]
             .map(String::from)
             .to_vec(),

@@ -360,11 +360,7 @@ fn issue_token(
         return Err(SignInError::unknown_resource(resource, tenant));
     }
     let lifetime = world.token_lifetime_seconds;
-    let access_token = format!(
-        "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.{}.{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let access_token = app_token(&world.tenants[tenant_index], app, lifetime);
     world.tokens.insert(
         access_token.clone(),
         IssuedToken {
@@ -380,6 +376,128 @@ fn issue_token(
         ext_expires_in: lifetime,
         access_token,
     })
+}
+
+/// An access token shaped as Entra's app-only tokens are: a JWT whose payload
+/// carries `tid`, `appid`, `oid` (the service principal) and `roles` (the granted
+/// application permissions). Unsigned (the signature is random): only the
+/// simulator reads it back, by the whole string.
+fn app_token(tenant: &super::model::Tenant, app: usize, lifetime: u64) -> String {
+    use base64::Engine as _;
+    let seed = &tenant.apps[app];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let claims = json!({
+        "aud": "https://graph.microsoft.com",
+        "iss": format!("https://sts.windows.net/{}/", tenant.id),
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "appid": seed.client_id,
+        "idtyp": "app",
+        "oid": service_principal_id(&tenant.id, &seed.client_id),
+        "roles": seed.permissions,
+        "tid": tenant.id,
+        "uti": uuid::Uuid::new_v4().simple().to_string(),
+        "ver": "1.0",
+    });
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!(
+        "{}.{}.{}",
+        b64.encode(br#"{"typ":"JWT","alg":"RS256"}"#),
+        b64.encode(claims.to_string()),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// The object id of an app's service principal in a tenant: stable, GUID-shaped,
+/// derived from the tenant and the client id (FNV-1a, twice).
+pub(crate) fn service_principal_id(tenant: &str, client_id: &str) -> String {
+    let fnv = |salt: u64| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
+        for b in tenant.bytes().chain([0]).chain(client_id.bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    };
+    let hex = format!("{:016x}{:016x}", fnv(1), fnv(2));
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// Directory role names and their (Microsoft-wide, fixed) role template ids.
+const ROLE_TEMPLATES: &[(&str, &str)] = &[
+    ("Global Administrator", "62e90394-69f5-4237-9190-012177145e10"),
+    ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
+    ("Helpdesk Administrator", "729827e3-9c14-49f7-bb1b-9608f156bbb8"),
+    (
+        "Privileged Authentication Administrator",
+        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+    ),
+    (
+        "Authentication Administrator",
+        "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+    ),
+];
+
+/// Reading a service principal's memberships (Graph: Application.Read.All least).
+const SERVICE_PRINCIPAL_READ: &[&str] = &[
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+
+/// `GET /servicePrincipals/{id}/memberOf`: the directory roles (activated
+/// `directoryRole` objects) the service principal is a member of.
+pub(crate) async fn service_principal_member_of(
+    State(state): State<GraphState>,
+    Extension(caller): Extension<Caller>,
+    root: Root,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let world = state.lock();
+    require(&world, caller, SERVICE_PRINCIPAL_READ)?;
+    let tenant = &world.tenants[caller.tenant];
+    let Some(app) = tenant
+        .apps
+        .iter()
+        .find(|a| service_principal_id(&tenant.id, &a.client_id).eq_ignore_ascii_case(&id))
+    else {
+        return Err(GraphError::not_found(&id));
+    };
+    let items = app
+        .directory_roles
+        .iter()
+        .map(|name| {
+            let template = ROLE_TEMPLATES
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map_or_else(|| service_principal_id("role", name), |(_, t)| (*t).to_owned());
+            json!({
+                "@odata.type": "#microsoft.graph.directoryRole",
+                "id": service_principal_id(&tenant.id, &template),
+                "displayName": name,
+                "roleTemplateId": template,
+            })
+        })
+        .collect();
+    Ok(Json(page(
+        items,
+        &params,
+        &root,
+        &root.context("directoryObjects"),
+    )?)
+    .into_response())
 }
 
 /// Checks the bearer token of every `/v1.0` request and records the caller.
