@@ -74,6 +74,29 @@ pub trait PasswordVault: Send + Sync + fmt::Debug {
     /// Stores `entry`, or updates what an earlier call for the same
     /// `onboarding_id` stored.
     async fn store(&self, entry: &VaultEntry) -> Result<StoredSecret, Error>;
+
+    /// Read-only preflight (`onboard check`): finds `organization` in the vault
+    /// (its mapping or its name) and lists its passwords with a title no entry
+    /// has, proving the key is accepted; writes nothing. Vaults that keep no
+    /// organizations (Password Pusher) answer `Ok`.
+    async fn check_organization(&self, organization: &str) -> Result<(), Error> {
+        let _ = organization;
+        Ok(())
+    }
+}
+
+/// The entry [`PasswordVault::check_organization`] looks for: a title no
+/// onboarding writes, so the search is read-only and finds nothing.
+pub(crate) fn probe_entry(organization: &str) -> VaultEntry {
+    VaultEntry {
+        onboarding_id: "onboard-check".into(),
+        organization: organization.to_owned(),
+        title: "onboard check (read-only probe)".into(),
+        username: String::new(),
+        password: SecretString::from(String::new()),
+        url: None,
+        notes: None,
+    }
 }
 
 /// The text that marks a record as written for `onboarding_id`.

@@ -187,6 +187,13 @@ impl PasswordVault for HuduVault {
         SERVICE
     }
 
+    async fn check_organization(&self, organization: &str) -> Result<(), Error> {
+        let id = self.company_id(organization).await?;
+        self.find_existing(id, &super::probe_entry(organization))
+            .await
+            .map(drop)
+    }
+
     #[tracing::instrument(skip_all, fields(vault = SERVICE, onboarding_id = %entry.onboarding_id))]
     async fn store(&self, entry: &VaultEntry) -> Result<StoredSecret, Error> {
         let company_id = self.company_id(&entry.organization).await?;

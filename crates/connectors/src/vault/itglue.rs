@@ -205,6 +205,13 @@ impl PasswordVault for ItGlueVault {
         SERVICE
     }
 
+    async fn check_organization(&self, organization: &str) -> Result<(), Error> {
+        let id = self.organization_id(organization).await?;
+        self.find_existing(&id, &super::probe_entry(organization))
+            .await
+            .map(drop)
+    }
+
     #[tracing::instrument(skip_all, fields(vault = SERVICE, onboarding_id = %entry.onboarding_id))]
     async fn store(&self, entry: &VaultEntry) -> Result<StoredSecret, Error> {
         let org_id = self.organization_id(&entry.organization).await?;
