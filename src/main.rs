@@ -2,8 +2,10 @@
 //!
 //! - [`cli`]: `onboard states run` (the States Language interpreter).
 //! - [`serve`]: `onboard serve` (the local runtime: HTTP API, interpreter, store, sandbox).
+//! - [`check`]: `onboard check` (a read-only preflight of every configured connector).
 //! - [`config`]: the typed `onboard.toml`.
 
+mod check;
 mod cli;
 mod config;
 mod serve;
@@ -25,6 +27,8 @@ enum Command {
     States(cli::states::StatesArgs),
     /// Run the local server: the HTTP API, the workflow and (by default) the sandbox.
     Serve(serve::ServeArgs),
+    /// Check, changing nothing, that every configured connector would work.
+    Check(check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +36,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::States(args) => cli::states::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Check(args) => check::run(args),
     }
 }

@@ -416,6 +416,51 @@ fn organizations(
     Ok(out)
 }
 
+/// The organizations `onboard serve` runs with and the MSP-wide connector
+/// settings, secrets resolved, the sandbox's mapping under what the file says.
+/// `onboard check` checks exactly these.
+pub(crate) struct Resolved {
+    pub(crate) orgs: Vec<(Organization, OrgEntry)>,
+    pub(crate) msp_tables: BTreeMap<String, ConnectorTable>,
+}
+
+/// Resolves the configuration's connectors; with `sandbox` (its seed), what the
+/// file leaves out points at the simulators served at `base`.
+pub(crate) fn resolve_connectors(
+    config: &crate::config::Config,
+    sandbox: Option<&onboard_sandbox::SandboxSeed>,
+    base: &str,
+) -> anyhow::Result<Resolved> {
+    let sandbox_orgs = sandbox.map(sandbox::organizations).unwrap_or_default();
+    let orgs = organizations(config, &sandbox_orgs)?;
+    let mut msp_tables = resolve_tables("connectors", &config.msp_connectors)?;
+    if let Some(seed) = sandbox {
+        // What the file leaves out points at the simulators; what it sets wins.
+        for (name, t) in sandbox::connectors(seed, base) {
+            let merged = t.overlaid(msp_tables.get(&name));
+            msp_tables.insert(name, merged);
+        }
+    }
+    Ok(Resolved { orgs, msp_tables })
+}
+
+/// The steps' connections over resolved settings (the sandbox's at `base` when on).
+pub(crate) fn local_connections(
+    orgs: &[(Organization, OrgEntry)],
+    msp_tables: BTreeMap<String, ConnectorTable>,
+    sandbox_on: bool,
+    base: &str,
+) -> LocalConnections {
+    LocalConnections::new(
+        orgs.iter()
+            .map(|(o, e)| (o.id.clone(), e.clone()))
+            .collect(),
+        msp_tables,
+        sandbox_on.then(|| format!("{base}/sandbox/pwpush")),
+        runtime::retry_policy(sandbox_on),
+    )
+}
+
 /// Starts everything and serves until a signal.
 pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     let Settings {
@@ -456,19 +501,8 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     } else {
         None
     };
-    let sandbox_orgs = sandbox
-        .as_ref()
-        .map(|(_, seed)| sandbox::organizations(seed))
-        .unwrap_or_default();
-    let orgs = organizations(&config, &sandbox_orgs)?;
-    let mut msp_tables = resolve_tables("connectors", &config.msp_connectors)?;
-    if let Some((_, seed)) = &sandbox {
-        // What the file leaves out points at the simulators; what it sets wins.
-        for (name, t) in sandbox::connectors(seed, &base) {
-            let merged = t.overlaid(msp_tables.get(&name));
-            msp_tables.insert(name, merged);
-        }
-    }
+    let Resolved { orgs, msp_tables } =
+        resolve_connectors(&config, sandbox.as_ref().map(|(_, seed)| seed), &base)?;
     let config_orgs: Vec<Organization> = orgs.iter().map(|(o, _)| o.clone()).collect();
     publish_configuration(
         store.as_ref(),
@@ -494,14 +528,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
             Some(sms) => Arc::new(onboard_connectors::notify::Channels { mail, sms }),
             None => mail,
         };
-    let connections = LocalConnections::new(
-        orgs.iter()
-            .map(|(o, e)| (o.id.clone(), e.clone()))
-            .collect(),
-        msp_tables,
-        sandbox.as_ref().map(|_| format!("{base}/sandbox/pwpush")),
-        runtime::retry_policy(sandbox.is_some()),
-    );
+    let connections = local_connections(&orgs, msp_tables, sandbox.is_some(), &base);
     let public_url = config.public_url.clone().unwrap_or_else(|| base.clone());
     let links = onboard_steps::LinkSigner::new(&public_url, link_key(&config, &data_dir)?)
         .map_err(|e| anyhow::anyhow!("server.public_url / server.link_signing_key: {e}"))?;

@@ -93,6 +93,18 @@ impl LocalConnections {
         }
     }
 
+    /// The Graph client of `organization`, from its merged `graph` settings
+    /// (what [`Connections::directory`] caches; `onboard check` probes it).
+    pub(crate) fn graph_client(&self, organization: &str) -> Result<GraphClient, StepError> {
+        let table = self
+            .table(organization, "graph")
+            .ok_or_else(|| config_error("connectors.graph is not configured"))?;
+        let graph_error = |e| StepError::connector(onboard_steps::error::Port::Graph, e);
+        let mut config = settings::graph(&table).map_err(setting_error)?;
+        config.retry = self.policy.clone();
+        GraphClient::new(config).map_err(graph_error)
+    }
+
     fn http(&self, service: &'static str) -> Result<HttpClient, StepError> {
         HttpClient::new(service, self.policy.clone())
             .map_err(|e| StepError::connector(onboard_steps::error::Port::Graph, e))
@@ -120,13 +132,7 @@ impl Connections for LocalConnections {
         if let Some(d) = lock(&self.directories).get(&organization.id) {
             return Ok(d.clone());
         }
-        let table = self
-            .table(&organization.id, "graph")
-            .ok_or_else(|| config_error("connectors.graph is not configured"))?;
-        let graph_error = |e| StepError::connector(onboard_steps::error::Port::Graph, e);
-        let mut config = settings::graph(&table).map_err(setting_error)?;
-        config.retry = self.policy.clone();
-        let client: Arc<dyn Directory> = Arc::new(GraphClient::new(config).map_err(graph_error)?);
+        let client: Arc<dyn Directory> = Arc::new(self.graph_client(&organization.id)?);
         lock(&self.directories).insert(organization.id.clone(), client.clone());
         Ok(client)
     }

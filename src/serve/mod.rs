@@ -56,17 +56,23 @@ pub(crate) struct Settings {
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 
+/// Reads and checks `path`, or the embedded sandbox configuration without one;
+/// the flag says whether it came from a file.
+pub(crate) fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<(Config, bool)> {
+    let (file, from_file) = match path {
+        Some(path) => (ConfigFile::read(path)?, true),
+        None => (
+            ConfigFile::parse("(embedded defaults)", DEFAULT_CONFIG)?,
+            false,
+        ),
+    };
+    Ok((file.check()?, from_file))
+}
+
 impl ServeArgs {
     /// Combines the flags with the configuration; fails naming the bad setting.
     pub(crate) fn settings(self) -> anyhow::Result<Settings> {
-        let (file, from_file) = match &self.config {
-            Some(path) => (ConfigFile::read(path)?, true),
-            None => (
-                ConfigFile::parse("(embedded defaults)", DEFAULT_CONFIG)?,
-                false,
-            ),
-        };
-        let config = file.check()?;
+        let (config, from_file) = load_config(self.config.as_deref())?;
         let addr = match (self.addr, config.addr) {
             (Some(a), _) | (None, Some(a)) => a,
             (None, None) => DEFAULT_ADDR.parse()?,
@@ -130,7 +136,7 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
     }
 }
 
-fn init_tracing() {
+pub(crate) fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("ONBOARD_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));

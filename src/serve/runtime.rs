@@ -238,6 +238,13 @@ pub(crate) fn retry_policy(sandbox: bool) -> RetryPolicy {
 pub(crate) fn mail_notifier(
     tables: &std::collections::BTreeMap<String, crate::serve::connections::ConnectorTable>,
 ) -> anyhow::Result<Arc<dyn Notifier>> {
+    Ok(Arc::new(smtp_mailer(tables)?))
+}
+
+/// The SMTP relay of `[connectors.smtp]` (what [`mail_notifier`] sends through).
+pub(crate) fn smtp_mailer(
+    tables: &std::collections::BTreeMap<String, crate::serve::connections::ConnectorTable>,
+) -> anyhow::Result<SmtpMailer> {
     let t = tables.get("smtp").ok_or_else(|| {
         anyhow::anyhow!("connectors.smtp: a mail relay is needed to send approvals and credentials")
     })?;
@@ -269,7 +276,7 @@ pub(crate) fn mail_notifier(
         timeout: Duration::from_secs(30),
     })
     .map_err(|e| anyhow::anyhow!("connectors.smtp: {e}"))?;
-    Ok(Arc::new(mailer))
+    Ok(mailer)
 }
 
 /// SMS through Amazon SNS when `[connectors.sns]` is configured: `region`

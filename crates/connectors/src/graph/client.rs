@@ -545,9 +545,9 @@ impl GraphClient {
                 .filter_map(|o| o.get("displayName").and_then(Value::as_str))
                 .map(str::to_owned)
                 .collect()),
-            Err(Error::Forbidden { .. }) => Err(
-                "cannot read the app's directory roles: grant Application.Read.All".into(),
-            ),
+            Err(Error::Forbidden { .. }) => {
+                Err("cannot read the app's directory roles: grant Application.Read.All".into())
+            }
             Err(e) => return Err(e),
         };
         Ok(AppAccess {

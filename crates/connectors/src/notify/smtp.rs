@@ -96,6 +96,21 @@ impl SmtpMailer {
     }
 }
 
+impl SmtpMailer {
+    /// Read-only preflight (`onboard check`): connects, says EHLO, upgrades to
+    /// TLS and authenticates as configured, sends NOOP and QUIT; no mail.
+    pub async fn check(&self) -> Result<(), Error> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::Unreachable {
+                service: SERVICE,
+                detail: "the relay did not answer NOOP".into(),
+            }),
+            Err(e) => Err(smtp_error(&e)),
+        }
+    }
+}
+
 fn mailbox(address: &str) -> Result<Mailbox, Error> {
     address.parse().map_err(|e| Error::Rejected {
         service: SERVICE,

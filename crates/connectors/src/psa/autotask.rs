@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use super::{
-    Named, NewTicket, Note, NoteKind, NoteOutcome, Psa, Ticket, TicketId, as_id, clip, join,
-    json_body, name_of, finding, numeric_id, resolve, sanitize,
+    Named, NewTicket, Note, NoteKind, NoteOutcome, Psa, Ticket, TicketId, as_id, clip, finding,
+    join, json_body, name_of, numeric_id, resolve, sanitize,
 };
 use crate::error::Error;
 use crate::http::{HttpClient, Verdict, create_once, transient_status};

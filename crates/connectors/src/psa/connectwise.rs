@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use super::{
-    Named, NewTicket, Note, NoteKind, NoteOutcome, Psa, Ticket, TicketId, clip, join, json_body,
-    finding, numeric_id, resolve, sanitize,
+    Named, NewTicket, Note, NoteKind, NoteOutcome, Psa, Ticket, TicketId, clip, finding, join,
+    json_body, numeric_id, resolve, sanitize,
 };
 use crate::error::Error;
 use crate::http::{HttpClient, create_once};

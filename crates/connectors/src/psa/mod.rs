@@ -367,7 +367,10 @@ pub(crate) struct Named {
 
 /// Splits [`resolve`]'s answers for [`Psa::check_names`]: an unknown name is a
 /// finding, any other error ends the check.
-pub(crate) fn finding<T>(found: Result<T, Error>, into: &mut Vec<Error>) -> Result<Option<T>, Error> {
+pub(crate) fn finding<T>(
+    found: Result<T, Error>,
+    into: &mut Vec<Error>,
+) -> Result<Option<T>, Error> {
     match found {
         Ok(v) => Ok(Some(v)),
         Err(e @ Error::UnknownName { .. }) => {

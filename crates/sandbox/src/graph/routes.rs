@@ -435,9 +435,15 @@ pub(crate) fn service_principal_id(tenant: &str, client_id: &str) -> String {
 
 /// Directory role names and their (Microsoft-wide, fixed) role template ids.
 const ROLE_TEMPLATES: &[(&str, &str)] = &[
-    ("Global Administrator", "62e90394-69f5-4237-9190-012177145e10"),
+    (
+        "Global Administrator",
+        "62e90394-69f5-4237-9190-012177145e10",
+    ),
     ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
-    ("Helpdesk Administrator", "729827e3-9c14-49f7-bb1b-9608f156bbb8"),
+    (
+        "Helpdesk Administrator",
+        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+    ),
     (
         "Privileged Authentication Administrator",
         "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
@@ -482,7 +488,10 @@ pub(crate) async fn service_principal_member_of(
             let template = ROLE_TEMPLATES
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map_or_else(|| service_principal_id("role", name), |(_, t)| (*t).to_owned());
+                .map_or_else(
+                    || service_principal_id("role", name),
+                    |(_, t)| (*t).to_owned(),
+                );
             json!({
                 "@odata.type": "#microsoft.graph.directoryRole",
                 "id": service_principal_id(&tenant.id, &template),
