@@ -69,11 +69,13 @@ pub trait Sleeper: Send + Sync + std::fmt::Debug {
 }
 
 tokio::task_local! {
-    /// When the step being run must have answered ([`with_deadline`]).
-    static DEADLINE: Instant;
+    /// When the step being run must have answered, and the time kept back
+    /// before it ([`with_deadline`]).
+    static DEADLINE: (Instant, Duration);
 }
 
-/// Time kept back before a deadline, for the step to note its error and answer.
+/// Time kept back before a deadline, for the step to note its error and answer
+/// (at most a fifth of the whole budget, for short ones).
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Runs `work` (one step) with a time budget: every call it makes stops
@@ -82,16 +84,26 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 /// unavailable, no answer) instead of being killed mid-step. The Lambdas pass
 /// their context's deadline; `onboard serve` the same bound the template gives
 /// the functions.
+///
+/// A deadline already past when the step starts says nothing usable (a runtime
+/// emulator's clock, say): the step then runs without one, as it did before.
 pub async fn with_deadline<F: std::future::Future>(deadline: Instant, work: F) -> F::Output {
-    DEADLINE.scope(deadline, work).await
+    let budget = deadline.saturating_duration_since(Instant::now());
+    if budget.is_zero() {
+        tracing::debug!("the step's deadline has passed already; running without one");
+        return work.await;
+    }
+    let margin = DEADLINE_MARGIN.min(budget / 5);
+    DEADLINE.scope((deadline, margin), work).await
 }
 
 /// What is left of the current budget, when there is one.
 fn time_left(now: Instant) -> Option<Duration> {
     DEADLINE
-        .try_with(|d| {
-            d.saturating_duration_since(now)
-                .saturating_sub(DEADLINE_MARGIN)
+        .try_with(|(deadline, margin)| {
+            deadline
+                .saturating_duration_since(now)
+                .saturating_sub(*margin)
         })
         .ok()
 }
@@ -250,15 +262,12 @@ impl HttpClient {
                 detail: "a request with a streaming body cannot be retried".into(),
             })?;
             let last = attempt >= self.policy.max_attempts.max(1);
-            let left = time_left(self.sleeper.now());
-            if left.is_some_and(|l| l.is_zero()) {
-                return Err(Error::Timeout {
-                    service,
-                    seconds: 0,
-                });
-            }
-            let this_try = match left {
-                Some(left) if left < self.policy.attempt_timeout => this_try.timeout(left),
+            // An attempt ends in time for the step to answer; the first is always
+            // made, later ones only when the wait before them left time (below).
+            let this_try = match time_left(self.sleeper.now()) {
+                Some(left) if !left.is_zero() && left < self.policy.attempt_timeout => {
+                    this_try.timeout(left)
+                }
                 _ => this_try,
             };
             match this_try.send().await {

@@ -2403,3 +2403,26 @@ async fn two_retry_after_30_answers_end_in_a_retryable_error_within_the_steps_ti
     assert_eq!(graph.sleeper.waits(), vec![Duration::from_secs(30)]);
     assert!(graph.sleeper.now() + onboard_connectors::http::DEADLINE_MARGIN <= deadline);
 }
+
+#[tokio::test]
+async fn a_short_budget_still_makes_the_call_and_a_past_one_is_no_budget() {
+    // Emulators give a function a few seconds (or a deadline already past);
+    // the margin shrinks with the budget instead of refusing every call.
+    let graph = spawn_example().await;
+    let soon = graph.sleeper.now() + Duration::from_secs(3);
+    let user = onboard_connectors::http::with_deadline(
+        soon,
+        graph.client.user(&tenant(), "AdeleV@contoso.com"),
+    )
+    .await
+    .unwrap();
+    assert!(user.is_some());
+    let past = Instant::now();
+    let user = onboard_connectors::http::with_deadline(
+        past,
+        graph.client.user(&tenant(), "AdeleV@contoso.com"),
+    )
+    .await
+    .unwrap();
+    assert!(user.is_some());
+}
