@@ -484,7 +484,6 @@ async fn check(config: &crate::config::Config, sandbox_on: bool) -> anyhow::Resu
         &resolved.orgs,
         resolved.msp_tables.clone(),
         sandbox_on,
-        &base,
     ));
     let findings = check_all(config, resolved, &connections, sandbox_on).await;
     if let Some(t) = sandbox_task {

@@ -444,19 +444,17 @@ pub(crate) fn resolve_connectors(
     Ok(Resolved { orgs, msp_tables })
 }
 
-/// The steps' connections over resolved settings (the sandbox's at `base` when on).
+/// The steps' connections over resolved settings.
 pub(crate) fn local_connections(
     orgs: &[(Organization, OrgEntry)],
     msp_tables: BTreeMap<String, ConnectorTable>,
     sandbox_on: bool,
-    base: &str,
 ) -> LocalConnections {
     LocalConnections::new(
         orgs.iter()
             .map(|(o, e)| (o.id.clone(), e.clone()))
             .collect(),
         msp_tables,
-        sandbox_on.then(|| format!("{base}/sandbox/pwpush")),
         runtime::retry_policy(sandbox_on),
     )
 }
@@ -528,7 +526,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
             Some(sms) => Arc::new(onboard_connectors::notify::Channels { mail, sms }),
             None => mail,
         };
-    let connections = local_connections(&orgs, msp_tables, sandbox.is_some(), &base);
+    let connections = local_connections(&orgs, msp_tables, sandbox.is_some());
     let public_url = config.public_url.clone().unwrap_or_else(|| base.clone());
     let links = onboard_steps::LinkSigner::new(&public_url, link_key(&config, &data_dir)?)
         .map_err(|e| anyhow::anyhow!("server.public_url / server.link_signing_key: {e}"))?;

@@ -42,8 +42,6 @@ type PsaKey = (String, &'static str);
 pub(crate) struct LocalConnections {
     organizations: BTreeMap<String, OrgEntry>,
     msp: BTreeMap<String, ConnectorTable>,
-    /// With the sandbox: where the Password Pusher simulator is (it wins over `pwpush_url`).
-    sandbox_pwpush: Option<String>,
     policy: RetryPolicy,
     directories: Mutex<HashMap<String, Arc<dyn Directory>>>,
     psas: Mutex<HashMap<PsaKey, Arc<dyn Psa>>>,
@@ -61,13 +59,11 @@ impl LocalConnections {
     pub(crate) fn new(
         organizations: BTreeMap<String, OrgEntry>,
         msp: BTreeMap<String, ConnectorTable>,
-        sandbox_pwpush: Option<String>,
         policy: RetryPolicy,
     ) -> Self {
         Self {
             organizations,
             msp,
-            sandbox_pwpush,
             policy,
             directories: Mutex::default(),
             psas: Mutex::default(),
@@ -213,14 +209,9 @@ impl Connections for LocalConnections {
                 Arc::new(settings::hudu(&table, http, &organization.name).map_err(setting_error)?)
             }
             _ => {
-                let url = match &self.sandbox_pwpush {
-                    Some(u) => u.clone(),
-                    None => variables
-                        .pwpush_url
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .ok_or_else(|| config_error("pwpush_url is not set"))?,
-                };
+                let url =
+                    settings::pwpush_url(&table, variables.pwpush_url.as_ref().map(|u| u.as_str()))
+                        .map_err(setting_error)?;
                 Arc::new(
                     PwPushVault::new(
                         http,

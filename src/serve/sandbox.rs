@@ -204,12 +204,18 @@ pub(crate) fn connectors(seed: &SandboxSeed, base: &str) -> BTreeMap<String, Con
             ),
         );
     }
-    if let Some(u) = seed.pwpush.users.first() {
-        out.insert(
-            "pwpush".into(),
-            table(&[("email", u.email.clone())], &[("api_token", &u.token)]),
-        );
-    }
+    // The simulator wins over any `pwpush_url` (nothing reaches a real instance).
+    let pwpush_base = ("base_url", format!("{base}/sandbox/pwpush"));
+    out.insert(
+        "pwpush".into(),
+        match seed.pwpush.users.first() {
+            Some(u) => table(
+                &[pwpush_base, ("email", u.email.clone())],
+                &[("api_token", &u.token)],
+            ),
+            None => table(&[pwpush_base], &[]),
+        },
+    );
     if let Some(c) = seed.pax8.clients.first() {
         out.insert(
             "pax8".into(),

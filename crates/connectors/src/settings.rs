@@ -216,6 +216,23 @@ pub fn pwpush_auth(table: &ConnectorTable) -> PwPushAuth {
     }
 }
 
+/// Where Password Pusher is: the connector's `base_url` when set (the sandbox
+/// sets it to its simulator, and a file may point it elsewhere), otherwise the
+/// organization's `pwpush_url` variable.
+pub fn pwpush_url(table: &ConnectorTable, variable: Option<&str>) -> Result<String, SettingError> {
+    table
+        .get("base_url")
+        .or(variable)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            SettingError::new(
+                "pwpush",
+                "base_url",
+                "is not set, nor is the variable `pwpush_url`",
+            )
+        })
+}
+
 /// Pax8: `client_id`, secret `client_secret`, optional `token_url`, `api_base`,
 /// `audience`, `billing_term`, `ordered_by_email`, and the organization's Pax8
 /// `company_id` when set (otherwise it is found by name).

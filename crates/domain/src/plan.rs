@@ -99,22 +99,14 @@ fn approval(
 }
 
 /// Plans an onboarding; refuses variables that contradict each other for this run
-/// (approval required with no approver, a Password Pusher location with no `pwpush_url`).
+/// (approval required with no approver). Whether each password destination can
+/// be reached depends on connector settings too, which Validate checks.
 pub fn plan_onboarding(
     request: &OnboardingRequest,
     variables: &Variables,
     now: Timestamp,
 ) -> Result<OnboardingPlan, DomainError> {
     let password_save_locations = variables.password_save_locations();
-    if password_save_locations.contains(&PasswordSaveLocation::PwPush)
-        && variables.pwpush_url.is_none()
-    {
-        return Err(DomainError::MissingVariable {
-            variable: "pwpush_url".into(),
-            organization: request.organization.clone(),
-            because: "`onboarding_password_save_location` includes pwpush".into(),
-        });
-    }
     Ok(OnboardingPlan {
         approval: approval(
             variables.require_approval_for_new_users,
@@ -237,16 +229,6 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "variable `new_user_approval_email` for organization `contoso` must be set because `require_approval_for_new_users` is 1"
-        );
-    }
-
-    #[test]
-    fn a_pwpush_location_needs_its_url() {
-        let v = vars(json!({"onboarding_password_save_location": "pwpush"}));
-        let err =
-            plan_onboarding(&onboarding(&v), &v, at("2026-02-01T00:00:00Z")).expect_err("no url");
-        assert!(
-            matches!(err, DomainError::MissingVariable { ref variable, .. } if variable == "pwpush_url")
         );
     }
 

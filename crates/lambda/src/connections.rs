@@ -12,7 +12,7 @@
 //! | `connectwise`, `autotask`, `halopsa` | the string fields of the connector's config (`ConnectWiseConfig`, ...) | its secret fields |
 //! | `itglue`, `hudu` | `base_url`, optional `organization_id` (IT Glue) / `company_id` (Hudu) | `api_key` |
 //! | `passportal` | `base_url`, `access_key_id` | `hmac_token` |
-//! | `pwpush` (optional; the URL is the variable `pwpush_url`) | optional `email` | optional `api_token` |
+//! | `pwpush` (optional) | optional `base_url` (else the variable `pwpush_url`), `email` | optional `api_token` |
 //! | `pax8` | `client_id`, optional `token_url`, `api_base`, `audience`, `billing_term`, `ordered_by_email`, `company_id` | `client_secret` |
 //!
 //! The clients are built by [`onboard_connectors::settings`], as `onboard serve` builds them.
@@ -32,9 +32,7 @@ use onboard_connectors::psa::autotask::{Autotask, AutotaskConfig};
 use onboard_connectors::psa::connectwise::{ConnectWise, ConnectWiseConfig};
 use onboard_connectors::psa::halopsa::{HaloConfig, HaloPsa};
 use onboard_connectors::settings::{self, ConnectorTable, SettingError};
-use onboard_connectors::vault::{
-    PassportalVault, PasswordVault, PwPushAuth, PwPushSettings, PwPushVault,
-};
+use onboard_connectors::vault::{PassportalVault, PasswordVault, PwPushSettings, PwPushVault};
 use onboard_domain::Variables;
 use onboard_domain::variables::{
     Distributor as DistributorName, PasswordSaveLocation, Psa as PsaName,
@@ -249,15 +247,11 @@ impl Connections for StoreConnections {
                 ))
             }
             PasswordSaveLocation::PwPush => {
-                let base = variables
-                    .pwpush_url
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .ok_or_else(|| StepError::Config("pwpush_url is not set".into()))?;
-                let auth = match self.resolved(org, "pwpush").await? {
-                    Some(s) => settings::pwpush_auth(&s),
-                    None => PwPushAuth::Anonymous,
-                };
+                let table = self.resolved(org, "pwpush").await?.unwrap_or_default();
+                let base =
+                    settings::pwpush_url(&table, variables.pwpush_url.as_ref().map(|u| u.as_str()))
+                        .map_err(setting_error)?;
+                let auth = settings::pwpush_auth(&table);
                 Arc::new(
                     PwPushVault::new(http("pwpush")?, &base, auth, PwPushSettings::default())
                         .map_err(vault_error)?,

@@ -101,6 +101,31 @@ fn preflight(plan: &OnboardingPlan, onboarding: &Onboarding) -> Result<(), StepE
     Ok(())
 }
 
+/// Every vault the password goes to can be built from the settings (IT Glue's
+/// key, Password Pusher's URL from `[connectors.pwpush] base_url` or
+/// `pwpush_url`, ...): building one reads settings only, it calls nothing.
+async fn reachable_vaults(
+    deps: &Deps,
+    plan: &OnboardingPlan,
+    onboarding: &Onboarding,
+) -> Result<(), StepError> {
+    for location in &plan.password_save_locations {
+        if *location == PasswordSaveLocation::Psa {
+            continue;
+        }
+        deps.connections
+            .vault(&onboarding.organization, *location, &onboarding.variables)
+            .await
+            .map_err(|e| match e {
+                StepError::Config(why) => StepError::Config(format!(
+                    "onboarding_password_save_location includes {location}, which cannot be used: {why}"
+                )),
+                other => other,
+            })?;
+    }
+    Ok(())
+}
+
 /// The plan Validate made for `onboarding_id`, once it has run.
 pub(crate) async fn planned(deps: &Deps, onboarding_id: &str) -> Result<Option<Output>, StepError> {
     recall(deps.store.as_ref(), &key(onboarding_id, "validate", "plan")).await
@@ -149,6 +174,7 @@ pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
     let plan = plan_onboarding(&onboarding.request, &onboarding.variables, now)?;
     check_schedule(&plan, &onboarding.variables, now)?;
     preflight(&plan, &onboarding)?;
+    reachable_vaults(deps, &plan, &onboarding).await?;
     let approval_timeout_seconds =
         u64::from(onboarding.variables.approval_timeout_hours.get()) * 3600;
     let output = Output {

@@ -443,6 +443,25 @@ async fn credentials_that_would_reach_nobody_are_refused_before_anything_changes
 }
 
 #[tokio::test]
+async fn a_password_pusher_destination_without_its_url_stops_at_validate() {
+    let env = Env::new().await;
+    env.set_variables(&[("onboarding_password_save_location", "pwpush")])
+        .await;
+    env.submit("ob-pw", json!({})).await;
+    let err = env
+        .run("Validate", json!({"onboarding_id": "ob-pw"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "Config.Invalid");
+    assert!(
+        err.cause().contains("includes pwpush") && err.cause().contains("pwpush_url"),
+        "{}",
+        err.cause()
+    );
+    assert!(!env.users_named("asilva@contoso.com"));
+}
+
+#[tokio::test]
 async fn a_missing_user_to_copy_groups_from_is_noted_not_fatal() {
     let env = Env::new().await;
     env.submit("ob-g", json!({"copy_groups_from": "ghost@contoso.com", "groups": ["Everyone (dynamic)", "All Staff"]}))
