@@ -673,6 +673,41 @@ async fn pwpush_server_error_on_create_is_not_resent_blindly() {
     assert_eq!(sim.faults().injected(), 1);
 }
 
+#[tokio::test]
+async fn pwpush_push_whose_answer_was_lost_is_found_among_the_active_ones_not_pushed_again() {
+    let sim = pwpush_sim(true, FaultSettings::default());
+    let router = lose_first_answer(
+        pwpush::router(sim.clone()),
+        Method::POST,
+        "/p.json",
+        r#"{"error":"We're sorry, but something went wrong."}"#,
+    );
+    let base = pwpush_base(router).await;
+    let vault = pwpush_client(
+        &base,
+        PwPushAuth::Bearer(SecretString::from("pwp-token")),
+        PwPushSettings::default(),
+        RecordingSleeper::new(),
+    );
+
+    let stored = vault.store(&entry("ob-1", "s3cret")).await.unwrap();
+
+    assert_eq!(sim.created(), 1, "pushed once");
+    let link = stored.link.unwrap();
+    assert!(link.contains(&stored.reference), "{link}");
+    // A second store (a retried step with a fresh password) is a new push, and
+    // the first link, whose password no longer works, is expired.
+    let again = vault.store(&entry("ob-1", "another")).await.unwrap();
+    assert_eq!(sim.created(), 2);
+    let live: Vec<String> = sim
+        .pushes()
+        .into_iter()
+        .filter(|p| !p.deleted)
+        .map(|p| p.url_token)
+        .collect();
+    assert_eq!(live, [again.reference]);
+}
+
 #[test]
 fn pwpush_url_must_be_an_http_url() {
     let err = PwPushVault::new(

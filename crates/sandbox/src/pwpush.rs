@@ -8,7 +8,8 @@
 //! anonymous push would be allowed. `GET /p/{token}.json` consumes a view,
 //! `GET /p/{token}/preview.json` gives the link to share (the `/p/{token}/r`
 //! retrieval-step page when the push has one, which uses no view),
-//! `DELETE /p/{token}.json` expires it. Not simulated: form-encoded bodies, passphrases, file and URL pushes.
+//! `DELETE /p/{token}.json` expires it, `GET /p/active.json` lists the
+//! caller's live pushes (a token required). Not simulated: form-encoded bodies, passphrases, file and URL pushes.
 //!
 //! Time is virtual: [`PwPush::advance`] moves the simulator's clock, so a
 //! test expires a push by days without sleeping.
@@ -240,6 +241,7 @@ impl Inner {
 pub fn router(sim: PwPush) -> Router {
     let api = Router::new()
         .route("/p.json", post(create))
+        .route("/p/active.json", get(active))
         .route("/p/{file}", get(retrieve).delete(expire))
         .route("/p/{token}/preview.json", get(preview))
         .route("/p/{token}/r", get(preliminary))
@@ -393,6 +395,30 @@ async fn create(
     inner.pushes.insert(token, push);
     inner.created += 1;
     (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// `GET /p/active.json`: the caller's pushes that have not expired, newest
+/// first, without their payloads; a token is required. Pagination: none seen
+/// in the API's documentation `[?]`.
+async fn active(State(sim): State<PwPush>, headers: HeaderMap, uri: OriginalUri) -> Response {
+    let inner = sim.lock();
+    let owner = match caller(&inner.seed, &headers) {
+        Ok(Some(owner)) => owner,
+        Ok(None) => return StatusCode::UNAUTHORIZED.into_response(),
+        Err(denied) => return denied,
+    };
+    let base = base_url(&headers, &uri, "/p/active.json".len());
+    let mut mine: Vec<&Push> = inner
+        .pushes
+        .values()
+        .filter(|p| p.owner.as_deref() == Some(owner.as_str()) && !inner.expired(p))
+        .collect();
+    mine.sort_by(|a, b| (b.created_at, &b.url_token).cmp(&(a.created_at, &a.url_token)));
+    let list: Vec<Value> = mine
+        .into_iter()
+        .map(|p| push_json(&inner, p, &base, false))
+        .collect();
+    Json(list).into_response()
 }
 
 async fn retrieve(
@@ -596,5 +622,48 @@ mod tests {
 
         assert_eq!(body["expired"], true);
         assert!(body.get("payload").is_none());
+    }
+
+    #[tokio::test]
+    async fn the_active_list_shows_only_the_callers_live_pushes_and_needs_a_token() {
+        let sim = PwPush::new(PwPushSeed {
+            users: vec![PwPushUser {
+                email: "api@onboard.test".into(),
+                token: "tok".into(),
+            }],
+            ..PwPushSeed::default()
+        });
+        let base = serve(sim).await;
+        let client = reqwest::Client::new();
+        let mine = client
+            .post(format!("{base}/p.json"))
+            .bearer_auth("tok")
+            .json(&json!({"password": {"payload": "s3cret", "note": "onboarding ob-1"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(mine.status(), 201);
+        push(&base, 3).await; // anonymous: nobody's
+
+        let listed: Value = client
+            .get(format!("{base}/p/active.json"))
+            .bearer_auth("tok")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let anonymous = client
+            .get(format!("{base}/p/active.json"))
+            .send()
+            .await
+            .unwrap();
+
+        let listed = listed.as_array().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0]["note"], "onboarding ob-1");
+        assert!(listed[0].get("payload").is_none(), "never the secret");
+        assert_eq!(anonymous.status(), 401);
     }
 }

@@ -57,14 +57,29 @@ impl Default for PwPushSettings {
 
 /// Pushes passwords to a Password Pusher instance (`pwpush_url`).
 ///
-/// A push cannot be found again without listing an account's pushes, so a
-/// repeated call makes a second link; the earlier one expires on its own.
+/// With a token, a push whose answer was lost is found again among the
+/// account's active pushes (`GET /p/active.json`) by its note, which names the
+/// onboarding and this store call, so a resend makes no second link. Anonymous pushes cannot be
+/// listed: there a repeated call makes a second link (the first expires on its own).
+/// With a token, a new store for the same onboarding (a retried step, with a
+/// fresh password) first expires the links earlier stores made.
 #[derive(Debug, Clone)]
 pub struct PwPushVault {
     http: HttpClient,
     base: String,
     auth: PwPushAuth,
     settings: PwPushSettings,
+}
+
+/// A push as `GET /p/active.json` lists it.
+#[derive(Debug, Deserialize)]
+struct Listed {
+    #[serde(flatten)]
+    push: Created,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +108,114 @@ impl PwPushVault {
             auth,
             settings,
         })
+    }
+
+    /// The push this account already made with `note` and `name`, if any.
+    async fn find_push(&self, note: &str, name: &str) -> Result<Option<Created>, Error> {
+        Ok(self
+            .active_pushes()
+            .await?
+            .into_iter()
+            .find(|p| p.note.as_deref() == Some(note) && p.name.as_deref() == Some(name))
+            .map(|p| p.push))
+    }
+
+    /// Expires the live pushes an earlier store for this onboarding made
+    /// (`note_prefix`, `name`): they hold a password the directory no longer has.
+    async fn expire_superseded(&self, note_prefix: &str, name: &str) -> Result<usize, Error> {
+        let stale: Vec<Listed> = self
+            .active_pushes()
+            .await?
+            .into_iter()
+            .filter(|p| {
+                p.note
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(note_prefix))
+                    && p.name.as_deref() == Some(name)
+            })
+            .collect();
+        for push in &stale {
+            let request = self.authenticate(
+                self.http
+                    .inner()
+                    .delete(format!("{}/p/{}.json", self.base, push.push.url_token)),
+            );
+            let response = self.http.send(request).await?;
+            // 404: gone already (expired or deleted meanwhile).
+            if !response.status().is_success() && response.status().as_u16() != 404 {
+                return Err(failure(
+                    SERVICE,
+                    response.status(),
+                    "unknown".into(),
+                    "expiring an earlier push was refused".into(),
+                    || "push".into(),
+                ));
+            }
+        }
+        Ok(stale.len())
+    }
+
+    /// The account's live pushes (`GET /p/active.json`, a token required).
+    async fn active_pushes(&self) -> Result<Vec<Listed>, Error> {
+        let request = self.authenticate(
+            self.http
+                .inner()
+                .get(format!("{}/p/active.json", self.base)),
+        );
+        let response = self.http.send(request).await?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(failure(
+                SERVICE,
+                status,
+                "unknown".into(),
+                "listing the active pushes was refused".into(),
+                || "active pushes".into(),
+            ));
+        }
+        read_json(SERVICE, response).await
+    }
+
+    /// Creates the push, once: a lost answer is looked for, not resent.
+    async fn push(&self, body: &Value) -> Result<Created, Error> {
+        let request = self.authenticate(
+            self.http
+                .inner()
+                .post(format!("{}/p.json", self.base))
+                .json(body),
+        );
+        let response = self.http.send_write(request).await?;
+        let status = response.status();
+        if !status.is_success() {
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let message = match status.as_u16() {
+                401 => {
+                    "the API token was refused (or this instance does not allow anonymous pushes)"
+                        .to_owned()
+                }
+                _ => body["error"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| body.to_string()),
+            };
+            return Err(failure(SERVICE, status, "unknown".into(), message, || {
+                "push".into()
+            }));
+        }
+        let created: Created = read_json(SERVICE, response).await?;
+        if created.expire_after_days != Some(self.settings.expire_after_days)
+            || created.expire_after_views != Some(self.settings.expire_after_views)
+        {
+            tracing::warn!(
+                service = SERVICE,
+                asked_days = self.settings.expire_after_days,
+                asked_views = self.settings.expire_after_views,
+                days = created.expire_after_days,
+                views = created.expire_after_views,
+                "the instance applied other expiry limits than asked (out of its range)"
+            );
+        }
+        Ok(created)
     }
 
     fn authenticate(&self, builder: RequestBuilder) -> RequestBuilder {
@@ -152,6 +275,13 @@ impl PasswordVault for PwPushVault {
 
     #[tracing::instrument(skip_all, fields(vault = SERVICE, onboarding_id = %entry.onboarding_id))]
     async fn store(&self, entry: &VaultEntry) -> Result<StoredSecret, Error> {
+        // Each store pushes a new password (a step retry makes a fresh one), so
+        // only this call's push may be found again: the note carries a nonce.
+        let note = format!(
+            "onboarding {} ({})",
+            entry.onboarding_id,
+            uuid::Uuid::new_v4().simple()
+        );
         let body = json!({"password": {
             "payload": entry.password.expose_secret(),
             "expire_after_days": self.settings.expire_after_days,
@@ -159,46 +289,34 @@ impl PasswordVault for PwPushVault {
             "retrieval_step": self.settings.retrieval_step,
             "deletable_by_viewer": self.settings.deletable_by_viewer,
             "name": entry.title,
-            "note": format!("onboarding {}", entry.onboarding_id),
+            "note": note,
             "kind": "text",
         }});
-        let request = self.authenticate(
-            self.http
-                .inner()
-                .post(format!("{}/p.json", self.base))
-                .json(&body),
-        );
-        let response = self.http.send_write(request).await?;
-        let status = response.status();
-        if !status.is_success() {
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            let message = match status.as_u16() {
-                401 => {
-                    "the API token was refused (or this instance does not allow anonymous pushes)"
-                        .to_owned()
+        let created = if matches!(self.auth, PwPushAuth::Anonymous) {
+            // Nothing to look for: one attempt, never resent blindly.
+            self.push(&body).await?
+        } else {
+            let earlier = format!("onboarding {} (", entry.onboarding_id);
+            match self.expire_superseded(&earlier, &entry.title).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    service = SERVICE,
+                    expired = n,
+                    "earlier links of this onboarding expired"
+                ),
+                // The old link's password no longer works: a failure here is not worth the new one.
+                Err(e) => {
+                    tracing::warn!(service = SERVICE, error = %e, "could not expire the earlier links")
                 }
-                _ => body["error"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| body.to_string()),
-            };
-            return Err(failure(SERVICE, status, "unknown".into(), message, || {
-                "push".into()
-            }));
-        }
-        let created: Created = read_json(SERVICE, response).await?;
-        if created.expire_after_days != Some(self.settings.expire_after_days)
-            || created.expire_after_views != Some(self.settings.expire_after_views)
-        {
-            tracing::warn!(
-                service = SERVICE,
-                asked_days = self.settings.expire_after_days,
-                asked_views = self.settings.expire_after_views,
-                days = created.expire_after_days,
-                views = created.expire_after_views,
-                "the instance applied other expiry limits than asked (out of its range)"
-            );
-        }
+            }
+            crate::http::create_once(
+                SERVICE,
+                "push",
+                || self.find_push(&note, &entry.title),
+                || self.push(&body),
+            )
+            .await?
+        };
         let link = self.share_link(&created).await;
         Ok(StoredSecret {
             destination: SERVICE,
