@@ -15,6 +15,37 @@ async fn the_sandbox_lists_its_demo_organization() {
 }
 
 #[tokio::test]
+async fn a_request_the_settings_cannot_serve_names_the_setting_and_starts_nothing() {
+    let app = spawn_app_with(
+        r#"
+[variables]
+time_zone = "UTC"
+default_psa = "connectwise"
+require_approval_for_new_users = 1
+
+[organizations.contoso]
+name = "Contoso"
+domain = "contoso.com"
+"#,
+    )
+    .await;
+    let res = app
+        .post_onboarding(
+            &json!({"organization": "contoso", "first_name": "Ann", "last_name": "Prover"}),
+        )
+        .await;
+    assert_eq!(res.status(), 500);
+    let body: Value = res.json().await.unwrap();
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("new_user_approval_email") && detail.contains("nothing was started"),
+        "{body}"
+    );
+    assert!(app.users_named("aprover").await.is_empty());
+    assert!(app.cw_tickets().await.iter().all(|t| t["id"] == 900));
+}
+
+#[tokio::test]
 async fn an_invalid_form_is_a_problem_with_every_bad_field_and_starts_nothing() {
     let app = spawn_app().await;
     let res = app

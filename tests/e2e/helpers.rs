@@ -584,3 +584,78 @@ pub(crate) fn serve_refusal(args: &[&str], config: Option<&str>) -> (Option<i32>
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Posts `bodies` to `path` at once with their Idempotency-Keys and kills the
+/// server once `kill_after` have been accepted; restarts it and posts every one
+/// again (answered from its key, or accepted now). Answers the ids in order.
+pub(crate) async fn submit_through_a_kill(
+    app: &mut TestApp,
+    path: &str,
+    bodies: &[(String, Value)],
+    kill_after: usize,
+) -> Vec<String> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for (key, body) in bodies {
+        let request = app
+            .client
+            .post(app.url(path))
+            .header("Idempotency-Key", key)
+            .json(body);
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(request.send().await.map(|r| r.status().as_u16()).ok());
+        });
+    }
+    drop(tx);
+    let mut accepted = 0;
+    while let Some(answer) = rx.recv().await {
+        accepted += usize::from(answer == Some(202));
+        if accepted == kill_after {
+            break;
+        }
+    }
+    app.kill9();
+    app.restart();
+    let mut ids = Vec::new();
+    for (key, body) in bodies {
+        let res = app
+            .client
+            .post(app.url(path))
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let answer: Value = res.json().await.unwrap_or_default();
+        assert_eq!(status, 202, "{key}: {answer}");
+        ids.push(answer["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+/// Moves the clocks of `apps` (the first holds the records; the others are
+/// simulators in other processes) until every record at `kind`
+/// (`onboardings`, `offboardings`) is `done`.
+pub(crate) async fn settle_all(apps: &[&TestApp], kind: &str, ids: &[String], done: &str) {
+    let app = apps[0];
+    for _ in 0..60 {
+        let mut open = 0;
+        for id in ids {
+            let rec = app.get_json(&format!("/api/{kind}/{id}")).await;
+            if rec["status"] != done {
+                open += 1;
+            }
+        }
+        if open == 0 {
+            return;
+        }
+        for clock in apps {
+            clock.advance(120).await;
+        }
+    }
+    for id in ids {
+        let rec = app.get_json(&format!("/api/{kind}/{id}")).await;
+        assert_eq!(rec["status"], done, "{rec}");
+    }
+}

@@ -7,6 +7,7 @@
 mod api;
 mod destinations;
 mod helpers;
+mod lost_answers;
 mod offboarding;
 mod security;
 mod workflow;

@@ -286,6 +286,10 @@ async fn accept(
             return Err(ApiError::Invalid(e.field_errors().to_vec()));
         }
         Err(onboard_steps::StepError::Store(StoreError::AlreadyExists { .. })) => {}
+        Err(onboard_steps::StepError::Config(why)) => return Err(ApiError::Misconfigured(why)),
+        Err(onboard_steps::StepError::Variables(e)) => {
+            return Err(ApiError::Misconfigured(e.to_string()));
+        }
         Err(e) => {
             return Err(ApiError::internal(format!("{}: {}", e.name(), e.cause())));
         }

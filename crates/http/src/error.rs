@@ -27,6 +27,10 @@ pub enum ApiError {
     /// the cause is logged, never shown.
     #[error("service unavailable")]
     Unavailable(String),
+    /// The organization's settings cannot serve this request (`Config.Invalid`):
+    /// 500 naming the setting. Such messages name settings, never their values.
+    #[error("misconfigured: {0}")]
+    Misconfigured(String),
     /// Anything else; the source is logged, never shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -130,6 +134,14 @@ impl IntoResponse for ApiError {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
                 res
+            }
+            ApiError::Misconfigured(why) => {
+                tracing::error!(error = %why, "request refused by the configuration");
+                problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Onboard is not configured for this request",
+                    json!({"detail": format!("{why}; nothing was started: fix the setting, then send the request again")}),
+                )
             }
             ApiError::Internal(e) => {
                 tracing::error!(error = chain(e.as_ref()), "request failed");

@@ -538,8 +538,10 @@ impl Sandbox {
     /// (`subscriptions`, `orders`). Stored secrets (vault passwords, push
     /// payloads) are masked; a ticket note is shown as written. `base` is
     /// where the sandbox is served (`http://127.0.0.1:3000`), for links.
+    /// `faults` counts what each simulator's fault injector has done.
     pub fn state(&self, base: &str) -> serde_json::Value {
         serde_json::json!({
+            "faults": self.registry.counts_json(),
             "graph": self.graph.state().state_json(),
             "connectwise": self.connectwise.state_json(),
             "autotask": self.autotask.state_json(),

@@ -329,6 +329,21 @@ pub struct FaultRegistry {
 }
 
 impl FaultRegistry {
+    /// How many faults each simulator has injected so far, and how many of them
+    /// were lost answers: `{"graph": {"injected": 3, "lost_answers": 1}, ...}`.
+    pub fn counts_json(&self) -> serde_json::Value {
+        self.by_service
+            .iter()
+            .map(|(name, f)| {
+                (
+                    (*name).to_owned(),
+                    serde_json::json!({"injected": f.injected(), "lost_answers": f.lost_answers()}),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+
     /// Registers an injector under its service name.
     pub fn register(&mut self, faults: Faults) {
         self.by_service.insert(faults.service(), faults);

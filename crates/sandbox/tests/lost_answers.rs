@@ -317,9 +317,16 @@ async fn the_state_shows_a_created_user_and_a_ticket_with_its_note_but_no_passwo
         .map(String::as_str)
         .collect();
     keys.sort_unstable();
+    // A key per simulator, and `faults`: what each injector has done.
     let mut expected = SERVICES.to_vec();
+    expected.push("faults");
     expected.sort_unstable();
     assert_eq!(keys, expected);
+    assert_eq!(
+        state["faults"]["graph"]["lost_answers"], 0,
+        "{}",
+        state["faults"]
+    );
     let user = state["graph"]["users"]
         .as_array()
         .unwrap()

@@ -403,9 +403,16 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
             .collect();
         if !direct.is_empty() {
             let ids: Vec<String> = direct.iter().map(|l| l.sku_id.clone()).collect();
-            dir.assign_licenses(&tenant, &user, &[], &ids)
-                .await
-                .map_err(graph)?;
+            if let Err(e) = dir.assign_licenses(&tenant, &user, &[], &ids).await {
+                // A removal whose answer was lost is resent by the client and then
+                // refused ("User does not have a corresponding license"): what
+                // counts is whether the licenses are still held.
+                let still = dir.license_details(&tenant, &user).await.map_err(graph)?;
+                if still.iter().any(|h| ids.contains(&h.sku_id)) {
+                    return Err(graph(e));
+                }
+                tracing::info!(error = %e, "licenses already removed by an earlier attempt");
+            }
         }
         let removed: Vec<&str> = licenses
             .iter()
