@@ -355,8 +355,17 @@ async fn check_psa(
         Ok(None) => return Vec::new(),
         Err(e) => return vec![finding("settings".into(), Some(problem(&e)))],
     };
+    let mut out = Vec::new();
+    let customer = match onboard_steps::ensure_ticket::company(variables) {
+        Err(e) => Some(problem(&e)),
+        Ok(company) => match psa.check_company(company).await {
+            Ok(unknown) => unknown.map(|e| e.to_string()),
+            Err(e) => Some(e.to_string()),
+        },
+    };
+    out.push(finding("customer".into(), customer));
     let check = "board, status and priority names".to_owned();
-    match psa
+    let names = match psa
         .check_names(
             location.unwrap_or_default(),
             &statuses,
@@ -377,7 +386,12 @@ async fn check_psa(
             );
             out
         }
-    }
+    };
+    // Signing in comes first in the table, the customer after it.
+    let mut names = names.into_iter();
+    out.splice(0..0, names.next());
+    out.extend(names);
+    out
 }
 
 /// The findings as a table: organization | connector | check | result.

@@ -68,6 +68,11 @@ fn check(config: Option<&str>, env: &[(&str, &str)]) -> (Output, String) {
 /// A configuration for the Contoso organization against a running sandbox.
 fn against(server: &Server, org_variables: &str) -> String {
     let b = &server.base;
+    let company = if org_variables.contains("cw_manage_company_id") {
+        ""
+    } else {
+        "cw_manage_company_id = \"Contoso\""
+    };
     format!(
         r#"
 [variables]
@@ -101,7 +106,7 @@ domain = "contoso.com"
 tenant_id = "contoso.com"
 
 [organizations.contoso.variables]
-cw_manage_company_id = "Contoso"
+{company}
 {org_variables}
 "#
     )
@@ -178,6 +183,27 @@ fn a_psa_status_that_does_not_exist_is_named() {
     assert!(cw.contains("Done And Dusted"), "{table}");
     let graph = rows(&table, "contoso", "graph").join("\n");
     assert!(!graph.contains("PROBLEM"), "{table}");
+}
+
+#[test]
+fn a_psa_company_that_does_not_exist_is_named() {
+    let server = spawn_sandbox();
+    let (out, table) = check(
+        Some(&against(&server, r#"cw_manage_company_id = "Fabrikam""#)),
+        &[
+            ("ONBOARD_TEST_GRAPH_SECRET", "sandbox-secret"),
+            ("ONBOARD_TEST_CW_PRIVATE_KEY", "sandbox-private"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    let customer = rows(&table, "contoso", "connectwise")
+        .into_iter()
+        .find(|l| l.contains("customer"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        customer.contains("PROBLEM") && customer.contains("Fabrikam"),
+        "{table}"
+    );
 }
 
 #[test]

@@ -465,3 +465,17 @@ async fn a_ticket_and_a_note_whose_answers_are_lost_exist_once() {
         "each write was sent once"
     );
 }
+
+#[tokio::test]
+async fn the_preflight_names_a_company_autotask_does_not_have() {
+    let tenant = tenant(AutotaskSeed::default()).await;
+    let at = client(&tenant, RecordingSleeper::new());
+
+    let known = at.check_company("174").await.unwrap();
+    let unknown = at.check_company("9999").await.unwrap();
+    let not_a_number = at.check_company("Contoso").await.unwrap();
+
+    assert!(known.is_none(), "{known:?}");
+    assert!(unknown.expect("nobody").to_string().contains("9999"));
+    assert!(not_a_number.is_some());
+}

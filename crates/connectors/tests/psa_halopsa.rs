@@ -387,3 +387,19 @@ async fn a_ticket_and_a_note_whose_answers_are_lost_exist_once() {
         "each write was sent once"
     );
 }
+
+#[tokio::test]
+async fn the_preflight_names_a_client_halo_does_not_have() {
+    let instance = instance(HaloSeed::default()).await;
+    let halo = client(&instance, RecordingSleeper::new());
+
+    let known = halo.check_company("12").await.unwrap();
+    let unknown = halo.check_company("99").await.unwrap();
+
+    assert!(known.is_none(), "{known:?}");
+    let message = unknown.expect("99 is nobody").to_string();
+    assert!(
+        message.contains("99") && message.contains("12 (Acme Corporation)"),
+        "{message}"
+    );
+}

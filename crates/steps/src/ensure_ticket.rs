@@ -45,8 +45,8 @@ pub(crate) fn required<'a>(
         })
 }
 
-/// The PSA's customer id variable for the organization.
-pub(crate) fn company(variables: &Variables) -> Result<&str, StepError> {
+/// The PSA's customer id variable for the organization (`onboard check` checks it too).
+pub fn company(variables: &Variables) -> Result<&str, StepError> {
     match variables.default_psa {
         Some(PsaName::ConnectWise) => {
             required(&variables.cw_manage_company_id, "cw_manage_company_id")

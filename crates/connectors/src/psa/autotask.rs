@@ -421,6 +421,25 @@ impl Psa for Autotask {
         Ok(found)
     }
 
+    async fn check_company(&self, company: &str) -> Result<Option<Error>, Error> {
+        let unknown = || Error::UnknownName {
+            service: SERVICE,
+            kind: "company id (autotask_company_id)",
+            name: company.to_owned(),
+            valid: Vec::new(),
+        };
+        let Ok(id) = company.trim().parse::<u64>() else {
+            return Ok(Some(unknown()));
+        };
+        let found = self
+            .query(
+                "Companies",
+                json!([{"op": "eq", "field": "id", "value": id}]),
+            )
+            .await?;
+        Ok(found.is_empty().then(unknown))
+    }
+
     async fn set_status(&self, id: &TicketId, status: &str) -> Result<(), Error> {
         let number = numeric_id(SERVICE, id)?;
         let fields = self.ticket_fields().await?;

@@ -270,6 +270,17 @@ impl Psa for ConnectWise {
         Ok(found)
     }
 
+    async fn check_company(&self, company: &str) -> Result<Option<Error>, Error> {
+        let conditions = format!("identifier=\"{}\"", sanitize(company));
+        let found = self.get_all("company/companies", Some(&conditions)).await?;
+        Ok(found.is_empty().then(|| Error::UnknownName {
+            service: SERVICE,
+            kind: "company identifier (cw_manage_company_id)",
+            name: company.to_owned(),
+            valid: Vec::new(),
+        }))
+    }
+
     async fn find_ticket(&self, id: &TicketId) -> Result<Option<Ticket>, Error> {
         let Some(id) = id.numeric() else {
             return Ok(None);

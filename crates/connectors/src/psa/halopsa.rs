@@ -396,6 +396,23 @@ impl Psa for HaloPsa {
         SERVICE
     }
 
+    async fn check_company(&self, company: &str) -> Result<Option<Error>, Error> {
+        let clients = self.named("Client", "clients").await?;
+        let known = company
+            .trim()
+            .parse::<i64>()
+            .is_ok_and(|id| clients.iter().any(|c| c.id == id));
+        Ok((!known).then(|| Error::UnknownName {
+            service: SERVICE,
+            kind: "client id (halo_psa_client_id)",
+            name: company.to_owned(),
+            valid: clients
+                .iter()
+                .map(|c| format!("{} ({})", c.id, c.name))
+                .collect(),
+        }))
+    }
+
     async fn find_ticket(&self, id: &TicketId) -> Result<Option<Ticket>, Error> {
         let Some(id) = id.numeric() else {
             return Ok(None);

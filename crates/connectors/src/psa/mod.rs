@@ -237,6 +237,14 @@ pub trait Psa: Send + Sync + fmt::Debug {
         Ok(Vec::new())
     }
 
+    /// Read-only preflight (`onboard check`): whether the PSA has the customer
+    /// tickets are opened for (`company` as [`NewTicket::company`] holds it).
+    /// `Ok(Some(Error::UnknownName))` when it does not; `Err` is a failure to ask.
+    async fn check_company(&self, company: &str) -> Result<Option<Error>, Error> {
+        let _ = company;
+        Ok(None)
+    }
+
     /// Adds an internal (technicians only) note, once.
     async fn add_internal_note(&self, id: &TicketId, note: &Note) -> Result<NoteOutcome, Error> {
         self.add_note(id, NoteKind::Internal, note).await
