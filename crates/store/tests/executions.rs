@@ -363,7 +363,7 @@ async fn a_version_1_database_gains_the_executions_table_and_keeps_its_records()
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(SCHEMA_VERSION, 5);
     assert_eq!(version, SCHEMA_VERSION);
     assert!(store.get_record("r1").await.unwrap().is_some());
     assert_eq!(store.executions().count().await.unwrap(), (1, 1));
