@@ -4,6 +4,7 @@
 //!
 //! - [`api`]: `/api/onboardings`, `/api/offboardings`, `/api/organizations` (CONTRACT.md §2).
 //! - [`runs`]: the run listings (`GET /api/onboardings`, `GET /api/offboardings`, CONTRACT.md §4).
+//! - `dashboard`: the dashboard at `/` (askama templates in `templates/`).
 //! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`, status pages.
 //! - [`decisions`]: decision links (confirmation page, decide) and pending approvals.
 //! - [`auth`]: API keys (hashed) on `/api/*`.
@@ -22,6 +23,7 @@
 pub mod api;
 pub mod auth;
 pub mod csrf;
+mod dashboard;
 pub mod decisions;
 pub mod error;
 pub mod guard;
