@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod console;
 mod destinations;
 mod helpers;
 mod lost_answers;

@@ -3,6 +3,8 @@
 //! Lambda serves it through `lambda_http` behind API Gateway.
 //!
 //! - [`api`]: `/api/onboardings`, `/api/offboardings`, `/api/organizations` (CONTRACT.md §2).
+//! - [`runs`]: the run listings (`GET /api/onboardings`, `GET /api/offboardings`, CONTRACT.md §4).
+//! - `dashboard`: the dashboard at `/` (askama templates in `templates/`).
 //! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`, status pages.
 //! - [`decisions`]: decision links (confirmation page, decide) and pending approvals.
 //! - [`auth`]: API keys (hashed) on `/api/*`.
@@ -21,10 +23,12 @@
 pub mod api;
 pub mod auth;
 pub mod csrf;
+mod dashboard;
 pub mod decisions;
 pub mod error;
 pub mod guard;
 pub mod pages;
+pub mod runs;
 
 use std::sync::Arc;
 
@@ -127,9 +131,15 @@ pub fn router(state: HttpState, extra: Router) -> Router {
 
 fn routes(state: HttpState) -> Router {
     let api = Router::new()
-        .route("/api/onboardings", post(api::create_onboarding))
+        .route(
+            "/api/onboardings",
+            post(api::create_onboarding).get(runs::list_onboardings),
+        )
         .route("/api/onboardings/{id}", get(api::get_onboarding))
-        .route("/api/offboardings", post(api::create_offboarding))
+        .route(
+            "/api/offboardings",
+            post(api::create_offboarding).get(runs::list_offboardings),
+        )
         .route("/api/offboardings/{id}", get(api::get_offboarding))
         .route("/api/organizations", get(api::organizations))
         .layer(axum::middleware::from_fn_with_state(

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use onboard_domain::FieldError;
@@ -275,7 +275,11 @@ fn form_html(
 
 /// A form page with its CSRF cookie set when the browser had none.
 fn form_response(status: StatusCode, title: &str, body: &str, token: &csrf::FormToken) -> Response {
-    let mut res = (status, page(title, body)).into_response();
+    with_token((status, page(title, body)).into_response(), token)
+}
+
+/// A page carrying a form: its CSRF cookie set when the browser had none, never cached.
+fn with_token(mut res: Response, token: &csrf::FormToken) -> Response {
     if let Some(cookie) = &token.set_cookie {
         res.headers_mut().append(header::SET_COOKIE, cookie.clone());
     }
@@ -333,24 +337,53 @@ fn pages_open(state: &HttpState) -> Result<(), Box<Response>> {
     }
 }
 
-/// `GET /`: the onboarding form.
-pub async fn form_page(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+/// `GET /`: the dashboard ([`crate::dashboard`]) with the onboarding form below it;
+/// `?fragment=runs` answers the runs section alone (the page's live refresh).
+pub async fn form_page(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     if let Err(r) = pages_open(&state) {
         return *r;
+    }
+    let fragment = raw
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|p| p == "fragment=runs"));
+    if fragment {
+        return match crate::dashboard::runs_fragment(&state, raw.as_deref()).await {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => e.into_response(),
+        };
     }
     let token = csrf::issue(&state, &headers);
     let ctx = FormContext {
         csrf: &token.token,
         errors: &[],
     };
-    match state.runtime.organizations().await {
-        Ok(orgs) => form_response(
-            StatusCode::OK,
-            "New user",
-            &form_html(&orgs, &BTreeMap::new(), &ctx),
-            &token,
-        ),
-        Err(e) => ApiError::from(e).into_response(),
+    let orgs = match state.runtime.organizations().await {
+        Ok(orgs) => orgs,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let form = form_html(&orgs, &BTreeMap::new(), &ctx);
+    match crate::dashboard::render(&state, raw.as_deref(), &orgs, &form).await {
+        Ok(html) => with_token(Html(html).into_response(), &token),
+        Err(ApiError::Invalid(errors)) => {
+            // A bad filter in the address bar: say so on the page.
+            let list: String = errors
+                .iter()
+                .map(|e| format!("<li>{}: {}</li>", esc(&e.field), esc(&e.message)))
+                .collect();
+            (
+                StatusCode::BAD_REQUEST,
+                page(
+                    "Bad filter",
+                    &format!("<ul class=\"err\" role=\"alert\">{list}</ul><p><a href=\"/\">Show every run</a></p>"),
+                ),
+            )
+                .into_response()
+        }
+        Err(e) => e.into_response(),
     }
 }
 

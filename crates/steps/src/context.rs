@@ -262,6 +262,30 @@ pub(crate) async fn record_event(
     .await
 }
 
+/// Like [`record_event`], entering a waiting `status` that lasts until `until`
+/// (the dashboard's `waiting_until`).
+pub(crate) async fn record_waiting(
+    deps: &Deps,
+    id: &str,
+    step: &str,
+    status: Status,
+    until: jiff::Timestamp,
+    message: &str,
+) -> Result<(), StepError> {
+    update(
+        deps,
+        id,
+        step,
+        message,
+        RecordUpdate {
+            status: Some(status),
+            waiting_until: Some(until),
+            ..RecordUpdate::default()
+        },
+    )
+    .await
+}
+
 /// Applies `update` to record `id` with a timeline event for `step`, unless the
 /// timeline already ends with the same event (a retried step).
 pub(crate) async fn update(

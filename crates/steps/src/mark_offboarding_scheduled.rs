@@ -40,17 +40,18 @@ pub async fn mark_offboarding_scheduled(deps: &Deps, input: Input) -> Result<Out
     offboarding
         .note(deps, "mark_offboarding_scheduled", &text)
         .await?;
-    offboarding
-        .record(
-            deps,
-            "mark_offboarding_scheduled",
-            Some(Status::Scheduled),
-            &format!(
-                "waiting for the scheduled time: the account is offboarded at {}",
-                input.run_at
-            ),
-        )
-        .await?;
+    crate::context::record_waiting(
+        deps,
+        offboarding.id(),
+        "mark_offboarding_scheduled",
+        Status::Scheduled,
+        input.run_at,
+        &format!(
+            "waiting for the scheduled time: the account is offboarded at {}",
+            input.run_at
+        ),
+    )
+    .await?;
     Ok(Output {
         run_at: input.run_at,
     })

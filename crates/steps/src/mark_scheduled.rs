@@ -37,17 +37,18 @@ pub async fn mark_scheduled(deps: &Deps, input: Input) -> Result<Output, StepErr
         &onboarding.variables.time_zone,
     );
     onboarding.note(deps, "mark_scheduled", &text).await?;
-    onboarding
-        .record(
-            deps,
-            "mark_scheduled",
-            Some(Status::Scheduled),
-            &format!(
-                "waiting for the start date: the user is created at {}",
-                input.start_at
-            ),
-        )
-        .await?;
+    crate::context::record_waiting(
+        deps,
+        onboarding.id(),
+        "mark_scheduled",
+        Status::Scheduled,
+        input.start_at,
+        &format!(
+            "waiting for the start date: the user is created at {}",
+            input.start_at
+        ),
+    )
+    .await?;
     Ok(Output {
         start_at: input.start_at,
     })

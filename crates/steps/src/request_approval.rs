@@ -93,18 +93,19 @@ pub async fn request_approval(deps: &Deps, input: Input) -> Result<Output, StepE
             &deadline,
         )
         .await?;
-    onboarding
-        .record(
-            deps,
-            "request_approval",
-            Some(Status::PendingApproval),
-            &format!(
-                "approval requested from {} until {}",
-                approvers.join(", "),
-                decision.expires_at
-            ),
-        )
-        .await?;
+    crate::context::record_waiting(
+        deps,
+        onboarding.id(),
+        "request_approval",
+        Status::PendingApproval,
+        decision.expires_at,
+        &format!(
+            "approval requested from {} until {}",
+            approvers.join(", "),
+            decision.expires_at
+        ),
+    )
+    .await?;
     Ok(Output {
         decision_id: decision.id.clone(),
         expires_at: decision.expires_at,

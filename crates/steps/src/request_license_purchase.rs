@@ -119,21 +119,22 @@ pub async fn request_license_purchase(deps: &Deps, input: Input) -> Result<Outpu
     onboarding
         .set_ticket_status(deps, vars.ticket_status_waiting_input.as_deref())
         .await?;
-    onboarding
-        .record(
-            deps,
-            "request_license_purchase",
-            Some(Status::WaitingLicensePurchase),
-            &format!(
-                "waiting for a technician to buy {} until {}",
-                skus.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                issued.decision.expires_at
-            ),
-        )
-        .await?;
+    crate::context::record_waiting(
+        deps,
+        onboarding.id(),
+        "request_license_purchase",
+        Status::WaitingLicensePurchase,
+        issued.decision.expires_at,
+        &format!(
+            "waiting for a technician to buy {} until {}",
+            skus.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            issued.decision.expires_at
+        ),
+    )
+    .await?;
     Ok(Output {
         decision_id: issued.decision.id.clone(),
         expires_at: issued.decision.expires_at,

@@ -77,18 +77,19 @@ pub async fn request_offboarding_approval(deps: &Deps, input: Input) -> Result<O
             &deadline,
         )
         .await?;
-    offboarding
-        .record(
-            deps,
-            "request_offboarding_approval",
-            Some(Status::PendingApproval),
-            &format!(
-                "approval requested from {} until {}",
-                approvers.join(", "),
-                decision.expires_at
-            ),
-        )
-        .await?;
+    crate::context::record_waiting(
+        deps,
+        offboarding.id(),
+        "request_offboarding_approval",
+        Status::PendingApproval,
+        decision.expires_at,
+        &format!(
+            "approval requested from {} until {}",
+            approvers.join(", "),
+            decision.expires_at
+        ),
+    )
+    .await?;
     Ok(Output {
         decision_id: decision.id.clone(),
         expires_at: decision.expires_at,

@@ -29,8 +29,8 @@ pub use dynamodb::DynamoStore;
 pub use error::StoreError;
 pub use model::{
     ConnectorSettings, Cursor, Decide, DecideOutcome, Decision, DecisionKind, DecisionState,
-    LicenseOutcome, NewDecision, NewRecord, Page, Record, RecordFilter, RecordKind, RecordUpdate,
-    Scope, SecretRef, Status, TimelineEvent, Variables,
+    LicenseOutcome, NewDecision, NewRecord, Page, RecentFilter, Record, RecordFilter, RecordKind,
+    RecordUpdate, Scope, SecretRef, Status, TimelineEvent, Variables,
 };
 pub use sqlite::{SqliteExecutionStore, SqliteStore};
 pub use store::Store;

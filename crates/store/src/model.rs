@@ -185,6 +185,11 @@ pub struct Record {
     pub license_outcome: Option<LicenseOutcome>,
     /// Offboarding only: what was removed (groups, licenses, manager, enabled), to restore a rehire.
     pub removed: Option<serde_json::Value>,
+    /// Until when the run waits in its current status (the start date, a
+    /// decision's expiry), as the workflow last set it. Meaningful only while
+    /// the status is a waiting one.
+    #[serde(default)]
+    pub waiting_until: Option<Timestamp>,
     /// When the request was accepted.
     pub created_at: Timestamp,
     /// When the record last changed (including a timeline event).
@@ -204,6 +209,8 @@ pub struct RecordUpdate {
     pub license_outcome: Option<LicenseOutcome>,
     /// Offboarding: the restore record.
     pub removed: Option<serde_json::Value>,
+    /// Until when the run waits in the status it enters.
+    pub waiting_until: Option<Timestamp>,
     /// A timeline event written in the same atomic change.
     pub event: Option<TimelineEvent>,
 }
@@ -228,6 +235,73 @@ pub enum RecordFilter {
     Status(Status),
     /// One organization's records in one status, oldest first.
     OrganizationAndStatus(String, Status),
+}
+
+/// Which records [`crate::Store::list_recent`] lists, newest first: every
+/// record of a kind, or only one organization's, or only one status's, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecentFilter {
+    /// Only this organization's records.
+    pub organization: Option<String>,
+    /// Only records in this status.
+    pub status: Option<Status>,
+}
+
+impl RecentFilter {
+    /// What a cursor of this listing is bound to: a cursor is refused by any other listing.
+    pub(crate) fn signature(&self, kind: RecordKind) -> String {
+        format!(
+            "{kind}/{}/{}",
+            self.organization.as_deref().unwrap_or(""),
+            self.status.map_or("", Status::as_str)
+        )
+    }
+}
+
+/// Where a newest-first listing stopped: the (created, id) of its last item.
+/// Both backends use it, so a cursor means the same on each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RecentCursor {
+    /// [`RecentFilter::signature`] of the listing.
+    pub(crate) q: String,
+    /// `created_us` of the last item.
+    pub(crate) t: i64,
+    /// Id of the last item.
+    pub(crate) i: String,
+}
+
+impl RecentCursor {
+    pub(crate) fn encode(&self) -> Result<Cursor, StoreError> {
+        use base64::Engine as _;
+        Ok(Cursor(format!(
+            "r1.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self)?)
+        )))
+    }
+
+    /// The cursor, checked to belong to the listing `signature`.
+    pub(crate) fn decode(
+        cursor: Option<&Cursor>,
+        signature: &str,
+    ) -> Result<Option<Self>, StoreError> {
+        use base64::Engine as _;
+        let Some(cursor) = cursor else {
+            return Ok(None);
+        };
+        let body = cursor
+            .0
+            .strip_prefix("r1.")
+            .ok_or(StoreError::InvalidCursor)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| StoreError::InvalidCursor)?;
+        let c: RecentCursor =
+            serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+        if c.q != signature {
+            return Err(StoreError::InvalidCursor);
+        }
+        Ok(Some(c))
+    }
 }
 
 /// An opaque position in a listing, handed back by one page to fetch the next.

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use crate::StoreError;
 use crate::model::{
     ConnectorSettings, Cursor, Decide, DecideOutcome, Decision, NewDecision, NewRecord, Page,
-    Record, RecordFilter, RecordKind, RecordUpdate, Scope, TimelineEvent, Variables,
+    RecentFilter, Record, RecordFilter, RecordKind, RecordUpdate, Scope, TimelineEvent, Variables,
 };
 
 /// Durable state of onboardings and offboardings. Both backends pass the same
@@ -38,6 +38,16 @@ pub trait Store: Send + Sync {
         &self,
         kind: RecordKind,
         filter: &RecordFilter,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Record>, StoreError>;
+
+    /// One page of the records of `kind` matching `filter`, newest first
+    /// (by creation time, then id, both descending): what a dashboard shows.
+    async fn list_recent(
+        &self,
+        kind: RecordKind,
+        filter: &RecentFilter,
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<Record>, StoreError>;

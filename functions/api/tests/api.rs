@@ -545,3 +545,51 @@ async fn a_submit_whose_execution_cannot_start_is_answered_an_error_and_closed_a
         "{last:?}"
     );
 }
+
+#[tokio::test]
+async fn the_onboardings_are_listed_newest_first_from_dynamodb() {
+    let env = env().await;
+    let first = submit(&env, &unique("list-1")).await;
+    let second = submit(&env, &unique("list-2")).await;
+
+    let list = aimed(
+        authorized(event("api-status.json"), Some(KEY)),
+        "/api/onboardings",
+        "organization=contoso&limit=1",
+    );
+    let (status, body) = call(&env, list).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page: Value = serde_json::from_str(&body).unwrap();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{body}");
+    // Both were created within the same microsecond at most; ties go by id, descending.
+    let newest = items[0]["id"].as_str().unwrap();
+    assert!(newest == second || newest == first, "{body}");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (status, body) = call(
+        &env,
+        aimed(
+            authorized(event("api-status.json"), Some(KEY)),
+            "/api/onboardings",
+            &format!("organization=contoso&limit=1&cursor={cursor}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let next: Value = serde_json::from_str(&body).unwrap();
+    let other = next["items"][0]["id"].as_str().unwrap();
+    assert_ne!(other, newest);
+    assert!([first.as_str(), second.as_str()].contains(&other));
+
+    let (status, body) = call(
+        &env,
+        aimed(
+            authorized(event("api-status.json"), Some(KEY)),
+            "/api/onboardings",
+            "status=asleep",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("\"field\":\"status\""), "{body}");
+}

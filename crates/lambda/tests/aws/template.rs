@@ -230,6 +230,7 @@ fn the_table_has_the_keys_indexes_and_ttl_of_docs_dynamodb() {
     for (index, (h, r)) in [
         ("gsi1", ("gsi1pk", "gsi1sk")),
         ("gsi2", ("gsi2pk", "gsi2sk")),
+        ("gsi3", ("gsi2pk", "gsi1sk")),
     ] {
         let gsi = indexes
             .iter()

@@ -22,13 +22,13 @@ use jiff::Timestamp;
 use secrecy::SecretString;
 
 pub use table::create_table;
-use table::{GSI1, GSI1_PK, GSI1_SK, GSI2, GSI2_PK, GSI2_SK, PK, SK, TTL};
+use table::{GSI1, GSI1_PK, GSI1_SK, GSI2, GSI2_PK, GSI2_SK, GSI3, PK, SK, TTL};
 
 use crate::StoreError;
 use crate::model::{
     ConnectorSettings, Cursor, Decide, DecideOutcome, Decision, DecisionState, NewDecision,
-    NewRecord, Page, Record, RecordFilter, RecordKind, RecordUpdate, Scope, TimelineEvent,
-    Variables, random_id, sort_time,
+    NewRecord, Page, RecentCursor, RecentFilter, Record, RecordFilter, RecordKind, RecordUpdate,
+    Scope, TimelineEvent, Variables, random_id, sort_time,
 };
 use crate::store::{Store, check_limit};
 use crate::token::TokenKey;
@@ -132,6 +132,58 @@ impl DynamoStore {
             .await
             .map_err(|e| StoreError::dynamo("Query", e))?;
         Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+    }
+
+    /// Up to `n` items of one index partition, newest first (`ScanIndexForward`
+    /// false), whose sort key satisfies `sk`; and whether more are left.
+    async fn query_desc(
+        &self,
+        index: &str,
+        (pk_attr, pk): (&str, String),
+        (sk_attr, sk): (&str, SortBound),
+        n: usize,
+    ) -> Result<(Vec<Item>, bool), StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&*self.table)
+                .index_name(index)
+                .scan_index_forward(false)
+                .expression_attribute_names("#pk", pk_attr)
+                .expression_attribute_values(":pk", s(&pk))
+                .set_exclusive_start_key(start.take())
+                .limit(i32::try_from(n - out.len()).unwrap_or(i32::MAX));
+            let condition = match &sk {
+                SortBound::Any => "#pk = :pk".to_owned(),
+                SortBound::Below(hi) => {
+                    request = request
+                        .expression_attribute_names("#sk", sk_attr)
+                        .expression_attribute_values(":hi", s(hi));
+                    "#pk = :pk AND #sk < :hi".to_owned()
+                }
+                SortBound::Between(lo, hi) => {
+                    request = request
+                        .expression_attribute_names("#sk", sk_attr)
+                        .expression_attribute_values(":lo", s(lo))
+                        .expression_attribute_values(":hi", s(hi));
+                    "#pk = :pk AND #sk BETWEEN :lo AND :hi".to_owned()
+                }
+            };
+            let page = request
+                .key_condition_expression(condition)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query", e))?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(key) if out.len() < n => start = Some(key),
+                Some(_) => return Ok((out, true)),
+                None => return Ok((out, false)),
+            }
+        }
     }
 
     /// Every item of a query, following `LastEvaluatedKey` to the end.
@@ -339,6 +391,12 @@ fn record_from(item: &Item) -> Result<Record, StoreError> {
             .as_deref()
             .map(serde_json::from_str)
             .transpose()?,
+        waiting_until: opt_s(item, "waiting_until")
+            .map(|t| {
+                t.parse()
+                    .map_err(|e| StoreError::Malformed(format!("timestamp {t:?}: {e}")))
+            })
+            .transpose()?,
         created_at: time(item, "created_at")?,
         updated_at: time(item, "updated_at")?,
     })
@@ -372,6 +430,21 @@ fn event_item(record_id: &str, event: &TimelineEvent) -> Result<Item, StoreError
         ("step".to_owned(), s(&event.step)),
         ("message".to_owned(), s(&event.message)),
     ]))
+}
+
+/// A condition on an index's sort key in [`DynamoStore::query_desc`].
+enum SortBound {
+    /// Every item of the partition.
+    Any,
+    /// Sort keys below this one.
+    Below(String),
+    /// Sort keys from the first to the second, both included.
+    Between(String, String),
+}
+
+/// A record's newest-first sort key, `<created_us>#<id>` (its `gsi1sk`).
+fn recent_key(created_us: i64, id: &str) -> String {
+    format!("{:020}#{id}", created_us.max(0))
 }
 
 /// Cursor: `d1.` + base64url(JSON of the `LastEvaluatedKey`, all string attributes).
@@ -452,6 +525,7 @@ impl Store for DynamoStore {
             ticket_id: new.ticket_id,
             license_outcome: None,
             removed: None,
+            waiting_until: None,
             created_at: new.created_at,
             updated_at: new.created_at,
         };
@@ -525,6 +599,7 @@ impl Store for DynamoStore {
                 .map(serde_json::to_string)
                 .transpose()?,
         );
+        set_plain("waiting_until", update.waiting_until.map(|t| t.to_string()));
         let expression = format!("SET {}", sets.join(", "));
         let not_found = || StoreError::NotFound {
             what: "record",
@@ -603,6 +678,104 @@ impl Store for DynamoStore {
         Ok(Page {
             items: items.iter().map(record_from).collect::<Result<_, _>>()?,
             next: encode_cursor(last)?,
+        })
+    }
+
+    async fn list_recent(
+        &self,
+        kind: RecordKind,
+        filter: &RecentFilter,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Record>, StoreError> {
+        let limit = check_limit(limit)?;
+        let signature = filter.signature(kind);
+        let cursor = RecentCursor::decode(cursor, &signature)?;
+        let below = cursor.as_ref().map(|c| recent_key(c.t, &c.i));
+        // One more than a page from each partition tells whether another page follows.
+        let want = limit as usize + 1;
+        let statuses: Vec<crate::model::Status> = match filter.status {
+            Some(status) => vec![status],
+            None => crate::model::Status::ALL.to_vec(),
+        };
+        let mut items = Vec::new();
+        let mut more = false;
+        match (&filter.organization, filter.status) {
+            (Some(org), None) => {
+                let bound = below.clone().map_or(SortBound::Any, SortBound::Below);
+                let (found, left) = self
+                    .query_desc(GSI1, (GSI1_PK, org_pk(kind, org)), (GSI1_SK, bound), want)
+                    .await?;
+                items = found;
+                more = left;
+            }
+            (Some(org), Some(status)) => {
+                // gsi2sk is `<org>#<created_us>#<id>`: the organization's range, below the cursor
+                // (BETWEEN includes its upper end: the cursor's own item is dropped below).
+                let prefix = format!("{}#", key_part(org));
+                let hi = match &below {
+                    Some(b) => format!("{prefix}{b}"),
+                    None => format!("{prefix}~"),
+                };
+                let (found, left) = self
+                    .query_desc(
+                        GSI2,
+                        (GSI2_PK, status_pk(kind, status)),
+                        (GSI2_SK, SortBound::Between(prefix, hi)),
+                        want + 1,
+                    )
+                    .await?;
+                items = found;
+                more = left;
+            }
+            (None, _) => {
+                // Every status's partition of gsi3, newest first, merged below.
+                let queries = statuses.iter().map(|status| {
+                    let bound = below.clone().map_or(SortBound::Any, SortBound::Below);
+                    self.query_desc(
+                        GSI3,
+                        (GSI2_PK, status_pk(kind, *status)),
+                        (GSI1_SK, bound),
+                        want,
+                    )
+                });
+                for result in futures::future::join_all(queries).await {
+                    let (found, left) = result?;
+                    items.extend(found);
+                    more |= left;
+                }
+            }
+        }
+        let mut records: Vec<Record> = items
+            .iter()
+            .map(record_from)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|r| {
+                below
+                    .as_ref()
+                    .is_none_or(|b| recent_key(r.created_at.as_microsecond(), &r.id) < *b)
+            })
+            .collect();
+        records.sort_by_cached_key(|r| {
+            std::cmp::Reverse(recent_key(r.created_at.as_microsecond(), &r.id))
+        });
+        more |= records.len() > limit as usize;
+        records.truncate(limit as usize);
+        let next = match (more, records.last()) {
+            (true, Some(last)) => Some(
+                RecentCursor {
+                    q: signature,
+                    t: last.created_at.as_microsecond().max(0),
+                    i: last.id.clone(),
+                }
+                .encode()?,
+            ),
+            _ => None,
+        };
+        Ok(Page {
+            items: records,
+            next,
         })
     }
 

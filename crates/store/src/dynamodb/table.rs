@@ -22,6 +22,10 @@ pub(crate) const GSI1_SK: &str = "gsi1sk";
 pub(crate) const GSI2: &str = "gsi2";
 pub(crate) const GSI2_PK: &str = "gsi2pk";
 pub(crate) const GSI2_SK: &str = "gsi2sk";
+/// GSI3: records by status, newest first: keyed on attributes records already
+/// carry (`gsi2pk`, and `gsi1sk` = `<created_us>#<id>`), so no item is rewritten
+/// for it and records written before it existed are indexed too.
+pub(crate) const GSI3: &str = "gsi3";
 /// TTL attribute (epoch seconds) on decisions and step results.
 pub(crate) const TTL: &str = "ttl";
 
@@ -59,7 +63,7 @@ fn gsi(name: &str, pk: &str, sk: &str) -> Result<GlobalSecondaryIndex, StoreErro
         .map_err(build_err)
 }
 
-/// Creates the table (on-demand billing) with both GSIs, waits until it is
+/// Creates the table (on-demand billing) with its three GSIs, waits until it is
 /// active, and turns TTL on. For tests and local development: on AWS the
 /// SAM template creates the same table.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
@@ -70,7 +74,8 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .key_schema(key(PK, KeyType::Hash)?)
         .key_schema(key(SK, KeyType::Range)?)
         .global_secondary_indexes(gsi(GSI1, GSI1_PK, GSI1_SK)?)
-        .global_secondary_indexes(gsi(GSI2, GSI2_PK, GSI2_SK)?);
+        .global_secondary_indexes(gsi(GSI2, GSI2_PK, GSI2_SK)?)
+        .global_secondary_indexes(gsi(GSI3, GSI2_PK, GSI1_SK)?);
     for name in [PK, SK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK] {
         request = request.attribute_definitions(string_attr(name)?);
     }

@@ -26,8 +26,8 @@ pub use schema::SCHEMA_VERSION;
 use crate::StoreError;
 use crate::model::{
     ConnectorSettings, Cursor, Decide, DecideOutcome, Decision, DecisionState, NewDecision,
-    NewRecord, Page, Record, RecordFilter, RecordKind, RecordUpdate, Scope, TimelineEvent,
-    Variables, random_id,
+    NewRecord, Page, RecentCursor, RecentFilter, Record, RecordFilter, RecordKind, RecordUpdate,
+    Scope, TimelineEvent, Variables, random_id,
 };
 use crate::store::{Store, check_limit};
 use crate::token::TokenKey;
@@ -145,14 +145,14 @@ fn parse_json(text: Option<String>) -> Result<Option<serde_json::Value>, StoreEr
 }
 
 const RECORD_COLUMNS: &str = "id, kind, organization, status, request, user_principal_name, \
-     ticket_id, license_outcome, removed, created_at, updated_at";
+     ticket_id, license_outcome, removed, created_at, updated_at, waiting_until";
 
 /// Raw columns of a `records` row, read inside the rusqlite closure.
-struct RecordRow([Option<String>; 11]);
+struct RecordRow([Option<String>; 12]);
 
 impl RecordRow {
     fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
-        let mut cols: [Option<String>; 11] = Default::default();
+        let mut cols: [Option<String>; 12] = Default::default();
         for (i, col) in cols.iter_mut().enumerate() {
             *col = row.get(i)?;
         }
@@ -172,6 +172,7 @@ impl RecordRow {
             removed,
             created,
             updated,
+            waiting_until,
         ] = self.0;
         let req = |v: Option<String>, name: &str| {
             v.ok_or_else(|| StoreError::Malformed(format!("record column {name} is null")))
@@ -186,6 +187,7 @@ impl RecordRow {
             ticket_id: ticket,
             license_outcome: license.as_deref().map(str::parse).transpose()?,
             removed: parse_json(removed)?,
+            waiting_until: parse_opt_time(waiting_until)?,
             created_at: parse_time(&req(created, "created_at")?)?,
             updated_at: parse_time(&req(updated, "updated_at")?)?,
         })
@@ -367,7 +369,7 @@ fn list_records(
     let (sql, args) = list_sql(kind, filter, cursor, limit);
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| {
-        Ok((RecordRow::read(row)?, row.get::<_, i64>(11)?))
+        Ok((RecordRow::read(row)?, row.get::<_, i64>(12)?))
     })?;
     let mut items = Vec::new();
     let mut last_t = 0;
@@ -396,6 +398,62 @@ fn list_records(
     Ok(Page { items, next })
 }
 
+/// A newest-first page: seeks in `records_recent`, `records_by_status_recent` or
+/// `records_by_organization` (read backwards), whichever the filter fits.
+fn list_recent(
+    conn: &Connection,
+    kind: RecordKind,
+    filter: &RecentFilter,
+    signature: String,
+    limit: u32,
+    cursor: Option<RecentCursor>,
+) -> Result<Page<Record>, StoreError> {
+    let mut sql = format!("SELECT {RECORD_COLUMNS}, created_us FROM records WHERE kind = ?");
+    let mut args: Vec<rusqlite::types::Value> = vec![kind.as_str().to_owned().into()];
+    if let Some(status) = filter.status {
+        sql.push_str(" AND status = ?");
+        args.push(status.as_str().to_owned().into());
+    }
+    if let Some(org) = &filter.organization {
+        sql.push_str(" AND organization = ?");
+        args.push(org.clone().into());
+    }
+    if let Some(c) = &cursor {
+        sql.push_str(" AND (created_us, id) < (?, ?)");
+        args.extend([c.t.into(), c.i.clone().into()]);
+    }
+    sql.push_str(" ORDER BY created_us DESC, id DESC LIMIT ?");
+    args.push((i64::from(limit) + 1).into());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| {
+        Ok((RecordRow::read(row)?, row.get::<_, i64>(12)?))
+    })?;
+    let mut items = Vec::new();
+    let mut last_t = 0;
+    let mut more = false;
+    for row in rows {
+        let (raw, created_us) = row?;
+        if items.len() == limit as usize {
+            more = true;
+            break;
+        }
+        items.push(raw.into_record()?);
+        last_t = created_us;
+    }
+    let next = match (more, items.last()) {
+        (true, Some(last)) => Some(
+            RecentCursor {
+                q: signature,
+                t: last_t,
+                i: last.id.clone(),
+            }
+            .encode()?,
+        ),
+        _ => None,
+    };
+    Ok(Page { items, next })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_record(&self, new: NewRecord) -> Result<Record, StoreError> {
@@ -410,6 +468,7 @@ impl Store for SqliteStore {
                 ticket_id: new.ticket_id,
                 license_outcome: None,
                 removed: None,
+                waiting_until: None,
                 created_at: new.created_at,
                 updated_at: new.created_at,
             };
@@ -463,7 +522,8 @@ impl Store for SqliteStore {
                  user_principal_name = coalesce(?3, user_principal_name), \
                  ticket_id = coalesce(?4, ticket_id), \
                  license_outcome = coalesce(?5, license_outcome), \
-                 removed = coalesce(?6, removed), updated_at = ?7 WHERE id = ?1",
+                 removed = coalesce(?6, removed), updated_at = ?7, \
+                 waiting_until = coalesce(?8, waiting_until) WHERE id = ?1",
                 params![
                     id,
                     update.status.map(|s| s.as_str()),
@@ -472,6 +532,7 @@ impl Store for SqliteStore {
                     update.license_outcome.map(|l| l.as_str()),
                     removed,
                     at.to_string(),
+                    update.waiting_until.map(|t| t.to_string()),
                 ],
             )?;
             if changed == 0 {
@@ -497,6 +558,21 @@ impl Store for SqliteStore {
         let cursor = SqlCursor::decode(cursor)?;
         let filter = filter.clone();
         self.call(move |conn, _| list_records(conn, kind, &filter, limit, cursor))
+            .await
+    }
+
+    async fn list_recent(
+        &self,
+        kind: RecordKind,
+        filter: &RecentFilter,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Record>, StoreError> {
+        let limit = check_limit(limit)?;
+        let signature = filter.signature(kind);
+        let cursor = RecentCursor::decode(cursor, &signature)?;
+        let filter = filter.clone();
+        self.call(move |conn, _| list_recent(conn, kind, &filter, signature, limit, cursor))
             .await
     }
 

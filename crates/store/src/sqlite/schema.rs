@@ -108,6 +108,13 @@ const MIGRATIONS: &[&str] = &[
         expires_us INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 5: newest-first listings (the dashboard) seek in an index instead of sorting,
+    // and until when a waiting run waits (`waiting_until`, RFC 3339).
+    r#"
+    ALTER TABLE records ADD COLUMN waiting_until TEXT;
+    CREATE INDEX records_recent ON records (kind, created_us, id);
+    CREATE INDEX records_by_status_recent ON records (kind, status, created_us, id);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -7,8 +7,8 @@ use anyhow::{Context as _, bail, ensure};
 use jiff::Timestamp;
 use onboard_store::{
     ConnectorSettings, Cursor, Decide, DecideOutcome, DecisionKind, DecisionState, LicenseOutcome,
-    NewDecision, NewRecord, Page, RecordFilter, RecordKind, RecordUpdate, Scope, SecretRef, Status,
-    Store, StoreError, TimelineEvent,
+    NewDecision, NewRecord, Page, RecentFilter, RecordFilter, RecordKind, RecordUpdate, Scope,
+    SecretRef, Status, Store, StoreError, TimelineEvent,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
@@ -1091,5 +1091,172 @@ pub(crate) async fn thirty_two_concurrent_lease_takers_have_exactly_one_winner(
         }
     }
     ensure!(winners == 1, "{winners} takers won the lease");
+    Ok(())
+}
+
+async fn recent_ids(
+    store: &S,
+    kind: RecordKind,
+    filter: RecentFilter,
+    limit: u32,
+) -> anyhow::Result<Vec<String>> {
+    let (records, _) = all_pages(limit, |cursor| {
+        let store = store.clone();
+        let filter = filter.clone();
+        async move {
+            store
+                .list_recent(kind, &filter, limit, cursor.as_ref())
+                .await
+        }
+    })
+    .await?;
+    for r in &records {
+        ensure!(r.kind == kind, "{} has kind {}", r.id, r.kind);
+    }
+    Ok(records.into_iter().map(|r| r.id).collect())
+}
+
+pub(crate) async fn recent_records_are_listed_newest_first_across_pages_and_filters(
+    store: S,
+) -> anyhow::Result<()> {
+    seed_listing(&store).await?;
+    // Two created at the same instant: the greater id comes first.
+    store
+        .create_record(onboarding("g-a", "globex", Status::Scheduled, 50))
+        .await?;
+    store
+        .create_record(onboarding("g-b", "globex", Status::Scheduled, 50))
+        .await?;
+    let contoso_desc: Vec<String> = (0..23).rev().map(|i| format!("c{i:02}")).collect();
+    let fabrikam_desc: Vec<String> = (0..4).rev().map(|i| format!("f{i:02}")).collect();
+
+    let all = recent_ids(&store, RecordKind::Onboarding, RecentFilter::default(), 5).await?;
+    let mut expected = fabrikam_desc.clone();
+    expected.extend(["g-b".to_owned(), "g-a".to_owned()]);
+    expected.extend(contoso_desc.clone());
+    assert_eq!(all, expected);
+
+    let contoso = RecentFilter {
+        organization: Some("contoso".into()),
+        status: None,
+    };
+    assert_eq!(
+        recent_ids(&store, RecordKind::Onboarding, contoso.clone(), 4).await?,
+        contoso_desc
+    );
+    assert_eq!(
+        recent_ids(&store, RecordKind::Offboarding, contoso, 2).await?,
+        ["o02", "o01", "o00"]
+    );
+
+    let running = RecentFilter {
+        organization: None,
+        status: Some(Status::Running),
+    };
+    let mut expected = fabrikam_desc;
+    expected.extend(
+        (0..23)
+            .rev()
+            .filter(|i| i % 3 != 0)
+            .map(|i| format!("c{i:02}")),
+    );
+    assert_eq!(
+        recent_ids(&store, RecordKind::Onboarding, running, 3).await?,
+        expected
+    );
+
+    let contoso_completed = RecentFilter {
+        organization: Some("contoso".into()),
+        status: Some(Status::Completed),
+    };
+    let expected: Vec<String> = (0..23)
+        .rev()
+        .filter(|i| i % 3 == 0)
+        .map(|i| format!("c{i:02}"))
+        .collect();
+    assert_eq!(
+        recent_ids(&store, RecordKind::Onboarding, contoso_completed.clone(), 2).await?,
+        expected
+    );
+    // One page holding everything says there is no next page.
+    let page = store
+        .list_recent(RecordKind::Onboarding, &contoso_completed, 100, None)
+        .await?;
+    assert_eq!(page.items.len(), 8);
+    assert_eq!(page.next, None);
+    Ok(())
+}
+
+pub(crate) async fn a_recent_cursor_from_another_listing_is_refused(
+    store: S,
+) -> anyhow::Result<()> {
+    seed_listing(&store).await?;
+    let page = store
+        .list_recent(RecordKind::Onboarding, &RecentFilter::default(), 2, None)
+        .await?;
+    let cursor = page.next.context("a next page")?;
+    let other = RecentFilter {
+        organization: Some("contoso".into()),
+        status: None,
+    };
+    for (kind, filter) in [
+        (RecordKind::Onboarding, other),
+        (RecordKind::Offboarding, RecentFilter::default()),
+    ] {
+        let result = store.list_recent(kind, &filter, 2, Some(&cursor)).await;
+        ensure!(
+            matches!(result, Err(StoreError::InvalidCursor)),
+            "{result:?}"
+        );
+    }
+    let forged = Cursor("r1.bm90LWpzb24".into());
+    let result = store
+        .list_recent(
+            RecordKind::Onboarding,
+            &RecentFilter::default(),
+            2,
+            Some(&forged),
+        )
+        .await;
+    ensure!(
+        matches!(result, Err(StoreError::InvalidCursor)),
+        "{result:?}"
+    );
+    Ok(())
+}
+
+pub(crate) async fn waiting_until_is_kept_until_changed(store: S) -> anyhow::Result<()> {
+    store
+        .create_record(onboarding("w1", "contoso", Status::Running, 0))
+        .await?;
+    assert_eq!(store.get_record("w1").await?.unwrap().waiting_until, None);
+    store
+        .update_record(
+            "w1",
+            RecordUpdate {
+                status: Some(Status::Scheduled),
+                waiting_until: Some(t(3600)),
+                ..Default::default()
+            },
+            t(1),
+        )
+        .await?;
+    let record = store.get_record("w1").await?.unwrap();
+    assert_eq!(record.waiting_until, Some(t(3600)));
+    // Another change leaves it as it is.
+    store
+        .update_record(
+            "w1",
+            RecordUpdate {
+                ticket_id: Some("T-1".into()),
+                ..Default::default()
+            },
+            t(2),
+        )
+        .await?;
+    assert_eq!(
+        store.get_record("w1").await?.unwrap().waiting_until,
+        Some(t(3600))
+    );
     Ok(())
 }
