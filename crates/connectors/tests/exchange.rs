@@ -308,3 +308,113 @@ async fn listings_follow_next_links() {
             .any(|p| p.grants_full_access_to("AdeleV@contoso.com"))
     );
 }
+
+fn graph(base: &str) -> onboard_connectors::graph::GraphClient {
+    let config = onboard_connectors::graph::GraphConfig::sandbox(
+        base,
+        AppCredentials {
+            client_id: "sandbox-client".into(),
+            client_secret: SecretString::from("sandbox-secret".to_owned()),
+        },
+    )
+    .unwrap();
+    onboard_connectors::graph::GraphClient::new(config).unwrap()
+}
+
+/// A user with no license in the demo tenant, a 60 GB mailbox once licensed.
+fn seed_with_newcomer(delay: u32) -> SandboxSeed {
+    let mut seed = SandboxSeed::default();
+    seed.graph.tenants[0]
+        .users
+        .push(onboard_sandbox::graph::UserSeed {
+            user_principal_name: "NewcomerN@contoso.com".into(),
+            usage_location: Some("US".into()),
+            ..onboard_sandbox::graph::UserSeed::default()
+        });
+    seed.exchange.mailbox_delay_calls = delay;
+    seed.exchange
+        .mailbox_sizes_gb
+        .insert("NewcomerN@contoso.com".into(), 60.0);
+    seed
+}
+
+const PREMIUM: &str = "f245ecc8-75af-4f8e-b61f-27d8114de5f3";
+
+#[tokio::test]
+async fn a_newly_licensed_users_mailbox_appears_after_the_delay() {
+    use onboard_connectors::graph::{Directory, LicenseToAdd};
+    let (_sandbox, base) = serve(seed_with_newcomer(2)).await;
+    let (exo, dir, t) = (client(&base, "sandbox-secret"), graph(&base), tenant());
+    let user = dir
+        .user(&t, "NewcomerN@contoso.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let unlicensed = exo.mailbox(&t, "NewcomerN@contoso.com").await.unwrap();
+
+    dir.assign_licenses(
+        &t,
+        &user.id,
+        &[LicenseToAdd {
+            sku_id: PREMIUM.into(),
+            disabled_plans: vec![],
+        }],
+        &[],
+    )
+    .await
+    .unwrap();
+    let first = exo.mailbox(&t, "NewcomerN@contoso.com").await.unwrap();
+    let second = exo.mailbox(&t, "NewcomerN@contoso.com").await.unwrap();
+    let third = exo.mailbox(&t, "NewcomerN@contoso.com").await.unwrap();
+
+    assert!(unlicensed.is_none());
+    assert!(first.is_none() && second.is_none());
+    assert!(third.is_some());
+}
+
+#[tokio::test]
+async fn an_unlicensed_mailbox_over_50_gb_is_not_converted_and_awaits_deletion() {
+    use onboard_connectors::graph::{Directory, LicenseToAdd};
+    let (sandbox, base) = serve(seed_with_newcomer(0)).await;
+    let (exo, dir, t) = (client(&base, "sandbox-secret"), graph(&base), tenant());
+    let user = dir
+        .user(&t, "NewcomerN@contoso.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let license = LicenseToAdd {
+        sku_id: PREMIUM.into(),
+        disabled_plans: vec![],
+    };
+    dir.assign_licenses(&t, &user.id, &[license], &[])
+        .await
+        .unwrap();
+    exo.mailbox(&t, "NewcomerN@contoso.com").await.unwrap();
+    dir.assign_licenses(&t, &user.id, &[], &[PREMIUM.into()])
+        .await
+        .unwrap();
+    let shared = MailboxUpdate {
+        shared: Some(true),
+        ..MailboxUpdate::default()
+    };
+
+    let refused = exo
+        .set_mailbox(&t, "NewcomerN@contoso.com", &shared)
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&refused, Error::Rejected { message, .. } if message.contains("50 GB")),
+        "{refused:?}"
+    );
+    let state = sandbox.state("http://x");
+    let newcomer = state["exchange"]["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["UserPrincipalName"] == "NewcomerN@contoso.com")
+        .unwrap()
+        .clone();
+    assert_eq!(newcomer["RecipientTypeDetails"], "UserMailbox");
+    assert_eq!(newcomer["WillBeDeleted"], true);
+}
