@@ -9,6 +9,9 @@
 //!   ConnectWise Manage, Autotask, HaloPSA and email-only implementations.
 //! - [`graph`]: the `Directory` port (Entra ID users, licenses, groups) and its
 //!   Microsoft Graph client.
+//! - [`exchange`]: the `Exchange` port (mailbox type, permissions, forwarding,
+//!   address-list visibility, distribution groups) over Exchange Online's admin
+//!   `InvokeCommand` endpoint, with the organization's Graph app.
 //! - [`vault`]: `PasswordVault` — IT Glue, Hudu, Password Pusher (and why not Passportal).
 //! - [`distributor`]: `Distributor` — Pax8, the idempotent purchase rule, seat polling.
 //! - [`notify`]: `Notifier` — SES v2, SNS, SMTP and the sandbox outbox.
@@ -24,6 +27,7 @@
 
 pub mod distributor;
 pub mod error;
+pub mod exchange;
 pub mod graph;
 pub mod http;
 pub mod metrics;

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::distributor::{Pax8Distributor, Pax8Settings};
+use crate::exchange::ExchangeConfig;
 use crate::graph::{AppCredentials, GraphConfig};
 use crate::http::HttpClient;
 use crate::vault::{HuduVault, ItGlueVault, PwPushAuth};
@@ -157,6 +158,41 @@ pub fn graph(table: &ConnectorTable) -> Result<GraphConfig, SettingError> {
         credentials,
     )
     .map_err(|e| SettingError::new("graph", "authority", format!("is not usable: {e}")))
+}
+
+/// Exchange Online, configured by an `exchange` table (its presence turns the
+/// mailbox actions on): optional `url` (the admin API root, default
+/// `https://outlook.office365.com/adminapi/beta`) and `scope` (default
+/// `https://outlook.office365.com/.default`). It signs in with the organization's
+/// Graph app (`graph`'s `client_id`, `client_secret`, `authority`) unless the
+/// `exchange` table sets its own.
+pub fn exchange(
+    graph: &ConnectorTable,
+    exchange: &ConnectorTable,
+) -> Result<ExchangeConfig, SettingError> {
+    let pick = |key: &str| exchange.get(key).or_else(|| graph.get(key));
+    let client_id = pick("client_id")
+        .ok_or_else(|| SettingError::new("graph", "client_id", "is not set"))?
+        .to_owned();
+    let client_secret = exchange
+        .secret("client_secret")
+        .or_else(|| graph.secret("client_secret"))
+        .cloned()
+        .ok_or_else(|| SettingError::new("graph", "client_secret", "is not set"))?;
+    ExchangeConfig::new(
+        pick("authority").unwrap_or(DEFAULT_AUTHORITY),
+        exchange
+            .get("url")
+            .unwrap_or(ExchangeConfig::GLOBAL_ENDPOINT),
+        exchange
+            .get("scope")
+            .unwrap_or(ExchangeConfig::GLOBAL_SCOPE),
+        AppCredentials {
+            client_id,
+            client_secret,
+        },
+    )
+    .map_err(|e| SettingError::new("exchange", "url", format!("is not usable: {e}")))
 }
 
 /// IT Glue: `base_url`, secret `api_key`, and the organization's IT Glue

@@ -17,6 +17,7 @@
 //! | `/sandbox/hudu/api/v1/...` | Hudu |
 //! | `/sandbox/pwpush/...` | Password Pusher |
 //! | `/sandbox/pax8/oauth/token`, `/sandbox/pax8/v1/...` | Pax8 |
+//! | `/sandbox/exchange/adminapi/beta/{tenant}/InvokeCommand` | Exchange Online (tokens from Graph's login) |
 //! | `GET /sandbox/outbox` | mail and SMS "sent" |
 //! | `GET /sandbox/state` | every simulator's objects, secrets masked ([`Sandbox::state`]) |
 //! | `GET /sandbox/faults`, `GET\|PUT /sandbox/faults/{service}` | fault injection |
@@ -42,6 +43,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::autotask::{AtCompany, AutotaskSeed, AutotaskSim};
 use crate::connectwise::{ConnectWiseSeed, ConnectWiseSim, CwCompany, CwSeedTicket};
+use crate::exchange::{ExchangeSeed, ExchangeSimulator};
 use crate::faults::FaultRegistry;
 use crate::graph::{GraphSeed, GraphSimulator, GraphState, SeedError, StateError};
 use crate::halopsa::{HaloRef, HaloSeed, HaloSim};
@@ -82,6 +84,9 @@ pub struct SandboxSeed {
     pub pwpush: PwPushSeed,
     /// `[sandbox.pax8]`: the Pax8 partner account.
     pub pax8: Pax8Seed,
+    /// `[sandbox.exchange]`: Exchange Online over the Graph tenants (mailbox
+    /// delay, sizes, distribution groups).
+    pub exchange: ExchangeSeed,
 }
 
 /// The demo organization's name in every simulator.
@@ -179,6 +184,7 @@ impl Default for SandboxSeed {
             hudu,
             pwpush,
             pax8: demo_pax8(),
+            exchange: ExchangeSeed::default(),
         }
     }
 }
@@ -399,6 +405,7 @@ pub struct Sandbox {
     hudu: Hudu,
     pwpush: PwPush,
     pax8: Pax8,
+    exchange: ExchangeSimulator,
     outbox: Outbox,
     registry: FaultRegistry,
 }
@@ -431,9 +438,12 @@ impl Sandbox {
             let clock = clock.clone();
             Pax8::new(seed.pax8.clone(), hook).with_clock(move || clock())
         };
+        let exchange = ExchangeSimulator::new(&seed.exchange, graph.state().clone())
+            .map_err(seed_error("exchange"))?;
         let mut registry = FaultRegistry::default();
         for faults in [
             graph.faults(),
+            exchange.faults(),
             connectwise.faults(),
             autotask.faults(),
             halopsa.faults(),
@@ -459,6 +469,7 @@ impl Sandbox {
             hudu,
             pwpush,
             pax8,
+            exchange,
             outbox: Outbox::new(),
             registry,
         })
@@ -467,6 +478,11 @@ impl Sandbox {
     /// The Graph tenants.
     pub fn graph(&self) -> &GraphState {
         self.graph.state()
+    }
+
+    /// The Exchange Online simulator (mailboxes over the Graph tenants).
+    pub fn exchange(&self) -> &ExchangeSimulator {
+        &self.exchange
     }
 
     /// The ConnectWise Manage site.
@@ -550,6 +566,7 @@ impl Sandbox {
             "hudu": self.hudu.state_json(),
             "pwpush": self.pwpush.state_json(&format!("{base}/sandbox/pwpush")),
             "pax8": self.pax8.state_json(),
+            "exchange": self.exchange.state_json(),
         })
     }
 
@@ -566,6 +583,7 @@ impl Sandbox {
             .nest("/sandbox/hudu", hudu::router(self.hudu.clone()))
             .nest("/sandbox/pwpush", pwpush::router(self.pwpush.clone()))
             .nest("/sandbox/pax8", pax8::router(self.pax8.clone()))
+            .nest("/sandbox/exchange", self.exchange.router())
             .nest("/sandbox/outbox", outbox::router(self.outbox.clone()))
             .route("/sandbox/state", get(state).with_state(self.clone()))
             .nest(

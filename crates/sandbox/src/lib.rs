@@ -8,6 +8,9 @@
 //!   `/sandbox/connectwise/`, `/sandbox/autotask/` and `/sandbox/halopsa/`.
 //! - [`graph`]: Microsoft Graph (users, licenses, groups) and its token
 //!   endpoint, under `/sandbox/graph`.
+//! - [`exchange`]: Exchange Online's admin `InvokeCommand` endpoint under
+//!   `/sandbox/exchange`, over the Graph simulator's tenants (mailboxes appear
+//!   a configurable number of calls after licensing).
 //! - [`itglue`], [`hudu`], [`pwpush`]: the password vaults (IT Glue, Hudu,
 //!   Password Pusher), each with a seed, a `router` and a state handle.
 //! - [`pax8`]: the distributor; bought seats reach the tenant after a delay
@@ -39,6 +42,7 @@
 pub mod autotask;
 pub mod compose;
 pub mod connectwise;
+pub mod exchange;
 pub mod faults;
 pub mod graph;
 pub mod halopsa;

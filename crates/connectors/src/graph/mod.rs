@@ -10,7 +10,7 @@
 
 mod client;
 mod errors;
-mod token;
+pub(crate) mod token;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use super::{SERVICE, TenantId};
+use super::TenantId;
 use crate::error::Error;
 use crate::http::HttpClient;
 
@@ -145,7 +145,7 @@ impl TokenCache {
         let mut url = self.authority.clone();
         url.path_segments_mut()
             .map_err(|()| Error::Config {
-                service: SERVICE,
+                service: self.http.service(),
                 detail: "the authority url cannot have a path".into(),
             })?
             .pop_if_empty()
@@ -163,17 +163,17 @@ impl TokenCache {
             .await?;
         let status = response.status();
         let body = response.bytes().await.map_err(|source| Error::Transport {
-            service: SERVICE,
+            service: self.http.service(),
             source: source.without_url(),
         })?;
         if status.is_success() {
             let answer: TokenAnswer =
                 serde_json::from_slice(&body).map_err(|e| Error::Protocol {
-                    service: SERVICE,
+                    service: self.http.service(),
                     detail: format!("token answer: {e}"),
                 })?;
             let lifetime = Duration::from_secs(answer.expires_in);
-            tracing::debug!(tenant = %tenant, expires_in = answer.expires_in, "graph token issued");
+            tracing::debug!(tenant = %tenant, service = self.http.service(), expires_in = answer.expires_in, "token issued");
             return Ok(Cached {
                 token: SecretString::from(answer.access_token),
                 refresh_at: requested_at + lifetime - refresh_margin(lifetime),
@@ -194,7 +194,7 @@ impl TokenCache {
             Err(_) => format!("token endpoint answered HTTP {}", status.as_u16()),
         };
         Err(Error::Unauthorized {
-            service: SERVICE,
+            service: self.http.service(),
             message,
         })
     }

@@ -21,7 +21,7 @@
 
 mod errors;
 mod filter;
-mod model;
+pub(crate) mod model;
 mod routes;
 
 use axum::Router;

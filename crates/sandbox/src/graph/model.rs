@@ -90,10 +90,12 @@ impl Default for AppSeed {
                 "MailboxSettings.ReadWrite",
                 // Read-only: lets `onboard check` read the app's own directory roles.
                 "Application.Read.All",
+                // Office 365 Exchange Online's application permission (§15).
+                "Exchange.ManageAsApp",
             ]
             .map(String::from)
             .to_vec(),
-            directory_roles: vec!["User Administrator".into()],
+            directory_roles: vec!["User Administrator".into(), "Exchange Administrator".into()],
         }
     }
 }
@@ -612,6 +614,33 @@ pub(crate) struct IssuedToken {
     pub(crate) tenant: usize,
     pub(crate) app: usize,
     pub(crate) expires_at: Instant,
+    /// The resource the token is for (its `aud`).
+    pub(crate) audience: Audience,
+}
+
+/// The resources the token endpoint issues tokens for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// `https://graph.microsoft.com`.
+    Graph,
+    /// `https://outlook.office365.com` (Exchange Online, `crate::exchange`).
+    Exchange,
+}
+
+impl Audience {
+    /// The `aud` claim.
+    pub(crate) fn uri(self) -> &'static str {
+        match self {
+            Audience::Graph => "https://graph.microsoft.com",
+            Audience::Exchange => "https://outlook.office365.com",
+        }
+    }
+
+    /// Whether an application permission belongs to this resource (Exchange's are
+    /// named `Exchange.*`; a token lists only its own resource's roles).
+    pub(crate) fn owns(self, permission: &str) -> bool {
+        permission.starts_with("Exchange.") == (self == Audience::Exchange)
+    }
 }
 
 /// Everything the simulator knows, behind one lock.

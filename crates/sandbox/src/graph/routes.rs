@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::errors::{GraphError, SignInError};
 use super::filter::{Field, Filter, FilterError};
-use super::model::{DEFAULT_USER, GraphState, IssuedToken, User, World, now_string};
+use super::model::{Audience, DEFAULT_USER, GraphState, IssuedToken, User, World, now_string};
 
 /// Who is calling: from the bearer token.
 #[derive(Debug, Clone, Copy)]
@@ -353,20 +353,22 @@ fn issue_token(
     let resource = scope
         .strip_suffix("/.default")
         .ok_or_else(|| SignInError::scope_not_default(scope))?;
-    if !matches!(
-        resource.trim_end_matches('/'),
-        "https://graph.microsoft.com" | "00000003-0000-0000-c000-000000000000"
-    ) {
-        return Err(SignInError::unknown_resource(resource, tenant));
-    }
+    let audience = match resource.trim_end_matches('/') {
+        "https://graph.microsoft.com" | "00000003-0000-0000-c000-000000000000" => Audience::Graph,
+        "https://outlook.office365.com" | "00000002-0000-0ff1-ce00-000000000000" => {
+            Audience::Exchange
+        }
+        _ => return Err(SignInError::unknown_resource(resource, tenant)),
+    };
     let lifetime = world.token_lifetime_seconds;
-    let access_token = app_token(&world.tenants[tenant_index], app, lifetime);
+    let access_token = app_token(&world.tenants[tenant_index], app, lifetime, audience);
     world.tokens.insert(
         access_token.clone(),
         IssuedToken {
             tenant: tenant_index,
             app,
             expires_at: Instant::now() + Duration::from_secs(lifetime),
+            audience,
         },
     );
     world.tokens_issued += 1;
@@ -382,14 +384,19 @@ fn issue_token(
 /// carries `tid`, `appid`, `oid` (the service principal) and `roles` (the granted
 /// application permissions). Unsigned (the signature is random): only the
 /// simulator reads it back, by the whole string.
-fn app_token(tenant: &super::model::Tenant, app: usize, lifetime: u64) -> String {
+fn app_token(
+    tenant: &super::model::Tenant,
+    app: usize,
+    lifetime: u64,
+    audience: Audience,
+) -> String {
     use base64::Engine as _;
     let seed = &tenant.apps[app];
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let claims = json!({
-        "aud": "https://graph.microsoft.com",
+        "aud": audience.uri(),
         "iss": format!("https://sts.windows.net/{}/", tenant.id),
         "iat": now,
         "nbf": now,
@@ -397,7 +404,7 @@ fn app_token(tenant: &super::model::Tenant, app: usize, lifetime: u64) -> String
         "appid": seed.client_id,
         "idtyp": "app",
         "oid": service_principal_id(&tenant.id, &seed.client_id),
-        "roles": seed.permissions,
+        "roles": seed.permissions.iter().filter(|p| audience.owns(p)).collect::<Vec<_>>(),
         "tid": tenant.id,
         "uti": uuid::Uuid::new_v4().simple().to_string(),
         "ver": "1.0",
@@ -530,6 +537,9 @@ pub(crate) async fn authenticate(
             Some(None) => Err(GraphError::unauthenticated(
                 "Access token validation failure.",
             )),
+            Some(Some(issued)) if issued.audience != Audience::Graph => Err(
+                GraphError::unauthenticated("Access token validation failure. Invalid audience."),
+            ),
             Some(Some(issued)) if issued.expires_at <= Instant::now() => Err(
                 GraphError::unauthenticated("Lifetime validation failed, the token is expired."),
             ),
