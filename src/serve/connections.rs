@@ -239,18 +239,24 @@ impl Connections for LocalConnections {
         organization: &Organization,
         distributor: DistributorName,
     ) -> Result<Option<Arc<dyn Distributor>>, StepError> {
-        if distributor != DistributorName::Pax8 {
-            return Ok(None);
-        }
-        let Some(table) = self.table(&organization.id, "pax8") else {
+        let name = match distributor {
+            DistributorName::Pax8 => "pax8",
+            DistributorName::Sherweb => "sherweb",
+            // Not implemented: the manual purchase path, with the reason.
+            _ => return Ok(None),
+        };
+        let Some(table) = self.table(&organization.id, name) else {
             return Ok(None);
         };
-        let http = HttpClient::new("pax8", self.policy.clone())
+        let http = HttpClient::new(name, self.policy.clone())
             .map_err(|e| StepError::connector(onboard_steps::error::Port::Distributor, e))?;
-        Ok(Some(Arc::new(
-            settings::pax8(&table, http, (&organization.id, &organization.name))
-                .map_err(setting_error)?,
-        )))
+        let org = (organization.id.as_str(), organization.name.as_str());
+        Ok(Some(match distributor {
+            DistributorName::Sherweb => {
+                Arc::new(settings::sherweb(&table, http, org).map_err(setting_error)?)
+            }
+            _ => Arc::new(settings::pax8(&table, http, org).map_err(setting_error)?),
+        }))
     }
 }
 
