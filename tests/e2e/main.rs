@@ -9,4 +9,5 @@ mod destinations;
 mod helpers;
 mod offboarding;
 mod security;
+mod sherweb;
 mod workflow;
