@@ -140,3 +140,31 @@ async fn after_the_168_hour_window_the_sherweb_seat_is_kept_and_the_ticket_says_
         "{notes:#?}"
     );
 }
+
+#[tokio::test]
+async fn an_ingram_micro_organization_takes_the_manual_path_and_the_note_says_why() {
+    let app = spawn_app_with(&config(
+        "auto_purchase_license_if_none_available = 1\nmicrosoft_licensing_distributor = \"ingram_micro\"",
+    ))
+    .await;
+
+    let id = app
+        .onboard(
+            json!({"organization": "contoso", "first_name": "Ingrid", "last_name": "Manual",
+                        "licenses": ["SPB"]}),
+        )
+        .await;
+
+    assert_eq!(app.status(&id).await, "waiting_license_purchase");
+    let rec = app.onboarding(&id).await;
+    let ticket = rec["ticket_id"].as_str().expect("ticket");
+    let notes = app.cw_notes(ticket).await;
+    assert!(
+        notes.iter().any(|n| n.contains(
+            "Ingram Micro has no public API Onboard can use; buy the seat in the Ingram Micro Cloud Marketplace, then Confirm"
+        )),
+        "{notes:#?}"
+    );
+    let state = sherweb(&app).await;
+    assert_eq!(orders(&state), 0, "nothing ordered anywhere: {state}");
+}
