@@ -192,10 +192,11 @@ impl Connections for LocalConnections {
             PasswordSaveLocation::Hudu => ("hudu", "hudu"),
             PasswordSaveLocation::PwPush => ("pwpush", "pwpush"),
             PasswordSaveLocation::Passportal => {
-                return Err(config_error(
-                    "onboarding_password_save_location passportal: Passportal has no API to \
-                     store passwords; choose itglue, hudu, pwpush or psa",
-                ));
+                return Err(config_error(format!(
+                    "onboarding_password_save_location passportal: {}; name a fallback after it \
+                     (passportal,pwpush) or choose itglue, hudu, pwpush or psa",
+                    onboard_domain::notes::PASSPORTAL_NO_PASSWORD_API
+                )));
             }
             PasswordSaveLocation::Psa => {
                 return Err(StepError::Internal(
