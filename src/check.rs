@@ -299,6 +299,7 @@ fn vault_name(name: &str) -> &'static str {
 fn distributor_name(name: &str) -> &'static str {
     match name {
         "pax8" => "pax8",
+        "sherweb" => "sherweb",
         _ => "distributor",
     }
 }

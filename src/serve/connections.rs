@@ -188,10 +188,11 @@ impl Connections for LocalConnections {
             PasswordSaveLocation::Hudu => ("hudu", "hudu"),
             PasswordSaveLocation::PwPush => ("pwpush", "pwpush"),
             PasswordSaveLocation::Passportal => {
-                return Err(config_error(
-                    "onboarding_password_save_location passportal: Passportal has no API to \
-                     store passwords; choose itglue, hudu, pwpush or psa",
-                ));
+                return Err(config_error(format!(
+                    "onboarding_password_save_location passportal: {}; name a fallback after it \
+                     (passportal,pwpush) or choose itglue, hudu, pwpush or psa",
+                    onboard_domain::notes::PASSPORTAL_NO_PASSWORD_API
+                )));
             }
             PasswordSaveLocation::Psa => {
                 return Err(StepError::Internal(
@@ -230,18 +231,24 @@ impl Connections for LocalConnections {
         organization: &Organization,
         distributor: DistributorName,
     ) -> Result<Option<Arc<dyn Distributor>>, StepError> {
-        if distributor != DistributorName::Pax8 {
-            return Ok(None);
-        }
-        let Some(table) = self.table(&organization.id, "pax8") else {
+        let name = match distributor {
+            DistributorName::Pax8 => "pax8",
+            DistributorName::Sherweb => "sherweb",
+            // Not implemented: the manual purchase path, with the reason.
+            _ => return Ok(None),
+        };
+        let Some(table) = self.table(&organization.id, name) else {
             return Ok(None);
         };
-        let http = HttpClient::new("pax8", self.policy.clone())
+        let http = HttpClient::new(name, self.policy.clone())
             .map_err(|e| StepError::connector(onboard_steps::error::Port::Distributor, e))?;
-        Ok(Some(Arc::new(
-            settings::pax8(&table, http, (&organization.id, &organization.name))
-                .map_err(setting_error)?,
-        )))
+        let org = (organization.id.as_str(), organization.name.as_str());
+        Ok(Some(match distributor {
+            DistributorName::Sherweb => {
+                Arc::new(settings::sherweb(&table, http, org).map_err(setting_error)?)
+            }
+            _ => Arc::new(settings::pax8(&table, http, org).map_err(setting_error)?),
+        }))
     }
 }
 

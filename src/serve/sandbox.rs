@@ -96,6 +96,16 @@ pub(crate) fn organizations(seed: &SandboxSeed) -> Vec<SandboxOrg> {
         }) {
             connectors.insert("pax8".into(), table(&[("company_id", c.id.clone())], &[]));
         }
+        if let Some(c) = seed.sherweb.customers.iter().find(|c| {
+            c.microsoft_tenant
+                .as_deref()
+                .is_some_and(|t| domains.iter().any(|d| same(d, t)) || same(t, &org.tenant_id))
+        }) {
+            connectors.insert(
+                "sherweb".into(),
+                table(&[("customer_id", c.id.clone())], &[]),
+            );
+        }
         if let Some(app) = tenant.and_then(|t| t.apps.first()) {
             connectors.insert(
                 "graph".into(),
@@ -226,6 +236,31 @@ pub(crate) fn connectors(seed: &SandboxSeed, base: &str) -> BTreeMap<String, Con
                     ("api_base", format!("{base}/sandbox/pax8/v1")),
                 ],
                 &[("client_secret", &c.client_secret)],
+            ),
+        );
+    }
+    if let (Some(c), Some(key)) = (
+        seed.sherweb.clients.first(),
+        seed.sherweb.subscription_keys.first(),
+    ) {
+        out.insert(
+            "sherweb".into(),
+            table(
+                &[
+                    ("client_id", c.client_id.clone()),
+                    (
+                        "token_url",
+                        format!("{base}/sandbox/sherweb/auth/oidc/connect/token"),
+                    ),
+                    (
+                        "api_base",
+                        format!("{base}/sandbox/sherweb/service-provider/v1"),
+                    ),
+                ],
+                &[
+                    ("client_secret", &c.client_secret),
+                    ("subscription_key", key),
+                ],
             ),
         );
     }

@@ -235,3 +235,48 @@ async fn the_password_options_of_the_variables_reach_the_user() {
         "the manager is told the password must change at first sign-in"
     );
 }
+
+#[tokio::test]
+async fn passportal_then_pwpush_stores_the_password_in_pwpush_and_tells_the_technician_why() {
+    let app = spawn_app_with(&config(&format!(
+        "{CONNECTWISE}\nstore_password_in_ticket = 0\nonboarding_password_save_location = \"passportal,pwpush\"\npwpush_url = \"https://pwpush.example\"\n"
+    )))
+    .await;
+    let rec = completed(&app, "Pass", "Portal").await;
+    let pushes = app.get_json("/sandbox/state").await["pwpush"]["pushes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(pushes.len(), 1, "stored in the fallback: {pushes:?}");
+    let notes = app.cw_notes(rec["ticket_id"].as_str().unwrap()).await;
+    let passportal: Vec<&String> = notes
+        .iter()
+        .filter(|n| n.contains("was not stored in Passportal"))
+        .collect();
+    assert_eq!(passportal.len(), 1, "{notes:#?}");
+    assert!(passportal[0].contains("no public API that writes passwords"));
+    assert!(passportal[0].contains("Hudu-PassPortal-Migration"));
+    assert!(passportal[0].contains("pwpush"));
+}
+
+#[tokio::test]
+async fn passportal_alone_is_refused_before_anything_is_created_with_the_reason() {
+    let app = spawn_app_with(&config(&format!(
+        "{CONNECTWISE}\nstore_password_in_ticket = 0\nonboarding_password_save_location = \"passportal\"\n"
+    )))
+    .await;
+    let id = app
+        .onboard(
+            json!({"organization": "contoso", "first_name": "Only", "last_name": "Portal",
+                        "manager_email": "AdeleV@contoso.com"}),
+        )
+        .await;
+    let rec = app.onboarding(&id).await;
+    assert_eq!(rec["status"], "failed", "{rec}");
+    assert!(
+        rec.to_string()
+            .contains("no public API that writes passwords"),
+        "{rec}"
+    );
+    assert!(app.users_named("oportal").await.is_empty());
+}

@@ -11,4 +11,5 @@ mod helpers;
 mod lost_answers;
 mod offboarding;
 mod security;
+mod sherweb;
 mod workflow;

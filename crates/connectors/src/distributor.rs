@@ -1,4 +1,4 @@
-//! Port `Distributor`: buying Microsoft 365 seats through the organization's distributor (Pax8).
+//! Port `Distributor`: buying Microsoft 365 seats through the organization's distributor (Pax8, Sherweb).
 //!
 //! The port is narrow (find the customer, find the product for a SKU, read
 //! subscriptions, set a subscription's quantity, order a new subscription); the
@@ -31,9 +31,10 @@
 //! Bought seats take minutes to reach the tenant: [`wait_for_seats`] polls a
 //! [`SeatReader`] (the Graph connector, or any closure) without knowing it.
 //!
-//! Sherweb and Ingram Micro are not implemented: the project's fact sheet has
-//! no sourced description of their APIs, so an organization mapped to them
-//! counts as "not mapped" and the manual purchase path runs.
+//! Pax8 ([`Pax8Distributor`]) and Sherweb ([`SherwebDistributor`]) are its
+//! adapters. Ingram Micro, ArrowSphere and TD SYNNEX are not: the fact sheet
+//! has no usable, sourced description of an API for them (§12), so an
+//! organization mapped to one takes the manual purchase path.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -48,8 +49,10 @@ use crate::error::Error;
 use crate::http::Sleeper;
 
 mod pax8;
+mod sherweb;
 
 pub use pax8::{Pax8Distributor, Pax8Settings};
+pub use sherweb::{SUBSCRIPTION_KEY_HEADER, SherwebDistributor, SherwebSettings};
 
 /// The distributor's record of an organization.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //! takes them from `onboard.toml`, the Lambdas from the store's connector
 //! items; both hand a [`ConnectorTable`] here and get the same client, with the
 //! same mappings (an organization's IT Glue organization, Hudu company, Pax8
-//! company) and the same optional settings (Pax8 `billing_term`, `audience`, ...).
+//! company, Sherweb customer) and the same optional settings (Pax8
+//! `billing_term`, `audience`, Sherweb `skus`, ...).
 //!
 //! Where the settings come from, and which scope wins, stays with each runtime.
 
@@ -12,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::distributor::{Pax8Distributor, Pax8Settings};
+use crate::distributor::{Pax8Distributor, Pax8Settings, SherwebDistributor, SherwebSettings};
 use crate::exchange::ExchangeConfig;
 use crate::graph::{AppCredentials, GraphConfig};
 use crate::http::HttpClient;
@@ -302,4 +303,102 @@ pub fn pax8(
             .with_company_id(id, company),
         None => distributor,
     })
+}
+
+/// Sherweb: `client_id`, secrets `client_secret` and `subscription_key`,
+/// optional `token_url`, `api_base`, `scope`, `ordered_by`, `skus` (Microsoft
+/// part number to Sherweb SKU, `SPB=abc-123,O365_BUSINESS_PREMIUM=def-456`),
+/// and the organization's Sherweb `customer_id` when set (otherwise it is
+/// found by name).
+pub fn sherweb(
+    table: &ConnectorTable,
+    http: HttpClient,
+    organization: (&str, &str),
+) -> Result<SherwebDistributor, SettingError> {
+    let (id, name) = organization;
+    let mut settings = SherwebSettings::new(
+        table.required("sherweb", "client_id")?,
+        table.required_secret("sherweb", "client_secret")?,
+        table.required_secret("sherweb", "subscription_key")?,
+    );
+    if let Some(v) = table.get("token_url") {
+        settings.token_url = v.to_owned();
+    }
+    if let Some(v) = table.get("api_base") {
+        settings.api_base = v.to_owned();
+    }
+    if let Some(v) = table.get("scope") {
+        settings.scope = v.to_owned();
+    }
+    if let Some(v) = table.get("ordered_by") {
+        settings.ordered_by = v.to_owned();
+    }
+    let mut distributor = SherwebDistributor::new(http, settings);
+    for pair in table.get("skus").unwrap_or_default().split([',', ';']) {
+        let pair = pair.trim();
+        if pair.is_empty() {
+            continue;
+        }
+        let Some((part, sku)) = pair.split_once('=') else {
+            return Err(SettingError::new(
+                "sherweb",
+                "skus",
+                format!("entry `{pair}` is not PART_NUMBER=SHERWEB_SKU"),
+            ));
+        };
+        let (part, sku) = (part.trim(), sku.trim());
+        if part.is_empty() || sku.is_empty() {
+            return Err(SettingError::new(
+                "sherweb",
+                "skus",
+                format!("entry `{pair}` is not PART_NUMBER=SHERWEB_SKU"),
+            ));
+        }
+        distributor = distributor.with_sku(part, sku);
+    }
+    Ok(match table.get("customer_id") {
+        Some(customer) => distributor
+            .with_customer_id(name, customer)
+            .with_customer_id(id, customer),
+        None => distributor,
+    })
+}
+
+#[cfg(test)]
+mod sherweb_tests {
+    use super::*;
+
+    fn table(plain: &[(&str, &str)]) -> ConnectorTable {
+        ConnectorTable {
+            plain: plain
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            secrets: [("client_secret", "s"), ("subscription_key", "k")]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), SecretString::from((*v).to_owned())))
+                .collect(),
+        }
+    }
+
+    fn http() -> HttpClient {
+        HttpClient::new("sherweb", crate::http::RetryPolicy::default()).unwrap()
+    }
+
+    #[test]
+    fn sherweb_needs_its_subscription_key_and_names_it() {
+        let mut t = table(&[("client_id", "c")]);
+        t.secrets.remove("subscription_key");
+        let err = sherweb(&t, http(), ("contoso", "Contoso")).unwrap_err();
+        assert_eq!(err.setting, "subscription_key");
+        assert_eq!(err.connector, "sherweb");
+    }
+
+    #[test]
+    fn a_malformed_sku_mapping_is_refused_by_name() {
+        let t = table(&[("client_id", "c"), ("skus", "SPB=abc,oops")]);
+        let err = sherweb(&t, http(), ("contoso", "Contoso")).unwrap_err();
+        assert_eq!(err.setting, "skus");
+        assert!(err.problem.contains("oops"), "{err}");
+    }
 }

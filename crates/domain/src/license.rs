@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::variables::LicenseGroups;
+use crate::variables::{Distributor, LicenseGroups};
 
 /// A SKU part number as Graph's `subscribedSkus` names it (`O365_BUSINESS_PREMIUM`, `SPB`):
 /// upper-case ASCII letters, digits and `_`, 1 to 64 characters.
@@ -114,6 +114,9 @@ pub enum ManualPurchaseReason {
     AutoPurchaseDisabled,
     /// The organization is mapped to no distributor.
     NoDistributorMapped,
+    /// The organization is mapped to a distributor Onboard has no API for
+    /// (Ingram Micro, ArrowSphere, TD SYNNEX: fact sheet §12).
+    NoDistributorApi(Distributor),
 }
 
 impl fmt::Display for ManualPurchaseReason {
@@ -124,8 +127,26 @@ impl fmt::Display for ManualPurchaseReason {
                 "automatic license purchase is turned off for the organization"
             }
             Self::NoDistributorMapped => "the organization is not mapped to a license distributor",
+            Self::NoDistributorApi(Distributor::IngramMicro) => {
+                "Ingram Micro has no public API Onboard can use; buy the seat in the Ingram Micro Cloud Marketplace, then Confirm"
+            }
+            Self::NoDistributorApi(Distributor::Arrow) => {
+                "ArrowSphere has no API Onboard implements; buy the seat in ArrowSphere, then Confirm"
+            }
+            Self::NoDistributorApi(Distributor::TdSynnex) => {
+                "TD SYNNEX has no API Onboard implements; buy the seat in TD SYNNEX StreamOne, then Confirm"
+            }
+            Self::NoDistributorApi(Distributor::Pax8 | Distributor::Sherweb) => {
+                "the organization's distributor is not configured (its connector settings are missing)"
+            }
         })
     }
+}
+
+/// Whether Onboard has an adapter for `distributor` (Pax8 and Sherweb); the
+/// others take the manual purchase path with [`ManualPurchaseReason::NoDistributorApi`].
+pub fn distributor_has_api(distributor: Distributor) -> bool {
+    matches!(distributor, Distributor::Pax8 | Distributor::Sherweb)
 }
 
 /// What to do about one requested SKU.
@@ -182,6 +203,25 @@ impl LicensePlan {
             Self::NoneRequested => &[],
             Self::Items { items } => items,
         }
+    }
+
+    /// Says why a manual purchase is needed when the organization is mapped to
+    /// a distributor Onboard has no API for: `NoDistributorMapped` becomes
+    /// [`ManualPurchaseReason::NoDistributorApi`] naming it.
+    pub fn name_distributor_without_api(mut self, distributor: Option<Distributor>) -> Self {
+        let Some(d) = distributor.filter(|d| !distributor_has_api(*d)) else {
+            return self;
+        };
+        if let LicensePlan::Items { items } = &mut self {
+            for item in items {
+                if let LicenseAction::ManualPurchase { reason, .. } = &mut item.action
+                    && *reason == ManualPurchaseReason::NoDistributorMapped
+                {
+                    *reason = ManualPurchaseReason::NoDistributorApi(d);
+                }
+            }
+        }
+        self
     }
 
     /// Whether a technician must be asked.
@@ -281,5 +321,51 @@ named_enum! {
         PurchaseTimedOut = "purchase_timed_out",
         /// The request asked for no license.
         NoneRequested = "none_requested",
+    }
+}
+
+#[cfg(test)]
+mod distributor_without_api_tests {
+    use super::*;
+
+    fn manual_plan() -> LicensePlan {
+        LicensePlan::Items {
+            items: vec![LicensePlanItem {
+                sku: "SPB".parse().unwrap_or_else(|_| unreachable!()),
+                free_seats: 0,
+                action: LicenseAction::ManualPurchase {
+                    reason: ManualPurchaseReason::NoDistributorMapped,
+                    then: Assignment::Direct {
+                        because: DirectBecause::MethodIsDirect,
+                    },
+                },
+            }],
+        }
+    }
+
+    fn reason(plan: &LicensePlan) -> ManualPurchaseReason {
+        match &plan.items()[0].action {
+            LicenseAction::ManualPurchase { reason, .. } => *reason,
+            other => unreachable!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ingram_micro_takes_the_manual_path_with_the_exact_reason() {
+        let plan = manual_plan().name_distributor_without_api(Some(Distributor::IngramMicro));
+        assert_eq!(
+            reason(&plan).to_string(),
+            "Ingram Micro has no public API Onboard can use; buy the seat in the Ingram Micro Cloud Marketplace, then Confirm"
+        );
+    }
+
+    #[test]
+    fn an_implemented_distributor_left_unconfigured_keeps_the_not_mapped_reason() {
+        for d in [Distributor::Pax8, Distributor::Sherweb] {
+            let plan = manual_plan().name_distributor_without_api(Some(d));
+            assert_eq!(reason(&plan), ManualPurchaseReason::NoDistributorMapped);
+        }
+        let plan = manual_plan().name_distributor_without_api(None);
+        assert_eq!(reason(&plan), ManualPurchaseReason::NoDistributorMapped);
     }
 }

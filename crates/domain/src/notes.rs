@@ -38,6 +38,24 @@ fn email_list(addresses: &[EmailAddress]) -> String {
         .join(", ")
 }
 
+/// Why Passportal cannot hold a password, with the sources (fact sheet §13).
+pub const PASSPORTAL_NO_PASSWORD_API: &str = "Passportal has no public API that writes passwords: \
+N-able documents only authentication and documents for it \
+(documentation.n-able.com/passportal/userguide/Content/api/api_authorization.htm), and Hudu's \
+Passportal migration (github.com/Hudu-Technologies-Inc/Hudu-PassPortal-Migration) notes \
+passwords are not exposed through the API";
+
+/// The technician's note when `onboarding_password_save_location` names
+/// Passportal and a fallback took the password.
+pub fn passportal_fallback(upn: &str, stored_in: &[&str]) -> String {
+    format!(
+        "The first password of {upn} was not stored in Passportal. {PASSPORTAL_NO_PASSWORD_API}. \
+         It was stored in {} instead (the next destinations in onboarding_password_save_location); \
+         copy it into Passportal by hand if it must live there.",
+        stored_in.join(", ")
+    )
+}
+
 /// The onboarding has started: what was asked.
 pub fn onboarding_started(request: &OnboardingRequest) -> String {
     let mut note = format!(

@@ -49,6 +49,8 @@ fn check_item(
                     ManualPurchaseReason::NoDistributorMapped => {
                         !form_says_manual && auto && !mapped
                     }
+                    // Only `name_distributor_without_api` gives this reason.
+                    ManualPurchaseReason::NoDistributorApi(_) => false,
                 }
         }
     };

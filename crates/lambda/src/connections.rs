@@ -14,6 +14,7 @@
 //! | `passportal` | `base_url`, `access_key_id` | `hmac_token` |
 //! | `pwpush` (optional) | optional `base_url` (else the variable `pwpush_url`), `email` | optional `api_token` |
 //! | `pax8` | `client_id`, optional `token_url`, `api_base`, `audience`, `billing_term`, `ordered_by_email`, `company_id` | `client_secret` |
+//! | `sherweb` | `client_id`, optional `token_url`, `api_base`, `scope`, `ordered_by`, `skus`, `customer_id` | `client_secret`, `subscription_key` |
 //!
 //! The clients are built by [`onboard_connectors::settings`], as `onboard serve` builds them.
 //!
@@ -270,16 +271,21 @@ impl Connections for StoreConnections {
         organization: &Organization,
         distributor: DistributorName,
     ) -> Result<Option<Arc<dyn Distributor>>, StepError> {
-        if distributor != DistributorName::Pax8 {
-            // Only Pax8 is implemented: the others count as not mapped (manual purchase).
-            return Ok(None);
-        }
-        let Some(s) = self.resolved(Some(&organization.id), "pax8").await? else {
+        let name = match distributor {
+            DistributorName::Pax8 => "pax8",
+            DistributorName::Sherweb => "sherweb",
+            // Not implemented: the manual purchase path, with the reason.
+            _ => return Ok(None),
+        };
+        let Some(s) = self.resolved(Some(&organization.id), name).await? else {
             return Ok(None);
         };
-        Ok(Some(Arc::new(
-            settings::pax8(&s, http("pax8")?, (&organization.id, &organization.name))
-                .map_err(setting_error)?,
-        )))
+        let org = (organization.id.as_str(), organization.name.as_str());
+        Ok(Some(match distributor {
+            DistributorName::Sherweb => {
+                Arc::new(settings::sherweb(&s, http(name)?, org).map_err(setting_error)?)
+            }
+            _ => Arc::new(settings::pax8(&s, http(name)?, org).map_err(setting_error)?),
+        }))
     }
 }

@@ -18,6 +18,7 @@
 //! | `/sandbox/pwpush/...` | Password Pusher |
 //! | `/sandbox/pax8/oauth/token`, `/sandbox/pax8/v1/...` | Pax8 |
 //! | `/sandbox/exchange/adminapi/beta/{tenant}/InvokeCommand` | Exchange Online (tokens from Graph's login) |
+//! | `/sandbox/sherweb/auth/oidc/connect/token`, `/sandbox/sherweb/service-provider/v1/...` | Sherweb |
 //! | `GET /sandbox/outbox` | mail and SMS "sent" |
 //! | `GET /sandbox/state` | every simulator's objects, secrets masked ([`Sandbox::state`]) |
 //! | `GET /sandbox/faults`, `GET\|PUT /sandbox/faults/{service}` | fault injection |
@@ -55,7 +56,8 @@ use crate::pax8::{
     SeatHook,
 };
 use crate::pwpush::{PwPush, PwPushSeed, PwPushUser};
-use crate::{autotask, connectwise, faults, halopsa, hudu, itglue, pax8, pwpush};
+use crate::sherweb::{Sherweb, SherwebCatalogItem, SherwebClient, SherwebCustomer, SherwebSeed};
+use crate::{autotask, connectwise, faults, halopsa, hudu, itglue, pax8, pwpush, sherweb};
 
 /// Where the sandbox reads the time: the embedding server's clock.
 pub type SandboxClock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
@@ -87,6 +89,8 @@ pub struct SandboxSeed {
     /// `[sandbox.exchange]`: Exchange Online over the Graph tenants (mailbox
     /// delay, sizes, distribution groups).
     pub exchange: ExchangeSeed,
+    /// `[sandbox.sherweb]`: the Sherweb service-provider account.
+    pub sherweb: SherwebSeed,
 }
 
 /// The demo organization's name in every simulator.
@@ -185,7 +189,49 @@ impl Default for SandboxSeed {
             pwpush,
             pax8: demo_pax8(),
             exchange: ExchangeSeed::default(),
+            sherweb: demo_sherweb(),
         }
+    }
+}
+
+/// The demo Sherweb customer's id.
+const DEMO_SHERWEB_CUSTOMER: &str = "0c9a8e52-7f1b-4d3e-9a6c-5b2e1f4d8a70";
+
+/// Sherweb for the demo: Contoso, mapped to the tenant, may buy the tenant's
+/// three SKUs (`SPB` on an annual commitment) and holds no subscription, so an
+/// organization mapped to `sherweb` orders what it lacks.
+fn demo_sherweb() -> SherwebSeed {
+    let item = |sku: &str, name: &str, term: Option<&str>| SherwebCatalogItem {
+        sku: sku.into(),
+        name: name.into(),
+        commitment_term: term.map(str::to_owned),
+        sku_part_number: Some(sku.into()),
+    };
+    SherwebSeed {
+        clients: vec![SherwebClient {
+            client_id: "sandbox-sherweb-client".into(),
+            client_secret: "sandbox-sherweb-secret".into(),
+        }],
+        subscription_keys: vec!["sandbox-sherweb-key".into()],
+        customers: vec![SherwebCustomer {
+            id: DEMO_SHERWEB_CUSTOMER.into(),
+            display_name: DEMO_NAME.into(),
+            microsoft_tenant: Some(DEMO_TENANT_DOMAIN.into()),
+        }],
+        catalog: vec![
+            item("SPB", "Microsoft 365 Business Premium", Some("Annual")),
+            item(
+                "O365_BUSINESS_PREMIUM",
+                "Microsoft 365 Business Standard",
+                Some("Annual"),
+            ),
+            item(
+                "EXCHANGESTANDARD",
+                "Exchange Online (Plan 1)",
+                Some("Monthly"),
+            ),
+        ],
+        ..SherwebSeed::default()
     }
 }
 
@@ -406,6 +452,7 @@ pub struct Sandbox {
     pwpush: PwPush,
     pax8: Pax8,
     exchange: ExchangeSimulator,
+    sherweb: Sherweb,
     outbox: Outbox,
     registry: FaultRegistry,
 }
@@ -440,6 +487,13 @@ impl Sandbox {
         };
         let exchange = ExchangeSimulator::new(&seed.exchange, graph.state().clone())
             .map_err(seed_error("exchange"))?;
+        let sherweb = {
+            let hook = Arc::new(GraphSeats {
+                graph: graph.state().clone(),
+            });
+            let clock = clock.clone();
+            Sherweb::new(seed.sherweb.clone(), hook).with_clock(move || clock())
+        };
         let mut registry = FaultRegistry::default();
         for faults in [
             graph.faults(),
@@ -451,6 +505,7 @@ impl Sandbox {
             hudu.faults(),
             pwpush.faults(),
             pax8.faults(),
+            sherweb.faults(),
         ] {
             // Each injector's service name is its `[sandbox.*]` section's name.
             let service = faults.service();
@@ -470,6 +525,7 @@ impl Sandbox {
             pwpush,
             pax8,
             exchange,
+            sherweb,
             outbox: Outbox::new(),
             registry,
         })
@@ -520,6 +576,11 @@ impl Sandbox {
         &self.pax8
     }
 
+    /// The Sherweb service-provider account.
+    pub fn sherweb(&self) -> &Sherweb {
+        &self.sherweb
+    }
+
     /// The outbox `GET /sandbox/outbox` lists. The local runtime's notifier
     /// must record into this very handle (see the crate's wiring notes).
     pub fn outbox(&self) -> &Outbox {
@@ -537,13 +598,20 @@ impl Sandbox {
     /// were provisioned. Call it after moving the virtual clock
     /// (`POST /sandbox/clock`); the router also calls it before each request.
     pub fn run_due(&self) -> usize {
-        self.pax8.provision_due()
+        self.pax8.provision_due() + self.sherweb.provision_due()
     }
 
     /// Runs [`Self::run_due`] every `period` of real time, for a server on
     /// the real clock. Abort the handle to stop.
     pub fn spawn_ticker(&self, period: Duration) -> tokio::task::JoinHandle<()> {
-        self.pax8.spawn_ticker(period)
+        let sandbox = self.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(period);
+            loop {
+                interval.tick().await;
+                sandbox.run_due();
+            }
+        })
     }
 
     /// Everything "in the tenant" right now, one key per simulator, each in
@@ -567,6 +635,7 @@ impl Sandbox {
             "pwpush": self.pwpush.state_json(&format!("{base}/sandbox/pwpush")),
             "pax8": self.pax8.state_json(),
             "exchange": self.exchange.state_json(),
+            "sherweb": self.sherweb.state_json(),
         })
     }
 
@@ -584,6 +653,7 @@ impl Sandbox {
             .nest("/sandbox/pwpush", pwpush::router(self.pwpush.clone()))
             .nest("/sandbox/pax8", pax8::router(self.pax8.clone()))
             .nest("/sandbox/exchange", self.exchange.router())
+            .nest("/sandbox/sherweb", sherweb::router(self.sherweb.clone()))
             .nest("/sandbox/outbox", outbox::router(self.outbox.clone()))
             .route("/sandbox/state", get(state).with_state(self.clone()))
             .nest(

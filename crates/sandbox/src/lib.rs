@@ -15,6 +15,7 @@
 //!   Password Pusher), each with a seed, a `router` and a state handle.
 //! - [`pax8`]: the distributor; bought seats reach the tenant after a delay
 //!   through a [`pax8::SeatHook`] (no dependency on the Graph simulator).
+//! - [`sherweb`]: the second distributor, on the same [`pax8::SeatHook`].
 //! - [`outbox`]: mail and SMS the sandbox "sent", at `GET /sandbox/outbox`.
 //! - [`compose`]: all of the above as one [`Sandbox`], seeded from one
 //!   [`SandboxSeed`] (the `[sandbox]` section), on one clock, with one router.
@@ -51,6 +52,7 @@ pub mod itglue;
 pub mod outbox;
 pub mod pax8;
 pub mod pwpush;
+pub mod sherweb;
 
 /// What `GET /sandbox/state` shows instead of a stored secret.
 pub(crate) const MASKED: &str = "********";

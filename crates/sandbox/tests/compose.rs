@@ -225,7 +225,8 @@ async fn every_contract_sandbox_path_answers_with_the_demo_seed() {
             "hudu",
             "itglue",
             "pax8",
-            "pwpush"
+            "pwpush",
+            "sherweb"
         ]
     );
     assert_eq!(unknown.status(), 404);

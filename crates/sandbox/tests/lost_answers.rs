@@ -7,7 +7,7 @@
 use onboard_sandbox::{Sandbox, SandboxSeed};
 use serde_json::{Value, json};
 
-const SERVICES: [&str; 8] = [
+const SERVICES: [&str; 9] = [
     "graph",
     "connectwise",
     "autotask",
@@ -16,7 +16,11 @@ const SERVICES: [&str; 8] = [
     "hudu",
     "pwpush",
     "pax8",
+    "sherweb",
 ];
+
+/// Contoso's Sherweb customer, in the demo seed.
+const SHERWEB_CUSTOMER: &str = "0c9a8e52-7f1b-4d3e-9a6c-5b2e1f4d8a70";
 
 /// Contoso's Pax8 company and its Exchange Online product, in the demo seed.
 const PAX8_COMPANY: &str = "6b3e4f0a-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
@@ -44,6 +48,7 @@ struct App {
     graph_token: String,
     halo_token: String,
     pax8_token: String,
+    sherweb_token: String,
     writes: u32,
 }
 
@@ -60,6 +65,7 @@ async fn spawn() -> App {
         graph_token: String::new(),
         halo_token: String::new(),
         pax8_token: String::new(),
+        sherweb_token: String::new(),
         writes: 0,
     };
     // Tokens first: Halo's and Pax8's token endpoints sit behind their injectors.
@@ -95,6 +101,18 @@ async fn spawn() -> App {
                     "client_id": "sandbox-pax8-client", "client_secret": "sandbox-pax8-secret",
                     "audience": "https://api.pax8.com", "grant_type": "client_credentials"
                 })),
+        )
+        .await;
+    app.sherweb_token = app
+        .token(
+            app.client
+                .post(app.url("/sandbox/sherweb/auth/oidc/connect/token"))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "sandbox-sherweb-client"),
+                    ("client_secret", "sandbox-sherweb-secret"),
+                    ("scope", "service-provider"),
+                ]),
         )
         .await;
     app
@@ -177,6 +195,14 @@ impl App {
                 .json(&json!({"companyId": PAX8_COMPANY, "lineItems": [{
                     "productId": PAX8_EXCHANGE, "lineItemNumber": 1, "quantity": 1,
                     "billingTerm": "Monthly"}]})),
+            "sherweb" => c
+                .post(self.url(&format!(
+                    "/sandbox/sherweb/service-provider/v1/orders?customerId={SHERWEB_CUSTOMER}"
+                )))
+                .bearer_auth(&self.sherweb_token)
+                .header("Ocp-Apim-Subscription-Key", "sandbox-sherweb-key")
+                .json(&json!({"cartItems": [{"sku": "EXCHANGESTANDARD", "quantity": 1}],
+                              "orderedBy": "test"})),
             other => panic!("no simulator {other}"),
         };
         match request.send().await {
@@ -200,6 +226,7 @@ impl App {
             "hudu" => s.hudu().asset_passwords().len(),
             "pwpush" => s.pwpush().pushes().len(),
             "pax8" => s.pax8().orders().len(),
+            "sherweb" => s.sherweb().requests().len(),
             other => panic!("no simulator {other}"),
         }
     }

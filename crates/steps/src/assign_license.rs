@@ -260,7 +260,8 @@ pub async fn assign_license(deps: &Deps, input: Input) -> Result<Output, StepErr
                 auto_purchase_enabled: vars.auto_purchase_license_if_none_available,
                 purchase_choice: request.license_purchase,
                 distributor_mapped,
-            });
+            })
+            .name_distributor_without_api(vars.microsoft_licensing_distributor);
             let next = if plan.needs_technician() {
                 Next::ManualPurchase
             } else if plan

@@ -154,6 +154,7 @@ pub async fn deliver_credentials(deps: &Deps, input: Input) -> Result<Output, St
     let mut saved = Vec::new();
     let mut stored_in = Vec::new();
     let mut push_link: Option<String> = None;
+    let mut passportal_skipped = false;
     for location in locations {
         match location {
             PasswordSaveLocation::Psa => {
@@ -179,6 +180,11 @@ pub async fn deliver_credentials(deps: &Deps, input: Input) -> Result<Output, St
                     });
                     stored_in.push(location);
                 }
+            }
+            PasswordSaveLocation::Passportal => {
+                // Validate refused a list with Passportal alone; here the
+                // others take the password, and a note says so below.
+                passportal_skipped = true;
             }
             other => {
                 let vault = deps
@@ -211,6 +217,23 @@ pub async fn deliver_credentials(deps: &Deps, input: Input) -> Result<Output, St
                 stored_in.push(location);
             }
         }
+    }
+
+    if passportal_skipped {
+        if saved.is_empty() {
+            return Err(StepError::Config(format!(
+                "onboarding_password_save_location names passportal and no other destination took the password: {}",
+                notes::PASSPORTAL_NO_PASSWORD_API
+            )));
+        }
+        let names: Vec<&str> = saved.iter().map(|s| s.destination.as_str()).collect();
+        onboarding
+            .note(
+                deps,
+                "deliver_credentials-passportal",
+                &notes::passportal_fallback(upn.as_str(), &names),
+            )
+            .await?;
     }
 
     // 3. Send it: the Password Pusher link when there is one, else the secret.

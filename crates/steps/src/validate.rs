@@ -73,6 +73,19 @@ fn preflight(plan: &OnboardingPlan, onboarding: &Onboarding) -> Result<(), StepE
         .password_save_locations
         .iter()
         .any(|l| *l != PasswordSaveLocation::Psa || ticketed);
+    // Passportal cannot take a password: it needs a destination after it.
+    let locations = &plan.password_save_locations;
+    if locations.contains(&PasswordSaveLocation::Passportal)
+        && !locations.iter().any(|l| {
+            *l != PasswordSaveLocation::Passportal && (*l != PasswordSaveLocation::Psa || ticketed)
+        })
+    {
+        return Err(StepError::Config(format!(
+            "onboarding_password_save_location names passportal with no fallback: {}; \
+             name a fallback after it, e.g. \"passportal,pwpush\" (or itglue, hudu, psa)",
+            onboard_domain::notes::PASSPORTAL_NO_PASSWORD_API
+        )));
+    }
     if !saved && plan.send_credentials_to == SendCredentialsTo::Nobody {
         return Err(StepError::Config(
             "the first password would reach nobody: store it in the ticket (store_password_in_ticket with a psa), \
@@ -110,7 +123,11 @@ async fn reachable_vaults(
     onboarding: &Onboarding,
 ) -> Result<(), StepError> {
     for location in &plan.password_save_locations {
-        if *location == PasswordSaveLocation::Psa {
+        // The ticket is no vault; Passportal is skipped for the fallback after it.
+        if matches!(
+            location,
+            PasswordSaveLocation::Psa | PasswordSaveLocation::Passportal
+        ) {
             continue;
         }
         deps.connections

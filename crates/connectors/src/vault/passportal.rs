@@ -56,9 +56,12 @@ impl PasswordVault for PassportalVault {
         tracing::warn!(service = SERVICE, onboarding_id = %entry.onboarding_id, "passportal cannot store passwords");
         Err(Error::Config {
             service: SERVICE,
-            detail: "storing passwords in Passportal is not supported (its credential API is not \
-                     publicly documented); set onboarding_password_save_location to itglue, hudu \
-                     or pwpush, or store_password_in_ticket = 1"
+            detail: "storing passwords in Passportal is not supported: it has no public API that \
+                     writes passwords (N-able documents only authentication and documents: \
+                     documentation.n-able.com/passportal/userguide/Content/api/api_authorization.htm; \
+                     Hudu-Technologies-Inc/Hudu-PassPortal-Migration notes passwords are not exposed); \
+                     set onboarding_password_save_location to a fallback list such as \
+                     passportal,pwpush, or to itglue, hudu or pwpush, or store_password_in_ticket = 1"
                 .into(),
         })
     }
