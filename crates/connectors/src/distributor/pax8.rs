@@ -1,7 +1,6 @@
 //! Pax8: client-credentials token, 0-based paging, subscriptions and orders.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -10,6 +9,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::token::{TokenCache, read_json};
 use super::{Commitment, Customer, Distributor, Order, Product, Subscription};
 use crate::error::Error;
 use crate::http::{HttpClient, Verdict};
@@ -19,9 +19,6 @@ const SERVICE: &str = "pax8";
 const PAGE_SIZE: u32 = 200;
 /// Stop paging after this many pages (200 000 items), whatever the server says.
 const MAX_PAGES: u32 = 1000;
-/// A token this close to expiry is renewed first.
-const TOKEN_MARGIN: Duration = Duration::from_secs(60);
-
 /// Where Pax8 is and who we are there.
 #[derive(Debug, Clone)]
 pub struct Pax8Settings {
@@ -63,7 +60,7 @@ impl Pax8Settings {
 pub struct Pax8Distributor {
     http: HttpClient,
     settings: Pax8Settings,
-    token: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
+    token: TokenCache,
     company_ids: HashMap<String, String>,
     product_ids: HashMap<String, String>,
 }
@@ -164,7 +161,7 @@ impl Pax8Distributor {
         Self {
             http,
             settings,
-            token: tokio::sync::Mutex::new(None),
+            token: TokenCache::default(),
             company_ids: HashMap::new(),
             product_ids: HashMap::new(),
         }
@@ -185,48 +182,19 @@ impl Pax8Distributor {
 
     /// A valid access token, fetched when missing or about to expire.
     async fn token(&self) -> Result<SecretString, Error> {
-        let mut cached = self.token.lock().await;
-        if let Some((token, expires)) = cached.as_ref()
-            && Instant::now() + TOKEN_MARGIN < *expires
-        {
-            return Ok(token.clone());
-        }
-        let request = self
-            .http
-            .inner()
-            .post(&self.settings.token_url)
-            .json(&json!({
-                "client_id": self.settings.client_id,
-                "client_secret": self.settings.client_secret.expose_secret(),
-                "audience": self.settings.audience,
-                "grant_type": "client_credentials",
-            }));
-        let response = self.http.send(request).await?;
-        let status = response.status();
-        if !status.is_success() {
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            let message = match (body["error"].as_str(), body["error_description"].as_str()) {
-                (Some(error), Some(description)) => format!("{error}: {description}"),
-                (Some(error), None) => error.to_owned(),
-                _ => format!("token endpoint answered HTTP {}", status.as_u16()),
-            };
-            return Err(Error::Unauthorized {
-                service: SERVICE,
-                message,
-            });
-        }
-        #[derive(Deserialize)]
-        struct Token {
-            access_token: String,
-            expires_in: u64,
-        }
-        let token: Token = read_json(response).await?;
-        let secret = SecretString::from(token.access_token);
-        *cached = Some((
-            secret.clone(),
-            Instant::now() + Duration::from_secs(token.expires_in),
-        ));
-        Ok(secret)
+        self.token
+            .get(SERVICE, &self.http, || {
+                self.http
+                    .inner()
+                    .post(&self.settings.token_url)
+                    .json(&json!({
+                        "client_id": self.settings.client_id,
+                        "client_secret": self.settings.client_secret.expose_secret(),
+                        "audience": self.settings.audience,
+                        "grant_type": "client_credentials",
+                    }))
+            })
+            .await
     }
 
     /// Sends an API request with the bearer token; a 401 (token revoked or
@@ -269,7 +237,7 @@ impl Pax8Distributor {
             };
             if response.status() == StatusCode::UNAUTHORIZED && !renewed {
                 renewed = true;
-                *self.token.lock().await = None;
+                self.token.clear().await;
                 continue;
             }
             return check(response, what).await;
@@ -302,7 +270,7 @@ impl Pax8Distributor {
                     || path.to_owned(),
                 )
                 .await?;
-            let body: Page<T> = read_json(response).await?;
+            let body: Page<T> = read_json(SERVICE, response).await?;
             items.extend(body.content);
             // Count pages ourselves: a server echoing a wrong `number` must
             // not keep us on one page forever.
@@ -371,17 +339,6 @@ async fn check(response: Response, what: impl FnOnce() -> String) -> Result<Resp
     })
 }
 
-async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, Error> {
-    let bytes = response.bytes().await.map_err(|source| Error::Transport {
-        service: SERVICE,
-        source: source.without_url(),
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
-        service: SERVICE,
-        detail: format!("unreadable body: {e}"),
-    })
-}
-
 #[async_trait]
 impl Distributor for Pax8Distributor {
     fn name(&self) -> &'static str {
@@ -398,7 +355,7 @@ impl Distributor for Pax8Distributor {
                     || format!("company {id}"),
                 )
                 .await?;
-            let company: CompanyJson = read_json(response).await?;
+            let company: CompanyJson = read_json(SERVICE, response).await?;
             return Ok(Customer {
                 id: company.id,
                 name: company.name,
@@ -485,7 +442,7 @@ impl Distributor for Pax8Distributor {
                 || format!("subscription {}", subscription.id),
             )
             .await?;
-        let updated: SubscriptionJson = read_json(response).await?;
+        let updated: SubscriptionJson = read_json(SERVICE, response).await?;
         Ok(updated.into())
     }
 
@@ -537,7 +494,7 @@ impl Distributor for Pax8Distributor {
             #[serde(default)]
             line_items: Vec<Line>,
         }
-        let placed: Placed = read_json(response).await?;
+        let placed: Placed = read_json(SERVICE, response).await?;
         Ok(Order {
             id: placed.id,
             subscription_id: placed

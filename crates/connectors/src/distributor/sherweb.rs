@@ -19,22 +19,19 @@
 //! is only read), so [`Distributor::schedule_quantity`] answers `false`.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::token::{TokenCache, read_json};
 use super::{Commitment, Customer, Distributor, Order, Product, Subscription};
 use crate::error::Error;
 use crate::http::HttpClient;
 
 const SERVICE: &str = "sherweb";
-/// A token this close to expiry is renewed first.
-const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 /// The subscription key header of Sherweb's API gateway (Azure API Management).
 pub const SUBSCRIPTION_KEY_HEADER: &str = "Ocp-Apim-Subscription-Key";
 
@@ -81,7 +78,7 @@ impl SherwebSettings {
 pub struct SherwebDistributor {
     http: HttpClient,
     settings: SherwebSettings,
-    token: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
+    token: TokenCache,
     customer_ids: HashMap<String, String>,
     skus: HashMap<String, String>,
 }
@@ -202,7 +199,7 @@ impl SherwebDistributor {
         Self {
             http,
             settings,
-            token: tokio::sync::Mutex::new(None),
+            token: TokenCache::default(),
             customer_ids: HashMap::new(),
             skus: HashMap::new(),
         }
@@ -224,44 +221,16 @@ impl SherwebDistributor {
 
     /// A valid access token, fetched when missing or about to expire.
     async fn token(&self) -> Result<SecretString, Error> {
-        let mut cached = self.token.lock().await;
-        if let Some((token, expires)) = cached.as_ref()
-            && Instant::now() + TOKEN_MARGIN < *expires
-        {
-            return Ok(token.clone());
-        }
-        let request = self.http.inner().post(&self.settings.token_url).form(&[
-            ("client_id", self.settings.client_id.as_str()),
-            ("client_secret", self.settings.client_secret.expose_secret()),
-            ("scope", self.settings.scope.as_str()),
-            ("grant_type", "client_credentials"),
-        ]);
-        let response = self.http.send(request).await?;
-        let status = response.status();
-        if !status.is_success() {
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            let message = match (body["error"].as_str(), body["error_description"].as_str()) {
-                (Some(error), Some(description)) => format!("{error}: {description}"),
-                (Some(error), None) => error.to_owned(),
-                _ => format!("token endpoint answered HTTP {}", status.as_u16()),
-            };
-            return Err(Error::Unauthorized {
-                service: SERVICE,
-                message,
-            });
-        }
-        #[derive(Deserialize)]
-        struct Token {
-            access_token: String,
-            expires_in: u64,
-        }
-        let token: Token = read_json(response).await?;
-        let secret = SecretString::from(token.access_token);
-        *cached = Some((
-            secret.clone(),
-            Instant::now() + Duration::from_secs(token.expires_in),
-        ));
-        Ok(secret)
+        self.token
+            .get(SERVICE, &self.http, || {
+                self.http.inner().post(&self.settings.token_url).form(&[
+                    ("client_id", self.settings.client_id.as_str()),
+                    ("client_secret", self.settings.client_secret.expose_secret()),
+                    ("scope", self.settings.scope.as_str()),
+                    ("grant_type", "client_credentials"),
+                ])
+            })
+            .await
     }
 
     /// Sends an API request with the token and the subscription key; a 401
@@ -290,7 +259,7 @@ impl SherwebDistributor {
             };
             if response.status() == StatusCode::UNAUTHORIZED && !renewed {
                 renewed = true;
-                *self.token.lock().await = None;
+                self.token.clear().await;
                 continue;
             }
             return check(response, what).await;
@@ -313,7 +282,7 @@ impl SherwebDistributor {
                 || format!("customer {customer_id}"),
             )
             .await?;
-        let body: Items<SubscriptionJson> = read_json(response).await?;
+        let body: Items<SubscriptionJson> = read_json(SERVICE, response).await?;
         Ok(body.items)
     }
 
@@ -326,7 +295,7 @@ impl SherwebDistributor {
             .await?;
         // The tracking body's shape is not documented where we could read it
         // `[?]`: a `status` word, and a `message` when there is one.
-        let body: Value = read_json(response).await?;
+        let body: Value = read_json(SERVICE, response).await?;
         let status = body["status"].as_str().unwrap_or("Pending");
         match status {
             "Failure" | "Canceled" | "Cancelled" => Err(Error::Rejected {
@@ -407,17 +376,6 @@ async fn check(response: Response, what: impl FnOnce() -> String) -> Result<Resp
     })
 }
 
-async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, Error> {
-    let bytes = response.bytes().await.map_err(|source| Error::Transport {
-        service: SERVICE,
-        source: source.without_url(),
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
-        service: SERVICE,
-        detail: format!("unreadable body: {e}"),
-    })
-}
-
 #[async_trait]
 impl Distributor for SherwebDistributor {
     fn name(&self) -> &'static str {
@@ -430,7 +388,7 @@ impl Distributor for SherwebDistributor {
         let response = self
             .call(|c| c.get(&url), false, || "customers".into())
             .await?;
-        let customers: Items<CustomerJson> = read_json(response).await?;
+        let customers: Items<CustomerJson> = read_json(SERVICE, response).await?;
         let wanted = organization.trim().to_lowercase();
         let mut matching = customers.items.into_iter().filter(|c| match mapped {
             Some(id) => c.id.eq_ignore_ascii_case(id),
@@ -519,7 +477,7 @@ impl Distributor for SherwebDistributor {
         let answer: Value = if response.status() == StatusCode::NO_CONTENT {
             Value::Null
         } else {
-            read_json(response).await.unwrap_or(Value::Null)
+            read_json(SERVICE, response).await.unwrap_or(Value::Null)
         };
         if let Some(tracking) = answer["trackingId"]["requestTrackingId"].as_str() {
             self.check_tracking(tracking).await?;
@@ -571,7 +529,7 @@ impl Distributor for SherwebDistributor {
             struct Placed {
                 request_tracking_id: String,
             }
-            let placed: Placed = read_json(response).await?;
+            let placed: Placed = read_json(SERVICE, response).await?;
             Ok(Order {
                 id: placed.request_tracking_id,
                 subscription_id: None,
