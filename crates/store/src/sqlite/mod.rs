@@ -367,22 +367,7 @@ fn list_records(
         return Err(StoreError::InvalidCursor);
     }
     let (sql, args) = list_sql(kind, filter, cursor, limit);
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| {
-        Ok((RecordRow::read(row)?, row.get::<_, i64>(12)?))
-    })?;
-    let mut items = Vec::new();
-    let mut last_t = 0;
-    let mut more = false;
-    for row in rows {
-        let (raw, created_us) = row?;
-        if items.len() == limit as usize {
-            more = true;
-            break;
-        }
-        items.push(raw.into_record()?);
-        last_t = created_us;
-    }
+    let (items, last_t, more) = fetch_page(conn, &sql, args, limit)?;
     let next = match (more, items.last()) {
         (true, Some(last)) => Some(
             SqlCursor {
@@ -396,6 +381,31 @@ fn list_records(
         _ => None,
     };
     Ok(Page { items, next })
+}
+
+/// Runs a listing query that asks for `limit + 1` rows (its `created_us` last):
+/// the first `limit` records, the last one's `created_us`, and whether there are more.
+fn fetch_page(
+    conn: &Connection,
+    sql: &str,
+    args: Vec<rusqlite::types::Value>,
+    limit: u32,
+) -> Result<(Vec<Record>, i64, bool), StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| {
+        Ok((RecordRow::read(row)?, row.get::<_, i64>(12)?))
+    })?;
+    let mut items = Vec::new();
+    let mut last_t = 0;
+    for row in rows {
+        let (raw, created_us) = row?;
+        if items.len() == limit as usize {
+            return Ok((items, last_t, true));
+        }
+        items.push(raw.into_record()?);
+        last_t = created_us;
+    }
+    Ok((items, last_t, false))
 }
 
 /// A newest-first page: seeks in `records_recent`, `records_by_status_recent` or
@@ -424,22 +434,7 @@ fn list_recent(
     }
     sql.push_str(" ORDER BY created_us DESC, id DESC LIMIT ?");
     args.push((i64::from(limit) + 1).into());
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| {
-        Ok((RecordRow::read(row)?, row.get::<_, i64>(12)?))
-    })?;
-    let mut items = Vec::new();
-    let mut last_t = 0;
-    let mut more = false;
-    for row in rows {
-        let (raw, created_us) = row?;
-        if items.len() == limit as usize {
-            more = true;
-            break;
-        }
-        items.push(raw.into_record()?);
-        last_t = created_us;
-    }
+    let (items, last_t, more) = fetch_page(conn, &sql, args, limit)?;
     let next = match (more, items.last()) {
         (true, Some(last)) => Some(
             RecentCursor {
