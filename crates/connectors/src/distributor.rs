@@ -50,7 +50,7 @@ use crate::http::Sleeper;
 
 mod pax8;
 mod sherweb;
-mod token;
+mod wire;
 
 pub use pax8::{Pax8Distributor, Pax8Settings};
 pub use sherweb::{SUBSCRIPTION_KEY_HEADER, SherwebDistributor, SherwebSettings};

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::token::{TokenCache, read_json};
+use super::wire::{TokenCache, read_json, vendor_time};
 use super::{Commitment, Customer, Distributor, Order, Product, Subscription};
 use crate::error::Error;
 use crate::http::{HttpClient, Verdict};
@@ -120,24 +120,14 @@ struct SubscriptionJson {
     commitment_term_end_date: Option<String>,
 }
 
-/// A Pax8 date: an RFC 3339 time, or a bare date (midnight UTC).
-fn pax8_time(text: &str) -> Option<jiff::Timestamp> {
-    text.parse::<jiff::Timestamp>().ok().or_else(|| {
-        text.parse::<jiff::civil::Date>()
-            .ok()
-            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
-            .map(|z| z.timestamp())
-    })
-}
-
 impl From<SubscriptionJson> for Subscription {
     fn from(s: SubscriptionJson) -> Self {
-        let renews_at = s.commitment_term_end_date.as_deref().and_then(pax8_time);
+        let renews_at = s.commitment_term_end_date.as_deref().and_then(vendor_time);
         let term_start = s
             .current_term_start_date
             .as_deref()
             .or(s.start_date.as_deref())
-            .and_then(pax8_time);
+            .and_then(vendor_time);
         Subscription {
             id: s.id,
             customer_id: s.company_id,

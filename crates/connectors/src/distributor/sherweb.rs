@@ -26,7 +26,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::token::{TokenCache, read_json};
+use super::wire::{TokenCache, read_json, vendor_time};
 use super::{Commitment, Customer, Distributor, Order, Product, Subscription};
 use crate::error::Error;
 use crate::http::HttpClient;
@@ -131,21 +131,6 @@ struct SubscriptionJson {
     status: Option<String>,
 }
 
-/// A Sherweb date: an RFC 3339 time, or a bare date (midnight UTC).
-fn sherweb_time(text: &str) -> Option<jiff::Timestamp> {
-    text.parse::<jiff::Timestamp>().ok().or_else(|| {
-        text.parse::<jiff::civil::DateTime>()
-            .ok()
-            .or_else(|| {
-                text.parse::<jiff::civil::Date>()
-                    .ok()
-                    .map(|d| d.at(0, 0, 0, 0))
-            })
-            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
-            .map(|z| z.timestamp())
-    })
-}
-
 /// The length of a commitment term type (`Monthly`, `Annual`, `Biennial`, `Triennial`).
 fn term_length(kind: &str) -> Option<jiff::Span> {
     match kind {
@@ -167,7 +152,7 @@ impl SubscriptionJson {
                     .renewal_configuration
                     .as_ref()
                     .and_then(|r| r.renewal_date.as_deref()))
-                .and_then(sherweb_time)?;
+                .and_then(vendor_time)?;
             // The current term began one term before it ends; a first term
             // never began before the purchase.
             let start = renews_at
@@ -175,7 +160,7 @@ impl SubscriptionJson {
                 .checked_sub(term_length(&c.kind)?)
                 .ok()?
                 .timestamp();
-            let purchased = self.purchase_date.as_deref().and_then(sherweb_time);
+            let purchased = self.purchase_date.as_deref().and_then(vendor_time);
             let term_start = purchased.map_or(start, |p| p.max(start));
             Some(Commitment {
                 term_start,

@@ -1,5 +1,7 @@
-//! The distributors' OAuth 2.0 client-credentials tokens: fetched when missing
-//! or about to expire, kept until then, shared by every call of one client.
+//! What the distributors' HTTP APIs have in common: OAuth 2.0
+//! client-credentials tokens (fetched when missing or about to expire, kept
+//! until then), JSON bodies read whole, and dates written either as RFC 3339
+//! times or as bare dates.
 
 use std::time::{Duration, Instant};
 
@@ -80,5 +82,21 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
         service,
         detail: format!("unreadable body: {e}"),
+    })
+}
+
+/// A distributor's date: an RFC 3339 time, a civil date-time or a bare date
+/// (both taken as UTC).
+pub(crate) fn vendor_time(text: &str) -> Option<jiff::Timestamp> {
+    text.parse::<jiff::Timestamp>().ok().or_else(|| {
+        text.parse::<jiff::civil::DateTime>()
+            .ok()
+            .or_else(|| {
+                text.parse::<jiff::civil::Date>()
+                    .ok()
+                    .map(|d| d.at(0, 0, 0, 0))
+            })
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
     })
 }
