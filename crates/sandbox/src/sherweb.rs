@@ -563,6 +563,37 @@ fn known_customer(inner: &Inner, id: Option<&String>) -> Option<String> {
         .then(|| id.clone())
 }
 
+/// A write's customer (`customerId`, which must exist) and JSON body, or
+/// Sherweb's problem answer for either.
+#[allow(
+    clippy::result_large_err,
+    reason = "an early-return HTTP answer of a simulator handler"
+)]
+fn customer_and_body(
+    inner: &Inner,
+    query: &HashMap<String, String>,
+    body: &[u8],
+    uri: &OriginalUri,
+) -> Result<(String, Value), Response> {
+    let Some(customer) = known_customer(inner, query.get("customerId")) else {
+        return Err(problem(
+            StatusCode::NOT_FOUND,
+            "CustomerNotFound",
+            "The customer was not found.",
+            uri,
+        ));
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return Err(problem(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Malformed JSON.",
+            uri,
+        ));
+    };
+    Ok((customer, body))
+}
+
 async fn customers(
     State(sim): State<Sherweb>,
     headers: HeaderMap,
@@ -643,21 +674,9 @@ async fn amend(
         return denied;
     }
     let mut inner = sim.lock();
-    let Some(customer) = known_customer(&inner, query.get("customerId")) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "CustomerNotFound",
-            "The customer was not found.",
-            &uri,
-        );
-    };
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "Malformed JSON.",
-            &uri,
-        );
+    let (customer, body) = match customer_and_body(&inner, &query, &body, &uri) {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let Some(lines) = body["subscriptionAmendmentParameters"].as_array() else {
         return problem(
@@ -742,21 +761,9 @@ async fn order(
         return denied;
     }
     let mut inner = sim.lock();
-    let Some(customer) = known_customer(&inner, query.get("customerId")) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "CustomerNotFound",
-            "The customer was not found.",
-            &uri,
-        );
-    };
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "Malformed JSON.",
-            &uri,
-        );
+    let (customer, body) = match customer_and_body(&inner, &query, &body, &uri) {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let items = body["cartItems"].as_array().cloned().unwrap_or_default();
     if items.is_empty() {
