@@ -309,11 +309,23 @@ impl PasswordVault for PwPushVault {
                     tracing::warn!(service = SERVICE, error = %e, "could not expire the earlier links")
                 }
             }
+            // The note is new to this call: nothing can carry it before the
+            // first push is sent, so only a lost answer is worth a listing.
+            let sent = std::sync::atomic::AtomicBool::new(false);
             crate::http::create_once(
                 SERVICE,
                 "push",
-                || self.find_push(&note, &entry.title),
-                || self.push(&body),
+                || async {
+                    if sent.load(std::sync::atomic::Ordering::Relaxed) {
+                        self.find_push(&note, &entry.title).await
+                    } else {
+                        Ok(None)
+                    }
+                },
+                || {
+                    sent.store(true, std::sync::atomic::Ordering::Relaxed);
+                    self.push(&body)
+                },
             )
             .await?
         };
