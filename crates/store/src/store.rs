@@ -124,6 +124,31 @@ pub trait Store: Send + Sync {
     /// it held nothing (expired and taken by another, or never taken).
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
 
+    // Reservations.
+
+    /// Holds a place for `holder` in `pool` until `expires_at` (holding it
+    /// again moves the expiry). A pool counts claims that outlive the step
+    /// that made them, e.g. the seats of a SKU bought for onboardings that
+    /// have not assigned them yet.
+    async fn reserve(
+        &self,
+        pool: &str,
+        holder: &str,
+        expires_at: jiff::Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Gives `holder`'s place in `pool` back; `false` when it held none.
+    async fn release_reservation(&self, pool: &str, holder: &str) -> Result<bool, StoreError>;
+
+    /// The holders of `pool`'s places that are live at `now` (expiring after
+    /// it), in holder order. Expired places are not listed, whether or not
+    /// they are removed yet.
+    async fn reservations(
+        &self,
+        pool: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<String>, StoreError>;
+
     // Configuration.
 
     /// The variables set in `scope` (only that scope: merging

@@ -295,6 +295,17 @@ fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     }
 }
 
+fn get_i64(item: &Item, name: &str) -> Result<i64, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().map_err(|_| {
+            StoreError::Malformed(format!("item attribute {name} is not an integer: {v}"))
+        }),
+        _ => Err(StoreError::Malformed(format!(
+            "item attribute {name} is missing or not a number"
+        ))),
+    }
+}
+
 fn opt_s(item: &Item, name: &str) -> Option<String> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Some(v.clone()),
@@ -321,6 +332,10 @@ fn record_key(id: &str) -> String {
 
 fn decision_key(id: &str) -> String {
     format!("DEC#{id}")
+}
+
+fn reservation_pk(pool: &str) -> String {
+    format!("RESERVE#{}", key_part(pool))
 }
 
 fn status_pk(kind: RecordKind, status: crate::model::Status) -> String {
@@ -1076,6 +1091,58 @@ impl Store for DynamoStore {
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(StoreError::dynamo("DeleteItem", e)),
         }
+    }
+
+    async fn reserve(
+        &self,
+        pool: &str,
+        holder: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&*self.table)
+            .item(PK, s(reservation_pk(pool)))
+            .item(SK, s(key_part(holder)))
+            .item("type", s("reservation"))
+            .item("holder", s(holder))
+            .item("expires_us", n(expires_at.as_microsecond()))
+            // Kept a day past expiry, then removed by the table's TTL.
+            .item(TTL, n(expires_at.as_second() + 86_400))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn release_reservation(&self, pool: &str, holder: &str) -> Result<bool, StoreError> {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .key(PK, s(reservation_pk(pool)))
+            .key(SK, s(key_part(holder)))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match delete {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::dynamo("DeleteItem", e)),
+        }
+    }
+
+    async fn reservations(&self, pool: &str, now: Timestamp) -> Result<Vec<String>, StoreError> {
+        let items = self.query_all((PK, reservation_pk(pool)), None).await?;
+        let mut holders = Vec::new();
+        for item in &items {
+            // The TTL removes expired places a day late, and lazily.
+            if get_i64(item, "expires_us")? > now.as_microsecond() {
+                holders.push(get_s(item, "holder")?.to_owned());
+            }
+        }
+        holders.sort();
+        Ok(holders)
     }
 
     async fn variables(&self, scope: &Scope) -> Result<Variables, StoreError> {

@@ -885,6 +885,57 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn reserve(
+        &self,
+        pool: &str,
+        holder: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (pool, holder) = (pool.to_owned(), holder.to_owned());
+        self.call(move |conn, _| {
+            conn.execute(
+                "INSERT INTO reservations (pool, holder, expires_us) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (pool, holder) DO UPDATE SET expires_us = excluded.expires_us",
+                params![pool, holder, expires_at.as_microsecond()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release_reservation(&self, pool: &str, holder: &str) -> Result<bool, StoreError> {
+        let (pool, holder) = (pool.to_owned(), holder.to_owned());
+        self.call(move |conn, _| {
+            let changed = conn.execute(
+                "DELETE FROM reservations WHERE pool = ?1 AND holder = ?2",
+                params![pool, holder],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn reservations(&self, pool: &str, now: Timestamp) -> Result<Vec<String>, StoreError> {
+        let pool = pool.to_owned();
+        self.call(move |conn, _| {
+            // Expired places are removed a day late, as DynamoDB's TTL does, by
+            // the reads that meet them: nothing else would.
+            conn.execute(
+                "DELETE FROM reservations WHERE pool = ?1 AND expires_us <= ?2",
+                params![pool, now.as_microsecond() - 86_400_000_000],
+            )?;
+            let mut statement = conn.prepare(
+                "SELECT holder FROM reservations WHERE pool = ?1 AND expires_us > ?2 \
+                 ORDER BY holder",
+            )?;
+            let holders = statement
+                .query_map(params![pool, now.as_microsecond()], |row| row.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok(holders)
+        })
+        .await
+    }
+
     async fn variables(&self, scope: &Scope) -> Result<Variables, StoreError> {
         let scope = scope.key();
         self.call(move |conn, _| {

@@ -115,6 +115,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX records_recent ON records (kind, created_us, id);
     CREATE INDEX records_by_status_recent ON records (kind, status, created_us, id);
     "#,
+    // 6: reservations (e.g. seats bought for onboardings that have not assigned
+    // them yet), a place per pool and holder.
+    r#"
+    CREATE TABLE reservations (
+        pool TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        expires_us INTEGER NOT NULL,
+        PRIMARY KEY (pool, holder)
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1260,3 +1260,39 @@ pub(crate) async fn waiting_until_is_kept_until_changed(store: S) -> anyhow::Res
     );
     Ok(())
 }
+
+pub(crate) async fn reservations_are_counted_per_pool_until_released_or_expired(
+    store: S,
+) -> anyhow::Result<()> {
+    let pool = "seats/tenant-1/SPB";
+    ensure!(store.reservations(pool, t(0)).await?.is_empty());
+
+    store.reserve(pool, "ob-b", t(60)).await?;
+    store.reserve(pool, "ob-a", t(30)).await?;
+    store.reserve("seats/tenant-1/EXCHANGESTANDARD", "ob-c", t(60)).await?;
+    assert_eq!(store.reservations(pool, t(0)).await?, ["ob-a", "ob-b"]);
+
+    // Holding again moves the expiry (here later, then it outlives t(30)).
+    store.reserve(pool, "ob-a", t(90)).await?;
+    assert_eq!(store.reservations(pool, t(45)).await?, ["ob-a", "ob-b"]);
+    // A place expiring at `now` is gone.
+    assert_eq!(store.reservations(pool, t(60)).await?, ["ob-a"]);
+
+    ensure!(store.release_reservation(pool, "ob-a").await?);
+    ensure!(!store.release_reservation(pool, "ob-a").await?);
+    ensure!(!store.release_reservation(pool, "never").await?);
+    // ob-b's place is still there until it expires.
+    assert_eq!(store.reservations(pool, t(0)).await?, ["ob-b"]);
+    assert!(store.reservations(pool, t(61)).await?.is_empty());
+    assert_eq!(
+        store
+            .reservations("seats/tenant-1/EXCHANGESTANDARD", t(0))
+            .await?,
+        ["ob-c"]
+    );
+    // Names with the key separators are kept apart.
+    store.reserve("seats/a#b", "x#y", t(60)).await?;
+    assert_eq!(store.reservations("seats/a#b", t(0)).await?, ["x#y"]);
+    assert!(store.reservations("seats/a", t(0)).await?.is_empty());
+    Ok(())
+}

@@ -55,6 +55,7 @@ macro_rules! all_cases {
             a_lease_is_held_by_one_holder_until_released,
             a_lease_past_its_expiry_can_be_taken_by_another,
             thirty_two_concurrent_lease_takers_have_exactly_one_winner,
+            reservations_are_counted_per_pool_until_released_or_expired,
             variables_are_kept_per_scope_and_replaced_whole,
             connector_settings_round_trip_with_secret_references,
             one_connector_is_listed_across_scopes_msp_first,
