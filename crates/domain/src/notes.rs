@@ -193,6 +193,14 @@ pub fn license_purchased(sku: &SkuPartNumber, distributor: Distributor, quantity
     )
 }
 
+/// A seat came free before the one an onboarding was to buy was bought.
+pub fn license_seat_came_free(sku: &SkuPartNumber, distributor: Distributor) -> String {
+    format!(
+        "A {sku} seat came free in the tenant before Onboard bought one, so nothing was bought through {}.",
+        distributor_name(distributor)
+    )
+}
+
 fn distributor_name(distributor: Distributor) -> &'static str {
     match distributor {
         Distributor::Pax8 => "Pax8",

@@ -23,6 +23,7 @@ use crate::create_user::created;
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
 use crate::idempotency::{key, recall, remember};
+use crate::seat_reservations;
 
 /// What the state machine does after `AssignLicense`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,9 +253,19 @@ pub async fn assign_license(deps: &Deps, input: Input) -> Result<Output, StepErr
                     .is_some(),
                 None => false,
             };
+            // Seats bought for other onboardings are free until those assign them.
+            let mut free = free_seats(&skus);
+            for sku in &request.licenses {
+                if let Some(seats) = free.get_mut(sku) {
+                    let spoken_for =
+                        seat_reservations::held_by_others(deps, onboarding.id(), &tenant, sku)
+                            .await?;
+                    *seats = seats.saturating_sub(spoken_for);
+                }
+            }
             let plan = decide_licenses(&LicenseInputs {
                 requested: &request.licenses,
-                free_seats: &free_seats(&skus),
+                free_seats: &free,
                 method: vars.m365_license_assignment_method,
                 groups: &vars.license_groups,
                 auto_purchase_enabled: vars.auto_purchase_license_if_none_available,
@@ -282,6 +293,13 @@ pub async fn assign_license(deps: &Deps, input: Input) -> Result<Output, StepErr
             .await?
         }
     };
+
+    let waiting: Vec<&SkuPartNumber> = decision.pending().iter().map(|i| &i.sku).collect();
+    if !input.after_purchase {
+        // From here until the seat is assigned, nobody else counts it as free
+        // (held again on a retry: that only moves the expiry).
+        seat_reservations::hold(deps, onboarding.id(), &tenant, &waiting).await?;
+    }
 
     let assigner = Assigner {
         directory: directory.as_ref(),
@@ -312,6 +330,10 @@ pub async fn assign_license(deps: &Deps, input: Input) -> Result<Output, StepErr
             )
             .await?;
         assigned.push(item.sku.as_str().to_owned());
+    }
+
+    if input.after_purchase {
+        seat_reservations::give_back(deps, onboarding.id(), &tenant, &waiting).await?;
     }
 
     let (next, outcome) = match (input.after_purchase, decision.next) {

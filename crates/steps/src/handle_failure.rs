@@ -17,6 +17,7 @@ use crate::deps::Deps;
 use crate::error::StepError;
 use crate::idempotency::key;
 use crate::mail::{mail_once, sender};
+use crate::seat_reservations;
 
 /// What a `Catch` put at `$.failure`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +155,10 @@ pub async fn handle_failure(deps: &Deps, input: Input) -> Result<Output, StepErr
         },
     )
     .await?;
+    // A seat bought for this run is free for the next one that needs it.
+    if let Err(e) = seat_reservations::give_back_all(deps, &onboarding).await {
+        tracing::warn!(error = %e.cause(), "seat reservations not given back; they will expire");
+    }
     let text = notes::failed(&input.step, &what_failed, action);
     let noted = onboarding
         .note(deps, &format!("handle_failure-{}", input.step), &text)

@@ -89,6 +89,7 @@ mod context;
 mod idempotency;
 mod mail;
 mod offboarding;
+mod seat_reservations;
 
 pub mod decisions;
 pub mod deps;

@@ -21,6 +21,7 @@ use crate::context::Onboarding;
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
 use crate::idempotency::{key, log_append, log_entries, recall, remember};
+use crate::seat_reservations;
 
 /// The input of `PurchaseLicense`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +137,13 @@ pub async fn purchase_license(deps: &Deps, input: Input) -> Result<Output, StepE
         .await?
         .ok_or_else(|| StepError::Config(format!("distributor `{name}` is not configured")))?;
     let ledger = StoreLedger::new(deps.store.clone(), deps.clock.now());
+    let directory = onboarding.directory(deps).await?;
+    let tenant = &onboarding.organization.tenant;
+    let mut skus = directory
+        .subscribed_skus(tenant)
+        .await
+        .map_err(|e| StepError::connector(Port::Graph, e))?;
+    let mut bought_now = false;
     let mut purchased = Vec::new();
     for item in &pending {
         // Once bought, a retry waiting for the seat does not call the distributor again.
@@ -148,6 +156,35 @@ pub async fn purchase_license(deps: &Deps, input: Input) -> Result<Output, StepE
             .await?
             .is_some()
         {
+            purchased.push(item.sku.as_str().to_owned());
+            continue;
+        }
+        // Buy what is needed now: a seat may have come free since AssignLicense
+        // decided (a user removed, a seat bought by hand). Every onboarding
+        // waiting for one holds a place, so a seat beyond those places is ours.
+        let free = skus
+            .iter()
+            .find(|s| s.sku_part_number.eq_ignore_ascii_case(item.sku.as_str()))
+            .map_or(0, |s| s.free_seats());
+        let spoken_for =
+            seat_reservations::held_by_others(deps, onboarding.id(), tenant, &item.sku).await?;
+        if free > i64::from(spoken_for) {
+            onboarding
+                .note(
+                    deps,
+                    &format!("purchase_license-{}-came-free", item.sku),
+                    &notes::license_seat_came_free(&item.sku, name),
+                )
+                .await?;
+            onboarding
+                .record(
+                    deps,
+                    "purchase_license",
+                    None,
+                    &format!("a seat of {} came free: nothing bought", item.sku),
+                )
+                .await?;
+            remember(deps.store.as_ref(), &bought, &false, deps.clock.now()).await?;
             purchased.push(item.sku.as_str().to_owned());
             continue;
         }
@@ -183,15 +220,17 @@ pub async fn purchase_license(deps: &Deps, input: Input) -> Result<Output, StepE
             )
             .await?;
         remember(deps.store.as_ref(), &bought, &true, deps.clock.now()).await?;
+        bought_now = true;
         purchased.push(item.sku.as_str().to_owned());
     }
 
     // Bought seats take a while to reach the tenant: fail until they are there.
-    let directory = onboarding.directory(deps).await?;
-    let skus = directory
-        .subscribed_skus(&onboarding.organization.tenant)
-        .await
-        .map_err(|e| StepError::connector(Port::Graph, e))?;
+    if bought_now {
+        skus = directory
+            .subscribed_skus(tenant)
+            .await
+            .map_err(|e| StepError::connector(Port::Graph, e))?;
+    }
     for sku in &purchased {
         let free = skus
             .iter()

@@ -13,6 +13,7 @@ use crate::create_user::created;
 use crate::decisions::expire_all;
 use crate::deps::Deps;
 use crate::error::StepError;
+use crate::seat_reservations;
 
 /// How the manual purchase ended without a license.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +63,7 @@ pub async fn record_license_outcome(deps: &Deps, input: Input) -> Result<Output,
             )
         }
     };
+    seat_reservations::give_back_all(deps, &onboarding).await?;
     onboarding
         .note(deps, "record_license_outcome", &text)
         .await?;

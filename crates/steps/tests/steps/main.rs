@@ -10,6 +10,7 @@ mod flow;
 mod idempotency;
 mod intake;
 mod offboarding;
+mod seats;
 mod statemachine;
 mod support;
 mod workflow;

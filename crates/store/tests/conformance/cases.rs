@@ -1269,7 +1269,9 @@ pub(crate) async fn reservations_are_counted_per_pool_until_released_or_expired(
 
     store.reserve(pool, "ob-b", t(60)).await?;
     store.reserve(pool, "ob-a", t(30)).await?;
-    store.reserve("seats/tenant-1/EXCHANGESTANDARD", "ob-c", t(60)).await?;
+    store
+        .reserve("seats/tenant-1/EXCHANGESTANDARD", "ob-c", t(60))
+        .await?;
     assert_eq!(store.reservations(pool, t(0)).await?, ["ob-a", "ob-b"]);
 
     // Holding again moves the expiry (here later, then it outlives t(30)).
