@@ -50,11 +50,7 @@ fn step_error(e: onboard_steps::StepError) -> ApiError {
 }
 
 /// Cancels a waiting run of `kind`.
-pub(crate) async fn cancel(
-    state: &HttpState,
-    kind: RecordKind,
-    id: &str,
-) -> Result<(), ApiError> {
+pub(crate) async fn cancel(state: &HttpState, kind: RecordKind, id: &str) -> Result<(), ApiError> {
     actions::cancel(&state.deps, state.runtime.callbacks(), kind, id, BY).await?;
     Ok(())
 }

@@ -372,7 +372,11 @@ fn record_view(record: &Record, timeline: &[TimelineEvent]) -> Value {
     view
 }
 
-pub(crate) async fn get_record(state: &HttpState, id: &str, kind: RecordKind) -> Result<Response, ApiError> {
+pub(crate) async fn get_record(
+    state: &HttpState,
+    id: &str,
+    kind: RecordKind,
+) -> Result<Response, ApiError> {
     let what = match kind {
         RecordKind::Onboarding => "onboarding",
         RecordKind::Offboarding => "offboarding",

@@ -109,11 +109,9 @@ impl IntoResponse for ApiError {
                 "Not found",
                 json!({"detail": format!("no such {what}")}),
             ),
-            ApiError::Conflict(why) => problem(
-                StatusCode::CONFLICT,
-                "Conflict",
-                json!({"detail": why}),
-            ),
+            ApiError::Conflict(why) => {
+                problem(StatusCode::CONFLICT, "Conflict", json!({"detail": why}))
+            }
             ApiError::Unauthorized => {
                 let mut res = problem(
                     StatusCode::UNAUTHORIZED,

@@ -302,8 +302,8 @@ pub async fn reschedule(
             run.status
         )));
     }
-    let variables = crate::context::organization_variables(deps.store.as_ref(), &run.organization)
-        .await?;
+    let variables =
+        crate::context::organization_variables(deps.store.as_ref(), &run.organization).await?;
     let mut request = run.request.clone();
     if let Some(map) = request.as_object_mut() {
         map.insert(field.to_owned(), value.clone());

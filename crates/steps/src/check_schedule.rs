@@ -55,7 +55,10 @@ pub struct Output {
 pub fn recheck_after(left: SignedDuration) -> SignedDuration {
     let slice = left / 16;
     slice
-        .clamp(SignedDuration::from_hours(1), SignedDuration::from_hours(24))
+        .clamp(
+            SignedDuration::from_hours(1),
+            SignedDuration::from_hours(24),
+        )
         .min(left)
 }
 
@@ -66,7 +69,9 @@ pub async fn check_schedule(deps: &Deps, input: Input) -> Result<Output, StepErr
         .store
         .get_record(&input.record_id)
         .await?
-        .ok_or_else(|| StepError::RequestRefused(format!("no run with id `{}`", input.record_id)))?;
+        .ok_or_else(|| {
+            StepError::RequestRefused(format!("no run with id `{}`", input.record_id))
+        })?;
     let until = match (record.status, record.waiting_until) {
         (Status::Scheduled, Some(at)) => at,
         _ => input.until,

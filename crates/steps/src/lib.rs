@@ -100,8 +100,8 @@ pub mod intake;
 
 pub mod actions;
 pub mod add_groups;
-pub mod check_schedule;
 pub mod assign_license;
+pub mod check_schedule;
 pub mod close_offboarding;
 pub mod close_request;
 pub mod complete;
