@@ -194,7 +194,7 @@ pub async fn cancel(
             .await
             .map_err(|e| StepError::Internal(format!("cannot stop the waiting task: {e}")))?;
     }
-    Ok(load(deps, kind, id).await?)
+    load(deps, kind, id).await
 }
 
 /// Sends the pending approval again with fresh links; the old ones answer 410.
@@ -349,5 +349,5 @@ pub async fn reschedule(
         &onboard_domain::notes::run_rescheduled(kind.as_str(), &shown),
     )
     .await?;
-    Ok(load(deps, kind, id).await?)
+    load(deps, kind, id).await
 }
