@@ -519,6 +519,27 @@ impl ReplyTemplate {
     }
 }
 
+/// A technician cancelled a waiting run (`kind`: `onboarding` or `offboarding`).
+pub fn run_cancelled(kind: &str, by: &str, waited_for: &str) -> String {
+    format!(
+        "Onboard: the {kind} was cancelled by {by} while it waited for {waited_for}. \
+         Nothing more happens in the tenant; start a new {kind} if it is needed after all."
+    )
+}
+
+/// The pending approval was sent again with fresh links.
+pub fn approval_resent(approvers: &[String]) -> String {
+    format!(
+        "Onboard: the approval request was sent again to {}. The earlier links no longer work.",
+        approvers.join(", ")
+    )
+}
+
+/// A technician moved the date a scheduled run waits for (`when` as people read it).
+pub fn run_rescheduled(kind: &str, when: &str) -> String {
+    format!("Onboard: the {kind}'s date was moved: it now runs at {when}.")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

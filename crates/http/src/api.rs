@@ -19,7 +19,7 @@ use crate::error::ApiError;
 type Body = axum::body::Bytes;
 
 /// Parses a JSON object body.
-fn json_object(body: &Body) -> Result<Value, ApiError> {
+pub(crate) fn json_object(body: &Body) -> Result<Value, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::field("body", format!("is not JSON: {e}")))?;
     if !value.is_object() {
@@ -372,7 +372,11 @@ fn record_view(record: &Record, timeline: &[TimelineEvent]) -> Value {
     view
 }
 
-async fn get_record(state: &HttpState, id: &str, kind: RecordKind) -> Result<Response, ApiError> {
+pub(crate) async fn get_record(
+    state: &HttpState,
+    id: &str,
+    kind: RecordKind,
+) -> Result<Response, ApiError> {
     let what = match kind {
         RecordKind::Onboarding => "onboarding",
         RecordKind::Offboarding => "offboarding",

@@ -17,6 +17,9 @@ pub enum ApiError {
     /// No such resource.
     #[error("not found")]
     NotFound(&'static str),
+    /// The resource is not in a state the request applies to: 409 with the reason.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// `/api/*` without a valid API key.
     #[error("unauthorized")]
     Unauthorized,
@@ -106,6 +109,9 @@ impl IntoResponse for ApiError {
                 "Not found",
                 json!({"detail": format!("no such {what}")}),
             ),
+            ApiError::Conflict(why) => {
+                problem(StatusCode::CONFLICT, "Conflict", json!({"detail": why}))
+            }
             ApiError::Unauthorized => {
                 let mut res = problem(
                     StatusCode::UNAUTHORIZED,

@@ -3,6 +3,7 @@
 //! Lambda serves it through `lambda_http` behind API Gateway.
 //!
 //! - [`api`]: `/api/onboardings`, `/api/offboardings`, `/api/organizations` (CONTRACT.md §2).
+//! - [`actions`]: cancel, resend and move the date of a waiting run (CONTRACT.md §4).
 //! - [`runs`]: the run listings (`GET /api/onboardings`, `GET /api/offboardings`, CONTRACT.md §4).
 //! - `dashboard`: the dashboard at `/` (askama templates in `templates/`).
 //! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`, status pages.
@@ -20,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod csrf;
@@ -135,12 +137,34 @@ fn routes(state: HttpState) -> Router {
             "/api/onboardings",
             post(api::create_onboarding).get(runs::list_onboardings),
         )
-        .route("/api/onboardings/{id}", get(api::get_onboarding))
+        .route(
+            "/api/onboardings/{id}",
+            get(api::get_onboarding).patch(actions::patch_onboarding),
+        )
+        .route(
+            "/api/onboardings/{id}/cancel",
+            post(actions::cancel_onboarding),
+        )
+        .route(
+            "/api/onboardings/{id}/resend",
+            post(actions::resend_onboarding),
+        )
         .route(
             "/api/offboardings",
             post(api::create_offboarding).get(runs::list_offboardings),
         )
-        .route("/api/offboardings/{id}", get(api::get_offboarding))
+        .route(
+            "/api/offboardings/{id}",
+            get(api::get_offboarding).patch(actions::patch_offboarding),
+        )
+        .route(
+            "/api/offboardings/{id}/cancel",
+            post(actions::cancel_offboarding),
+        )
+        .route(
+            "/api/offboardings/{id}/resend",
+            post(actions::resend_offboarding),
+        )
         .route("/api/organizations", get(api::organizations))
         .layer(axum::middleware::from_fn_with_state(
             state.keys.clone(),

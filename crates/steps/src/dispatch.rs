@@ -35,6 +35,7 @@ pub const FUNCTIONS: &[&str] = &[
     "OffboardUser",
     "CompleteOffboarding",
     "HandleOffboardingFailure",
+    "CheckSchedule",
 ];
 
 /// The log name of a function: `CreateUser` -> `create_user`.
@@ -63,6 +64,7 @@ pub fn step_name(function: &str) -> Option<&'static str> {
         "OffboardUser" => "offboard_user",
         "CompleteOffboarding" => "complete_offboarding",
         "HandleOffboardingFailure" => "handle_offboarding_failure",
+        "CheckSchedule" => "check_schedule",
         _ => return None,
     })
 }
@@ -183,6 +185,10 @@ async fn run(
         "HandleOffboardingFailure" => output(
             step,
             crate::handle_offboarding_failure(deps, input(step, payload)?).await?,
+        ),
+        "CheckSchedule" => output(
+            step,
+            crate::check_schedule(deps, input(step, payload)?).await?,
         ),
         other => Err(StepError::UnknownFunction(other.to_owned())),
     };

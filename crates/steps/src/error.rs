@@ -102,6 +102,12 @@ pub enum StepError {
         /// Who denied.
         by: String,
     },
+    /// A technician cancelled the waiting run (sent through `SendTaskFailure`).
+    #[error("cancelled by {by}")]
+    Cancelled {
+        /// Who cancelled.
+        by: String,
+    },
     /// The onboarding request is invalid (a form field, an unknown ticket).
     #[error("invalid request: {0}")]
     InvalidRequest(#[source] DomainError),
@@ -191,6 +197,7 @@ impl StepError {
         "License.SeatsPending",
         "License.PurchaseRejected",
         "Approval.Denied",
+        "Run.Cancelled",
         "Request.Invalid",
         "Config.Invalid",
         "Store.Unavailable",
@@ -233,6 +240,7 @@ impl StepError {
             StepError::SeatsPending(_) => "License.SeatsPending",
             StepError::PurchaseRejected { .. } => "License.PurchaseRejected",
             StepError::ApprovalDenied { .. } => "Approval.Denied",
+            StepError::Cancelled { .. } => "Run.Cancelled",
             StepError::InvalidRequest(_) | StepError::RequestRefused(_) => "Request.Invalid",
             StepError::Config(_) | StepError::Variables(_) => "Config.Invalid",
             StepError::StoreUnavailable(_) => "Store.Unavailable",

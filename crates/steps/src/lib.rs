@@ -30,6 +30,8 @@
 //!   [`record_restore_point`](mod@record_restore_point), [`offboard_user`](mod@offboard_user),
 //!   [`complete_offboarding`](mod@complete_offboarding),
 //!   [`handle_offboarding_failure`](mod@handle_offboarding_failure).
+//! - [`check_schedule`](mod@check_schedule): both workflows' wait loop (a moved date, a cancelled run).
+//! - [`actions`]: a technician's actions on a waiting run: cancel, resend, move its date.
 //! - Internal: `context` (loading a run), `offboarding` (loading an offboarding), `idempotency` (remembered results),
 //!   `mail` (send-once).
 //!
@@ -97,8 +99,10 @@ pub mod dispatch;
 pub mod error;
 pub mod intake;
 
+pub mod actions;
 pub mod add_groups;
 pub mod assign_license;
+pub mod check_schedule;
 pub mod close_offboarding;
 pub mod close_request;
 pub mod complete;
@@ -123,6 +127,7 @@ pub mod validate_offboarding;
 
 pub use add_groups::add_groups;
 pub use assign_license::assign_license;
+pub use check_schedule::check_schedule;
 pub use close_offboarding::close_offboarding;
 pub use close_request::close_request;
 pub use complete::complete;

@@ -112,6 +112,34 @@ pub async fn request_approval(deps: &Deps, input: Input) -> Result<Output, StepE
     })
 }
 
+/// Mails the approvers `decision`'s links again (a fresh decision that replaces
+/// an earlier one, [`crate::actions::resend`]); each approver once per decision.
+/// Returns the approvers.
+pub(crate) async fn mail_again(
+    deps: &Deps,
+    onboarding: &Onboarding,
+    decision: &Decision,
+) -> Result<Vec<String>, StepError> {
+    let approvers: Vec<&str> = onboarding
+        .variables
+        .new_user_approval_email
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    let from = sender(&onboarding.variables)?;
+    let kind = Kind::Request { replaces: true };
+    mail_each_once(
+        deps,
+        onboarding.id(),
+        "request_approval",
+        &format!("mail/{}", decision.id),
+        &approvers,
+        |to| approval_mail(deps, onboarding, decision, to, &from, kind),
+    )
+    .await?;
+    Ok(approvers.into_iter().map(str::to_owned).collect())
+}
+
 /// Which approval mail.
 #[derive(Debug, Clone, Copy)]
 enum Kind {

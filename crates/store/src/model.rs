@@ -60,7 +60,7 @@ wire_enum! {
 }
 
 wire_enum! {
-    /// Where a record stands: exactly the values of CONTRACT.md §2.
+    /// Where a record stands: the values of CONTRACT.md §2, and `cancelled` of §4.
     Status {
         /// Waiting for the approver's decision.
         PendingApproval = "pending_approval",
@@ -78,6 +78,8 @@ wire_enum! {
         ApprovalTimedOut = "approval_timed_out",
         /// A step failed; the ticket says what a technician must do.
         Failed = "failed",
+        /// A technician cancelled it while it waited: nothing more happens in the tenant.
+        Cancelled = "cancelled",
     }
 }
 

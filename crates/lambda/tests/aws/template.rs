@@ -245,6 +245,8 @@ fn the_table_has_the_keys_indexes_and_ttl_of_docs_dynamodb() {
 fn functions_that_send_mail_or_sms_and_only_those_may() {
     // The steps that notify (crates/steps: mail.rs callers; SMS only when delivering credentials).
     let mail: BTreeSet<&str> = [
+        // The API: resending a pending approval (crates/steps/src/actions.rs).
+        "Api",
         "RemindApprovers",
         "RequestApproval",
         "RequestLicensePurchase",
@@ -412,7 +414,13 @@ fn the_api_function_may_start_both_machines_and_resume_tasks_and_nothing_more() 
         ]
         .into()
     );
-    assert!(policies.iter().all(|p| p.get("SESCrudPolicy").is_none()));
+    // SES only to mail fresh links on `POST /api/onboardings/{id}/resend`, from the sender identity.
+    let ses: Vec<&Value> = policies
+        .iter()
+        .filter_map(|p| p.get("SESCrudPolicy"))
+        .collect();
+    assert_eq!(ses.len(), 1);
+    assert_eq!(tagged(&ses[0]["IdentityName"]).unwrap().0, "!Ref");
 }
 
 #[test]

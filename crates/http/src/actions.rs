@@ -1,0 +1,174 @@
+//! A technician's actions on a waiting run (CONTRACT.md §4), the same for onboardings
+//! and offboardings and on both runtimes (the steps' [`onboard_steps::actions`]):
+//!
+//! - `POST /api/{kind}s/{id}/cancel` -> 200 with the run, status `cancelled`;
+//!   a run that does not wait -> 409 naming its status.
+//! - `POST /api/{kind}s/{id}/resend` -> 200 with the run; the pending approval's
+//!   fresh links are mailed, the old ones answer 410.
+//! - `PATCH /api/{kind}s/{id}` `{"start_date"}` (an offboarding also takes
+//!   `scheduled_at`) while `scheduled` -> 200 with the run; bad dates 400, another
+//!   status 409.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use onboard_steps::actions::{self, ActionError};
+use onboard_store::RecordKind;
+use serde_json::Value;
+
+use crate::HttpState;
+use crate::api::{get_record, json_object};
+use crate::error::ApiError;
+
+/// Who an action is noted as done by, until sign-in names the technician.
+const BY: &str = "a technician";
+
+impl From<ActionError> for ApiError {
+    fn from(e: ActionError) -> Self {
+        match e {
+            ActionError::NotFound { kind, .. } => ApiError::NotFound(match kind {
+                RecordKind::Onboarding => "onboarding",
+                RecordKind::Offboarding => "offboarding",
+            }),
+            ActionError::Conflict(why) => ApiError::Conflict(why),
+            ActionError::Invalid(errors) => ApiError::Invalid(errors),
+            ActionError::Step(step) => step_error(step),
+        }
+    }
+}
+
+/// A step failure as an answer: settings 500 naming them, transient ones 503.
+fn step_error(e: onboard_steps::StepError) -> ApiError {
+    use onboard_steps::StepError;
+    match e {
+        StepError::Config(why) => ApiError::Misconfigured(why),
+        StepError::Variables(e) => ApiError::Misconfigured(e.to_string()),
+        e if StepError::TRANSIENT.contains(&e.name()) => {
+            ApiError::Unavailable(format!("{}: {}", e.name(), e.cause()))
+        }
+        e => ApiError::internal(format!("{}: {}", e.name(), e.cause())),
+    }
+}
+
+/// Cancels a waiting run of `kind`.
+pub(crate) async fn cancel(state: &HttpState, kind: RecordKind, id: &str) -> Result<(), ApiError> {
+    actions::cancel(&state.deps, state.runtime.callbacks(), kind, id, BY).await?;
+    Ok(())
+}
+
+/// Sends the pending approval of a run of `kind` again.
+pub(crate) async fn resend(state: &HttpState, kind: RecordKind, id: &str) -> Result<(), ApiError> {
+    actions::resend(&state.deps, kind, id).await?;
+    Ok(())
+}
+
+/// Moves the date a scheduled run of `kind` waits for, from the API's JSON body.
+pub(crate) async fn reschedule(
+    state: &HttpState,
+    kind: RecordKind,
+    id: &str,
+    body: &Value,
+) -> Result<(), ApiError> {
+    let fields: &[&str] = match kind {
+        RecordKind::Onboarding => &["start_date"],
+        RecordKind::Offboarding => &["scheduled_at", "start_date"],
+    };
+    let Some((given, value)) = fields
+        .iter()
+        .find_map(|f| body.get(*f).map(|v| (*f, v.clone())))
+    else {
+        return Err(ApiError::field(
+            fields[0],
+            "is required: the new date (YYYY-MM-DD or RFC 3339)",
+        ));
+    };
+    if let Some(other) = body
+        .as_object()
+        .and_then(|m| m.keys().find(|k| !fields.contains(&k.as_str())))
+    {
+        return Err(ApiError::field(
+            other,
+            format!("cannot be changed here; only {} can", fields.join(" or ")),
+        ));
+    }
+    // The run's own field: an offboarding stores its date as `scheduled_at`.
+    let field = match kind {
+        RecordKind::Onboarding => "start_date",
+        RecordKind::Offboarding => "scheduled_at",
+    };
+    actions::reschedule(&state.deps, kind, id, field, &value)
+        .await
+        .map_err(|e| match e {
+            // Name the field as the caller sent it.
+            ActionError::Invalid(errors) => ApiError::Invalid(
+                errors
+                    .into_iter()
+                    .map(|mut fe| {
+                        if fe.field == field {
+                            fe.field = given.to_owned();
+                        }
+                        fe
+                    })
+                    .collect(),
+            ),
+            other => other.into(),
+        })?;
+    Ok(())
+}
+
+/// `POST /api/onboardings/{id}/cancel`.
+pub async fn cancel_onboarding(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    cancel(&state, RecordKind::Onboarding, &id).await?;
+    get_record(&state, &id, RecordKind::Onboarding).await
+}
+
+/// `POST /api/offboardings/{id}/cancel`.
+pub async fn cancel_offboarding(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    cancel(&state, RecordKind::Offboarding, &id).await?;
+    get_record(&state, &id, RecordKind::Offboarding).await
+}
+
+/// `POST /api/onboardings/{id}/resend`.
+pub async fn resend_onboarding(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    resend(&state, RecordKind::Onboarding, &id).await?;
+    get_record(&state, &id, RecordKind::Onboarding).await
+}
+
+/// `POST /api/offboardings/{id}/resend`.
+pub async fn resend_offboarding(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    resend(&state, RecordKind::Offboarding, &id).await?;
+    get_record(&state, &id, RecordKind::Offboarding).await
+}
+
+/// `PATCH /api/onboardings/{id}`.
+pub async fn patch_onboarding(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let body = json_object(&body)?;
+    reschedule(&state, RecordKind::Onboarding, &id, &body).await?;
+    get_record(&state, &id, RecordKind::Onboarding).await
+}
+
+/// `PATCH /api/offboardings/{id}`.
+pub async fn patch_offboarding(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let body = json_object(&body)?;
+    reschedule(&state, RecordKind::Offboarding, &id, &body).await?;
+    get_record(&state, &id, RecordKind::Offboarding).await
+}
