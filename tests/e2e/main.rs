@@ -10,6 +10,7 @@ mod destinations;
 mod helpers;
 mod lost_answers;
 mod offboarding;
+mod plan;
 mod security;
 mod sherweb;
 mod workflow;

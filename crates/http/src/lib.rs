@@ -3,6 +3,8 @@
 //! Lambda serves it through `lambda_http` behind API Gateway.
 //!
 //! - [`api`]: `/api/onboardings`, `/api/offboardings`, `/api/organizations` (CONTRACT.md §2).
+//! - [`plan`]: `POST /api/onboardings/plan`, `POST /api/offboardings/plan` (read-only).
+//! - [`lookups`]: the pickers' `GET /api/organizations/{id}/licenses|groups|users`.
 //! - [`runs`]: the run listings (`GET /api/onboardings`, `GET /api/offboardings`, CONTRACT.md §4).
 //! - `dashboard`: the dashboard at `/` (askama templates in `templates/`).
 //! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`, status pages.
@@ -27,7 +29,9 @@ mod dashboard;
 pub mod decisions;
 pub mod error;
 pub mod guard;
+pub mod lookups;
 pub mod pages;
+pub mod plan;
 pub mod runs;
 
 use std::sync::Arc;
@@ -135,6 +139,11 @@ fn routes(state: HttpState) -> Router {
             "/api/onboardings",
             post(api::create_onboarding).get(runs::list_onboardings),
         )
+        .route("/api/onboardings/plan", post(plan::plan_onboarding))
+        .route("/api/offboardings/plan", post(plan::plan_offboarding))
+        .route("/api/organizations/{id}/licenses", get(lookups::licenses))
+        .route("/api/organizations/{id}/groups", get(lookups::groups))
+        .route("/api/organizations/{id}/users", get(lookups::users))
         .route("/api/onboardings/{id}", get(api::get_onboarding))
         .route(
             "/api/offboardings",

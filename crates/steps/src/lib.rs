@@ -30,6 +30,9 @@
 //!   [`record_restore_point`](mod@record_restore_point), [`offboard_user`](mod@offboard_user),
 //!   [`complete_offboarding`](mod@complete_offboarding),
 //!   [`handle_offboarding_failure`](mod@handle_offboarding_failure).
+//! - [`plan`](mod@plan): [`plan::plan_onboarding`] and [`plan::preview_offboarding`], what a
+//!   run would do, read-only (`POST /api/onboardings/plan`, `POST /api/offboardings/plan`).
+//! - [`lookups`]: the pickers' licenses, groups and users of an organization (read-only).
 //! - Internal: `context` (loading a run), `offboarding` (loading an offboarding), `idempotency` (remembered results),
 //!   `mail` (send-once).
 //!
@@ -95,6 +98,7 @@ pub mod deps;
 pub mod dispatch;
 pub mod error;
 pub mod intake;
+pub mod lookups;
 
 pub mod add_groups;
 pub mod assign_license;
@@ -111,6 +115,7 @@ pub mod handle_offboarding_failure;
 pub mod mark_offboarding_scheduled;
 pub mod mark_scheduled;
 pub mod offboard_user;
+pub mod plan;
 pub mod purchase_license;
 pub mod record_license_outcome;
 pub mod record_restore_point;
