@@ -7,6 +7,8 @@
 //! - [`lookups`]: the pickers' `GET /api/organizations/{id}/licenses|groups|users`.
 //! - [`runs`]: the run listings (`GET /api/onboardings`, `GET /api/offboardings`, CONTRACT.md §4).
 //! - `dashboard`: the dashboard at `/` (askama templates in `templates/`).
+//! - `onboarding_form`: the new-user form with its pickers and plan panel (askama), and
+//!   `/assets/console.js`, the small script that makes the console's forms live.
 //! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`, status pages.
 //! - [`decisions`]: decision links (confirmation page, decide) and pending approvals.
 //! - [`auth`]: API keys (hashed) on `/api/*`.
@@ -30,6 +32,7 @@ pub mod decisions;
 pub mod error;
 pub mod guard;
 pub mod lookups;
+mod onboarding_form;
 pub mod pages;
 pub mod plan;
 pub mod runs;
@@ -164,6 +167,7 @@ fn routes(state: HttpState) -> Router {
     if state.pages {
         app = app
             .route("/", get(pages::form_page))
+            .route("/assets/console.js", get(onboarding_form::console_js))
             .route("/onboardings", post(pages::submit_form))
             .route("/onboardings/{id}", get(pages::onboarding_page))
             .route("/offboard", get(pages::offboarding_form_page))
