@@ -130,74 +130,83 @@ pub async fn plan_onboarding(
         };
 
     let directory = deps.connections.directory(organization).await?;
+    let directory = directory.as_ref();
     let tenant = &organization.tenant;
-    let user_principal_name = match free_username(
-        directory.as_ref(),
-        tenant,
-        request,
-        variables,
-        &organization.domain,
-        Vec::new(),
-    )
-    .await
-    {
-        Ok((upn, _)) => Some(upn),
-        Err(e @ (StepError::UserExists(_) | StepError::InvalidRequest(_))) => {
-            warnings.push(would_stop("CreateUser", &e));
-            None
+    // The directory reads are independent: made at once, the plan takes as long
+    // as its slowest read, not their sum.
+    let username = async {
+        match free_username(
+            directory,
+            tenant,
+            request,
+            variables,
+            &organization.domain,
+            Vec::new(),
+        )
+        .await
+        {
+            Ok((upn, _)) => Ok((Some(upn), None)),
+            Err(e @ (StepError::UserExists(_) | StepError::InvalidRequest(_))) => {
+                Ok((None, Some(would_stop("CreateUser", &e))))
+            }
+            Err(e) => Err(e),
         }
-        Err(e) => return Err(e),
     };
-
-    let licenses = if request.licenses.is_empty() {
-        Vec::new()
-    } else {
+    let licenses = async {
+        if request.licenses.is_empty() {
+            return Ok(Vec::new());
+        }
         let skus = directory.subscribed_skus(tenant).await.map_err(graph)?;
-        planned_licenses(deps, organization, variables, request, &skus).await?
+        planned_licenses(deps, organization, variables, request, &skus).await
     };
-
-    let mut groups = Vec::new();
-    for name in &request.groups {
+    let groups = futures::future::try_join_all(request.groups.iter().map(|name| async move {
         let found = !directory
             .find_groups_by_name(tenant, name)
             .await
             .map_err(graph)?
             .is_empty();
-        if !found {
-            warnings.push(format!(
-                "no group named `{name}` in the tenant: the run notes it and goes on"
-            ));
-        }
-        groups.push(PlannedGroup {
+        Ok::<_, StepError>(PlannedGroup {
             name: name.clone(),
             found,
-        });
-    }
-
-    let copied_groups = match &request.copy_groups_from {
-        Some(from) => {
-            copied(
-                directory.as_ref(),
-                organization,
-                from.as_str(),
-                &mut warnings,
-            )
-            .await?
+        })
+    }));
+    let copied_groups = async {
+        match &request.copy_groups_from {
+            Some(from) => copied(directory, organization, from.as_str()).await,
+            None => Ok((None, None)),
         }
-        None => None,
     };
-    if let Some(manager) = &request.manager_email
-        && directory
+    let manager = async {
+        let Some(manager) = &request.manager_email else {
+            return Ok(None);
+        };
+        let found = directory
             .find_users_by_address(tenant, manager.as_str())
             .await
-            .map_err(graph)?
-            .is_empty()
-    {
+            .map_err(graph)?;
+        Ok(found.is_empty().then(|| {
+            format!(
+                "the manager {} is not in the directory: no manager would be set",
+                manager.as_str()
+            )
+        }))
+    };
+    let (
+        (user_principal_name, username_warning),
+        licenses,
+        groups,
+        (copied_groups, copy_warning),
+        manager_warning,
+    ) = futures::try_join!(username, licenses, groups, copied_groups, manager)?;
+    warnings.extend(username_warning);
+    for g in groups.iter().filter(|g| !g.found) {
         warnings.push(format!(
-            "the manager {manager} is not in the directory: no manager would be set",
-            manager = manager.as_str()
+            "no group named `{}` in the tenant: the run notes it and goes on",
+            g.name
         ));
     }
+    warnings.extend(copy_warning);
+    warnings.extend(manager_warning);
     // Assessments of other modules (e.g. MFA readiness) add their warnings here.
 
     Ok(OnboardingPlan {
@@ -268,8 +277,7 @@ async fn copied(
     directory: &dyn Directory,
     organization: &Organization,
     from: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Option<Vec<String>>, StepError> {
+) -> Result<(Option<Vec<String>>, Option<String>), StepError> {
     let tenant = &organization.tenant;
     let Some(source) = directory
         .find_users_by_address(tenant, from)
@@ -278,25 +286,26 @@ async fn copied(
         .into_iter()
         .next()
     else {
-        warnings.push(format!(
-            "no user {from} to copy groups from: the run notes it and goes on"
+        return Ok((
+            None,
+            Some(format!(
+                "no user {from} to copy groups from: the run notes it and goes on"
+            )),
         ));
-        return Ok(None);
     };
     let groups = directory
         .member_of(tenant, &source.id)
         .await
         .map_err(graph)?;
-    Ok(Some(
-        groups
-            .iter()
-            .map(|g| {
-                g.display_name
-                    .clone()
-                    .unwrap_or_else(|| g.id.as_str().to_owned())
-            })
-            .collect(),
-    ))
+    let names = groups
+        .iter()
+        .map(|g| {
+            g.display_name
+                .clone()
+                .unwrap_or_else(|| g.id.as_str().to_owned())
+        })
+        .collect();
+    Ok((Some(names), None))
 }
 
 /// What an offboarding would remove (`POST /api/offboardings/plan`).
