@@ -11,6 +11,7 @@ mod destinations;
 mod helpers;
 mod lost_answers;
 mod offboarding;
+mod plan;
 mod security;
 mod sherweb;
 mod workflow;

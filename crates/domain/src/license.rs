@@ -324,6 +324,54 @@ named_enum! {
     }
 }
 
+/// The product name Microsoft gives a SKU part number (its "Product names and
+/// service plan identifiers for licensing" list), for the common subscriptions an
+/// MSP sells; `None` for others, which are then shown by their part number.
+/// Graph's `subscribedSkus` carries only the part number.
+pub fn product_name(sku_part_number: &str) -> Option<&'static str> {
+    const NAMES: &[(&str, &str)] = &[
+        ("O365_BUSINESS_ESSENTIALS", "Microsoft 365 Business Basic"),
+        ("O365_BUSINESS_PREMIUM", "Microsoft 365 Business Standard"),
+        ("SPB", "Microsoft 365 Business Premium"),
+        ("O365_BUSINESS", "Microsoft 365 Apps for business"),
+        ("OFFICESUBSCRIPTION", "Microsoft 365 Apps for enterprise"),
+        ("STANDARDPACK", "Office 365 E1"),
+        ("ENTERPRISEPACK", "Office 365 E3"),
+        ("ENTERPRISEPREMIUM", "Office 365 E5"),
+        ("DESKLESSPACK", "Office 365 F3"),
+        ("SPE_E3", "Microsoft 365 E3"),
+        ("SPE_E5", "Microsoft 365 E5"),
+        ("SPE_F1", "Microsoft 365 F3"),
+        ("EXCHANGESTANDARD", "Exchange Online (Plan 1)"),
+        ("EXCHANGEENTERPRISE", "Exchange Online (Plan 2)"),
+        ("EMS", "Enterprise Mobility + Security E3"),
+        ("AAD_PREMIUM", "Microsoft Entra ID P1"),
+        ("AAD_PREMIUM_P2", "Microsoft Entra ID P2"),
+        ("POWER_BI_PRO", "Power BI Pro"),
+        ("VISIOCLIENT", "Visio Plan 2"),
+        ("PROJECTPREMIUM", "Project Plan 5"),
+    ];
+    NAMES
+        .iter()
+        .find(|(part, _)| part.eq_ignore_ascii_case(sku_part_number.trim()))
+        .map(|(_, name)| *name)
+}
+
+#[cfg(test)]
+mod product_name_tests {
+    use super::product_name;
+
+    #[test]
+    fn common_skus_have_their_product_name_and_others_none() {
+        assert_eq!(product_name("SPB"), Some("Microsoft 365 Business Premium"));
+        assert_eq!(
+            product_name("o365_business_premium"),
+            Some("Microsoft 365 Business Standard")
+        );
+        assert_eq!(product_name("CONTOSO_CUSTOM"), None);
+    }
+}
+
 #[cfg(test)]
 mod distributor_without_api_tests {
     use super::*;

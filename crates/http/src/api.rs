@@ -16,7 +16,7 @@ use crate::HttpState;
 use crate::error::ApiError;
 
 /// The raw body, parsed here so a bad one is a problem+json 400 like any bad field.
-type Body = axum::body::Bytes;
+pub(crate) type Body = axum::body::Bytes;
 
 /// Parses a JSON object body.
 pub(crate) fn json_object(body: &Body) -> Result<Value, ApiError> {
@@ -29,7 +29,7 @@ pub(crate) fn json_object(body: &Body) -> Result<Value, ApiError> {
 }
 
 /// The variables of the organization a form names, known to this server.
-async fn organization_variables(
+pub(crate) async fn organization_variables(
     state: &HttpState,
     form: &Value,
 ) -> Result<(String, onboard_domain::Variables), ApiError> {
@@ -43,7 +43,7 @@ async fn organization_variables(
     }
 }
 
-fn domain_errors(e: DomainError) -> ApiError {
+pub(crate) fn domain_errors(e: DomainError) -> ApiError {
     let errors = e.field_errors();
     if errors.is_empty() {
         ApiError::internal(e)

@@ -4,8 +4,12 @@
 //!
 //! - [`api`]: `/api/onboardings`, `/api/offboardings`, `/api/organizations` (CONTRACT.md §2).
 //! - [`actions`]: cancel, resend and move the date of a waiting run (CONTRACT.md §4).
+//! - [`plan`]: `POST /api/onboardings/plan`, `POST /api/offboardings/plan` (read-only).
+//! - [`lookups`]: the pickers' `GET /api/organizations/{id}/licenses|groups|users`.
 //! - [`runs`]: the run listings (`GET /api/onboardings`, `GET /api/offboardings`, CONTRACT.md §4).
 //! - `dashboard`: the dashboard at `/` (askama templates in `templates/`).
+//! - `onboarding_form`: the new-user form with its pickers and plan panel (askama), and
+//!   `/assets/console.js`, the small script that makes the console's forms live.
 //! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`, status pages.
 //! - [`decisions`]: decision links (confirmation page, decide) and pending approvals.
 //! - [`auth`]: API keys (hashed) on `/api/*`.
@@ -29,7 +33,10 @@ mod dashboard;
 pub mod decisions;
 pub mod error;
 pub mod guard;
+pub mod lookups;
+mod onboarding_form;
 pub mod pages;
+pub mod plan;
 pub mod runs;
 
 use std::sync::Arc;
@@ -137,6 +144,11 @@ fn routes(state: HttpState) -> Router {
             "/api/onboardings",
             post(api::create_onboarding).get(runs::list_onboardings),
         )
+        .route("/api/onboardings/plan", post(plan::plan_onboarding))
+        .route("/api/offboardings/plan", post(plan::plan_offboarding))
+        .route("/api/organizations/{id}/licenses", get(lookups::licenses))
+        .route("/api/organizations/{id}/groups", get(lookups::groups))
+        .route("/api/organizations/{id}/users", get(lookups::users))
         .route(
             "/api/onboardings/{id}",
             get(api::get_onboarding).patch(actions::patch_onboarding),
@@ -179,6 +191,7 @@ fn routes(state: HttpState) -> Router {
     if state.pages {
         app = app
             .route("/", get(pages::form_page))
+            .route("/assets/console.js", get(onboarding_form::console_js))
             .route("/onboardings", post(pages::submit_form))
             .route("/onboardings/{id}", get(pages::onboarding_page))
             .route("/offboard", get(pages::offboarding_form_page))

@@ -49,25 +49,6 @@ pub fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-/// Text inputs of the form, in order: (field, label).
-const TEXT_FIELDS: &[(&str, &str)] = &[
-    ("first_name", "First name (required)"),
-    ("last_name", "Last name (required)"),
-    ("display_name", "Display name"),
-    ("job_title", "Job title"),
-    ("department", "Department"),
-    ("office_location", "Office location"),
-    ("mobile_phone", "Mobile phone"),
-    ("personal_email", "Personal e-mail"),
-    ("manager_email", "Manager's e-mail"),
-    ("usage_location", "Usage location (ISO country, e.g. US)"),
-    ("start_date", "Start date (YYYY-MM-DD)"),
-    ("licenses", "Licenses (SKU part numbers, comma-separated)"),
-    ("groups", "Groups (display names, comma-separated)"),
-    ("copy_groups_from", "Copy groups from (a UPN)"),
-    ("ticket_id", "Existing PSA ticket"),
-];
-
 /// Fields the form sends as lists (comma-separated in the page).
 const LIST_FIELDS: &[&str] = &["licenses", "groups"];
 
@@ -219,60 +200,6 @@ fn organization_select(
     )
 }
 
-fn form_html(
-    organizations: &[OrganizationSummary],
-    values: &BTreeMap<String, String>,
-    ctx: &FormContext<'_>,
-) -> String {
-    let value = |k: &str| values.get(k).map_or("", String::as_str);
-    let mut inputs = String::new();
-    for (field, label) in TEXT_FIELDS {
-        inputs.push_str(&text_input(
-            field,
-            label,
-            value(field),
-            ctx.error_for(field),
-        ));
-    }
-    let select = |name: &str, label: &str, options: &[(&str, &str)]| {
-        select_input(
-            name,
-            label,
-            options,
-            values.get(name).map(String::as_str),
-            ctx.error_for(name),
-        )
-    };
-    format!(
-        "{}<form method=\"post\" action=\"/onboardings\">{}{}\
-         {inputs}{}{}<button type=\"submit\">Start onboarding</button></form>\
-         <p><a href=\"/offboard\">Offboard a user</a> · <a href=\"/approvals\">Pending approvals</a></p>",
-        ctx.summary(),
-        ctx.hidden(),
-        organization_select(organizations, values, ctx),
-        select(
-            "license_purchase",
-            "If no license is free",
-            &[
-                ("", "the organization's setting"),
-                ("auto", "buy one"),
-                ("manual", "ask a technician")
-            ]
-        ),
-        select(
-            "send_credentials_to",
-            "Send the credentials to",
-            &[
-                ("", "the organization's setting"),
-                ("email", "the manager by e-mail"),
-                ("sms", "SMS"),
-                ("both", "both"),
-                ("none", "nobody")
-            ]
-        ),
-    )
-}
-
 /// A form page with its CSRF cookie set when the browser had none.
 fn form_response(status: StatusCode, title: &str, body: &str, token: &csrf::FormToken) -> Response {
     with_token((status, page(title, body)).into_response(), token)
@@ -365,7 +292,8 @@ pub async fn form_page(
         Ok(orgs) => orgs,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let form = form_html(&orgs, &BTreeMap::new(), &ctx);
+    let form =
+        crate::onboarding_form::render(&state, &orgs, &BTreeMap::new(), ctx.csrf, ctx.errors).await;
     match crate::dashboard::render(&state, raw.as_deref(), &orgs, &form).await {
         Ok(html) => with_token(Html(html).into_response(), &token),
         Err(ApiError::Invalid(errors)) => {
@@ -414,11 +342,12 @@ fn to_json_form(values: &BTreeMap<String, String>) -> Value {
 pub async fn submit_form(
     State(state): State<HttpState>,
     headers: HeaderMap,
-    Form(mut values): Form<BTreeMap<String, String>>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     if let Err(r) = pages_open(&state) {
         return *r;
     }
+    let mut values = crate::onboarding_form::form_values(pairs);
     if !take_token(&state, &headers, &mut values) {
         return csrf_refused("/");
     }
@@ -434,7 +363,10 @@ pub async fn submit_form(
                     csrf: &token.token,
                     errors,
                 };
-                let body = form_html(&organizations(&state).await, &values, &ctx);
+                let orgs = organizations(&state).await;
+                let body =
+                    crate::onboarding_form::render(&state, &orgs, &values, ctx.csrf, ctx.errors)
+                        .await;
                 form_response(StatusCode::BAD_REQUEST, "New user", &body, &token)
             }
             None => e.into_response(),
@@ -518,12 +450,20 @@ fn offboarding_form_html(
         ),
         ("delegate_to", "Delegate to (a UPN; default the manager)"),
     ] {
-        inputs.push_str(&text_input(
-            field,
-            label,
-            value(field),
-            ctx.error_for(field),
-        ));
+        let input = text_input(field, label, value(field), ctx.error_for(field));
+        if matches!(field, "user_principal_name" | "delegate_to") {
+            // Found by search in the tenant (`/assets/console.js`); typed without script.
+            inputs.push_str(&input.replacen(
+                "<input ",
+                &format!(
+                    "<input list=\"{field}-options\" autocomplete=\"off\" data-search=\"users\" "
+                ),
+                1,
+            ));
+            inputs.push_str(&format!("<datalist id=\"{field}-options\"></datalist>"));
+        } else {
+            inputs.push_str(&input);
+        }
     }
     let mut actions = String::new();
     // Every action the API knows, so the form cannot drift from it.
@@ -542,9 +482,13 @@ fn offboarding_form_html(
         ));
     }
     format!(
-        "{}<form method=\"post\" action=\"/offboardings\">{}{}\
+        "{}<form method=\"post\" action=\"/offboardings\" id=\"offboarding-form\" data-plan=\"/api/offboardings/plan\">{}{}\
          {inputs}<h2>Actions</h2>{actions}<button type=\"submit\">Start offboarding</button></form>\
-         <p><a href=\"/\">Onboard a user</a> · <a href=\"/approvals\">Pending approvals</a></p>",
+         <section id=\"preview\" aria-live=\"polite\" aria-labelledby=\"preview-heading\">\
+         <h2 id=\"preview-heading\">What will be removed</h2><div id=\"preview-body\">\
+         <p>A preview shows here once the user is named (it needs JavaScript; the form works without it).</p></div></section>\
+         <p><a href=\"/\">Onboard a user</a> · <a href=\"/approvals\">Pending approvals</a></p>\
+         <script src=\"/assets/console.js\" defer></script>",
         ctx.summary(),
         ctx.hidden(),
         organization_select(organizations, values, ctx),

@@ -10,6 +10,7 @@
 //!   token; the old links answer 410; the approvers are mailed the new links.
 //! - [`reschedule`]: the record's `waiting_until` moves; `CheckSchedule` waits for it.
 
+use crate::seat_reservations;
 use jiff::Timestamp;
 use onboard_domain::FieldError;
 use onboard_store::{
@@ -187,6 +188,11 @@ pub async fn cancel(
         &onboard_domain::notes::run_cancelled(kind.as_str(), by, waiting),
     )
     .await?;
+    if kind == RecordKind::Onboarding {
+        // A cancelled run assigns no seat: the one held for it is anyone's.
+        let onboarding = Onboarding::load(deps, id).await?;
+        seat_reservations::give_back_all(deps, &onboarding).await?;
+    }
     let error = StepError::Cancelled { by: by.to_owned() };
     for token in &tokens {
         callbacks

@@ -12,15 +12,17 @@ use onboard_connectors::Error as ConnectorError;
 use onboard_connectors::graph::{
     Directory, LicenseToAdd, MembershipChange, ObjectId, SubscribedSku, TenantId,
 };
-use onboard_domain::license::{Assignment, LicenseAction, LicenseInputs, LicensePlanItem};
-use onboard_domain::{LicensePlan, SkuPartNumber, decide_licenses, notes};
+use onboard_domain::license::{
+    Assignment, LicenseAction, LicenseInputs, LicensePlanItem, LicensePurchaseChoice,
+};
+use onboard_domain::{LicensePlan, SkuPartNumber, Variables, decide_licenses, notes};
 use onboard_store::{LicenseOutcome, RecordUpdate, Status};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use crate::context::{Onboarding, update};
 use crate::create_user::created;
-use crate::deps::Deps;
+use crate::deps::{Deps, Organization};
 use crate::error::{Port, StepError};
 use crate::idempotency::{key, recall, remember};
 use crate::seat_reservations;
@@ -201,6 +203,60 @@ impl Assigner<'_> {
     }
 }
 
+/// How each of `requested` would be licensed in a tenant with `skus`: assign a
+/// free seat (directly or through its license group), buy one through the
+/// distributor, or ask a technician. The one decision both `AssignLicense` and
+/// `POST /api/onboardings/plan` make; it reads the distributor mapping, it changes nothing.
+pub(crate) async fn decide(
+    deps: &Deps,
+    holder: &str,
+    organization: &Organization,
+    vars: &Variables,
+    requested: &[SkuPartNumber],
+    purchase_choice: Option<LicensePurchaseChoice>,
+    skus: &[SubscribedSku],
+) -> Result<Decided, StepError> {
+    let distributor_mapped = match vars.microsoft_licensing_distributor {
+        Some(name) => deps
+            .connections
+            .distributor(organization, name)
+            .await?
+            .is_some(),
+        None => false,
+    };
+    // Seats bought for other onboardings are free until those assign them.
+    let mut free = free_seats(skus);
+    for sku in requested {
+        if let Some(seats) = free.get_mut(sku) {
+            let spoken_for =
+                seat_reservations::held_by_others(deps, holder, &organization.tenant, sku).await?;
+            *seats = seats.saturating_sub(spoken_for);
+        }
+    }
+    let plan = decide_licenses(&LicenseInputs {
+        requested,
+        free_seats: &free,
+        method: vars.m365_license_assignment_method,
+        groups: &vars.license_groups,
+        auto_purchase_enabled: vars.auto_purchase_license_if_none_available,
+        purchase_choice,
+        distributor_mapped,
+    })
+    .name_distributor_without_api(vars.microsoft_licensing_distributor);
+    let next = if plan.needs_technician() {
+        Next::ManualPurchase
+    } else if plan
+        .items()
+        .iter()
+        .any(|i| matches!(i.action, LicenseAction::AutoPurchase { .. }))
+    {
+        Next::AutoPurchase
+    } else {
+        Next::Done
+    };
+    Ok(Decided { plan, next })
+}
+
 /// Assigns the user's licenses, or says which must be bought first.
 #[instrument(skip_all, fields(onboarding_id = %input.onboarding_id, step = "assign_license"))]
 pub async fn assign_license(deps: &Deps, input: Input) -> Result<Output, StepError> {
@@ -245,52 +301,17 @@ pub async fn assign_license(deps: &Deps, input: Input) -> Result<Output, StepErr
     let decision = match recall::<Decided>(deps.store.as_ref(), &plan_key).await? {
         Some(d) => d,
         None => {
-            let distributor_mapped = match vars.microsoft_licensing_distributor {
-                Some(name) => deps
-                    .connections
-                    .distributor(&onboarding.organization, name)
-                    .await?
-                    .is_some(),
-                None => false,
-            };
-            // Seats bought for other onboardings are free until those assign them.
-            let mut free = free_seats(&skus);
-            for sku in &request.licenses {
-                if let Some(seats) = free.get_mut(sku) {
-                    let spoken_for =
-                        seat_reservations::held_by_others(deps, onboarding.id(), &tenant, sku)
-                            .await?;
-                    *seats = seats.saturating_sub(spoken_for);
-                }
-            }
-            let plan = decide_licenses(&LicenseInputs {
-                requested: &request.licenses,
-                free_seats: &free,
-                method: vars.m365_license_assignment_method,
-                groups: &vars.license_groups,
-                auto_purchase_enabled: vars.auto_purchase_license_if_none_available,
-                purchase_choice: request.license_purchase,
-                distributor_mapped,
-            })
-            .name_distributor_without_api(vars.microsoft_licensing_distributor);
-            let next = if plan.needs_technician() {
-                Next::ManualPurchase
-            } else if plan
-                .items()
-                .iter()
-                .any(|i| matches!(i.action, LicenseAction::AutoPurchase { .. }))
-            {
-                Next::AutoPurchase
-            } else {
-                Next::Done
-            };
-            remember(
-                deps.store.as_ref(),
-                &plan_key,
-                &Decided { plan, next },
-                deps.clock.now(),
+            let decision = decide(
+                deps,
+                onboarding.id(),
+                &onboarding.organization,
+                vars,
+                &request.licenses,
+                request.license_purchase,
+                &skus,
             )
-            .await?
+            .await?;
+            remember(deps.store.as_ref(), &plan_key, &decision, deps.clock.now()).await?
         }
     };
 

@@ -16,7 +16,9 @@
 use onboard_connectors::Error as ConnectorError;
 use onboard_connectors::graph::{self, Directory, NewUser, PasswordPolicies, Profile, TenantId};
 use onboard_domain::variables::IdentityProvider;
-use onboard_domain::{UsernameChoice, choose_username, generate_password, notes};
+use onboard_domain::{
+    OnboardingRequest, UsernameChoice, Variables, choose_username, generate_password, notes,
+};
 use onboard_store::{RecordUpdate, Status};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -82,10 +84,8 @@ async fn choose(
     onboarding: &Onboarding,
     lost: &[Intent],
 ) -> Result<Intent, StepError> {
-    let rules = onboarding.variables.username_rules();
-    let domain = &onboarding.organization.domain;
     // Usernames an earlier candidate of this run lost to another onboarding.
-    let mut taken: Vec<String> = lost
+    let taken: Vec<String> = lost
         .iter()
         .flat_map(|i| {
             [
@@ -94,23 +94,43 @@ async fn choose(
             ]
         })
         .collect();
+    let (user_principal_name, choice) = free_username(
+        directory,
+        tenant,
+        &onboarding.request,
+        &onboarding.variables,
+        &onboarding.organization.domain,
+        taken,
+    )
+    .await?;
+    Ok(Intent {
+        user_principal_name,
+        choice,
+    })
+}
+
+/// The first username of `request` (the organization's `username_format`, then
+/// its collision rules) whose UPN at `domain` no object of the tenant holds as
+/// UPN, mail or proxy address, skipping `taken`. Read-only: `CreateUser` creates
+/// under it, `POST /api/onboardings/plan` shows it.
+pub async fn free_username(
+    directory: &dyn Directory,
+    tenant: &TenantId,
+    request: &OnboardingRequest,
+    variables: &Variables,
+    domain: &str,
+    mut taken: Vec<String>,
+) -> Result<(String, UsernameChoice), StepError> {
+    let rules = variables.username_rules();
     for _ in 0..MAX_CANDIDATES {
-        let choice = choose_username(
-            &onboarding.request.name,
-            onboarding.request.username.as_ref(),
-            &rules,
-            &taken,
-        )?;
+        let choice = choose_username(&request.name, request.username.as_ref(), &rules, &taken)?;
         let upn = choice.username.user_principal_name(domain);
         let holders = directory
             .find_users_by_address(tenant, &upn)
             .await
             .map_err(graph)?;
         if holders.is_empty() {
-            return Ok(Intent {
-                user_principal_name: upn,
-                choice,
-            });
+            return Ok((upn, choice));
         }
         taken.push(choice.username.as_str().to_owned());
         taken.push(choice.sam_account_name.clone());

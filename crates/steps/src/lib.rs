@@ -32,6 +32,9 @@
 //!   [`handle_offboarding_failure`](mod@handle_offboarding_failure).
 //! - [`check_schedule`](mod@check_schedule): both workflows' wait loop (a moved date, a cancelled run).
 //! - [`actions`]: a technician's actions on a waiting run: cancel, resend, move its date.
+//! - [`plan`](mod@plan): [`plan::plan_onboarding`] and [`plan::preview_offboarding`], what a
+//!   run would do, read-only (`POST /api/onboardings/plan`, `POST /api/offboardings/plan`).
+//! - [`lookups`]: the pickers' licenses, groups and users of an organization (read-only).
 //! - Internal: `context` (loading a run), `offboarding` (loading an offboarding), `idempotency` (remembered results),
 //!   `mail` (send-once).
 //!
@@ -98,6 +101,7 @@ pub mod deps;
 pub mod dispatch;
 pub mod error;
 pub mod intake;
+pub mod lookups;
 
 pub mod actions;
 pub mod add_groups;
@@ -116,6 +120,7 @@ pub mod handle_offboarding_failure;
 pub mod mark_offboarding_scheduled;
 pub mod mark_scheduled;
 pub mod offboard_user;
+pub mod plan;
 pub mod purchase_license;
 pub mod record_license_outcome;
 pub mod record_restore_point;

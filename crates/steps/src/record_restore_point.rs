@@ -82,8 +82,8 @@ pub struct Output {
     pub authentication_methods: Vec<AuthMethodEntry>,
 }
 
-/// Reads the user's restore record from the directory.
-async fn read(
+/// Reads the user's restore record from the directory (also the offboarding preview's).
+pub(crate) async fn read(
     directory: &dyn Directory,
     tenant: &TenantId,
     user: &User,

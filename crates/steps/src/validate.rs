@@ -7,13 +7,13 @@
 use jiff::{SignedDuration, Timestamp};
 use onboard_domain::plan::OnboardingPlan;
 use onboard_domain::variables::{PasswordSaveLocation, Psa as PsaName, SendCredentialsTo};
-use onboard_domain::{DomainError, FieldError, Variables, plan_onboarding};
+use onboard_domain::{DomainError, FieldError, OnboardingRequest, Variables, plan_onboarding};
 use onboard_store::Status;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use crate::context::Onboarding;
-use crate::deps::Deps;
+use crate::deps::{Deps, Organization};
 use crate::error::StepError;
 use crate::idempotency::{key, recall, remember};
 
@@ -59,8 +59,11 @@ pub(crate) fn check_schedule(
 
 /// Settings a later step will need, checked now so a run that cannot finish stops
 /// before it creates anything.
-fn preflight(plan: &OnboardingPlan, onboarding: &Onboarding) -> Result<(), StepError> {
-    let vars = &onboarding.variables;
+pub(crate) fn preflight(
+    plan: &OnboardingPlan,
+    request: &OnboardingRequest,
+    vars: &Variables,
+) -> Result<(), StepError> {
     let mails = plan.approval.is_some() || plan.send_credentials_to.by_email();
     if mails && vars.send_from_address.is_none() {
         return Err(StepError::Config(
@@ -95,7 +98,7 @@ fn preflight(plan: &OnboardingPlan, onboarding: &Onboarding) -> Result<(), StepE
     }
     // A license with no free seat asks a technician to buy it: the Confirm and
     // Reject links go on the ticket, or by mail when nothing is ticketed.
-    if !onboarding.request.licenses.is_empty() && !ticketed {
+    if !request.licenses.is_empty() && !ticketed {
         if vars.onboard_offboard_notification_email.is_empty() {
             return Err(StepError::Config(
                 "this request asks for licenses, and a license without a free seat is bought by a technician \
@@ -117,10 +120,11 @@ fn preflight(plan: &OnboardingPlan, onboarding: &Onboarding) -> Result<(), StepE
 /// Every vault the password goes to can be built from the settings (IT Glue's
 /// key, Password Pusher's URL from `[connectors.pwpush] base_url` or
 /// `pwpush_url`, ...): building one reads settings only, it calls nothing.
-async fn reachable_vaults(
+pub(crate) async fn reachable_vaults(
     deps: &Deps,
     plan: &OnboardingPlan,
-    onboarding: &Onboarding,
+    organization: &Organization,
+    variables: &Variables,
 ) -> Result<(), StepError> {
     for location in &plan.password_save_locations {
         // The ticket is no vault; Passportal is skipped for the fallback after it.
@@ -131,7 +135,7 @@ async fn reachable_vaults(
             continue;
         }
         deps.connections
-            .vault(&onboarding.organization, *location, &onboarding.variables)
+            .vault(organization, *location, variables)
             .await
             .map_err(|e| match e {
                 StepError::Config(why) => StepError::Config(format!(
@@ -190,8 +194,8 @@ pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
     let now = deps.clock.now();
     let plan = plan_onboarding(&onboarding.request, &onboarding.variables, now)?;
     check_schedule(&plan, &onboarding.variables, now)?;
-    preflight(&plan, &onboarding)?;
-    reachable_vaults(deps, &plan, &onboarding).await?;
+    preflight(&plan, &onboarding.request, &onboarding.variables)?;
+    reachable_vaults(deps, &plan, &onboarding.organization, &onboarding.variables).await?;
     let approval_timeout_seconds =
         u64::from(onboarding.variables.approval_timeout_hours.get()) * 3600;
     let output = Output {

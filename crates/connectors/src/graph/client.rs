@@ -464,6 +464,22 @@ impl GraphClient {
         Ok(items)
     }
 
+    /// The first page of a listing only (a search box shows the best few, never all).
+    async fn first_page<T: DeserializeOwned>(
+        &self,
+        tenant: &TenantId,
+        op: &'static str,
+        url: Url,
+        what: impl Fn() -> String,
+    ) -> Result<Vec<T>, Error> {
+        let body = self
+            .call(tenant, op, Method::GET, url, None, OnNotFound::Answer)
+            .await?
+            .map_err(|f| f.into_error(&what))?;
+        let page: Page<T> = parse(op, &body)?;
+        Ok(page.value)
+    }
+
     /// `PATCH /users/{id}` with `body`, waiting out replication.
     async fn patch_user(
         &self,
@@ -615,6 +631,30 @@ impl Directory for GraphClient {
             || "users".into(),
         )
         .await
+    }
+
+    async fn search_users(
+        &self,
+        tenant: &TenantId,
+        text: &str,
+        top: u16,
+    ) -> Result<Vec<User>, Error> {
+        let t = literal(text.trim());
+        let filter = format!(
+            "startswith(displayName,{t}) or startswith(givenName,{t}) or startswith(surname,{t}) \
+             or startswith(userPrincipalName,{t}) or startswith(mail,{t})"
+        );
+        let top = top.clamp(1, 999).to_string();
+        let url = self.url_with(
+            &["users"],
+            &[
+                ("$filter", &filter),
+                ("$select", USER_SELECT),
+                ("$top", &top),
+            ],
+        )?;
+        self.first_page(tenant, "search_users", url, || "users".into())
+            .await
     }
 
     async fn find_users_by_upn_prefix(
@@ -1014,6 +1054,27 @@ impl Directory for GraphClient {
             || "groups".into(),
         )
         .await
+    }
+
+    async fn search_groups(
+        &self,
+        tenant: &TenantId,
+        text: &str,
+        top: u16,
+    ) -> Result<Vec<Group>, Error> {
+        let t = literal(text.trim());
+        let filter = format!("startswith(displayName,{t}) or startswith(mail,{t})");
+        let top = top.clamp(1, 999).to_string();
+        let url = self.url_with(
+            &["groups"],
+            &[
+                ("$filter", &filter),
+                ("$select", GROUP_SELECT),
+                ("$top", &top),
+            ],
+        )?;
+        self.first_page(tenant, "search_groups", url, || "groups".into())
+            .await
     }
 
     async fn group(&self, tenant: &TenantId, id: &ObjectId) -> Result<Option<Group>, Error> {

@@ -624,6 +624,16 @@ pub trait Directory: Send + Sync {
         prefix: &str,
     ) -> Result<Vec<User>, Error>;
 
+    /// Up to `top` users whose display name, given name, surname, UPN or mail
+    /// starts with `text` (`$filter` with `startswith`, which Graph answers
+    /// without advanced-query headers): the pickers' search. One page.
+    async fn search_users(
+        &self,
+        tenant: &TenantId,
+        text: &str,
+        top: u16,
+    ) -> Result<Vec<User>, Error>;
+
     /// Creates a user. A taken UPN or address is [`Error::Conflict`]; a weak
     /// password [`Error::PasswordRejected`]. Not idempotent: look up first.
     async fn create_user(&self, tenant: &TenantId, user: &NewUser) -> Result<User, Error>;
@@ -726,6 +736,15 @@ pub trait Directory: Send + Sync {
         &self,
         tenant: &TenantId,
         display_name: &str,
+    ) -> Result<Vec<Group>, Error>;
+
+    /// Up to `top` groups whose display name or mail starts with `text`: the
+    /// pickers' search. One page.
+    async fn search_groups(
+        &self,
+        tenant: &TenantId,
+        text: &str,
+        top: u16,
     ) -> Result<Vec<Group>, Error>;
 
     /// A group by id.

@@ -1,0 +1,80 @@
+//! The pickers' look-ups (CONTRACT.md §4): `GET /api/organizations/{id}/licenses`
+//! (`sku`, `name`, `free_seats`), `/groups?search=` and `/users?search=`
+//! (`displayName`, and `userPrincipalName` for users). Read-only.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::HttpState;
+use crate::error::ApiError;
+use crate::plan::{organization, step_error};
+
+/// The `search` query of the group and user look-ups.
+#[derive(Debug, Deserialize)]
+pub struct Search {
+    /// The text names start with; empty or absent lists the first few.
+    #[serde(default)]
+    search: String,
+}
+
+/// Longest search text taken: a display name or an address, not a document.
+const MAX_SEARCH: usize = 256;
+
+fn checked(search: &Search) -> Result<&str, ApiError> {
+    let text = search.search.trim();
+    if text.chars().count() > MAX_SEARCH {
+        return Err(ApiError::field(
+            "search",
+            format!("is longer than {MAX_SEARCH} characters"),
+        ));
+    }
+    Ok(text)
+}
+
+/// `GET /api/organizations/{id}/licenses`.
+pub async fn licenses(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let organization = organization(&state, &id).await?;
+    let found = onboard_steps::lookups::licenses(&state.deps, &organization)
+        .await
+        .map_err(step_error)?;
+    serde_json::to_value(found)
+        .map(Json)
+        .map_err(ApiError::internal)
+}
+
+/// `GET /api/organizations/{id}/groups?search=`.
+pub async fn groups(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+    Query(search): Query<Search>,
+) -> Result<Json<Value>, ApiError> {
+    let text = checked(&search)?;
+    let organization = organization(&state, &id).await?;
+    let found = onboard_steps::lookups::groups(&state.deps, &organization, text)
+        .await
+        .map_err(step_error)?;
+    serde_json::to_value(found)
+        .map(Json)
+        .map_err(ApiError::internal)
+}
+
+/// `GET /api/organizations/{id}/users?search=`.
+pub async fn users(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+    Query(search): Query<Search>,
+) -> Result<Json<Value>, ApiError> {
+    let text = checked(&search)?;
+    let organization = organization(&state, &id).await?;
+    let found = onboard_steps::lookups::users(&state.deps, &organization, text)
+        .await
+        .map_err(step_error)?;
+    serde_json::to_value(found)
+        .map(Json)
+        .map_err(ApiError::internal)
+}

@@ -1,0 +1,79 @@
+//! `POST /api/onboardings/plan` and `POST /api/offboardings/plan` (CONTRACT.md §4):
+//! what a run would do, from the body `POST /api/onboardings` (or
+//! `/api/offboardings`) takes. The body is checked exactly as the create checks
+//! it (400 with the same field errors); then the steps' own decisions are read
+//! against the directory ([`onboard_steps::plan`]). Nothing is stored, started,
+//! sent or ticketed.
+
+use axum::Json;
+use axum::extract::State;
+use onboard_domain::{parse_offboarding, parse_onboarding};
+use onboard_steps::{Organization, StepError};
+use serde_json::Value;
+
+use crate::HttpState;
+use crate::api::{Body, domain_errors, json_object, organization_variables};
+use crate::error::ApiError;
+
+/// A step error, as an answer: bad fields 400, an unknown organization 404, a
+/// setting 500 naming it, a service that is down or throttling 503.
+pub(crate) fn step_error(e: StepError) -> ApiError {
+    if !e.field_errors().is_empty() {
+        return ApiError::Invalid(e.field_errors().to_vec());
+    }
+    match e {
+        StepError::RequestRefused(_) => ApiError::NotFound("organization"),
+        StepError::Config(why) => ApiError::Misconfigured(why),
+        StepError::Variables(e) => ApiError::Misconfigured(e.to_string()),
+        e if e.is_transient() => ApiError::Unavailable(format!("{}: {}", e.name(), e.cause())),
+        e => ApiError::internal(format!("{}: {}", e.name(), e.cause())),
+    }
+}
+
+/// The organization the runtime serves under `id`, with its connections.
+pub(crate) async fn organization(state: &HttpState, id: &str) -> Result<Organization, ApiError> {
+    state
+        .deps
+        .connections
+        .organization(id)
+        .await
+        .map_err(step_error)
+}
+
+/// `POST /api/onboardings/plan`.
+#[tracing::instrument(skip_all)]
+pub async fn plan_onboarding(
+    State(state): State<HttpState>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let form = json_object(&body)?;
+    let (id, variables) = organization_variables(&state, &form).await?;
+    let request = parse_onboarding(&form, &variables).map_err(domain_errors)?;
+    let organization = organization(&state, &id).await?;
+    let plan =
+        onboard_steps::plan::plan_onboarding(&state.deps, &organization, &variables, &request)
+            .await
+            .map_err(step_error)?;
+    serde_json::to_value(plan)
+        .map(Json)
+        .map_err(ApiError::internal)
+}
+
+/// `POST /api/offboardings/plan`.
+#[tracing::instrument(skip_all)]
+pub async fn plan_offboarding(
+    State(state): State<HttpState>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let form = json_object(&body)?;
+    let (id, variables) = organization_variables(&state, &form).await?;
+    let request = parse_offboarding(&form, &variables).map_err(domain_errors)?;
+    let organization = organization(&state, &id).await?;
+    let preview =
+        onboard_steps::plan::preview_offboarding(&state.deps, &organization, &variables, &request)
+            .await
+            .map_err(step_error)?;
+    serde_json::to_value(preview)
+        .map(Json)
+        .map_err(ApiError::internal)
+}

@@ -1,0 +1,98 @@
+// The new-user form's pickers and live plan, and the offboarding form's preview
+// (issue 17): typed and clicked as a person does, against the sandbox tenant.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { TEST_TIMEOUT_MS, idFromUrl, launchChromium, newPage, startServer } from "./harness.mjs";
+
+let browser;
+before(async () => {
+  browser = await launchChromium();
+});
+after(() => browser?.close());
+
+test("the plan updates as you type and follows the license picker", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // Arrange
+  const app = await startServer(t);
+  const page = await newPage(t, browser);
+  await page.goto(app.url("/"));
+  const plan = page.locator("#plan-body");
+
+  // Act: a name, then a license box with no free seat
+  await page.selectOption("#organization", "contoso");
+  await page.fill("#first_name", "Ada");
+  await page.fill("#last_name", "Lovelace");
+
+  // Assert: the username shows without submitting
+  await plan.getByText("alovelace@contoso.com").waitFor();
+  const premium = page.getByRole("checkbox", { name: /Microsoft 365 Business Premium/ });
+  assert.match(await page.locator("label.check", { has: premium }).textContent(), /\(0 free\)/);
+  await premium.check();
+  await plan.getByText(/SPB \(0 free\): (ask a technician to buy|buy through the distributor)/).waitFor();
+
+  // And: a last name changed, the plan follows
+  await page.fill("#last_name", "Byron");
+  await plan.getByText("abyron@contoso.com").waitFor();
+  assert.equal((await app.json("/api/onboardings")).items.length, 0, "planning started nothing");
+});
+
+test("the pickers find the manager, the copy-from user and groups by search, and the form submits them", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // Arrange
+  const app = await startServer(t);
+  const page = await newPage(t, browser);
+  await page.goto(app.url("/"));
+  await page.selectOption("#organization", "contoso");
+  await page.fill("#first_name", "Grace");
+  await page.fill("#last_name", "Hopper");
+
+  // Act: search users for the manager, keyboard only
+  await page.locator("#manager_email").pressSequentially("Adele");
+  await page.waitForFunction(() =>
+    Array.from(document.querySelectorAll("#manager_email-options option")).some((o) => o.value === "AdeleV@contoso.com"));
+  await page.fill("#manager_email", "AdeleV@contoso.com");
+
+  // Act: a group by search, picked from the suggestions
+  await page.locator("#group-search").pressSequentially("Sal");
+  await page.waitForFunction(() =>
+    Array.from(document.querySelectorAll("#group-options option")).some((o) => o.value === "Sales"));
+  await page.fill("#group-search", "Sales");
+  assert.equal(await page.inputValue("#groups"), "Sales");
+  await page.locator("#plan-body").getByText("Sales: found").waitFor();
+
+  // Act: a license box, then submit
+  await page.getByRole("checkbox", { name: /Microsoft 365 Business Standard/ }).check();
+  await page.getByRole("button", { name: "Start onboarding" }).click();
+  await page.waitForURL(/\/onboardings\/[^/]+$/);
+
+  // Assert
+  const record = await app.record("onboarding", idFromUrl(page.url()));
+  assert.equal(record.status, "completed", JSON.stringify(record));
+  assert.equal(record.license_outcome, "assigned", JSON.stringify(record));
+  const [user] = await app.usersNamed("ghopper");
+  assert.ok(user, "the user was created");
+  const groups = await app.graph(`/users/${user.id}/memberOf`);
+  assert.ok(groups.value.some((g) => g.displayName === "Sales"), JSON.stringify(groups));
+});
+
+test("the offboarding form previews what will be removed before it is submitted", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // Arrange
+  const app = await startServer(t);
+  const page = await newPage(t, browser);
+  await page.goto(app.url("/offboard"));
+  await page.selectOption("#organization", "contoso");
+
+  // Act
+  await page.locator("#user_principal_name").pressSequentially("Alex");
+  await page.waitForFunction(() =>
+    Array.from(document.querySelectorAll("#user_principal_name-options option")).some((o) => o.value === "AlexW@contoso.com"));
+  await page.fill("#user_principal_name", "AlexW@contoso.com");
+
+  // Assert
+  const preview = page.locator("#preview-body");
+  await preview.getByText("Groups removed").waitFor();
+  await preview.getByText("Sales", { exact: true }).waitFor();
+  assert.equal((await app.json("/api/offboardings")).items.length, 0, "the preview started nothing");
+  const [alex] = await app.usersNamed("alexw");
+  assert.notEqual(alex.accountEnabled, false, "the preview changed nothing");
+});
