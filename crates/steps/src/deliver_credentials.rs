@@ -79,7 +79,7 @@ pub async fn deliver_credentials(deps: &Deps, input: Input) -> Result<Output, St
     let vars = &onboarding.variables;
     let request = &onboarding.request;
     let upn = &user.user_principal_name;
-    let delivery = vars.credential_delivery;
+    let mut delivery = vars.credential_delivery;
     let options = vars.password_options();
     let now = deps.clock.now();
     let locations = vars.password_save_locations();
@@ -108,6 +108,30 @@ pub async fn deliver_credentials(deps: &Deps, input: Input) -> Result<Output, St
     let directory = onboarding.directory(deps).await?;
     let tenant = &onboarding.organization.tenant;
     let user_id = ObjectId::new(user.user_id.clone());
+    // A Temporary Access Pass only when the tenant's method policy lets this
+    // user have one; otherwise a password, and the ticket says why.
+    if delivery == CredentialDelivery::TemporaryAccessPass
+        && let Some(why) =
+            crate::mfa::tap_unavailable_for(directory.as_ref(), tenant, &user_id).await?
+    {
+        delivery = CredentialDelivery::Password;
+        let text = format!(
+            "A Temporary Access Pass cannot be issued to {upn}: {why}; a password is delivered instead. \
+             Enable the Temporary Access Pass method for the user (Entra admin center, Authentication methods) \
+             to give new users a pass."
+        );
+        onboarding
+            .note(deps, "deliver_credentials-tap-fallback", &text)
+            .await?;
+        onboarding
+            .record(
+                deps,
+                "deliver_credentials",
+                None,
+                &format!("Temporary Access Pass not available ({why}): a password instead"),
+            )
+            .await?;
+    }
     let (secret, validity) = match delivery {
         CredentialDelivery::Password => {
             let password = generate_password(&vars.password_policy())?;

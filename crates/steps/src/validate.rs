@@ -5,8 +5,11 @@
 //! so every duration the state machine waits comes from here, never from a constant.
 
 use jiff::{SignedDuration, Timestamp};
+use onboard_connectors::Error as ConnectorError;
 use onboard_domain::plan::OnboardingPlan;
-use onboard_domain::variables::{PasswordSaveLocation, Psa as PsaName, SendCredentialsTo};
+use onboard_domain::variables::{
+    MfaReadiness, PasswordSaveLocation, Psa as PsaName, SendCredentialsTo,
+};
 use onboard_domain::{DomainError, FieldError, Variables, plan_onboarding};
 use onboard_store::Status;
 use serde::{Deserialize, Serialize};
@@ -176,6 +179,63 @@ pub struct Output {
     /// on the timeline now and on the ticket once it exists.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The MFA readiness outcome in plain words ("MFA: required by ..."), unless
+    /// `mfa_readiness = ignore`; the completion note repeats it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<String>,
+}
+
+/// `mfa_readiness`: what the tenant's protection means for this user, in words,
+/// plus a warning when nothing requires MFA; `require` refuses the run instead.
+async fn mfa_readiness(
+    deps: &Deps,
+    onboarding: &Onboarding,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>, StepError> {
+    let mode = onboarding.variables.mfa_readiness;
+    if mode == MfaReadiness::Ignore {
+        return Ok(None);
+    }
+    let directory = onboarding.directory(deps).await?;
+    let assessed = crate::mfa::assess_mfa(
+        directory.as_ref(),
+        &onboarding.organization.tenant,
+        &onboarding.request,
+        &onboarding.variables,
+    )
+    .await;
+    let outcome = match assessed {
+        Ok(outcome) => outcome,
+        // Without Policy.Read.All the protection is unknown: `warn` says so and
+        // goes on, `require` cannot vouch for it.
+        Err(StepError::Connector {
+            source: ConnectorError::Forbidden { message, .. },
+            ..
+        }) => {
+            let why = format!(
+                "MFA: the tenant's security defaults and Conditional Access policies could not be read                  (Graph: {message}); grant the app Policy.Read.All"
+            );
+            if mode == MfaReadiness::Require {
+                return Err(StepError::Config(format!(
+                    "mfa_readiness is require: {why}"
+                )));
+            }
+            warnings.push(why);
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let text = outcome.describe();
+    if !outcome.required() {
+        if mode == MfaReadiness::Require {
+            return Err(StepError::RequestRefused(format!(
+                "mfa_readiness is require and no policy would make {} use MFA: {text}",
+                onboarding.request.display_name
+            )));
+        }
+        warnings.push(text.clone());
+    }
+    Ok(Some(text))
 }
 
 /// Validates onboarding `input.onboarding_id` and plans it. Bad input is
@@ -192,6 +252,8 @@ pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
     check_schedule(&plan, &onboarding.variables, now)?;
     preflight(&plan, &onboarding)?;
     reachable_vaults(deps, &plan, &onboarding).await?;
+    let mut warnings = plan.warnings.clone();
+    let mfa = mfa_readiness(deps, &onboarding, &mut warnings).await?;
     let approval_timeout_seconds =
         u64::from(onboarding.variables.approval_timeout_hours.get()) * 3600;
     let output = Output {
@@ -202,7 +264,8 @@ pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
         scheduled: plan.create_at.is_some(),
         start_at: plan.create_at.map(|at| at.to_string()),
         license_timeout_seconds: LICENSE_PURCHASE_TIMEOUT_SECONDS,
-        warnings: plan.warnings.clone(),
+        warnings,
+        mfa,
     };
     let output = remember(deps.store.as_ref(), &done, &output, now).await?;
     let (status, message) = if output.approval_required {
@@ -222,6 +285,9 @@ pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
     onboarding
         .record(deps, "validate", Some(status), &message)
         .await?;
+    if let Some(mfa) = output.mfa.as_ref().filter(|m| !output.warnings.contains(m)) {
+        onboarding.record(deps, "mfa", None, mfa).await?;
+    }
     for warning in &output.warnings {
         onboarding
             .record(deps, "validate", None, &format!("warning: {warning}"))
