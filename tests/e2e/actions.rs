@@ -9,14 +9,6 @@ use crate::workflow::config;
 
 const DAY: u64 = 24 * 3600;
 
-async fn now(app: &TestApp) -> jiff::Timestamp {
-    app.get_json("/sandbox/clock").await["now"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 fn days_after(at: jiff::Timestamp, days: i64) -> jiff::Timestamp {
     at.checked_add(jiff::SignedDuration::from_hours(24 * days))
         .unwrap()
@@ -57,7 +49,7 @@ async fn patch(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
 }
 
 async fn scheduled_onboarding(app: &TestApp, last_name: &str, days: i64) -> String {
-    let start = days_after(now(app).await, days);
+    let start = days_after(app.now().await, days);
     let id = app
         .onboard(
             json!({"organization": "contoso", "first_name": "Ada", "last_name": last_name,
@@ -165,7 +157,7 @@ async fn resend_mails_a_fresh_link_and_the_old_one_answers_410() {
 async fn a_later_start_date_holds_the_user_back_until_then() {
     let app = spawn_app_with(&config("allow_scheduled_user_creation = 1")).await;
     let id = scheduled_onboarding(&app, "Later", 2).await;
-    let later = days_after(now(&app).await, 6);
+    let later = days_after(app.now().await, 6);
 
     let (status, body) = patch(
         &app,
@@ -190,7 +182,7 @@ async fn a_later_start_date_holds_the_user_back_until_then() {
 async fn an_earlier_start_date_creates_the_user_sooner() {
     let app = spawn_app_with(&config("allow_scheduled_user_creation = 1")).await;
     let id = scheduled_onboarding(&app, "Earlier", 20).await;
-    let earlier = days_after(now(&app).await, 3);
+    let earlier = days_after(app.now().await, 3);
 
     let (status, body) = patch(
         &app,
@@ -213,7 +205,7 @@ async fn a_bad_new_date_is_refused_naming_the_problem() {
     let id = scheduled_onboarding(&app, "Bad", 5).await;
     let path = format!("/api/onboardings/{id}");
 
-    let past = days_after(now(&app).await, -1);
+    let past = days_after(app.now().await, -1);
     let (status, body) = patch(&app, &path, json!({"start_date": past.to_string()})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["errors"][0]["field"], "start_date", "{body}");
@@ -228,7 +220,7 @@ async fn a_bad_new_date_is_refused_naming_the_problem() {
     let done = app
         .onboard(json!({"organization": "contoso", "first_name": "Ada", "last_name": "Now"}))
         .await;
-    let future = days_after(now(&app).await, 5);
+    let future = days_after(app.now().await, 5);
     let (status, body) = patch(
         &app,
         &format!("/api/onboardings/{done}"),
@@ -242,7 +234,7 @@ async fn a_bad_new_date_is_refused_naming_the_problem() {
 #[tokio::test]
 async fn a_scheduled_offboarding_can_be_moved_and_cancelled() {
     let app = spawn_app().await;
-    let at = days_after(now(&app).await, 2);
+    let at = days_after(app.now().await, 2);
     let res = app
         .client
         .post(app.url("/api/offboardings"))
@@ -261,7 +253,7 @@ async fn a_scheduled_offboarding_can_be_moved_and_cancelled() {
     let path = format!("/api/offboardings/{id}");
     assert_eq!(app.get_json(&path).await["status"], "scheduled");
 
-    let later = days_after(now(&app).await, 4);
+    let later = days_after(app.now().await, 4);
     let (status, body) = patch(&app, &path, json!({"scheduled_at": later.to_string()})).await;
     assert_eq!(status, 200, "{body}");
     app.advance(3 * DAY).await;

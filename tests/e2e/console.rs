@@ -5,16 +5,9 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::workflow::config;
 
-async fn now(app: &TestApp) -> jiff::Timestamp {
-    app.get_json("/sandbox/clock").await["now"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 async fn scheduled(app: &TestApp, last_name: &str, days: i64) -> (String, jiff::Timestamp) {
-    let start = now(app)
+    let start = app
+        .now()
         .await
         .checked_add(jiff::SignedDuration::from_hours(24 * days))
         .unwrap();

@@ -324,6 +324,15 @@ impl TestApp {
             .expect("json")
     }
 
+    /// The server's (virtual) time, from `GET /sandbox/clock`.
+    pub(crate) async fn now(&self) -> jiff::Timestamp {
+        self.get_json("/sandbox/clock").await["now"]
+            .as_str()
+            .expect("the clock's `now`")
+            .parse()
+            .expect("an RFC 3339 time")
+    }
+
     /// Sets a simulator's faults through `PUT /sandbox/faults/{service}`.
     pub(crate) async fn faults(&self, service: &str, settings: Value) {
         let res = self

@@ -125,6 +125,21 @@ async fn pending_decisions(deps: &Deps, record: &Record) -> Result<Vec<Decision>
     }
 }
 
+/// Expires a pending decision now, `by` saying why; its links answer 410.
+async fn expire(deps: &Deps, decision_id: &str, by: &str) -> Result<DecideOutcome, StepError> {
+    Ok(deps
+        .store
+        .decide(
+            decision_id,
+            Decide {
+                to: DecisionState::Expired,
+                by: by.into(),
+                at: deps.clock.now(),
+            },
+        )
+        .await?)
+}
+
 /// Cancels a waiting run; `by` says who. A run already cancelled answers as it is.
 pub async fn cancel(
     deps: &Deps,
@@ -148,18 +163,7 @@ pub async fn cancel(
     let mut tokens: Vec<SecretString> = Vec::new();
     if run.status != Status::Scheduled {
         for decision in pending_decisions(deps, &run).await? {
-            let outcome = deps
-                .store
-                .decide(
-                    &decision.id,
-                    Decide {
-                        to: DecisionState::Expired,
-                        by: "cancelled".into(),
-                        at: deps.clock.now(),
-                    },
-                )
-                .await
-                .map_err(StepError::from)?;
+            let outcome = expire(deps, &decision.id, "cancelled").await?;
             if let DecideOutcome::Decided { task_token, .. } = outcome {
                 tokens.push(task_token);
             }
@@ -240,31 +244,10 @@ pub async fn resend(deps: &Deps, kind: RecordKind, id: &str) -> Result<Vec<Strin
         })
         .await
         .map_err(StepError::from)?;
-    let superseded = deps
-        .store
-        .decide(
-            &old.id,
-            Decide {
-                to: DecisionState::Expired,
-                by: "superseded".into(),
-                at: now,
-            },
-        )
-        .await
-        .map_err(StepError::from)?;
+    let superseded = expire(deps, &old.id, "superseded").await?;
     if !matches!(superseded, DecideOutcome::Decided { .. }) {
         // Decided by a click meanwhile: the fresh links must not work either.
-        deps.store
-            .decide(
-                &fresh.id,
-                Decide {
-                    to: DecisionState::Expired,
-                    by: "superseded".into(),
-                    at: now,
-                },
-            )
-            .await
-            .map_err(StepError::from)?;
+        expire(deps, &fresh.id, "superseded").await?;
         return Err(ActionError::Conflict(format!(
             "the {kind} was decided meanwhile: nothing was sent"
         )));

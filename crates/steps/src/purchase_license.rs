@@ -116,6 +116,21 @@ impl PurchaseLedger for StoreLedger {
     }
 }
 
+/// Notes the ticket (once per `part`) and the timeline about one SKU.
+async fn tell(
+    deps: &Deps,
+    onboarding: &Onboarding,
+    part: &str,
+    note: &str,
+    event: &str,
+) -> Result<(), StepError> {
+    onboarding.note(deps, part, note).await?;
+    onboarding
+        .record(deps, "purchase_license", None, event)
+        .await?;
+    Ok(())
+}
+
 /// Buys the missing seats and waits until they are in the tenant.
 #[instrument(skip_all, fields(onboarding_id = %input.onboarding_id, step = "purchase_license"))]
 pub async fn purchase_license(deps: &Deps, input: Input) -> Result<Output, StepError> {
@@ -169,21 +184,14 @@ pub async fn purchase_license(deps: &Deps, input: Input) -> Result<Output, StepE
         let spoken_for =
             seat_reservations::held_by_others(deps, onboarding.id(), tenant, &item.sku).await?;
         if free > i64::from(spoken_for) {
-            onboarding
-                .note(
-                    deps,
-                    &format!("purchase_license-{}-came-free", item.sku),
-                    &notes::license_seat_came_free(&item.sku, name),
-                )
-                .await?;
-            onboarding
-                .record(
-                    deps,
-                    "purchase_license",
-                    None,
-                    &format!("a seat of {} came free: nothing bought", item.sku),
-                )
-                .await?;
+            tell(
+                deps,
+                &onboarding,
+                &format!("purchase_license-{}-came-free", item.sku),
+                &notes::license_seat_came_free(&item.sku, name),
+                &format!("a seat of {} came free: nothing bought", item.sku),
+            )
+            .await?;
             remember(deps.store.as_ref(), &bought, &false, deps.clock.now()).await?;
             purchased.push(item.sku.as_str().to_owned());
             continue;
@@ -200,25 +208,18 @@ pub async fn purchase_license(deps: &Deps, input: Input) -> Result<Output, StepE
         if purchase.outcome != PurchaseOutcome::AlreadyDone {
             tracing::info!(sku = %item.sku, outcome = ?purchase.outcome, "seat bought");
         }
-        onboarding
-            .note(
-                deps,
-                &format!("purchase_license-{}", item.sku),
-                &notes::license_purchased(&item.sku, name, 1),
-            )
-            .await?;
-        onboarding
-            .record(
-                deps,
-                "purchase_license",
-                None,
-                &format!(
-                    "bought 1 seat of {} through {}",
-                    item.sku,
-                    distributor.name()
-                ),
-            )
-            .await?;
+        tell(
+            deps,
+            &onboarding,
+            &format!("purchase_license-{}", item.sku),
+            &notes::license_purchased(&item.sku, name, 1),
+            &format!(
+                "bought 1 seat of {} through {}",
+                item.sku,
+                distributor.name()
+            ),
+        )
+        .await?;
         remember(deps.store.as_ref(), &bought, &true, deps.clock.now()).await?;
         bought_now = true;
         purchased.push(item.sku.as_str().to_owned());
