@@ -494,7 +494,8 @@ mod tests {
                 "completed",
                 "denied",
                 "approval_timed_out",
-                "failed"
+                "failed",
+                "cancelled"
             ]
         );
         for s in Status::ALL {
