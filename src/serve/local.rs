@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use onboard_asl::Engine;
 use onboard_domain::{VariableLayer, Variables};
-use onboard_http::{OrganizationSummary, Runtime, RuntimeError};
+use onboard_http::{ExecutionPath, OrganizationSummary, Runtime, RuntimeError};
 use onboard_steps::TaskCallbacks;
 use onboard_store::RecordKind;
 use serde_json::json;
@@ -98,5 +98,38 @@ impl Runtime for LocalRuntime {
             .map_err(|e| {
                 RuntimeError::Internal(format!("resolving the organization's variables: {e}"))
             })
+    }
+
+    async fn execution_path(
+        &self,
+        kind: RecordKind,
+        id: &str,
+    ) -> Result<Option<ExecutionPath>, RuntimeError> {
+        let machine = match kind {
+            RecordKind::Onboarding => &self.onboarding_machine,
+            RecordKind::Offboarding => &self.offboarding_machine,
+        };
+        let arn = onboard_http::execution_arn(machine, id);
+        let record = match self.engine.describe_execution(&arn).await {
+            Ok(record) => record,
+            Err(onboard_asl::Error::ExecutionDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(RuntimeError::Internal(format!("reading execution {id}: {e}"))),
+        };
+        let entered = record
+            .history
+            .iter()
+            .filter(|e| e.kind.ends_with("StateEntered"))
+            .filter_map(|e| {
+                e.details
+                    .get("stateEnteredEventDetails")
+                    .and_then(|d| d.get("name"))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect();
+        Ok(Some(ExecutionPath {
+            entered,
+            running: record.status == onboard_asl::execution::ExecutionStatus::Running,
+        }))
     }
 }

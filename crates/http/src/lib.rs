@@ -10,7 +10,9 @@
 //! - `dashboard`: the dashboard at `/` (askama templates in `templates/`).
 //! - `onboarding_form`: the new-user form with its pickers and plan panel (askama), and
 //!   `/assets/console.js`, the small script that makes the console's forms live.
-//! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`, status pages.
+//! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`.
+//! - [`run_page`]: a run's page (status, pending decision, timeline, restore record,
+//!   the `state_picture` of its state machine) and its cancel / resend / date forms.
 //! - [`decisions`]: decision links (confirmation page, decide) and pending approvals.
 //! - [`auth`]: API keys (hashed) on `/api/*`.
 //! - [`guard`]: the `Host` answered, requests from other sites refused, JSON-only
@@ -37,7 +39,9 @@ pub mod lookups;
 mod onboarding_form;
 pub mod pages;
 pub mod plan;
+pub mod run_page;
 pub mod runs;
+mod state_picture;
 
 use std::sync::Arc;
 
@@ -96,6 +100,34 @@ pub trait Runtime: Send + Sync {
     /// An organization's resolved variables (defaults <- MSP-wide <- organization);
     /// `None` when no such organization is served.
     async fn variables(&self, organization: &str) -> Result<Option<Variables>, RuntimeError>;
+
+    /// The states the execution of record `id` of `kind` entered, oldest first (the
+    /// run page's picture); `None` when the runtime has no execution of that name.
+    async fn execution_path(
+        &self,
+        kind: RecordKind,
+        id: &str,
+    ) -> Result<Option<ExecutionPath>, RuntimeError>;
+}
+
+/// Where an execution went, read from the runtime's own history (the interpreter's
+/// record, or Step Functions' `GetExecutionHistory`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecutionPath {
+    /// The names of the states entered, oldest first (a state entered twice, as a
+    /// wait loop does, is listed twice).
+    pub entered: Vec<String>,
+    /// Whether the execution still runs: its last state is where it is now.
+    pub running: bool,
+}
+
+/// The execution ARN of the execution `name` of the state machine `machine_arn`
+/// (`...:stateMachine:M` -> `...:execution:M:name`), as Step Functions forms it.
+pub fn execution_arn(machine_arn: &str, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
 }
 
 /// Everything a handler needs. Cheap to clone.
@@ -193,10 +225,18 @@ fn routes(state: HttpState) -> Router {
             .route("/", get(pages::form_page))
             .route("/assets/console.js", get(onboarding_form::console_js))
             .route("/onboardings", post(pages::submit_form))
-            .route("/onboardings/{id}", get(pages::onboarding_page))
+            .route("/onboardings/{id}", get(run_page::onboarding_page))
+            .route(
+                "/onboardings/{id}/{action}",
+                post(run_page::onboarding_action),
+            )
             .route("/offboard", get(pages::offboarding_form_page))
             .route("/offboardings", post(pages::submit_offboarding_form))
-            .route("/offboardings/{id}", get(pages::offboarding_page))
+            .route("/offboardings/{id}", get(run_page::offboarding_page))
+            .route(
+                "/offboardings/{id}/{action}",
+                post(run_page::offboarding_action),
+            )
             .route("/approvals", get(decisions::pending_page));
     }
     app.fallback(api::not_found).with_state(state)

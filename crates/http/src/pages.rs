@@ -1,6 +1,6 @@
-//! The HTML pages: the onboarding form at `/`, the offboarding form at `/offboard`,
-//! their status pages, and (with the steps) the decision pages and the pending
-//! approvals.
+//! The HTML pages: the onboarding form at `/`, the offboarding form at `/offboard`
+//! (a run's own page is [`crate::run_page`]'s; the decision pages and the pending
+//! approvals, [`crate::decisions`]').
 //!
 //! Plain HTML forms, no script: they post `application/x-www-form-urlencoded`,
 //! turned here into the same JSON form the API takes.
@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use axum::Form;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use onboard_domain::FieldError;
@@ -16,7 +16,6 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::{HttpState, OrganizationSummary, api, csrf};
-use onboard_store::RecordKind;
 
 /// Escapes text for HTML.
 pub fn esc(text: &str) -> String {
@@ -206,7 +205,7 @@ fn form_response(status: StatusCode, title: &str, body: &str, token: &csrf::Form
 }
 
 /// A page carrying a form: its CSRF cookie set when the browser had none, never cached.
-fn with_token(mut res: Response, token: &csrf::FormToken) -> Response {
+pub(crate) fn with_token(mut res: Response, token: &csrf::FormToken) -> Response {
     if let Some(cookie) = &token.set_cookie {
         res.headers_mut().append(header::SET_COOKIE, cookie.clone());
     }
@@ -219,7 +218,7 @@ fn with_token(mut res: Response, token: &csrf::FormToken) -> Response {
 }
 
 /// The answer to a form posted without a valid token: nothing is started.
-fn csrf_refused(form_path: &str) -> Response {
+pub(crate) fn csrf_refused(form_path: &str) -> Response {
     (
         StatusCode::FORBIDDEN,
         page(
@@ -247,7 +246,7 @@ fn take_token(
 
 /// Whether the HTML pages are open: only when `/api/*` needs no key (a browser
 /// form cannot send one), i.e. on loopback without API keys.
-fn pages_open(state: &HttpState) -> Result<(), Box<Response>> {
+pub(crate) fn pages_open(state: &HttpState) -> Result<(), Box<Response>> {
     if state.keys.required() {
         Err(Box::new(
             (
@@ -372,66 +371,6 @@ pub async fn submit_form(
             None => e.into_response(),
         },
     }
-}
-
-/// `GET /onboardings/{id}`: an onboarding's status and timeline, for people.
-pub async fn onboarding_page(
-    State(state): State<HttpState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    record_page(&state, &id, RecordKind::Onboarding).await
-}
-
-/// `GET /offboardings/{id}`: an offboarding's status, timeline and restore record.
-pub async fn offboarding_page(
-    State(state): State<HttpState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    record_page(&state, &id, RecordKind::Offboarding).await
-}
-
-async fn record_page(state: &HttpState, id: &str, kind: RecordKind) -> Result<Response, ApiError> {
-    if let Err(r) = pages_open(state) {
-        return Ok(*r);
-    }
-    let (what, title, again, api_path) = match kind {
-        RecordKind::Onboarding => ("onboarding", "Onboarding", "/", "onboardings"),
-        RecordKind::Offboarding => ("offboarding", "Offboarding", "/offboard", "offboardings"),
-    };
-    let record = state
-        .store()
-        .get_record(id)
-        .await?
-        .filter(|r| r.kind == kind)
-        .ok_or(ApiError::NotFound(what))?;
-    let timeline = state.store().timeline(id).await?;
-    let mut rows = String::new();
-    for e in &timeline {
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&e.at.to_string()),
-            esc(&e.step),
-            esc(&e.message)
-        ));
-    }
-    let removed = match (&kind, &record.removed) {
-        (RecordKind::Offboarding, Some(removed)) => format!(
-            "<h2>Restore record</h2><pre>{}</pre>",
-            esc(&serde_json::to_string_pretty(removed).unwrap_or_default())
-        ),
-        _ => String::new(),
-    };
-    let body = format!(
-        "<p>Organization <b>{}</b> · status <b id=\"status\">{}</b> · user <b>{}</b> · ticket <b>{}</b></p>\
-         <table><tr><th>When</th><th>Step</th><th>What</th></tr>{rows}</table>{removed}\
-         <p><a href=\"{again}\">Another user</a> · <a href=\"/api/{api_path}/{}\">JSON</a></p>",
-        esc(&record.organization),
-        esc(record.status.as_str()),
-        esc(record.user_principal_name.as_deref().unwrap_or("not yet")),
-        esc(record.ticket_id.as_deref().unwrap_or("not yet")),
-        esc(&record.id),
-    );
-    Ok(page(title, &body).into_response())
 }
 
 fn offboarding_form_html(

@@ -125,6 +125,43 @@ async fn pending_decisions(deps: &Deps, record: &Record) -> Result<Vec<Decision>
     }
 }
 
+/// A decision a run waits for, and who was asked to take it.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The decision (its kind and deadline).
+    pub decision: Decision,
+    /// Who it was sent to: the approvers mailed, or for a license purchase the
+    /// technicians working the run's ticket.
+    pub asked: Vec<String>,
+}
+
+/// The decisions `record` waits for, with who was asked (the run page shows them).
+pub async fn pending(deps: &Deps, record: &Record) -> Result<Vec<Pending>, StepError> {
+    let decisions = pending_decisions(deps, record).await?;
+    if decisions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let variables =
+        crate::context::organization_variables(deps.store.as_ref(), &record.organization).await?;
+    let approvers = match record.kind {
+        RecordKind::Onboarding => &variables.new_user_approval_email,
+        RecordKind::Offboarding => &variables.offboarding_user_approval_email,
+    };
+    Ok(decisions
+        .into_iter()
+        .map(|decision| {
+            let asked = match decision.kind {
+                DecisionKind::Approval => approvers.iter().map(|a| a.as_str().to_owned()).collect(),
+                DecisionKind::LicensePurchase => vec![match &record.ticket_id {
+                    Some(ticket) => format!("the technicians, on ticket {ticket}"),
+                    None => "the technicians, on the run's ticket".to_owned(),
+                }],
+            };
+            Pending { decision, asked }
+        })
+        .collect())
+}
+
 /// Expires a pending decision now, `by` saying why; its links answer 410.
 async fn expire(deps: &Deps, decision_id: &str, by: &str) -> Result<DecideOutcome, StepError> {
     Ok(deps

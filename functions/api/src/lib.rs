@@ -20,7 +20,8 @@ use async_trait::async_trait;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use onboard_domain::Variables;
 use onboard_http::{
-    ApiKeys, HostPolicy, HttpState, OrganizationSummary, Protection, Runtime, RuntimeError,
+    ApiKeys, ExecutionPath, HostPolicy, HttpState, OrganizationSummary, Protection, Runtime,
+    RuntimeError,
 };
 use onboard_lambda::ConfigError;
 use onboard_steps::decisions::{CallbackError, CallbackFailure};
@@ -267,6 +268,66 @@ impl Runtime for SfnRuntime {
             .await
             .map(Some)
             .map_err(|e| RuntimeError::Internal(format!("{}: {}", e.name(), e.cause())))
+    }
+
+    async fn execution_path(
+        &self,
+        kind: RecordKind,
+        id: &str,
+    ) -> Result<Option<ExecutionPath>, RuntimeError> {
+        let machine = match kind {
+            RecordKind::Onboarding => &self.onboarding_machine,
+            RecordKind::Offboarding => &self.offboarding_machine,
+        };
+        let arn = onboard_http::execution_arn(machine, id);
+        let mut path = ExecutionPath::default();
+        let mut next: Option<String> = None;
+        let mut ended = false;
+        loop {
+            // Without execution data: states' inputs and outputs are not needed here,
+            // and this way no payload (a task token, a password) is even fetched.
+            let page = self
+                .sfn
+                .get_execution_history()
+                .execution_arn(&arn)
+                .include_execution_data(false)
+                .max_results(1000)
+                .set_next_token(next.take())
+                .send()
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) if e.code() == Some("ExecutionDoesNotExist") => return Ok(None),
+                Err(e) => {
+                    return Err(RuntimeError::Unavailable(format!(
+                        "GetExecutionHistory of {id}: {}",
+                        sdk_error_text(&e)
+                    )));
+                }
+            };
+            for event in page.events() {
+                if let Some(details) = event.state_entered_event_details() {
+                    path.entered.push(details.name().to_owned());
+                }
+                use aws_sdk_sfn::types::HistoryEventType as T;
+                if matches!(
+                    event.r#type(),
+                    T::ExecutionSucceeded
+                        | T::ExecutionFailed
+                        | T::ExecutionAborted
+                        | T::ExecutionTimedOut
+                ) {
+                    ended = true;
+                }
+            }
+            match page.next_token() {
+                Some(token) => next = Some(token.to_owned()),
+                None => {
+                    path.running = !ended;
+                    return Ok(Some(path));
+                }
+            }
+        }
     }
 }
 
