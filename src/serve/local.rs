@@ -113,7 +113,11 @@ impl Runtime for LocalRuntime {
         let record = match self.engine.describe_execution(&arn).await {
             Ok(record) => record,
             Err(onboard_asl::Error::ExecutionDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(RuntimeError::Internal(format!("reading execution {id}: {e}"))),
+            Err(e) => {
+                return Err(RuntimeError::Internal(format!(
+                    "reading execution {id}: {e}"
+                )));
+            }
         };
         let entered = record
             .history

@@ -81,7 +81,9 @@ struct RunPage {
 fn notice(done: Option<&str>) -> Option<&'static str> {
     match done? {
         "cancel" => Some("Cancelled: nothing more happens in the tenant; the ticket says so."),
-        "resend" => Some("Sent again: the approvers have fresh links, the earlier ones no longer work."),
+        "resend" => {
+            Some("Sent again: the approvers have fresh links, the earlier ones no longer work.")
+        }
         "date" => Some("Date moved: the run now waits for the new date."),
         _ => None,
     }
@@ -106,7 +108,12 @@ fn restore_text(value: &Value) -> String {
     fn item(v: &Value) -> String {
         match v {
             Value::Object(m) => {
-                for key in ["display_name", "sku_part_number", "user_principal_name", "type"] {
+                for key in [
+                    "display_name",
+                    "sku_part_number",
+                    "user_principal_name",
+                    "type",
+                ] {
                     if let Some(s) = m.get(key).and_then(Value::as_str) {
                         return match m.get("detail").and_then(Value::as_str) {
                             Some(detail) if key == "type" => format!("{s} ({detail})"),
@@ -128,12 +135,15 @@ fn restore_text(value: &Value) -> String {
     }
 }
 
-/// The date a scheduled run waits for, as the date input shows it.
+/// The date a scheduled run waits for, as the date input shows it: the day it
+/// waits until in the organization's zone (a moved date is there), else the one asked.
 fn date_value(record: &Record, field: &str, tz: &jiff::tz::TimeZone) -> String {
-    let asked = record.request.get(field).and_then(Value::as_str);
-    match (asked, record.waiting_until) {
-        (Some(d), _) if d.len() == 10 => d.to_owned(),
-        (_, Some(at)) => at.to_zoned(tz.clone()).date().to_string(),
+    match (
+        record.waiting_until,
+        record.request.get(field).and_then(Value::as_str),
+    ) {
+        (Some(at), _) => at.to_zoned(tz.clone()).date().to_string(),
+        (None, Some(asked)) if asked.len() == 10 => asked.to_owned(),
         _ => String::new(),
     }
 }
@@ -286,7 +296,16 @@ async fn show(
         return *r;
     }
     let token = csrf::issue(&state, &headers);
-    match render(&state, kind, &id, &token.token, notice(done.as_deref()), None).await {
+    match render(
+        &state,
+        kind,
+        &id,
+        &token.token,
+        notice(done.as_deref()),
+        None,
+    )
+    .await
+    {
         Ok(html) => pages::with_token(Html(html).into_response(), &token),
         Err(e) => e.into_response(),
     }
@@ -393,7 +412,9 @@ mod tests {
     #[test]
     fn a_restore_record_reads_as_names() {
         assert_eq!(
-            restore_text(&json!([{"id": "g1", "display_name": "Sales"}, {"id": "g2", "display_name": "All staff"}])),
+            restore_text(
+                &json!([{"id": "g1", "display_name": "Sales"}, {"id": "g2", "display_name": "All staff"}])
+            ),
             "Sales; All staff"
         );
         assert_eq!(restore_text(&json!([])), "none");
