@@ -876,6 +876,51 @@ pub fn spec(name: &str) -> Option<&'static VariableSpec> {
         .find(|s| s.name == name || s.aliases.contains(&name.as_str()))
 }
 
+/// Where a variable's effective value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariableSource {
+    /// Neither layer sets it: the built-in default.
+    Default,
+    /// The MSP-wide layer sets it (and the organization's does not).
+    MspWide,
+    /// The organization's own layer sets it.
+    Organization,
+}
+
+impl VariableSource {
+    /// In words, as the organizations page shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "built-in default",
+            Self::MspWide => "MSP-wide",
+            Self::Organization => "organization",
+        }
+    }
+}
+
+/// Which layer sets `spec`'s variable (by its name or an alias, as
+/// [`Variables::resolve`] reads them): the organization's over the MSP-wide one.
+pub fn variable_source(
+    spec: &VariableSpec,
+    msp: &VariableLayer,
+    org: &VariableLayer,
+) -> VariableSource {
+    let sets = |layer: &VariableLayer| {
+        layer.keys().any(|k| {
+            let k = k.trim();
+            k.eq_ignore_ascii_case(spec.name)
+                || spec.aliases.iter().any(|a| k.eq_ignore_ascii_case(a))
+        })
+    };
+    if sets(org) {
+        VariableSource::Organization
+    } else if sets(msp) {
+        VariableSource::MspWide
+    } else {
+        VariableSource::Default
+    }
+}
+
 /// The names in `layer` that are no variable of Onboard (a typo, or a setting of the
 /// original product Onboard does not use), for a warning.
 pub fn unknown_variables(layer: &VariableLayer) -> Vec<String> {
@@ -1391,5 +1436,26 @@ mod tests {
                 .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
         }));
         assert!(VARIABLES.len() >= 80, "{}", VARIABLES.len());
+    }
+
+    #[test]
+    fn a_variable_comes_from_the_nearest_layer_that_sets_it_by_any_of_its_names() {
+        let spec = spec("time_zone").unwrap();
+        let msp: VariableLayer = [("Time_Zone ".to_owned(), json!("Europe/Berlin"))].into();
+        let org = VariableLayer::new();
+        assert_eq!(variable_source(spec, &msp, &org), VariableSource::MspWide);
+        let org: VariableLayer = [("time_zone".to_owned(), json!("UTC"))].into();
+        assert_eq!(
+            variable_source(spec, &msp, &org),
+            VariableSource::Organization
+        );
+        let none = VariableLayer::new();
+        assert_eq!(variable_source(spec, &none, &none), VariableSource::Default);
+        let aliased = VARIABLES.iter().find(|s| !s.aliases.is_empty()).unwrap();
+        let by_alias: VariableLayer = [(aliased.aliases[0].to_owned(), json!("x"))].into();
+        assert_eq!(
+            variable_source(aliased, &none, &by_alias),
+            VariableSource::Organization
+        );
     }
 }

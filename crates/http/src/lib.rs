@@ -13,6 +13,7 @@
 //! - [`pages`]: the HTML forms at `/` (onboarding) and `/offboard`.
 //! - [`run_page`]: a run's page (status, pending decision, timeline, restore record,
 //!   the `state_picture` of its state machine) and its cancel / resend / date forms.
+//! - [`organizations_page`]: the organizations, each variable's value and where it comes from.
 //! - [`decisions`]: decision links (confirmation page, decide) and pending approvals.
 //! - [`auth`]: API keys (hashed) on `/api/*`.
 //! - [`guard`]: the `Host` answered, requests from other sites refused, JSON-only
@@ -37,6 +38,7 @@ pub mod error;
 pub mod guard;
 pub mod lookups;
 mod onboarding_form;
+pub mod organizations_page;
 pub mod pages;
 pub mod plan;
 pub mod run_page;
@@ -237,7 +239,9 @@ fn routes(state: HttpState) -> Router {
                 "/offboardings/{id}/{action}",
                 post(run_page::offboarding_action),
             )
-            .route("/approvals", get(decisions::pending_page));
+            .route("/approvals", get(decisions::pending_page))
+            .route("/organizations", get(organizations_page::list))
+            .route("/organizations/{id}", get(organizations_page::one));
     }
     app.fallback(api::not_found).with_state(state)
 }

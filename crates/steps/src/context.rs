@@ -32,14 +32,25 @@ async fn layer(store: &dyn Store, scope: &Scope) -> Result<VariableLayer, StepEr
         .collect())
 }
 
+/// The MSP-wide and the organization's variable layers, as the store holds them
+/// (the organizations page shows where each value comes from).
+pub async fn variable_layers(
+    store: &dyn Store,
+    organization: &str,
+) -> Result<(VariableLayer, VariableLayer), StepError> {
+    Ok((
+        layer(store, &Scope::Msp).await?,
+        layer(store, &Scope::Organization(organization.to_owned())).await?,
+    ))
+}
+
 /// The organization's variables: built-in defaults <- MSP-wide <- organization,
 /// as the store holds them. A bad value is [`StepError::Variables`] naming it.
 pub async fn organization_variables(
     store: &dyn Store,
     organization: &str,
 ) -> Result<Variables, StepError> {
-    let msp = layer(store, &Scope::Msp).await?;
-    let org = layer(store, &Scope::Organization(organization.to_owned())).await?;
+    let (msp, org) = variable_layers(store, organization).await?;
     Ok(Variables::resolve(organization, &msp, &org)?)
 }
 

@@ -137,7 +137,7 @@ pub use close_offboarding::close_offboarding;
 pub use close_request::close_request;
 pub use complete::complete;
 pub use complete_offboarding::complete_offboarding;
-pub use context::organization_variables;
+pub use context::{organization_variables, variable_layers};
 pub use create_user::create_user;
 pub use decisions::{LinkSigner, TaskCallbacks};
 pub use deliver_credentials::deliver_credentials;
