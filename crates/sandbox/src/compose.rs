@@ -656,6 +656,10 @@ impl Sandbox {
             .nest("/sandbox/sherweb", sherweb::router(self.sherweb.clone()))
             .nest("/sandbox/outbox", outbox::router(self.outbox.clone()))
             .route("/sandbox/state", get(state).with_state(self.clone()))
+            .route(
+                "/sandbox",
+                get(crate::tenant_page::page).with_state(self.clone()),
+            )
             .nest(
                 "/sandbox/faults",
                 faults::control_router(self.registry.clone()),

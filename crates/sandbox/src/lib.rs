@@ -17,6 +17,7 @@
 //!   through a [`pax8::SeatHook`] (no dependency on the Graph simulator).
 //! - [`sherweb`]: the second distributor, on the same [`pax8::SeatHook`].
 //! - [`outbox`]: mail and SMS the sandbox "sent", at `GET /sandbox/outbox`.
+//! - `tenant_page`: `GET /sandbox`, all of it as one page for people.
 //! - [`compose`]: all of the above as one [`Sandbox`], seeded from one
 //!   [`SandboxSeed`] (the `[sandbox]` section), on one clock, with one router.
 //!
@@ -53,6 +54,7 @@ pub mod outbox;
 pub mod pax8;
 pub mod pwpush;
 pub mod sherweb;
+mod tenant_page;
 
 /// What `GET /sandbox/state` shows instead of a stored secret.
 pub(crate) const MASKED: &str = "********";
