@@ -116,6 +116,14 @@ pub(crate) async fn reschedule(
 }
 
 /// `POST /api/onboardings/{id}/cancel`.
+#[utoipa::path(post, path = "/api/onboardings/{id}/cancel", tag = "onboardings", params(("id" = String, Path, description = "The run's id")),
+    description = "Cancels a run that waits (approval, start date, license purchase): nothing more happens in the tenant.",
+    responses(
+        (status = 200, description = "Done: the run as it is now", body = crate::openapi::Onboarding),
+        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run does not wait for this (its status named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        crate::openapi::Common,
+    ))]
 pub async fn cancel_onboarding(
     State(state): State<HttpState>,
     Path(id): Path<String>,
@@ -125,6 +133,14 @@ pub async fn cancel_onboarding(
 }
 
 /// `POST /api/offboardings/{id}/cancel`.
+#[utoipa::path(post, path = "/api/offboardings/{id}/cancel", tag = "offboardings", params(("id" = String, Path, description = "The run's id")),
+    description = "Cancels a run that waits (approval, start date, license purchase): nothing more happens in the tenant.",
+    responses(
+        (status = 200, description = "Done: the run as it is now", body = crate::openapi::Offboarding),
+        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run does not wait for this (its status named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        crate::openapi::Common,
+    ))]
 pub async fn cancel_offboarding(
     State(state): State<HttpState>,
     Path(id): Path<String>,
@@ -134,6 +150,14 @@ pub async fn cancel_offboarding(
 }
 
 /// `POST /api/onboardings/{id}/resend`.
+#[utoipa::path(post, path = "/api/onboardings/{id}/resend", tag = "onboardings", params(("id" = String, Path, description = "The run's id")),
+    description = "Mails the pending approval again with fresh links; the old ones answer 410.",
+    responses(
+        (status = 200, description = "Done: the run as it is now", body = crate::openapi::Onboarding),
+        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run does not wait for this (its status named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        crate::openapi::Common,
+    ))]
 pub async fn resend_onboarding(
     State(state): State<HttpState>,
     Path(id): Path<String>,
@@ -143,6 +167,14 @@ pub async fn resend_onboarding(
 }
 
 /// `POST /api/offboardings/{id}/resend`.
+#[utoipa::path(post, path = "/api/offboardings/{id}/resend", tag = "offboardings", params(("id" = String, Path, description = "The run's id")),
+    description = "Mails the pending approval again with fresh links; the old ones answer 410.",
+    responses(
+        (status = 200, description = "Done: the run as it is now", body = crate::openapi::Offboarding),
+        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run does not wait for this (its status named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        crate::openapi::Common,
+    ))]
 pub async fn resend_offboarding(
     State(state): State<HttpState>,
     Path(id): Path<String>,
@@ -152,6 +184,16 @@ pub async fn resend_offboarding(
 }
 
 /// `PATCH /api/onboardings/{id}`.
+#[utoipa::path(patch, path = "/api/onboardings/{id}", tag = "onboardings", params(("id" = String, Path, description = "The run's id")),
+    description = "Moves the date a scheduled run waits for.",
+    request_body = crate::openapi::NewDate,
+    responses(
+        (status = 200, description = "The run waits for the new date", body = crate::openapi::Onboarding),
+        (status = 400, description = "A bad or past date, or another field", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run is not scheduled", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        crate::openapi::Common,
+    ))]
 pub async fn patch_onboarding(
     State(state): State<HttpState>,
     Path(id): Path<String>,
@@ -163,6 +205,16 @@ pub async fn patch_onboarding(
 }
 
 /// `PATCH /api/offboardings/{id}`.
+#[utoipa::path(patch, path = "/api/offboardings/{id}", tag = "offboardings", params(("id" = String, Path, description = "The run's id")),
+    description = "Moves the date a scheduled run waits for.",
+    request_body = crate::openapi::NewDate,
+    responses(
+        (status = 200, description = "The run waits for the new date", body = crate::openapi::Offboarding),
+        (status = 400, description = "A bad or past date, or another field", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run is not scheduled", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        crate::openapi::Common,
+    ))]
 pub async fn patch_offboarding(
     State(state): State<HttpState>,
     Path(id): Path<String>,

@@ -6,6 +6,7 @@
 //! - [`actions`]: cancel, resend and move the date of a waiting run (CONTRACT.md §4).
 //! - [`plan`]: `POST /api/onboardings/plan`, `POST /api/offboardings/plan` (read-only).
 //! - [`lookups`]: the pickers' `GET /api/organizations/{id}/licenses|groups|users`.
+//! - [`openapi`]: the OpenAPI 3.1 document of `/api/*` (utoipa), at `/api/openapi.json`.
 //! - [`runs`]: the run listings (`GET /api/onboardings`, `GET /api/offboardings`, CONTRACT.md §4).
 //! - `dashboard`: the dashboard at `/` (askama templates in `templates/`).
 //! - `onboarding_form`: the new-user form with its pickers and plan panel (askama), and
@@ -38,6 +39,7 @@ pub mod error;
 pub mod guard;
 pub mod lookups;
 mod onboarding_form;
+pub mod openapi;
 pub mod organizations_page;
 pub mod pages;
 pub mod plan;
@@ -212,6 +214,7 @@ fn routes(state: HttpState) -> Router {
             post(actions::resend_offboarding),
         )
         .route("/api/organizations", get(api::organizations))
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .layer(axum::middleware::from_fn_with_state(
             state.keys.clone(),
             auth::require_api_key,

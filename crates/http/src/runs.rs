@@ -186,6 +186,18 @@ async fn answer(
 }
 
 /// `GET /api/onboardings`.
+#[utoipa::path(get, path = "/api/onboardings", tag = "onboardings",
+    params(
+        ("status" = Option<String>, Query, description = "Only runs of this status"),
+        ("organization" = Option<String>, Query, description = "Only runs of this organization"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the page before"),
+    ),
+    responses(
+        (status = 200, description = "Newest first", body = crate::openapi::RunList),
+        (status = 400, description = "A bad filter, limit or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        crate::openapi::Common,
+    ))]
 pub async fn list_onboardings(
     State(state): State<HttpState>,
     RawQuery(raw): RawQuery,
@@ -194,6 +206,18 @@ pub async fn list_onboardings(
 }
 
 /// `GET /api/offboardings`.
+#[utoipa::path(get, path = "/api/offboardings", tag = "offboardings",
+    params(
+        ("status" = Option<String>, Query, description = "Only runs of this status"),
+        ("organization" = Option<String>, Query, description = "Only runs of this organization"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the page before"),
+    ),
+    responses(
+        (status = 200, description = "Newest first", body = crate::openapi::RunList),
+        (status = 400, description = "A bad filter, limit or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        crate::openapi::Common,
+    ))]
 pub async fn list_offboardings(
     State(state): State<HttpState>,
     RawQuery(raw): RawQuery,
