@@ -9,52 +9,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{Server, env_usize, not_me};
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter that is not ours means "not me".
-    if std::env::args()
-        .skip(1)
-        .any(|a| a != "--bench" && !a.starts_with('-') && a != "load")
-    {
+    if not_me("load") {
         return;
     }
     let n = env_usize("ONBOARD_LOAD_N", 200);
     let concurrency = env_usize("ONBOARD_LOAD_CONCURRENCY", 8).max(1);
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_onboard"))
-        .args([
-            "serve",
-            "--sandbox",
-            "--virtual-clock",
-            "--addr",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("onboard serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .trim_start_matches("onboard listening on ")
-        .to_owned();
+    let server = Server::start(&dir.path().join("data"), &["--virtual-clock"]);
+    let base = server.base.clone();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -114,8 +85,7 @@ fn main() {
         }
         (started.elapsed(), completed)
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     let secs = elapsed.as_secs_f64();
     println!(
         "load: {completed}/{n} onboardings completed in {secs:.2} s with {concurrency} clients: {:.1} complete onboardings/s",

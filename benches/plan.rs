@@ -9,58 +9,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank].as_secs_f64() * 1000.0
-}
-
-fn report(what: &str, mut times: Vec<Duration>) {
-    times.sort();
-    let mean = times.iter().map(Duration::as_secs_f64).sum::<f64>() / times.len() as f64 * 1000.0;
-    println!(
-        "{what}: n={} mean {mean:.2} ms, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        times.len(),
-        percentile(&times, 0.50),
-        percentile(&times, 0.95),
-        percentile(&times, 0.99),
-        percentile(&times, 1.0),
-    );
-}
+use common::{Server, env_usize, not_me, report};
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter that is not ours means "not me".
-    if std::env::args()
-        .skip(1)
-        .any(|a| a != "--bench" && !a.starts_with('-') && a != "plan")
-    {
+    if not_me("plan") {
         return;
     }
-    let n: usize = std::env::var("ONBOARD_PLAN_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+    let n = env_usize("ONBOARD_PLAN_N", 300);
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_onboard"))
-        .args(["serve", "--sandbox", "--addr", "127.0.0.1:0", "--data"])
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("onboard serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .trim_start_matches("onboard listening on ")
-        .to_owned();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let base = server.base.clone();
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -132,6 +96,4 @@ fn main() {
             report(what, times);
         }
     });
-    let _ = child.kill();
-    let _ = child.wait();
 }
