@@ -126,6 +126,12 @@ impl Default for SandboxSeed {
             identifier: DEMO_NAME.into(),
             name: "Contoso Ltd".into(),
         });
+        // The second demo organization (the tenant without MFA protection).
+        connectwise.companies.push(CwCompany {
+            id: 252,
+            identifier: "Fabrikam".into(),
+            name: "Fabrikam Inc".into(),
+        });
         connectwise.tickets.push(CwSeedTicket {
             id: 900,
             summary: "New starter at Contoso".into(),

@@ -238,10 +238,13 @@ fn the_demo_seed_has_contoso_as_an_organization_everywhere() {
 
     let organizations = seed.organizations();
 
-    assert_eq!(organizations.len(), 1);
+    // Contoso, and Fabrikam: the tenant without MFA protection.
+    assert_eq!(organizations.len(), 2);
     assert_eq!(organizations[0].id, "contoso");
     assert_eq!(organizations[0].name, "Contoso");
     assert_eq!(organizations[0].domain, "contoso.com");
+    assert_eq!(organizations[1].id, "fabrikam");
+    assert_eq!(organizations[1].domain, "fabrikam.com");
     let sandbox = Sandbox::new(&seed).unwrap();
     let graph = sandbox.graph();
     assert!(
