@@ -212,8 +212,6 @@ fn profile_into(profile: &Profile, body: &mut Map<String, Value>) {
     }
 }
 
-/// An authentication method as Graph lists it, masked on the way in: the phone
-/// number and e-mail address are read here and never leave in full.
 /// The ids of a string array at `key` of `raw` (missing: none).
 fn ids(raw: &Value, key: &str) -> Vec<String> {
     raw.get(key)
@@ -281,6 +279,8 @@ fn tap_policy(raw: &Value) -> TapPolicy {
     }
 }
 
+/// An authentication method as Graph lists it, masked on the way in: the phone
+/// number and e-mail address are read here and never leave in full.
 fn authentication_method(raw: &Value) -> Result<AuthenticationMethod, Error> {
     let text = |name: &str| raw.get(name).and_then(Value::as_str).map(str::to_owned);
     let odata = text("@odata.type").ok_or_else(|| Error::Protocol {
