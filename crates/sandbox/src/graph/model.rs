@@ -399,7 +399,8 @@ impl GraphSeed {
     /// SKUs (Business Premium carries Entra ID P1), a manager, assigned,
     /// licensing, dynamic and synced groups, protected by the Conditional Access
     /// policy "Require MFA for all users"; and Fabrikam, with one SKU, a manager,
-    /// "All Staff", and no MFA protection at all (no P1, no security defaults).
+    /// "All Staff", no MFA protection at all (no P1, no security defaults) and
+    /// the Temporary Access Pass method off.
     pub fn example() -> Self {
         let user = |upn: &str, name: &str, given: &str, surname: &str| UserSeed {
             user_principal_name: upn.into(),
@@ -535,10 +536,14 @@ impl GraphSeed {
                 ..GroupSeed::default()
             }],
             // No security defaults, no Entra ID P1, no Conditional Access: the
-            // unprotected demo tenant.
+            // unprotected demo tenant; its Temporary Access Pass method is off,
+            // as in a new real tenant, so a pass falls back to a password.
             security_defaults: false,
             conditional_access_policies: Vec::new(),
-            temporary_access_pass: TapPolicySeed::default(),
+            temporary_access_pass: TapPolicySeed {
+                state: "disabled".into(),
+                ..TapPolicySeed::default()
+            },
         };
         GraphSeed {
             tenants: vec![contoso, fabrikam],
