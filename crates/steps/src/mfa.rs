@@ -158,9 +158,22 @@ pub enum Readiness {
     },
 }
 
+/// The outcome when the tenant's protection could not be read.
+fn unreadable(error: &ConnectorError) -> String {
+    let hint = match error {
+        ConnectorError::Forbidden { .. } => "; grant the app Policy.Read.All",
+        _ => "",
+    };
+    format!(
+        "MFA: unknown: the tenant's security defaults and Conditional Access policies \
+         could not be read ({error}){hint}"
+    )
+}
+
 /// Reads the tenant's protection per `mfa_readiness` and decides what the run
-/// says or whether it is refused. Without `Policy.Read.All` (403) the protection
-/// is unknown: `warn` says so and goes on, `require` cannot vouch for it.
+/// says or whether it is refused. When the protection cannot be read (no
+/// `Policy.Read.All`: 403; or Graph failing for good), `warn` says so and goes
+/// on; `require` cannot vouch for it and refuses (403) or fails to be retried.
 pub async fn readiness(
     directory: &dyn Directory,
     tenant: &TenantId,
@@ -173,25 +186,25 @@ pub async fn readiness(
     }
     let outcome = match assess_mfa(directory, tenant, request, variables).await {
         Ok(outcome) => outcome,
-        Err(StepError::Connector {
-            source: ConnectorError::Forbidden { message, .. },
-            ..
-        }) => {
-            let why = format!(
-                "MFA: unknown: the tenant's security defaults and Conditional Access policies \
-                 could not be read (Graph: {message}); grant the app Policy.Read.All"
-            );
-            if mode == MfaReadiness::Require {
-                return Ok(Readiness::Refused {
-                    error: StepError::Config(format!("mfa_readiness is require and {why}")),
-                    outcome: why,
-                });
-            }
+        Err(StepError::Connector { source, .. }) if mode == MfaReadiness::Warn => {
+            // `warn` only informs: a read that failed for good (after the
+            // client's retries) is said, and the run goes on.
             return Ok(Readiness::Assessed {
-                outcome: why,
+                outcome: unreadable(&source),
                 warning: true,
             });
         }
+        Err(StepError::Connector {
+            source: source @ ConnectorError::Forbidden { .. },
+            ..
+        }) => {
+            let why = unreadable(&source);
+            return Ok(Readiness::Refused {
+                error: StepError::Config(format!("mfa_readiness is require and {why}")),
+                outcome: why,
+            });
+        }
+        // `require`: a throttled or unavailable Graph is retried by the state machine.
         Err(e) => return Err(e),
     };
     let text = outcome.describe();
