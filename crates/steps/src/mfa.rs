@@ -2,8 +2,8 @@
 //! [`Directory`] port (security defaults; with Entra ID P1 in the subscribed
 //! SKUs' service plans, the Conditional Access policies) and decides with
 //! [`onboard_domain::mfa::assess`] whether it will make the user use MFA, given
-//! the groups the user will be in (the form's, `mfa_registration_group`, and
-//! those of `copy_groups_from`).
+//! the groups the user will be in (the form's, `mfa_registration_group`, the
+//! `license_groups` of the requested licenses, and those of `copy_groups_from`).
 //!
 //! One function, [`readiness`] (through [`assess_mfa`]), for Validate and for
 //! the console's plan, so both say the same thing; it reads and never writes.
@@ -81,7 +81,17 @@ pub async fn assess_mfa(
     let protection = tenant_protection(directory, tenant).await?;
     let mut user = PlannedUser::default();
     if !protection.security_defaults && protection.entra_p1 {
-        for name in planned_group_names(request, variables) {
+        // AssignLicense puts the user in the license group of each requested
+        // SKU that has one: a group the user will get, like the form's.
+        let mut names = planned_group_names(request, variables);
+        for sku in &request.licenses {
+            if let Some(group) = variables.license_groups.group_for(sku)
+                && !names.iter().any(|n| n.eq_ignore_ascii_case(group))
+            {
+                names.push(group.to_owned());
+            }
+        }
+        for name in names {
             let found = directory
                 .find_groups_by_name(tenant, &name)
                 .await
