@@ -477,13 +477,14 @@ fn an_unknown_simulator_in_the_sandbox_section_is_refused_by_name() {
 #[test]
 fn a_pax8_company_mapped_to_a_missing_tenant_is_refused_at_start() {
     let mut seed = SandboxSeed::default();
-    seed.pax8.companies[0].microsoft_tenant = Some("fabrikam.onmicrosoft.com".into());
+    // Fabrikam is a demo tenant now: Northwind is not.
+    seed.pax8.companies[0].microsoft_tenant = Some("northwind.onmicrosoft.com".into());
 
     let err = Sandbox::new(&seed).unwrap_err();
 
     assert!(matches!(err, SandboxError::Pax8Mapping { .. }), "{err:?}");
     assert!(
-        err.to_string().contains("fabrikam.onmicrosoft.com"),
+        err.to_string().contains("northwind.onmicrosoft.com"),
         "{err}"
     );
 }
