@@ -200,7 +200,19 @@ async fn mfa_readiness(
     if onboarding.variables.mfa_readiness == MfaReadiness::Ignore {
         return Ok(None);
     }
-    let directory = onboarding.directory(deps).await?;
+    let directory = match onboarding.directory(deps).await {
+        Ok(directory) => directory,
+        // `warn` never stops a run: without Graph settings, CreateUser names
+        // the missing connector later; `require` cannot vouch, and refuses now.
+        Err(StepError::Config(why)) if onboarding.variables.mfa_readiness == MfaReadiness::Warn => {
+            let text = format!(
+                "MFA: unknown: Graph cannot be reached to read the tenant's protection ({why})"
+            );
+            warnings.push(text.clone());
+            return Ok(Some(text));
+        }
+        Err(e) => return Err(e),
+    };
     match crate::mfa::readiness(
         directory.as_ref(),
         &onboarding.organization.tenant,
