@@ -16,7 +16,7 @@ use std::sync::Arc;
 use clap::Args;
 use onboard_connectors::graph::AppAccess;
 use onboard_domain::Variables;
-use onboard_domain::variables::{CredentialDelivery, PasswordSaveLocation, Psa};
+use onboard_domain::variables::{CredentialDelivery, MfaReadiness, PasswordSaveLocation, Psa};
 use onboard_steps::{Connections as _, StepError};
 
 use crate::serve::app::{self, Resolved};
@@ -92,6 +92,10 @@ const AUTH_METHODS: Need = Need {
     what: "issue Temporary Access Passes and remove authentication methods",
     any_of: &["UserAuthenticationMethod.ReadWrite.All"],
 };
+const POLICIES: Need = Need {
+    what: "read security defaults, Conditional Access and the Temporary Access Pass policy (MFA readiness; read-only)",
+    any_of: &["Policy.Read.All"],
+};
 const MAILBOX: Need = Need {
     what: "set automatic replies",
     any_of: &["MailboxSettings.ReadWrite"],
@@ -111,6 +115,11 @@ fn needs(variables: &Variables) -> Vec<&'static Need> {
         || variables.offboarding_remove_auth_methods
     {
         out.push(&AUTH_METHODS);
+    }
+    if variables.mfa_readiness != MfaReadiness::Ignore
+        || variables.credential_delivery == CredentialDelivery::TemporaryAccessPass
+    {
+        out.push(&POLICIES);
     }
     if variables.offboarding_set_auto_reply {
         out.push(&MAILBOX);
@@ -528,6 +537,7 @@ mod tests {
             "GroupMember.ReadWrite.All",
             "UserAuthenticationMethod.ReadWrite.All",
             "Organization.Read.All",
+            "Policy.Read.All",
         ];
         let f = graph_findings("contoso", &v, &access(&all, &[]));
         let role = f.iter().find(|f| f.check.contains("role")).unwrap();
@@ -560,5 +570,43 @@ mod tests {
                 .contains("MailboxSettings.ReadWrite")),
             "{bad:?}"
         );
+    }
+
+    #[test]
+    fn mfa_readiness_needs_policy_read_all_unless_ignored() {
+        let mut v = Variables::defaults().unwrap();
+        let held = access(&["Directory.ReadWrite.All"], &["User Administrator"]);
+        let policy_row = |f: &[Finding]| {
+            f.iter()
+                .find(|f| f.check == "permission Policy.Read.All")
+                .map(|f| f.problem.clone())
+        };
+
+        let f = graph_findings("contoso", &v, &held);
+        let problem = policy_row(&f).expect("a Policy.Read.All row").unwrap();
+        assert!(problem.contains("MFA readiness"), "{problem}");
+
+        v.mfa_readiness = MfaReadiness::Ignore;
+        v.offboarding_remove_auth_methods = false;
+        let f = graph_findings("contoso", &v, &held);
+        assert_eq!(policy_row(&f), None, "{f:?}");
+
+        v.credential_delivery = CredentialDelivery::TemporaryAccessPass;
+        let f = graph_findings("contoso", &v, &held);
+        assert!(policy_row(&f).is_some_and(|p| p.is_some()), "{f:?}");
+
+        let f = graph_findings(
+            "contoso",
+            &v,
+            &access(
+                &[
+                    "Directory.ReadWrite.All",
+                    "UserAuthenticationMethod.ReadWrite.All",
+                    "Policy.Read.All",
+                ],
+                &["User Administrator"],
+            ),
+        );
+        assert_eq!(policy_row(&f), Some(None), "{f:?}");
     }
 }

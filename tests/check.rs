@@ -189,7 +189,8 @@ fn a_psa_status_that_does_not_exist_is_named() {
 fn a_psa_company_that_does_not_exist_is_named() {
     let server = spawn_sandbox();
     let (out, table) = check(
-        Some(&against(&server, r#"cw_manage_company_id = "Fabrikam""#)),
+        // No ConnectWise company of the demo is called Northwind.
+        Some(&against(&server, r#"cw_manage_company_id = "Northwind""#)),
         &[
             ("ONBOARD_TEST_GRAPH_SECRET", "sandbox-secret"),
             ("ONBOARD_TEST_CW_PRIVATE_KEY", "sandbox-private"),
@@ -201,7 +202,7 @@ fn a_psa_company_that_does_not_exist_is_named() {
         .find(|l| l.contains("customer"))
         .unwrap_or_else(|| panic!("{table}"));
     assert!(
-        customer.contains("PROBLEM") && customer.contains("Fabrikam"),
+        customer.contains("PROBLEM") && customer.contains("Northwind"),
         "{table}"
     );
 }

@@ -37,6 +37,28 @@ test("the plan updates as you type and follows the license picker", { timeout: T
   assert.equal((await app.json("/api/onboardings")).items.length, 0, "planning started nothing");
 });
 
+test("the plan says whether the tenant will make the new user use MFA", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // Arrange
+  const app = await startServer(t);
+  const page = await newPage(t, browser);
+  await page.goto(app.url("/"));
+  const plan = page.locator("#plan-body");
+
+  // Act: a user of the protected demo tenant
+  await page.selectOption("#organization", "contoso");
+  await page.fill("#first_name", "Ada");
+  await page.fill("#last_name", "Lovelace");
+
+  // Assert: the policy that requires MFA is named
+  await plan.getByText("required by Conditional Access policy 'Require MFA for all users'").waitFor();
+
+  // And: in the unprotected one, the plan says nothing requires it, as a warning too
+  await page.selectOption("#organization", "fabrikam");
+  await plan.getByText("alovelace@fabrikam.com").waitFor();
+  await plan.getByText("no policy requires it for this user — consider security defaults", { exact: true }).waitFor();
+  await plan.locator("ul.warn").getByText("MFA: no policy requires it for this user — consider security defaults").waitFor();
+});
+
 test("the pickers find the manager, the copy-from user and groups by search, and the form submits them", { timeout: TEST_TIMEOUT_MS }, async (t) => {
   // Arrange
   const app = await startServer(t);

@@ -349,10 +349,10 @@ impl TestApp {
         );
     }
 
-    async fn graph_token(&self) -> String {
+    async fn graph_token(&self, tenant: &str) -> String {
         let res: Value = self
             .client
-            .post(self.url(&format!("/sandbox/graph/login/{TENANT}/oauth2/v2.0/token")))
+            .post(self.url(&format!("/sandbox/graph/login/{tenant}/oauth2/v2.0/token")))
             .form(&[
                 ("client_id", GRAPH_CLIENT.0),
                 ("client_secret", GRAPH_CLIENT.1),
@@ -373,7 +373,13 @@ impl TestApp {
 
     /// `GET /sandbox/graph/v1.0{path}` as the demo tenant's app; `value` of a collection.
     pub(crate) async fn graph(&self, path: &str) -> Value {
-        let token = self.graph_token().await;
+        self.graph_in(TENANT, path).await
+    }
+
+    /// `GET /sandbox/graph/v1.0{path}` as the app of the sandbox tenant `tenant`
+    /// (a domain, e.g. `fabrikam.com`: every demo tenant has the same app).
+    pub(crate) async fn graph_in(&self, tenant: &str, path: &str) -> Value {
+        let token = self.graph_token(tenant).await;
         let res = self
             .client
             .get(self.url(&format!("/sandbox/graph/v1.0{path}")))

@@ -10,6 +10,7 @@ mod console;
 mod destinations;
 mod helpers;
 mod lost_answers;
+mod mfa;
 mod offboarding;
 mod plan;
 mod security;

@@ -524,10 +524,10 @@ async fn an_offboarding_accepted_before_a_restart_completes_after_it() {
 /// group, with a license.
 fn with_synced_user() -> String {
     format!(
-        "{}\n{}\n{}",
+        "{}\n{}",
         config(""),
-        include_str!("../../crates/sandbox/examples/sandbox.toml"),
-        r#"
+        demo_seed_with_contoso(
+            r#"
 [[sandbox.graph.tenants.users]]
 user_principal_name = "GradyA@contoso.com"
 display_name = "Grady Archie"
@@ -549,6 +549,7 @@ members = ["GradyA@contoso.com"]
 display_name = "Projects"
 members = ["GradyA@contoso.com"]
 "#
+        )
     )
 }
 
@@ -790,10 +791,10 @@ async fn auth_methods_go_the_reply_is_set_and_what_graph_cannot_do_names_its_cmd
 /// The demo sandbox plus a user without any license, so without a mailbox.
 fn with_unlicensed_user() -> String {
     format!(
-        "{}\n{}\n{}",
+        "{}\n{}",
         config(""),
-        include_str!("../../crates/sandbox/examples/sandbox.toml"),
-        r#"
+        demo_seed_with_contoso(
+            r#"
 [[sandbox.graph.tenants.users]]
 user_principal_name = "KioskK@contoso.com"
 display_name = "Kiosk Kim"
@@ -804,7 +805,20 @@ manager = "AdeleV@contoso.com"
 type = "email"
 email_address = "kim.private@example.org"
 "#
+        )
     )
+}
+
+/// The demo seed (crates/sandbox/examples/sandbox.toml) with `extra` tables
+/// (users, groups) added to its first tenant, Contoso: TOML adds an array's
+/// tables to the last one opened, so `extra` goes before the second tenant.
+fn demo_seed_with_contoso(extra: &str) -> String {
+    const SEED: &str = include_str!("../../crates/sandbox/examples/sandbox.toml");
+    const SECOND: &str = "# The second demo organization: Fabrikam";
+    let at = SEED
+        .find(SECOND)
+        .expect("the demo seed's second tenant is marked");
+    format!("{}\n{extra}\n{}", &SEED[..at], &SEED[at..])
 }
 
 #[tokio::test]

@@ -278,6 +278,8 @@ async fn a_token_is_replaced_shortly_before_it_expires() {
 #[tokio::test]
 async fn each_tenant_gets_its_own_token_and_may_use_its_own_app() {
     let mut seed = GraphSeed::example();
+    // This test's own Fabrikam, with its own app, replaces the demo's.
+    seed.tenants.truncate(1);
     let mut fabrikam = seed.tenants[0].clone();
     fabrikam.id = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d".into();
     fabrikam.domains = vec!["fabrikam.com".into()];
@@ -2425,4 +2427,133 @@ async fn a_short_budget_still_makes_the_call_and_a_past_one_is_no_budget() {
     .await
     .unwrap();
     assert!(user.is_some());
+}
+
+// ---- MFA readiness (fact sheet §14) ----
+
+#[tokio::test]
+async fn the_demo_tenant_reads_as_protected_by_one_conditional_access_policy() {
+    let graph = spawn_example().await;
+
+    let defaults = graph
+        .client
+        .security_defaults_enabled(&tenant())
+        .await
+        .unwrap();
+    let policies = graph
+        .client
+        .conditional_access_policies(&tenant())
+        .await
+        .unwrap();
+    let tap = graph
+        .client
+        .temporary_access_pass_policy(&tenant())
+        .await
+        .unwrap();
+
+    assert!(!defaults);
+    assert_eq!(policies.len(), 1);
+    assert_eq!(policies[0].display_name, "Require MFA for all users");
+    assert_eq!(policies[0].state, onboard_domain::mfa::PolicyState::Enabled);
+    assert!(policies[0].requires_mfa);
+    assert_eq!(policies[0].users.include_users, vec!["All".to_owned()]);
+    assert!(tap.enabled);
+    assert_eq!(tap.include_targets, vec!["all_users".to_owned()]);
+}
+
+#[tokio::test]
+async fn conditional_access_without_p1_answers_the_non_premium_error() {
+    let mut seed = GraphSeed::example();
+    for sku in &mut seed.tenants[0].skus {
+        sku.service_plans.retain(|p| p != "AAD_PREMIUM");
+    }
+    let graph = spawn(seed).await;
+
+    let err = graph
+        .client
+        .conditional_access_policies(&tenant())
+        .await
+        .unwrap_err();
+
+    match err {
+        Error::Forbidden { message, .. } => assert!(message.contains("P1"), "{message}"),
+        other => panic!("expected Forbidden, got {other:?}"),
+    }
+    let (status, _, body) = graph
+        .raw(
+            reqwest::Method::GET,
+            "/identity/conditionalAccess/policies",
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body["error"]["code"],
+        "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+    );
+}
+
+#[tokio::test]
+async fn policy_reads_need_policy_read_all() {
+    let mut seed = GraphSeed::example();
+    seed.tenants[0].apps[0]
+        .permissions
+        .retain(|p| p != "Policy.Read.All");
+    let graph = spawn(seed).await;
+
+    let err = graph
+        .client
+        .security_defaults_enabled(&tenant())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn group_targets_and_authentication_strengths_are_read_with_their_ids() {
+    let mut seed = GraphSeed::example();
+    let t = &mut seed.tenants[0];
+    t.conditional_access_policies = vec![onboard_sandbox::graph::ConditionalAccessSeed {
+        display_name: "Strong auth for Sales".into(),
+        state: "enabledForReportingButNotEnforced".into(),
+        authentication_strength: Some("mfa".into()),
+        include_groups: vec!["Sales".into()],
+        exclude_users: vec!["AlexW@contoso.com".into()],
+        ..Default::default()
+    }];
+    t.temporary_access_pass = onboard_sandbox::graph::TapPolicySeed {
+        state: "disabled".into(),
+        include_targets: vec!["Sales".into()],
+        ..Default::default()
+    };
+    let graph = spawn(seed).await;
+    let sales = graph.group("Sales").await;
+
+    let policies = graph
+        .client
+        .conditional_access_policies(&tenant())
+        .await
+        .unwrap();
+    let tap = graph
+        .client
+        .temporary_access_pass_policy(&tenant())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        policies[0].state,
+        onboard_domain::mfa::PolicyState::ReportOnly
+    );
+    assert!(policies[0].requires_mfa);
+    assert_eq!(
+        policies[0].users.include_groups,
+        vec![sales.id.as_str().to_owned()]
+    );
+    assert_eq!(
+        policies[0].users.exclude_users,
+        vec![graph.id_of("AlexW@contoso.com").as_str().to_owned()]
+    );
+    assert!(!tap.enabled);
+    assert_eq!(tap.include_targets, vec![sales.id.as_str().to_owned()]);
 }

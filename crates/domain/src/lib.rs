@@ -13,6 +13,7 @@
 //! - [`username`]: usernames from names: formats, transliteration, limits, collisions.
 //! - [`password`]: password generation and a password type that never prints itself.
 //! - [`license`]: the license decision per requested SKU.
+//! - [`mfa`]: MFA readiness: which policies make a new user use MFA, whether a TAP can be issued.
 //! - [`notes`]: the text of every ticket note.
 //! - [`plan`]: what a run will do (approval, schedule, settings), decided up front.
 //! - [`values`]: small validated values (e-mail address, country code, time zone).
@@ -56,6 +57,7 @@
 pub mod values;
 pub mod error;
 pub mod license;
+pub mod mfa;
 pub mod notes;
 pub mod password;
 pub mod plan;

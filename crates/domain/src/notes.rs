@@ -56,6 +56,17 @@ pub fn passportal_fallback(upn: &str, stored_in: &[&str]) -> String {
     )
 }
 
+/// The technician's note when `credential_delivery = temporary_access_pass` and
+/// the tenant's Temporary Access Pass method policy does not let the user have
+/// one (`why`, from [`crate::mfa::tap_unavailable`]): a password went instead.
+pub fn tap_fallback(upn: &str, why: &str) -> String {
+    format!(
+        "A Temporary Access Pass cannot be issued to {upn}: {why}; a password is delivered instead. \
+         Enable the Temporary Access Pass method for the user (Entra admin center, Protection, \
+         Authentication methods, Temporary Access Pass) to give new users a pass."
+    )
+}
+
 /// The onboarding has started: what was asked.
 pub fn onboarding_started(request: &OnboardingRequest) -> String {
     let mut note = format!(

@@ -311,6 +311,7 @@ from_str_variable! {
     Distributor => "distributor", ["Pax8" => "pax8", "Arrow" => "arrow"], "corner shop";
     PasswordSaveLocation => "password save location", ["IT Glue" => "itglue", "hudu" => "hudu"], "post-it";
     CredentialDelivery => "credential delivery", ["TAP" => "temporary_access_pass", "password" => "password"], "carrier pigeon";
+    MfaReadiness => "mfa readiness", ["Require" => "require", "ignore" => "ignore"], "maybe";
     SendCredentialsTo => "credential recipient channel", ["sms" => "sms", "both" => "both"], "fax";
     ScheduleFlag => "flag (0 or 1) or start-date action", ["pause_workflow" => true, "0" => false], "sometimes";
     UsernameFormat => "username format", ["first.last" => "firstname.lastname", "firstnamelastinitial" => "firstnamelastinitial"], "lastname.firstname.initials";
@@ -400,6 +401,18 @@ named_enum! {
         Password = "password",
         /// An Entra ID Temporary Access Pass.
         TemporaryAccessPass = "temporary_access_pass" | "tap",
+    }
+}
+
+named_enum! {
+    /// What to do when no policy would make a new user use MFA.
+    pub enum MfaReadiness {
+        /// Do not read the tenant's protection.
+        Ignore = "ignore" | "off",
+        /// Say so on the timeline and the ticket, and create the user.
+        Warn = "warn",
+        /// Refuse the run in Validate, before anything is created.
+        Require = "require",
     }
 }
 
@@ -720,6 +733,12 @@ variables! {
     credential_delivery: CredentialDelivery = "password";
     /// Lifetime of a Temporary Access Pass, in minutes.
     temporary_access_pass_lifetime_minutes: Bounded<10, 43200> = 480;
+    /// A group every new user is added to (with the requested ones), e.g. the
+    /// Conditional Access policy's target or an "MFA registration" campaign group.
+    mfa_registration_group: Option<String> = null;
+    /// Whether the tenant must make a new user use MFA: `ignore`, `warn` (say so
+    /// when nothing does) or `require` (refuse the run, before anything is created).
+    mfa_readiness: MfaReadiness = "warn";
     /// Who receives credentials when the form does not say.
     send_credentials_to: SendCredentialsTo = "email", aliases ["default_send_credentials_to"];
     /// Also text the credentials to the user's mobile phone.
@@ -1134,6 +1153,8 @@ mod tests {
         ("password_never_expires", "false"),
         ("credential_delivery", r#""password""#),
         ("temporary_access_pass_lifetime_minutes", "480"),
+        ("mfa_registration_group", "null"),
+        ("mfa_readiness", r#""warn""#),
         ("send_credentials_to", r#""email""#),
         ("send_sms_to_user", "false"),
         ("offboarding_deactivate_user", "true"),

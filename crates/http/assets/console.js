@@ -103,6 +103,7 @@
       return g.name + (g.found ? ": found" : ": not found");
     })) : "none");
     if (plan.copied_groups) row("Copied groups", plan.copied_groups.length ? plan.copied_groups.join(", ") : "none");
+    if (plan.mfa) row("MFA", plan.mfa.replace(/^MFA: /, ""));
     target.appendChild(dl);
     if (plan.warnings.length) {
       target.appendChild(el("h3", "Warnings"));

@@ -126,6 +126,12 @@ impl Default for SandboxSeed {
             identifier: DEMO_NAME.into(),
             name: "Contoso Ltd".into(),
         });
+        // The second demo organization (the tenant without MFA protection).
+        connectwise.companies.push(CwCompany {
+            id: 252,
+            identifier: "Fabrikam".into(),
+            name: "Fabrikam Inc".into(),
+        });
         connectwise.tickets.push(CwSeedTicket {
             id: 900,
             summary: "New starter at Contoso".into(),
@@ -263,14 +269,25 @@ fn demo_pax8() -> Pax8Seed {
             client_id: "sandbox-pax8-client".into(),
             client_secret: "sandbox-pax8-secret".into(),
         }],
-        companies: vec![Pax8Company {
-            id: DEMO_PAX8_COMPANY.into(),
-            name: DEMO_NAME.into(),
-            external_id: Some("contoso".into()),
-            website: Some("https://contoso.com".into()),
-            status: "Active".into(),
-            microsoft_tenant: Some(DEMO_TENANT_DOMAIN.into()),
-        }],
+        companies: vec![
+            Pax8Company {
+                id: DEMO_PAX8_COMPANY.into(),
+                name: DEMO_NAME.into(),
+                external_id: Some("contoso".into()),
+                website: Some("https://contoso.com".into()),
+                status: "Active".into(),
+                microsoft_tenant: Some(DEMO_TENANT_DOMAIN.into()),
+            },
+            // The second demo organization, so the MSP-wide distributor maps it too.
+            Pax8Company {
+                id: "7c4f5a1b-2d3e-4f60-9b8c-1d2e3f4a5b6c".into(),
+                name: "Fabrikam".into(),
+                external_id: Some("fabrikam".into()),
+                website: Some("https://fabrikam.com".into()),
+                status: "Active".into(),
+                microsoft_tenant: Some("fabrikam.onmicrosoft.com".into()),
+            },
+        ],
         products: vec![
             product(
                 "a1f3c5e7-0b2d-4f6a-8c9e-1b3d5f7a9c0e",

@@ -238,10 +238,13 @@ fn the_demo_seed_has_contoso_as_an_organization_everywhere() {
 
     let organizations = seed.organizations();
 
-    assert_eq!(organizations.len(), 1);
+    // Contoso, and Fabrikam: the tenant without MFA protection.
+    assert_eq!(organizations.len(), 2);
     assert_eq!(organizations[0].id, "contoso");
     assert_eq!(organizations[0].name, "Contoso");
     assert_eq!(organizations[0].domain, "contoso.com");
+    assert_eq!(organizations[1].id, "fabrikam");
+    assert_eq!(organizations[1].domain, "fabrikam.com");
     let sandbox = Sandbox::new(&seed).unwrap();
     let graph = sandbox.graph();
     assert!(
@@ -474,13 +477,14 @@ fn an_unknown_simulator_in_the_sandbox_section_is_refused_by_name() {
 #[test]
 fn a_pax8_company_mapped_to_a_missing_tenant_is_refused_at_start() {
     let mut seed = SandboxSeed::default();
-    seed.pax8.companies[0].microsoft_tenant = Some("fabrikam.onmicrosoft.com".into());
+    // Fabrikam is a demo tenant now: Northwind is not.
+    seed.pax8.companies[0].microsoft_tenant = Some("northwind.onmicrosoft.com".into());
 
     let err = Sandbox::new(&seed).unwrap_err();
 
     assert!(matches!(err, SandboxError::Pax8Mapping { .. }), "{err:?}");
     assert!(
-        err.to_string().contains("fabrikam.onmicrosoft.com"),
+        err.to_string().contains("northwind.onmicrosoft.com"),
         "{err}"
     );
 }

@@ -1,5 +1,5 @@
-//! Step `AddGroups`: adds the user to the groups the form lists and to the groups of
-//! `copy_groups_from`, skipping dynamic and on-premises-synced groups (their
+//! Step `AddGroups`: adds the user to the groups the form lists, to
+//! `mfa_registration_group`, and to the groups of `copy_groups_from`, skipping dynamic and on-premises-synced groups (their
 //! membership cannot be written), and notes what was added, skipped and not found.
 //! Adding an existing member is not an error, so a retry changes nothing.
 
@@ -64,7 +64,8 @@ pub async fn add_groups(deps: &Deps, input: Input) -> Result<Output, StepError> 
 
     let mut targets: Vec<Group> = Vec::new();
     let mut not_found = Vec::new();
-    for name in &request.groups {
+    // The form's groups and `mfa_registration_group`, through the same path.
+    for name in &crate::mfa::planned_group_names(request, &onboarding.variables) {
         let found = directory
             .find_groups_by_name(tenant, name)
             .await

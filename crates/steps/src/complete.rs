@@ -50,6 +50,12 @@ pub async fn complete(deps: &Deps, input: Input) -> Result<Output, StepError> {
             .license_outcome
             .map_or("unknown".to_owned(), |o| o.as_str().replace('_', " "))
     ));
+    if let Some(mfa) = crate::validate::planned(deps, onboarding.id())
+        .await?
+        .and_then(|plan| plan.mfa)
+    {
+        summary.push(mfa);
+    }
     for event in deps.store.timeline(onboarding.id()).await? {
         if matches!(event.step.as_str(), "add_groups" | "deliver_credentials") {
             summary.push(event.message);

@@ -67,6 +67,50 @@ fn what(delivery: CredentialDelivery) -> &'static str {
     }
 }
 
+/// Why a Temporary Access Pass cannot be issued to the user, decided once per
+/// run (remembered, and said on the timeline the first time), or `None`.
+/// A method policy that cannot be read (no `Policy.Read.All`) counts as
+/// unavailable: a pass the tenant refuses would leave the user with nothing.
+async fn tap_fallback(
+    deps: &Deps,
+    onboarding: &Onboarding,
+    directory: &dyn onboard_connectors::graph::Directory,
+    user_id: &ObjectId,
+) -> Result<Option<String>, StepError> {
+    let decided = key(onboarding.id(), "deliver_credentials", "tap-fallback");
+    if let Some(why) = recall::<Option<String>>(deps.store.as_ref(), &decided).await? {
+        return Ok(why);
+    }
+    let tenant = &onboarding.organization.tenant;
+    let why = match crate::mfa::tap_unavailable_for(directory, tenant, user_id).await {
+        Ok(why) => why.map(str::to_owned),
+        Err(StepError::Connector {
+            source: onboard_connectors::Error::Forbidden { .. },
+            ..
+        }) => Some(
+            "the Temporary Access Pass method policy could not be read (grant the app Policy.Read.All)"
+                .to_owned(),
+        ),
+        Err(e) => return Err(e),
+    };
+    let now = deps.clock.now();
+    let first = recall::<Option<String>>(deps.store.as_ref(), &decided)
+        .await?
+        .is_none();
+    let why = remember(deps.store.as_ref(), &decided, &why, now).await?;
+    if first && let Some(why) = &why {
+        onboarding
+            .record(
+                deps,
+                "deliver_credentials",
+                None,
+                &format!("Temporary Access Pass not available ({why}): a password instead"),
+            )
+            .await?;
+    }
+    Ok(why)
+}
+
 /// Makes and delivers the user's first credentials.
 #[instrument(skip_all, fields(onboarding_id = %input.onboarding_id, step = "deliver_credentials"))]
 pub async fn deliver_credentials(deps: &Deps, input: Input) -> Result<Output, StepError> {
@@ -79,7 +123,7 @@ pub async fn deliver_credentials(deps: &Deps, input: Input) -> Result<Output, St
     let vars = &onboarding.variables;
     let request = &onboarding.request;
     let upn = &user.user_principal_name;
-    let delivery = vars.credential_delivery;
+    let mut delivery = vars.credential_delivery;
     let options = vars.password_options();
     let now = deps.clock.now();
     let locations = vars.password_save_locations();
@@ -95,6 +139,25 @@ pub async fn deliver_credentials(deps: &Deps, input: Input) -> Result<Output, St
             what(delivery)
         )));
     }
+    // 1. Make the secret and set it in the directory.
+    let directory = onboarding.directory(deps).await?;
+    let tenant = &onboarding.organization.tenant;
+    let user_id = ObjectId::new(user.user_id.clone());
+    // A Temporary Access Pass only when the tenant's method policy lets this
+    // user have one; otherwise a password, and the ticket says why. Decided
+    // once: a retry delivers the same kind and notes nothing again.
+    if delivery == CredentialDelivery::TemporaryAccessPass
+        && let Some(why) = tap_fallback(deps, &onboarding, directory.as_ref(), &user_id).await?
+    {
+        delivery = CredentialDelivery::Password;
+        onboarding
+            .note(
+                deps,
+                "deliver_credentials-tap-fallback",
+                &notes::tap_fallback(upn, &why),
+            )
+            .await?;
+    }
     let attempt = log_append(
         deps.store.as_ref(),
         &key(onboarding.id(), "deliver_credentials", "attempts"),
@@ -104,10 +167,6 @@ pub async fn deliver_credentials(deps: &Deps, input: Input) -> Result<Output, St
     .await?
         + 1;
 
-    // 1. Make the secret and set it in the directory.
-    let directory = onboarding.directory(deps).await?;
-    let tenant = &onboarding.organization.tenant;
-    let user_id = ObjectId::new(user.user_id.clone());
     let (secret, validity) = match delivery {
         CredentialDelivery::Password => {
             let password = generate_password(&vars.password_policy())?;

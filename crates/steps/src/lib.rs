@@ -119,6 +119,7 @@ pub mod handle_failure;
 pub mod handle_offboarding_failure;
 pub mod mark_offboarding_scheduled;
 pub mod mark_scheduled;
+pub mod mfa;
 pub mod offboard_user;
 pub mod plan;
 pub mod purchase_license;

@@ -18,6 +18,7 @@ use crate::assign_license::decide;
 use crate::create_user::free_username;
 use crate::deps::{Deps, Organization};
 use crate::error::{Port, StepError};
+use crate::mfa::{self, Readiness};
 use crate::record_restore_point;
 use crate::validate::{check_schedule, preflight, reachable_vaults};
 
@@ -77,6 +78,12 @@ pub struct OnboardingPlan {
     pub copied_groups: Option<Vec<String>>,
     /// What the run would do differently than asked, or why it would stop.
     pub warnings: Vec<String>,
+    /// The MFA readiness outcome in plain words ("MFA: required by Conditional
+    /// Access policy '...'"), as Validate would record it; `None` when
+    /// `mfa_readiness = ignore`. When it is a warning (or `require` would refuse
+    /// the run), `warnings` says so too.
+    #[serde(default)]
+    pub mfa: Option<String>,
 }
 
 fn graph(e: ConnectorError) -> StepError {
@@ -191,13 +198,15 @@ pub async fn plan_onboarding(
             )
         }))
     };
+    let mfa = mfa_plan(directory, organization, variables, request);
     let (
         (user_principal_name, username_warning),
         licenses,
         groups,
         (copied_groups, copy_warning),
         manager_warning,
-    ) = futures::try_join!(username, licenses, groups, copied_groups, manager)?;
+        (mfa, mfa_warnings),
+    ) = futures::try_join!(username, licenses, groups, copied_groups, manager, mfa)?;
     warnings.extend(username_warning);
     for g in groups.iter().filter(|g| !g.found) {
         warnings.push(format!(
@@ -208,6 +217,7 @@ pub async fn plan_onboarding(
     warnings.extend(copy_warning);
     warnings.extend(manager_warning);
     // Assessments of other modules (e.g. MFA readiness) add their warnings here.
+    warnings.extend(mfa_warnings);
 
     Ok(OnboardingPlan {
         user_principal_name,
@@ -217,7 +227,46 @@ pub async fn plan_onboarding(
         groups,
         copied_groups,
         warnings,
+        mfa,
     })
+}
+
+/// MFA readiness as Validate would decide it (the same [`mfa::readiness`]),
+/// and the warnings it gives: the outcome when nothing requires MFA, the
+/// refusal under `require`, a `mfa_registration_group` the tenant lacks.
+async fn mfa_plan(
+    directory: &dyn Directory,
+    organization: &Organization,
+    variables: &Variables,
+    request: &OnboardingRequest,
+) -> Result<(Option<String>, Vec<String>), StepError> {
+    let tenant = &organization.tenant;
+    let mut warnings = Vec::new();
+    if let Some(name) = &variables.mfa_registration_group {
+        let found = directory
+            .find_groups_by_name(tenant, name)
+            .await
+            .map_err(graph)?;
+        if found.is_empty() {
+            warnings.push(format!(
+                "no group named `{name}` (mfa_registration_group) in the tenant: the run notes it and goes on"
+            ));
+        }
+    }
+    let outcome = match mfa::readiness(directory, tenant, request, variables).await? {
+        Readiness::Ignored => None,
+        Readiness::Assessed { outcome, warning } => {
+            if warning {
+                warnings.push(outcome.clone());
+            }
+            Some(outcome)
+        }
+        Readiness::Refused { outcome, error } => {
+            warnings.push(would_stop("Validate", &error));
+            Some(outcome)
+        }
+    };
+    Ok((outcome, warnings))
 }
 
 async fn planned_licenses(

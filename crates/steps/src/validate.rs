@@ -6,7 +6,9 @@
 
 use jiff::{SignedDuration, Timestamp};
 use onboard_domain::plan::OnboardingPlan;
-use onboard_domain::variables::{PasswordSaveLocation, Psa as PsaName, SendCredentialsTo};
+use onboard_domain::variables::{
+    MfaReadiness, PasswordSaveLocation, Psa as PsaName, SendCredentialsTo,
+};
 use onboard_domain::{DomainError, FieldError, OnboardingRequest, Variables, plan_onboarding};
 use onboard_store::Status;
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,7 @@ use crate::context::Onboarding;
 use crate::deps::{Deps, Organization};
 use crate::error::StepError;
 use crate::idempotency::{key, recall, remember};
+use crate::mfa::Readiness;
 
 /// How long a technician has to confirm or reject a manual license purchase (24 hours,
 /// as the reference documents).
@@ -180,6 +183,53 @@ pub struct Output {
     /// on the timeline now and on the ticket once it exists.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The MFA readiness outcome in plain words ("MFA: required by ..."), unless
+    /// `mfa_readiness = ignore`; the completion note repeats it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<String>,
+}
+
+/// `mfa_readiness`: what the tenant's protection means for this user, in words,
+/// plus a warning when nothing requires MFA; `require` refuses the run instead,
+/// before anything is created.
+async fn mfa_readiness(
+    deps: &Deps,
+    onboarding: &Onboarding,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>, StepError> {
+    if onboarding.variables.mfa_readiness == MfaReadiness::Ignore {
+        return Ok(None);
+    }
+    let directory = match onboarding.directory(deps).await {
+        Ok(directory) => directory,
+        // `warn` never stops a run: without Graph settings, CreateUser names
+        // the missing connector later; `require` cannot vouch, and refuses now.
+        Err(StepError::Config(why)) if onboarding.variables.mfa_readiness == MfaReadiness::Warn => {
+            let text = format!(
+                "MFA: unknown: Graph cannot be reached to read the tenant's protection ({why})"
+            );
+            warnings.push(text.clone());
+            return Ok(Some(text));
+        }
+        Err(e) => return Err(e),
+    };
+    match crate::mfa::readiness(
+        directory.as_ref(),
+        &onboarding.organization.tenant,
+        &onboarding.request,
+        &onboarding.variables,
+    )
+    .await?
+    {
+        Readiness::Ignored => Ok(None),
+        Readiness::Assessed { outcome, warning } => {
+            if warning {
+                warnings.push(outcome.clone());
+            }
+            Ok(Some(outcome))
+        }
+        Readiness::Refused { error, .. } => Err(error),
+    }
 }
 
 /// Validates onboarding `input.onboarding_id` and plans it. Bad input is
@@ -196,6 +246,8 @@ pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
     check_schedule(&plan, &onboarding.variables, now)?;
     preflight(&plan, &onboarding.request, &onboarding.variables)?;
     reachable_vaults(deps, &plan, &onboarding.organization, &onboarding.variables).await?;
+    let mut warnings = plan.warnings.clone();
+    let mfa = mfa_readiness(deps, &onboarding, &mut warnings).await?;
     let approval_timeout_seconds =
         u64::from(onboarding.variables.approval_timeout_hours.get()) * 3600;
     let output = Output {
@@ -206,7 +258,8 @@ pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
         scheduled: plan.create_at.is_some(),
         start_at: plan.create_at.map(|at| at.to_string()),
         license_timeout_seconds: LICENSE_PURCHASE_TIMEOUT_SECONDS,
-        warnings: plan.warnings.clone(),
+        warnings,
+        mfa,
     };
     let output = remember(deps.store.as_ref(), &done, &output, now).await?;
     let (status, message) = if output.approval_required {
@@ -226,6 +279,10 @@ pub async fn validate(deps: &Deps, input: Input) -> Result<Output, StepError> {
     onboarding
         .record(deps, "validate", Some(status), &message)
         .await?;
+    // A warning is recorded below; an outcome that is no warning is said once.
+    if let Some(mfa) = output.mfa.as_ref().filter(|m| !output.warnings.contains(m)) {
+        onboarding.record(deps, "validate", None, mfa).await?;
+    }
     for warning in &output.warnings {
         onboarding
             .record(deps, "validate", None, &format!("warning: {warning}"))

@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use url::Url;
 
+use onboard_domain::mfa::{ConditionalAccessPolicy, PolicyState, TapPolicy, UserConditions};
+
 use super::errors::Failure;
 use super::token::{AppCredentials, Clock, TokenCache};
 use super::{
@@ -207,6 +209,73 @@ fn profile_into(profile: &Profile, body: &mut Map<String, Value>) {
     }
     if let Some(phones) = &profile.business_phones {
         body.insert("businessPhones".into(), json!(phones));
+    }
+}
+
+/// The ids of a string array at `key` of `raw` (missing: none).
+fn ids(raw: &Value, key: &str) -> Vec<String> {
+    raw.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A `conditionalAccessPolicy` as MFA readiness reads it (fact sheet §14).
+fn conditional_access_policy(raw: &Value) -> Result<ConditionalAccessPolicy, Error> {
+    let text = |key: &str| raw.get(key).and_then(Value::as_str);
+    let state = text("state").ok_or_else(|| Error::Protocol {
+        service: SERVICE,
+        detail: "conditional access policy without a state".into(),
+    })?;
+    let grant = raw.get("grantControls").unwrap_or(&Value::Null);
+    let requires_mfa = ids(grant, "builtInControls")
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case("mfa"))
+        || grant
+            .pointer("/authenticationStrength/requirementsSatisfied")
+            .and_then(Value::as_str)
+            .is_some_and(|r| r.split(',').any(|r| r.trim().eq_ignore_ascii_case("mfa")));
+    let users = raw.pointer("/conditions/users").unwrap_or(&Value::Null);
+    Ok(ConditionalAccessPolicy {
+        display_name: text("displayName")
+            .or_else(|| text("id"))
+            .unwrap_or("(unnamed)")
+            .to_owned(),
+        state: PolicyState::from_graph(state),
+        requires_mfa,
+        users: UserConditions {
+            include_users: ids(users, "includeUsers"),
+            exclude_users: ids(users, "excludeUsers"),
+            include_groups: ids(users, "includeGroups"),
+            exclude_groups: ids(users, "excludeGroups"),
+            include_roles: ids(users, "includeRoles"),
+            exclude_roles: ids(users, "excludeRoles"),
+        },
+    })
+}
+
+/// A `temporaryAccessPassAuthenticationMethodConfiguration`: its state and targets.
+fn tap_policy(raw: &Value) -> TapPolicy {
+    let targets = |key: &str| -> Vec<String> {
+        raw.get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.get("id").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    TapPolicy {
+        enabled: raw.get("state").and_then(Value::as_str) == Some("enabled"),
+        include_targets: targets("includeTargets"),
+        exclude_targets: targets("excludeTargets"),
     }
 }
 
@@ -1216,6 +1285,66 @@ impl Directory for GraphClient {
             Err(f) if f.status == StatusCode::NOT_FOUND => Ok(Deletion::AlreadyGone),
             Err(f) => Err(f.into_error(|| format!("{} method of {}", method.kind, user))),
         }
+    }
+
+    async fn security_defaults_enabled(&self, tenant: &TenantId) -> Result<bool, Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Policy {
+            is_enabled: bool,
+        }
+        let url = self.url(&["policies", "identitySecurityDefaultsEnforcementPolicy"])?;
+        let body = self
+            .call(
+                tenant,
+                "security_defaults",
+                Method::GET,
+                url,
+                None,
+                OnNotFound::Answer,
+            )
+            .await?
+            .map_err(|f| f.into_error(|| "the security defaults policy".into()))?;
+        parse::<Policy>("security defaults policy", &body).map(|p| p.is_enabled)
+    }
+
+    async fn conditional_access_policies(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<ConditionalAccessPolicy>, Error> {
+        let url = self.url(&["identity", "conditionalAccess", "policies"])?;
+        let raw: Vec<Value> = self
+            .all_pages(
+                tenant,
+                "conditional_access_policies",
+                url,
+                OnNotFound::Answer,
+                || "conditional access policies".into(),
+            )
+            .await?;
+        raw.iter().map(conditional_access_policy).collect()
+    }
+
+    async fn temporary_access_pass_policy(&self, tenant: &TenantId) -> Result<TapPolicy, Error> {
+        let url = self.url(&[
+            "policies",
+            "authenticationMethodsPolicy",
+            "authenticationMethodConfigurations",
+            "TemporaryAccessPass",
+        ])?;
+        let body = self
+            .call(
+                tenant,
+                "temporary_access_pass_policy",
+                Method::GET,
+                url,
+                None,
+                OnNotFound::Answer,
+            )
+            .await?
+            .map_err(|f| f.into_error(|| "the Temporary Access Pass method policy".into()))?;
+        let raw: Value = parse("temporary access pass policy", &body)?;
+        Ok(tap_policy(&raw))
     }
 
     async fn set_automatic_replies(

@@ -787,6 +787,27 @@ pub trait Directory: Send + Sync {
         method: &AuthenticationMethod,
     ) -> Result<Deletion, Error>;
 
+    /// Whether security defaults are on
+    /// (`GET /policies/identitySecurityDefaultsEnforcementPolicy`, `Policy.Read.All`).
+    async fn security_defaults_enabled(&self, tenant: &TenantId) -> Result<bool, Error>;
+
+    /// Every Conditional Access policy, whatever its state
+    /// (`GET /identity/conditionalAccess/policies`, `Policy.Read.All`). Needs
+    /// Entra ID P1: read [`onboard_domain::mfa::has_entra_p1`] from the
+    /// subscribed SKUs first, since a tenant without it answers 403.
+    async fn conditional_access_policies(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<onboard_domain::mfa::ConditionalAccessPolicy>, Error>;
+
+    /// The Temporary Access Pass method policy
+    /// (`GET /policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass`,
+    /// `Policy.Read.All`).
+    async fn temporary_access_pass_policy(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<onboard_domain::mfa::TapPolicy, Error>;
+
     /// Switches the automatic reply on (`PATCH /users/{id}/mailboxSettings`).
     async fn set_automatic_replies(
         &self,

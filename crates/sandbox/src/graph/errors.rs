@@ -154,6 +154,15 @@ impl GraphError {
         )
     }
 
+    /// 403: a premium (Entra ID P1) feature on a tenant without it (fact sheet §14).
+    pub(crate) fn non_premium_tenant() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            "Tenant does not have a SKU required for this feature (Entra ID P1 or P2).",
+        )
+    }
+
     /// 400: a `$filter` clause Graph does not support without advanced queries.
     pub(crate) fn unsupported_filter(property: &str, resource: &str) -> Self {
         Self::new(

@@ -31,8 +31,9 @@ use axum::routing::{delete, get, post, put};
 use crate::faults::{FaultSettings, Faults};
 
 pub use model::{
-    AppSeed, AuthMethodSeed, GraphSeed, GraphState, GroupSeed, LicenseSnapshot, SeedError, SkuSeed,
-    StateError, TenantSeed, UserSeed, UserSnapshot,
+    AppSeed, AuthMethodSeed, ConditionalAccessSeed, GraphSeed, GraphState, GroupSeed,
+    LicenseSnapshot, SeedError, SkuSeed, StateError, TapPolicySeed, TenantSeed, UserSeed,
+    UserSnapshot,
 };
 pub use routes::ControlSettings;
 
@@ -118,6 +119,18 @@ pub fn router(state: GraphState, faults: Faults) -> Router {
             get(routes::service_principal_member_of),
         )
         .route("/subscribedSkus", get(routes::subscribed_skus))
+        .route(
+            "/policies/identitySecurityDefaultsEnforcementPolicy",
+            get(routes::security_defaults),
+        )
+        .route(
+            "/identity/conditionalAccess/policies",
+            get(routes::conditional_access_policies),
+        )
+        .route(
+            "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/{id}",
+            get(routes::authentication_method_configuration),
+        )
         .route("/groups", get(routes::list_groups))
         .route("/groups/{id}", get(routes::get_group))
         .route("/groups/{id}/members/$ref", post(routes::add_member))

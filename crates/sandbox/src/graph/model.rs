@@ -58,6 +58,87 @@ pub struct TenantSeed {
     pub users: Vec<UserSeed>,
     /// Existing groups.
     pub groups: Vec<GroupSeed>,
+    /// `identitySecurityDefaultsEnforcementPolicy.isEnabled` (exclusive with
+    /// enabled Conditional Access policies, as in Entra).
+    pub security_defaults: bool,
+    /// Conditional Access policies; listing them needs Entra ID P1 in a SKU's
+    /// service plans (`AAD_PREMIUM`, `AAD_PREMIUM_P2`), else 403.
+    pub conditional_access_policies: Vec<ConditionalAccessSeed>,
+    /// The Temporary Access Pass method policy.
+    pub temporary_access_pass: TapPolicySeed,
+}
+
+/// A Conditional Access policy (`conditionalAccessPolicy`), as far as MFA readiness reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConditionalAccessSeed {
+    /// `displayName`.
+    pub display_name: String,
+    /// `enabled`, `disabled` or `enabledForReportingButNotEnforced`.
+    pub state: String,
+    /// `grantControls.builtInControls`, e.g. `mfa`, `compliantDevice`.
+    pub built_in_controls: Vec<String>,
+    /// `grantControls.authenticationStrength.requirementsSatisfied` (`mfa`), if any.
+    pub authentication_strength: Option<String>,
+    /// `All`, `None`, `GuestsOrExternalUsers` or UPNs of the tenant's users.
+    pub include_users: Vec<String>,
+    /// UPNs (or `GuestsOrExternalUsers`).
+    pub exclude_users: Vec<String>,
+    /// Display names of the tenant's groups.
+    pub include_groups: Vec<String>,
+    /// Display names of the tenant's groups.
+    pub exclude_groups: Vec<String>,
+    /// Directory role template ids.
+    pub include_roles: Vec<String>,
+    /// Directory role template ids.
+    pub exclude_roles: Vec<String>,
+}
+
+impl Default for ConditionalAccessSeed {
+    fn default() -> Self {
+        Self {
+            display_name: String::new(),
+            state: "enabled".into(),
+            built_in_controls: Vec::new(),
+            authentication_strength: None,
+            include_users: Vec::new(),
+            exclude_users: Vec::new(),
+            include_groups: Vec::new(),
+            exclude_groups: Vec::new(),
+            include_roles: Vec::new(),
+            exclude_roles: Vec::new(),
+        }
+    }
+}
+
+/// `temporaryAccessPassAuthenticationMethodConfiguration`. The seed's default
+/// is enabled for all users, so seeds written before it keep issuing passes
+/// (a new real tenant has it disabled).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TapPolicySeed {
+    /// `enabled` or `disabled`.
+    pub state: String,
+    /// `all_users` or display names of groups (`includeTargets`).
+    pub include_targets: Vec<String>,
+    /// Display names of groups (`excludeTargets`).
+    pub exclude_targets: Vec<String>,
+    /// `defaultLifetimeInMinutes`.
+    pub default_lifetime_in_minutes: u32,
+    /// `isUsableOnce`.
+    pub is_usable_once: bool,
+}
+
+impl Default for TapPolicySeed {
+    fn default() -> Self {
+        Self {
+            state: "enabled".into(),
+            include_targets: vec!["all_users".into()],
+            exclude_targets: Vec::new(),
+            default_lifetime_in_minutes: 60,
+            is_usable_once: false,
+        }
+    }
 }
 
 /// An application (service principal) with a client secret.
@@ -86,6 +167,8 @@ impl Default for AppSeed {
                 "GroupMember.ReadWrite.All",
                 "LicenseAssignment.ReadWrite.All",
                 "Organization.Read.All",
+                // Security defaults, Conditional Access and the TAP method policy (§14).
+                "Policy.Read.All",
                 "UserAuthenticationMethod.ReadWrite.All",
                 "MailboxSettings.ReadWrite",
                 // Read-only: lets `onboard check` read the app's own directory roles.
@@ -311,9 +394,13 @@ impl Default for GroupSeed {
 }
 
 impl GraphSeed {
-    /// A small Contoso tenant for `onboard serve` without a configuration
-    /// file: app `sandbox-client` / secret `sandbox-secret`, three SKUs, a
-    /// manager, and assigned, licensing, dynamic and synced groups.
+    /// The demo tenants of `onboard serve` without a configuration file (app
+    /// `sandbox-client` / secret `sandbox-secret` in each): Contoso, with three
+    /// SKUs (Business Premium carries Entra ID P1), a manager, assigned,
+    /// licensing, dynamic and synced groups, protected by the Conditional Access
+    /// policy "Require MFA for all users"; and Fabrikam, with one SKU, a manager,
+    /// "All Staff", no MFA protection at all (no P1, no security defaults) and
+    /// the Temporary Access Pass method off.
     pub fn example() -> Self {
         let user = |upn: &str, name: &str, given: &str, surname: &str| UserSeed {
             user_principal_name: upn.into(),
@@ -346,71 +433,120 @@ impl GraphSeed {
                 ..AuthMethodSeed::default()
             },
         ];
-        GraphSeed {
-            tenants: vec![TenantSeed {
-                id: "3fa85f64-5717-4562-b3fc-2c963f66afa6".into(),
-                domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()],
-                display_name: "Contoso".into(),
-                apps: vec![AppSeed {
-                    client_id: "sandbox-client".into(),
-                    client_secret: "sandbox-secret".into(),
-                    ..AppSeed::default()
-                }],
-                skus: vec![
-                    SkuSeed {
-                        sku_id: "f245ecc8-75af-4f8e-b61f-27d8114de5f3".into(),
-                        sku_part_number: "O365_BUSINESS_PREMIUM".into(),
-                        seats: 5,
-                        consumed_by_others: 0,
-                        service_plans: vec!["EXCHANGE_S_STANDARD".into(), "TEAMS1".into()],
-                    },
-                    SkuSeed {
-                        sku_id: "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46".into(),
-                        sku_part_number: "SPB".into(),
-                        seats: 2,
-                        consumed_by_others: 2,
-                        service_plans: vec!["EXCHANGE_S_STANDARD".into(), "INTUNE_A".into()],
-                    },
-                    SkuSeed {
-                        sku_id: "4b9405b0-7788-4568-add1-99614e613b69".into(),
-                        sku_part_number: "EXCHANGESTANDARD".into(),
-                        seats: 10,
-                        consumed_by_others: 0,
-                        service_plans: vec!["EXCHANGE_S_STANDARD".into()],
-                    },
-                ],
-                users: vec![adele, alex],
-                groups: vec![
-                    GroupSeed {
-                        display_name: "All Staff".into(),
-                        members: vec!["AdeleV@contoso.com".into(), "AlexW@contoso.com".into()],
-                        ..GroupSeed::default()
-                    },
-                    GroupSeed {
-                        display_name: "Sales".into(),
-                        group_types: vec!["Unified".into()],
-                        mail_enabled: true,
-                        members: vec!["AlexW@contoso.com".into()],
-                        ..GroupSeed::default()
-                    },
-                    GroupSeed {
-                        display_name: "License - Business Premium".into(),
-                        licenses: vec!["SPB".into()],
-                        ..GroupSeed::default()
-                    },
-                    GroupSeed {
-                        display_name: "Everyone (dynamic)".into(),
-                        group_types: vec!["DynamicMembership".into()],
-                        membership_rule: Some("user.accountEnabled -eq true".into()),
-                        ..GroupSeed::default()
-                    },
-                    GroupSeed {
-                        display_name: "HQ Staff (synced)".into(),
-                        on_premises_sync_enabled: Some(true),
-                        ..GroupSeed::default()
-                    },
-                ],
+        let contoso = TenantSeed {
+            id: "3fa85f64-5717-4562-b3fc-2c963f66afa6".into(),
+            domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()],
+            display_name: "Contoso".into(),
+            apps: vec![AppSeed {
+                client_id: "sandbox-client".into(),
+                client_secret: "sandbox-secret".into(),
+                ..AppSeed::default()
             }],
+            skus: vec![
+                SkuSeed {
+                    sku_id: "f245ecc8-75af-4f8e-b61f-27d8114de5f3".into(),
+                    sku_part_number: "O365_BUSINESS_PREMIUM".into(),
+                    seats: 5,
+                    consumed_by_others: 0,
+                    service_plans: vec!["EXCHANGE_S_STANDARD".into(), "TEAMS1".into()],
+                },
+                SkuSeed {
+                    sku_id: "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46".into(),
+                    sku_part_number: "SPB".into(),
+                    seats: 2,
+                    consumed_by_others: 2,
+                    // Business Premium carries Entra ID P1.
+                    service_plans: vec![
+                        "EXCHANGE_S_STANDARD".into(),
+                        "INTUNE_A".into(),
+                        "AAD_PREMIUM".into(),
+                    ],
+                },
+                SkuSeed {
+                    sku_id: "4b9405b0-7788-4568-add1-99614e613b69".into(),
+                    sku_part_number: "EXCHANGESTANDARD".into(),
+                    seats: 10,
+                    consumed_by_others: 0,
+                    service_plans: vec!["EXCHANGE_S_STANDARD".into()],
+                },
+            ],
+            users: vec![adele, alex],
+            groups: vec![
+                GroupSeed {
+                    display_name: "All Staff".into(),
+                    members: vec!["AdeleV@contoso.com".into(), "AlexW@contoso.com".into()],
+                    ..GroupSeed::default()
+                },
+                GroupSeed {
+                    display_name: "Sales".into(),
+                    group_types: vec!["Unified".into()],
+                    mail_enabled: true,
+                    members: vec!["AlexW@contoso.com".into()],
+                    ..GroupSeed::default()
+                },
+                GroupSeed {
+                    display_name: "License - Business Premium".into(),
+                    licenses: vec!["SPB".into()],
+                    ..GroupSeed::default()
+                },
+                GroupSeed {
+                    display_name: "Everyone (dynamic)".into(),
+                    group_types: vec!["DynamicMembership".into()],
+                    membership_rule: Some("user.accountEnabled -eq true".into()),
+                    ..GroupSeed::default()
+                },
+                GroupSeed {
+                    display_name: "HQ Staff (synced)".into(),
+                    on_premises_sync_enabled: Some(true),
+                    ..GroupSeed::default()
+                },
+            ],
+            security_defaults: false,
+            conditional_access_policies: vec![ConditionalAccessSeed {
+                display_name: "Require MFA for all users".into(),
+                built_in_controls: vec!["mfa".into()],
+                include_users: vec!["All".into()],
+                ..ConditionalAccessSeed::default()
+            }],
+            temporary_access_pass: TapPolicySeed::default(),
+        };
+        let mut megan = user("MeganB@fabrikam.com", "Megan Bowen", "Megan", "Bowen");
+        megan.job_title = Some("Office Manager".into());
+        megan.licenses = vec!["O365_BUSINESS_PREMIUM".into()];
+        let fabrikam = TenantSeed {
+            id: "9b2c4d6e-8f10-4a2b-9c3d-5e7f9a1b3c5d".into(),
+            domains: vec!["fabrikam.com".into(), "fabrikam.onmicrosoft.com".into()],
+            display_name: "Fabrikam".into(),
+            apps: vec![AppSeed {
+                client_id: "sandbox-client".into(),
+                client_secret: "sandbox-secret".into(),
+                ..AppSeed::default()
+            }],
+            skus: vec![SkuSeed {
+                sku_id: "f245ecc8-75af-4f8e-b61f-27d8114de5f3".into(),
+                sku_part_number: "O365_BUSINESS_PREMIUM".into(),
+                seats: 5,
+                consumed_by_others: 0,
+                service_plans: vec!["EXCHANGE_S_STANDARD".into(), "TEAMS1".into()],
+            }],
+            users: vec![megan],
+            groups: vec![GroupSeed {
+                display_name: "All Staff".into(),
+                members: vec!["MeganB@fabrikam.com".into()],
+                ..GroupSeed::default()
+            }],
+            // No security defaults, no Entra ID P1, no Conditional Access: the
+            // unprotected demo tenant; its Temporary Access Pass method is off,
+            // as in a new real tenant, so a pass falls back to a password.
+            security_defaults: false,
+            conditional_access_policies: Vec::new(),
+            temporary_access_pass: TapPolicySeed {
+                state: "disabled".into(),
+                ..TapPolicySeed::default()
+            },
+        };
+        GraphSeed {
+            tenants: vec![contoso, fabrikam],
             ..GraphSeed::default()
         }
     }
@@ -441,6 +577,14 @@ pub enum SeedError {
     /// A reference to a SKU the tenant does not have.
     #[error("graph seed: '{0}' names an unknown sku '{1}'")]
     UnknownSku(String, String),
+    /// A policy naming a group the tenant does not have.
+    #[error("graph seed: policy '{0}' names an unknown group '{1}'")]
+    UnknownGroup(String, String),
+    /// A policy state Graph does not have.
+    #[error(
+        "graph seed: policy '{0}' has state '{1}' (expected enabled, disabled or enabledForReportingButNotEnforced)"
+    )]
+    PolicyState(String, String),
     /// An authentication method of an unknown type or without its number / address.
     #[error(
         "graph seed: user '{0}' has a '{1}' authentication method that is not one of phone (with phone_number), email (with email_address), microsoftAuthenticator, fido2, softwareOath, windowsHelloForBusiness"
@@ -607,6 +751,11 @@ pub(crate) struct Tenant {
     pub(crate) users: Vec<User>,
     pub(crate) skus: Vec<Sku>,
     pub(crate) groups: Vec<Group>,
+    pub(crate) security_defaults: bool,
+    /// `conditionalAccessPolicy` objects, ids resolved.
+    pub(crate) conditional_access: Vec<Value>,
+    /// The TAP method configuration, ids resolved.
+    pub(crate) tap_policy: Value,
 }
 
 #[derive(Debug, Clone)]
@@ -760,6 +909,9 @@ impl Tenant {
             users: Vec::new(),
             skus: Vec::new(),
             groups: Vec::new(),
+            security_defaults: seed.security_defaults,
+            conditional_access: Vec::new(),
+            tap_policy: Value::Null,
         };
         for sku in &seed.skus {
             if !is_guid(&sku.sku_id) {
@@ -797,7 +949,125 @@ impl Tenant {
         for group in &seed.groups {
             tenant.seed_group(group)?;
         }
+        if seed.security_defaults
+            && let Some(p) = seed
+                .conditional_access_policies
+                .iter()
+                .find(|p| p.state == "enabled")
+        {
+            // Entra refuses enabling a policy while security defaults are on.
+            return Err(SeedError::PolicyState(
+                p.display_name.clone(),
+                "enabled while security defaults are on (they are exclusive)".into(),
+            ));
+        }
+        for policy in &seed.conditional_access_policies {
+            let json = tenant.conditional_access_json(policy)?;
+            tenant.conditional_access.push(json);
+        }
+        tenant.tap_policy = tenant.tap_policy_json(&seed.temporary_access_pass)?;
         Ok(tenant)
+    }
+
+    /// A seed's user reference (a UPN, or one of Graph's keywords) as a policy holds it.
+    fn policy_user(&self, policy: &str, key: &str) -> Result<String, SeedError> {
+        if ["All", "None", "GuestsOrExternalUsers"].contains(&key) {
+            return Ok(key.to_owned());
+        }
+        self.user_index(key)
+            .map(|i| self.users[i].id.clone())
+            .ok_or_else(|| SeedError::UnknownUser(policy.to_owned(), key.to_owned()))
+    }
+
+    /// A seed's group reference (display name or id) as a policy holds it.
+    fn policy_group(&self, policy: &str, key: &str) -> Result<String, SeedError> {
+        self.groups
+            .iter()
+            .find(|g| g.id == key || g.display_name.eq_ignore_ascii_case(key))
+            .map(|g| g.id.clone())
+            .ok_or_else(|| SeedError::UnknownGroup(policy.to_owned(), key.to_owned()))
+    }
+
+    fn conditional_access_json(&self, p: &ConditionalAccessSeed) -> Result<Value, SeedError> {
+        const STATES: &[&str] = &["enabled", "disabled", "enabledForReportingButNotEnforced"];
+        let name = &p.display_name;
+        if !STATES.contains(&p.state.as_str()) {
+            return Err(SeedError::PolicyState(name.clone(), p.state.clone()));
+        }
+        let users = |keys: &[String]| -> Result<Vec<String>, SeedError> {
+            keys.iter().map(|k| self.policy_user(name, k)).collect()
+        };
+        let groups = |keys: &[String]| -> Result<Vec<String>, SeedError> {
+            keys.iter().map(|k| self.policy_group(name, k)).collect()
+        };
+        let strength = p.authentication_strength.as_ref().map(|r| {
+            json!({
+                "id": "00000000-0000-0000-0000-000000000002",
+                "displayName": "Multifactor authentication",
+                "requirementsSatisfied": r,
+            })
+        });
+        Ok(json!({
+            "id": new_id(),
+            "displayName": name,
+            "state": p.state,
+            "createdDateTime": "2024-01-01T00:00:00Z",
+            "conditions": {
+                "clientAppTypes": ["all"],
+                "applications": {"includeApplications": ["All"], "excludeApplications": []},
+                "users": {
+                    "includeUsers": users(&p.include_users)?,
+                    "excludeUsers": users(&p.exclude_users)?,
+                    "includeGroups": groups(&p.include_groups)?,
+                    "excludeGroups": groups(&p.exclude_groups)?,
+                    "includeRoles": p.include_roles,
+                    "excludeRoles": p.exclude_roles,
+                },
+            },
+            "grantControls": {
+                "operator": "OR",
+                "builtInControls": p.built_in_controls,
+                "customAuthenticationFactors": [],
+                "termsOfUse": [],
+                "authenticationStrength": strength,
+            },
+        }))
+    }
+
+    fn tap_policy_json(&self, p: &TapPolicySeed) -> Result<Value, SeedError> {
+        const POLICY: &str = "temporary_access_pass";
+        if !["enabled", "disabled"].contains(&p.state.as_str()) {
+            return Err(SeedError::PolicyState(POLICY.into(), p.state.clone()));
+        }
+        let target = |key: &String| -> Result<Value, SeedError> {
+            let id = if key == "all_users" {
+                key.clone()
+            } else {
+                self.policy_group(POLICY, key)?
+            };
+            Ok(json!({"targetType": "group", "id": id, "isRegistrationRequired": false}))
+        };
+        Ok(json!({
+            "@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration",
+            "id": "TemporaryAccessPass",
+            "state": p.state,
+            "defaultLifetimeInMinutes": p.default_lifetime_in_minutes,
+            "defaultLength": 8,
+            "minimumLifetimeInMinutes": 60,
+            "maximumLifetimeInMinutes": 480,
+            "isUsableOnce": p.is_usable_once,
+            "includeTargets": p.include_targets.iter().map(target).collect::<Result<Vec<_>, _>>()?,
+            "excludeTargets": p.exclude_targets.iter().map(target).collect::<Result<Vec<_>, _>>()?,
+        }))
+    }
+
+    /// Entra ID P1 (or P2) is in a subscribed SKU's service plans.
+    pub(crate) fn has_entra_p1(&self) -> bool {
+        self.skus.iter().any(|s| {
+            s.service_plans
+                .iter()
+                .any(|(_, name)| name == "AAD_PREMIUM" || name == "AAD_PREMIUM_P2")
+        })
     }
 
     fn seed_user(&mut self, seed: &UserSeed) -> Result<(), SeedError> {

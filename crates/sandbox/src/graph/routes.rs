@@ -46,6 +46,7 @@ const SKU_READ: &[&str] = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
+const POLICY_READ: &[&str] = &["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"];
 const GROUP_READ: &[&str] = &[
     "Group.Read.All",
     "Group.ReadWrite.All",
@@ -1115,6 +1116,67 @@ pub(crate) async fn subscribed_skus(
         Json(json!({"@odata.context": root.context("subscribedSkus"), "value": value}))
             .into_response(),
     )
+}
+
+// ---- MFA readiness (fact sheet §14) ----
+
+/// `GET /policies/identitySecurityDefaultsEnforcementPolicy`.
+pub(crate) async fn security_defaults(
+    State(state): State<GraphState>,
+    Extension(caller): Extension<Caller>,
+    root: Root,
+) -> Answer {
+    let world = state.lock();
+    require(&world, caller, POLICY_READ)?;
+    let tenant = &world.tenants[caller.tenant];
+    Ok(Json(json!({
+        "@odata.context": root.context("policies/identitySecurityDefaultsEnforcementPolicy/$entity"),
+        "id": "00000000-0000-0000-0000-000000000005",
+        "displayName": "Security Defaults",
+        "description": "Security defaults is a set of basic identity security mechanisms recommended by Microsoft.",
+        "isEnabled": tenant.security_defaults,
+    }))
+    .into_response())
+}
+
+/// `GET /identity/conditionalAccess/policies`: every policy (no paging at the
+/// sandbox's sizes); a tenant without Entra ID P1 answers 403.
+pub(crate) async fn conditional_access_policies(
+    State(state): State<GraphState>,
+    Extension(caller): Extension<Caller>,
+    root: Root,
+) -> Answer {
+    let world = state.lock();
+    require(&world, caller, POLICY_READ)?;
+    let tenant = &world.tenants[caller.tenant];
+    if !tenant.has_entra_p1() {
+        return Err(GraphError::non_premium_tenant());
+    }
+    Ok(Json(json!({
+        "@odata.context": root.context("identity/conditionalAccess/policies"),
+        "value": tenant.conditional_access,
+    }))
+    .into_response())
+}
+
+/// `GET /policies/authenticationMethodsPolicy/authenticationMethodConfigurations/{id}`:
+/// the Temporary Access Pass configuration (the id is case-insensitive, as in Graph).
+pub(crate) async fn authentication_method_configuration(
+    State(state): State<GraphState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    root: Root,
+) -> Answer {
+    let world = state.lock();
+    require(&world, caller, POLICY_READ)?;
+    if !id.eq_ignore_ascii_case("TemporaryAccessPass") {
+        return Err(GraphError::not_found(&id));
+    }
+    let mut body = world.tenants[caller.tenant].tap_policy.clone();
+    body["@odata.context"] = json!(root.context(
+        "policies/authenticationMethodsPolicy/authenticationMethodConfigurations/$entity"
+    ));
+    Ok(Json(body).into_response())
 }
 
 // ---- groups ----
