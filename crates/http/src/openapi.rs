@@ -209,6 +209,8 @@ pub(crate) struct OnboardingPlan {
     groups: Vec<PlannedGroup>,
     copied_groups: Option<Vec<String>>,
     warnings: Vec<String>,
+    /// The MFA readiness outcome in words; null when `mfa_readiness = ignore`.
+    mfa: Option<String>,
 }
 
 /// What an offboarding would remove.
