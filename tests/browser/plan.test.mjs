@@ -118,3 +118,50 @@ test("the offboarding form previews what will be removed before it is submitted"
   const [alex] = await app.usersNamed("alexw");
   assert.notEqual(alex.accountEnabled, false, "the preview changed nothing");
 });
+
+test("without JavaScript, Show the plan answers the plan on the page, keeps what was typed and starts nothing", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // Arrange: a browser with script off (mail scanners, locked-down browsers).
+  const app = await startServer(t);
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  await page.goto(app.url("/"));
+  await page.selectOption("#organization", "contoso");
+  await page.fill("#first_name", "Ada");
+  await page.fill("#last_name", "Lovelace");
+  await page.getByRole("checkbox", { name: /Microsoft 365 Business Premium/ }).check();
+  const ticketsBefore = (await app.tickets()).length;
+
+  // Act
+  await page.getByRole("button", { name: "Show the plan" }).click();
+  await page.waitForURL(/\/onboardings\/plan$/);
+
+  // Assert
+  const plan = page.locator("#plan-body");
+  assert.match(await plan.innerText(), /Username\s+alovelace@contoso\.com/);
+  assert.match(await plan.innerText(), /SPB \(0 free\): (ask a technician to buy|buy through the distributor)/);
+  assert.equal(await page.locator("#first_name").inputValue(), "Ada", "what was typed is kept");
+  assert.ok(await page.getByRole("checkbox", { name: /Microsoft 365 Business Premium/ }).isChecked());
+  assert.equal((await app.json("/api/onboardings")).items.length, 0, "planning started nothing");
+  assert.equal((await app.tickets()).length, ticketsBefore, "and opened no ticket");
+
+  // And: the same page starts it for real.
+  await page.getByRole("button", { name: "Start onboarding" }).click();
+  await page.waitForURL(/\/onboardings\/[^/]+$/);
+  assert.notEqual(idFromUrl(page.url()), "plan");
+});
+
+test("without JavaScript, Show the plan of a form missing its name says so beside the field", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const app = await startServer(t);
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  await page.goto(app.url("/"));
+  await page.fill("#first_name", "Ada");
+  const answer = page.waitForResponse((r) => r.url().endsWith("/onboardings/plan"));
+  await page.getByRole("button", { name: "Show the plan" }).click();
+  assert.equal((await answer).status(), 400);
+  await page.getByRole("alert").waitFor();
+  assert.match(await page.locator("#last_name-error").innerText(), /required/i);
+  assert.equal((await app.json("/api/onboardings")).items.length, 0);
+});

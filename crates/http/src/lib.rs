@@ -230,6 +230,7 @@ fn routes(state: HttpState) -> Router {
             .route("/", get(pages::form_page))
             .route("/assets/console.js", get(onboarding_form::console_js))
             .route("/onboardings", post(pages::submit_form))
+            .route("/onboardings/plan", post(pages::plan_form))
             .route("/onboardings/{id}", get(run_page::onboarding_page))
             .route(
                 "/onboardings/{id}/{action}",

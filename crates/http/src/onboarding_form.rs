@@ -109,6 +109,126 @@ struct OnboardingForm<'a> {
     licenses: Vec<License>,
     licenses_error: Option<String>,
     selects: Vec<Select>,
+    plan: Option<PlanView>,
+}
+
+/// The plan as the form's panel shows it when the page, not the script, made it
+/// ("Show the plan" without JavaScript): the same words as `console.js`.
+pub(crate) struct PlanView {
+    /// (what, its lines).
+    rows: Vec<(&'static str, Vec<String>)>,
+    warnings: Vec<String>,
+}
+
+impl PlanView {
+    /// `plan` in words, its times in `tz`.
+    pub(crate) fn of(plan: &onboard_steps::plan::OnboardingPlan, tz: &jiff::tz::TimeZone) -> Self {
+        use onboard_steps::plan::LicensePlanAction as A;
+        let mut rows = vec![
+            (
+                "Username",
+                vec![
+                    plan.user_principal_name
+                        .clone()
+                        .unwrap_or_else(|| "none free (see the warnings)".into()),
+                ],
+            ),
+            (
+                "Approval",
+                vec![
+                    if plan.approval_required {
+                        "needed before anything is created"
+                    } else {
+                        "not needed"
+                    }
+                    .into(),
+                ],
+            ),
+            (
+                "Start",
+                vec![match plan
+                    .scheduled_for
+                    .as_deref()
+                    .map(str::parse::<jiff::Timestamp>)
+                {
+                    Some(Ok(at)) => format!(
+                        "waits until {}",
+                        at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M %Z")
+                    ),
+                    Some(Err(_)) => format!(
+                        "waits until {}",
+                        plan.scheduled_for.clone().unwrap_or_default()
+                    ),
+                    None => "at once".into(),
+                }],
+            ),
+        ];
+        let licenses: Vec<String> = plan
+            .licenses
+            .iter()
+            .map(|l| {
+                let seats = l
+                    .free_seats
+                    .map_or("not in the tenant".to_owned(), |n| format!("{n} free"));
+                let action = match l.action {
+                    A::Assign => "assign a free seat",
+                    A::Group => "give through the license group",
+                    A::Purchase => "buy through the distributor",
+                    A::ManualPurchase => "ask a technician to buy",
+                };
+                let group = l
+                    .group
+                    .as_ref()
+                    .map(|g| format!(" ({g})"))
+                    .unwrap_or_default();
+                format!("{} ({seats}): {action}{group}", l.sku)
+            })
+            .collect();
+        rows.push((
+            "Licenses",
+            if licenses.is_empty() {
+                vec!["none".into()]
+            } else {
+                licenses
+            },
+        ));
+        let groups: Vec<String> = plan
+            .groups
+            .iter()
+            .map(|g| {
+                format!(
+                    "{}: {}",
+                    g.name,
+                    if g.found { "found" } else { "not found" }
+                )
+            })
+            .collect();
+        rows.push((
+            "Groups",
+            if groups.is_empty() {
+                vec!["none".into()]
+            } else {
+                groups
+            },
+        ));
+        if let Some(copied) = &plan.copied_groups {
+            rows.push((
+                "Copied groups",
+                vec![if copied.is_empty() {
+                    "none".into()
+                } else {
+                    copied.join(", ")
+                }],
+            ));
+        }
+        if let Some(mfa) = &plan.mfa {
+            rows.push(("MFA", vec![mfa.trim_start_matches("MFA: ").to_owned()]));
+        }
+        PlanView {
+            rows,
+            warnings: plan.warnings.clone(),
+        }
+    }
 }
 
 /// A submitted form's pairs as one value per field: repeated list fields (the
@@ -146,6 +266,7 @@ pub(crate) async fn render(
     values: &BTreeMap<String, String>,
     csrf: &str,
     errors: &[FieldError],
+    plan: Option<PlanView>,
 ) -> String {
     let error_for = |input: &str| {
         errors
@@ -248,6 +369,7 @@ pub(crate) async fn render(
         licenses,
         licenses_error,
         selects,
+        plan,
     };
     form.render().unwrap_or_else(|e| {
         tracing::error!(error = %e, "rendering the onboarding form failed");

@@ -292,7 +292,8 @@ pub async fn form_page(
         Err(e) => return ApiError::from(e).into_response(),
     };
     let form =
-        crate::onboarding_form::render(&state, &orgs, &BTreeMap::new(), ctx.csrf, ctx.errors).await;
+        crate::onboarding_form::render(&state, &orgs, &BTreeMap::new(), ctx.csrf, ctx.errors, None)
+            .await;
     match crate::dashboard::render(&state, raw.as_deref(), &orgs, &form).await {
         Ok(html) => with_token(Html(html).into_response(), &token),
         Err(ApiError::Invalid(errors)) => {
@@ -337,6 +338,47 @@ fn to_json_form(values: &BTreeMap<String, String>) -> Value {
     Value::Object(form)
 }
 
+/// `POST /onboardings/plan`: the form's "Show the plan" without script: the form
+/// again with what was typed, and the plan beside it (or the field errors).
+/// Nothing is created, sent or ticketed.
+pub async fn plan_form(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = pages_open(&state) {
+        return *r;
+    }
+    let mut values = crate::onboarding_form::form_values(pairs);
+    if !take_token(&state, &headers, &mut values) {
+        return csrf_refused("/");
+    }
+    let form = to_json_form(&values);
+    let (status, plan, errors) = match crate::plan::onboarding_plan(&state, &form).await {
+        Ok(plan) => {
+            let tz = match values.get("organization") {
+                Some(org) => match state.runtime.variables(org).await {
+                    Ok(Some(v)) => v.time_zone.zone().clone(),
+                    _ => jiff::tz::TimeZone::UTC,
+                },
+                None => jiff::tz::TimeZone::UTC,
+            };
+            (
+                StatusCode::OK,
+                Some(crate::onboarding_form::PlanView::of(&plan, &tz)),
+                Vec::new(),
+            )
+        }
+        Err(ApiError::Invalid(errors)) => (StatusCode::BAD_REQUEST, None, errors),
+        Err(e) => return e.into_response(),
+    };
+    let token = csrf::issue(&state, &headers);
+    let orgs = organizations(&state).await;
+    let body =
+        crate::onboarding_form::render(&state, &orgs, &values, &token.token, &errors, plan).await;
+    form_response(status, "New user", &body, &token)
+}
+
 /// `POST /onboardings`: the HTML form's submission.
 pub async fn submit_form(
     State(state): State<HttpState>,
@@ -363,9 +405,10 @@ pub async fn submit_form(
                     errors,
                 };
                 let orgs = organizations(&state).await;
-                let body =
-                    crate::onboarding_form::render(&state, &orgs, &values, ctx.csrf, ctx.errors)
-                        .await;
+                let body = crate::onboarding_form::render(
+                    &state, &orgs, &values, ctx.csrf, ctx.errors, None,
+                )
+                .await;
                 form_response(StatusCode::BAD_REQUEST, "New user", &body, &token)
             }
             None => e.into_response(),

@@ -40,6 +40,20 @@ pub(crate) async fn organization(state: &HttpState, id: &str) -> Result<Organiza
         .map_err(step_error)
 }
 
+/// The plan of the onboarding `form` (the API's JSON form); field errors as the
+/// create gives them. Shared by the API and the HTML form's "Show the plan".
+pub(crate) async fn onboarding_plan(
+    state: &HttpState,
+    form: &Value,
+) -> Result<onboard_steps::plan::OnboardingPlan, ApiError> {
+    let (id, variables) = organization_variables(state, form).await?;
+    let request = parse_onboarding(form, &variables).map_err(domain_errors)?;
+    let organization = organization(state, &id).await?;
+    onboard_steps::plan::plan_onboarding(&state.deps, &organization, &variables, &request)
+        .await
+        .map_err(step_error)
+}
+
 /// `POST /api/onboardings/plan`.
 #[utoipa::path(post, path = "/api/onboardings/plan", tag = "onboardings",
     description = "What the run would do, read against the tenant now. Nothing is created, sent or ticketed.",
@@ -57,13 +71,7 @@ pub async fn plan_onboarding(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let form = json_object(&body)?;
-    let (id, variables) = organization_variables(&state, &form).await?;
-    let request = parse_onboarding(&form, &variables).map_err(domain_errors)?;
-    let organization = organization(&state, &id).await?;
-    let plan =
-        onboard_steps::plan::plan_onboarding(&state.deps, &organization, &variables, &request)
-            .await
-            .map_err(step_error)?;
+    let plan = onboarding_plan(&state, &form).await?;
     serde_json::to_value(plan)
         .map(Json)
         .map_err(ApiError::internal)
