@@ -361,7 +361,8 @@ fn the_http_api_routes_the_api_behind_the_chosen_authorizer_and_decisions_public
 }
 
 #[test]
-fn the_api_function_may_start_both_machines_and_resume_tasks_and_nothing_more() {
+fn the_api_function_may_start_both_machines_resume_tasks_and_read_their_histories_and_nothing_more()
+{
     let template = template();
     let api = &resource(&template, "ApiFunction")["Properties"];
     let env = &api["Environment"]["Variables"];
@@ -409,11 +410,35 @@ fn the_api_function_may_start_both_machines_and_resume_tasks_and_nothing_more() 
         actions,
         [
             "secretsmanager:GetSecretValue",
+            "states:GetExecutionHistory",
             "states:SendTaskFailure",
             "states:SendTaskSuccess"
         ]
         .into()
     );
+    // The run page's picture reads the executions of its own two machines, no other.
+    let history: Vec<String> = policies
+        .iter()
+        .filter_map(|p| p.get("Statement").and_then(Value::as_sequence))
+        .flatten()
+        .filter(|st| st["Action"].as_str() == Some("states:GetExecutionHistory"))
+        .flat_map(|st| st["Resource"].as_sequence().cloned().unwrap_or_default())
+        .map(|r| {
+            let (tag, target) = tagged(&r).unwrap();
+            assert_eq!(tag, "!Sub");
+            target.as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(history.len(), 2, "{history:?}");
+    for (arn, machine) in history
+        .iter()
+        .zip(["OnboardingStateMachine", "OffboardingStateMachine"])
+    {
+        assert!(
+            arn.ends_with(&format!(":execution:${{{machine}.Name}}:*")),
+            "{arn}"
+        );
+    }
     // SES only to mail fresh links on `POST /api/onboardings/{id}/resend`, from the sender identity.
     let ses: Vec<&Value> = policies
         .iter()
