@@ -141,6 +141,14 @@ pub(crate) fn connectors(seed: &SandboxSeed, base: &str) -> BTreeMap<String, Con
             &[],
         ),
     );
+    // Exchange Online signs in with each organization's Graph app, at Graph's login.
+    out.insert(
+        "exchange".into(),
+        table(
+            &[("url", format!("{base}/sandbox/exchange/adminapi/beta"))],
+            &[],
+        ),
+    );
     if let Some(c) = seed.connectwise.credentials.first() {
         let client_id = seed
             .connectwise
