@@ -295,7 +295,8 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
             return Ok(ActionResult::skipped(
                 ACTION,
                 format!(
-                    "{NO_EXCHANGE}: Set-Mailbox -Identity {} -Type Shared",
+                    "needs Exchange Online PowerShell (Microsoft Graph v1.0 has no API for the \
+                     mailbox type {NO_EXCHANGE}): Set-Mailbox -Identity {} -Type Shared",
                     ps(&upn)
                 ),
             ));
@@ -335,7 +336,8 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
                 return Ok(ActionResult::skipped(
                     ACTION,
                     format!(
-                        "{NO_EXCHANGE}: Add-MailboxPermission -Identity {} -User {} \
+                        "needs Exchange Online PowerShell (Microsoft Graph v1.0 has no API for \
+                         mailbox permissions {NO_EXCHANGE}): Add-MailboxPermission -Identity {} -User {} \
                          -AccessRights FullAccess -InheritanceType All -AutoMapping $true{KEEP_MAILBOX}",
                         ps(&upn),
                         ps(to)
@@ -379,10 +381,18 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
                 return Ok(ActionResult::skipped(
                     ACTION,
                     format!(
-                        "{NO_EXCHANGE}: Set-Mailbox -Identity {} -ForwardingSMTPAddress {} \
+                        "needs Exchange Online PowerShell (Graph v1.0's mailboxSettings have no \
+                         forwarding address {NO_EXCHANGE}): Set-Mailbox -Identity {} -{parameter} {} \
                          -DeliverToMailboxAndForward ${keep_copy}{KEEP_MAILBOX}",
                         ps(&upn),
-                        ps(to)
+                        ps(to),
+                        // The delegate is a recipient of the organization; an
+                        // address from the form may be outside it.
+                        parameter = if offboarding.request.forward_to.is_some() {
+                            "ForwardingSMTPAddress"
+                        } else {
+                            "ForwardingAddress"
+                        }
                     ),
                 ));
             };
@@ -452,8 +462,8 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
             return Ok(ActionResult::skipped(
                 ACTION,
                 format!(
-                    "{NO_EXCHANGE} (Graph v1.0 documents the user's showInAddressList as not to \
-                     be used through Graph): Set-Mailbox -Identity {} \
+                    "needs Exchange Online PowerShell (Graph v1.0 documents the user's \
+                     showInAddressList as not to be used through Graph {NO_EXCHANGE}): Set-Mailbox -Identity {} \
                      -HiddenFromAddressListsEnabled $true",
                     ps(&upn)
                 ),
@@ -595,9 +605,8 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
 }
 
 /// Why a mailbox action is left to a technician.
-const NO_EXCHANGE: &str = "the organization has no Exchange Online connector (Microsoft Graph \
-v1.0 has no API for it; add an `exchange` connector, whose app needs Exchange.ManageAsApp and \
-the Exchange Administrator role), so run in Exchange Online PowerShell";
+const NO_EXCHANGE: &str = "and the organization has no Exchange Online connector to do it, \
+whose app would need Exchange.ManageAsApp and the Exchange Administrator role";
 
 /// A user without a mailbox (never licensed for Exchange, or deleted).
 const NO_MAILBOX: &str = "the user has no Exchange Online mailbox";
