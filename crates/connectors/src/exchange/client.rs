@@ -437,15 +437,48 @@ impl Exchange for ExchangeClient {
         identity: &str,
         trustee: &str,
     ) -> Result<(), Error> {
-        let mut parameters = identity_only(identity);
-        parameters.insert("Trustee".into(), json!(trustee));
-        parameters.insert("accessRights".into(), json!(["SendAs"]));
-        parameters.insert("Confirm".into(), json!(false));
-        self.run(tenant, "Add-RecipientPermission", parameters, || {
-            format!("recipient '{identity}' or trustee '{trustee}'")
-        })
-        .await
-        .map(|_| ())
+        // Like FullAccess: never resent blindly; Get-RecipientPermission decides.
+        let holds = || async {
+            let entries = self
+                .run(
+                    tenant,
+                    "Get-RecipientPermission",
+                    identity_only(identity),
+                    mailbox_what(identity),
+                )
+                .await?;
+            Ok(entries
+                .iter()
+                .any(|e| {
+                    e.get("Trustee")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.eq_ignore_ascii_case(trustee))
+                        && e.get("AccessRights")
+                            .and_then(Value::as_array)
+                            .is_some_and(|r| {
+                                r.iter()
+                                    .filter_map(Value::as_str)
+                                    .any(|r| r.eq_ignore_ascii_case("SendAs"))
+                            })
+                })
+                .then_some(()))
+        };
+        let add = || async {
+            let mut parameters = identity_only(identity);
+            parameters.insert("Trustee".into(), json!(trustee));
+            parameters.insert("accessRights".into(), json!(["SendAs"]));
+            parameters.insert("Confirm".into(), json!(false));
+            self.invoke(
+                tenant,
+                "Add-RecipientPermission",
+                parameters,
+                Resend::AfterARead,
+            )
+            .await?
+            .map(|_| ())
+            .map_err(|f| f.into_error(|| format!("recipient '{identity}' or trustee '{trustee}'")))
+        };
+        create_once(SERVICE, "SendAs permission", holds, add).await
     }
 
     async fn recipient(

@@ -16,9 +16,10 @@
 //!
 //! Reads and `Set-Mailbox` (absolute values) are sent again after a lost answer
 //! like any read; so is `Add-DistributionGroupMember`, whose resend answers
-//! "already a member", read as done. `Add-MailboxPermission` and
-//! `Remove-MailboxPermission` are never resent blindly: after a lost answer the
-//! client reads `Get-MailboxPermission` and sends the write again only if it was
+//! "already a member", read as done. `Add-MailboxPermission`,
+//! `Remove-MailboxPermission` and `Add-RecipientPermission` are never resent
+//! blindly: after a lost answer the client reads `Get-MailboxPermission` (or
+//! `Get-RecipientPermission`) and sends the write again only if it was
 //! not applied (an "existing permission entry" answer also counts as done).
 
 mod client;
