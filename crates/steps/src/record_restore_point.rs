@@ -166,6 +166,7 @@ pub(crate) async fn read(
 async fn read_mailbox(
     deps: &Deps,
     offboarding: &Offboarding,
+    licensed: bool,
 ) -> Result<Option<MailboxEntry>, StepError> {
     let Some(exchange) = deps.connections.exchange(&offboarding.organization).await? else {
         return Ok(None);
@@ -174,6 +175,14 @@ async fn read_mailbox(
     let tenant = &offboarding.organization.tenant;
     let upn = offboarding.upn();
     let Some(mailbox) = exchange.mailbox(tenant, upn).await.map_err(exo)? else {
+        // A licensed user's mailbox not found yet is still being provisioned:
+        // the state machine retries with back-off (as OffboardUser does).
+        if licensed {
+            return Err(exo(onboard_connectors::Error::NotReady {
+                service: onboard_connectors::exchange::SERVICE,
+                detail: format!("the mailbox of {upn} is not provisioned yet"),
+            }));
+        }
         return Ok(None);
     };
     let full_access = exchange
@@ -211,7 +220,7 @@ pub async fn record_restore_point(deps: &Deps, input: Input) -> Result<Output, S
         || actions.forward_mail_to_manager
         || actions.hide_from_gal
     {
-        point.mailbox = read_mailbox(deps, &offboarding).await?;
+        point.mailbox = read_mailbox(deps, &offboarding, !point.licenses.is_empty()).await?;
     }
     let point = remember(deps.store.as_ref(), &done, &point, deps.clock.now()).await?;
     let json = serde_json::to_value(&point)
