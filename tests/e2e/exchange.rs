@@ -226,10 +226,12 @@ async fn lost_answers_and_throttling_from_exchange_duplicate_nothing() {
 async fn a_restore_puts_back_the_account_the_mailbox_type_and_takes_the_delegate_away() {
     let app = spawn_app().await;
     let before = snapshot(&app, ALEX).await;
+    let mut actions = mailbox_actions();
+    actions["set_auto_reply"] = json!(true);
     let id = offboard(
         &app,
         json!({"organization": "contoso", "user_principal_name": ALEX,
-               "actions": mailbox_actions()}),
+               "actions": actions}),
     )
     .await;
     let rec = settle(&app, &id).await;
@@ -263,6 +265,14 @@ async fn a_restore_puts_back_the_account_the_mailbox_type_and_takes_the_delegate
     assert_eq!(m["ForwardingAddress"], Value::Null, "{m}");
     assert_eq!(m["ForwardingSmtpAddress"], Value::Null, "{m}");
     assert_eq!(m["HiddenFromAddressListsEnabled"], false, "{m}");
+    // The "no longer works here" reply is off.
+    let settings = app
+        .graph(&format!("/users/{}/mailboxSettings", before.id))
+        .await;
+    assert_eq!(
+        settings["automaticRepliesSetting"]["status"], "disabled",
+        "{settings}"
+    );
 
     // On the timeline and the ticket.
     let rec = offboarding(&app, &id).await;
@@ -272,6 +282,7 @@ async fn a_restore_puts_back_the_account_the_mailbox_type_and_takes_the_delegate
         "mailbox forwarding: restored (forwarding cleared)",
         "address lists: restored (shown in the address lists again)",
         "licenses: restored (assigned O365_BUSINESS_PREMIUM again)",
+        "automatic reply: restored (switched off)",
         "offboarding restored by a technician",
     ] {
         position(&rec, words);

@@ -6,7 +6,7 @@
 //! 1. sign-in enabled again (when it was);
 //! 2. direct licenses assigned again (so the mailbox can be a user mailbox again);
 //! 3. direct groups joined again (a group's license comes back with it);
-//! 4. the manager set back;
+//! 4. the manager set back, and the offboarding's automatic reply switched off;
 //! 5. through Exchange Online, when the record holds the mailbox: a regular
 //!    mailbox again, FullAccess removed from whoever the offboarding gave it,
 //!    forwarding as it was, shown in the address lists as it was.
@@ -18,7 +18,7 @@
 
 use onboard_connectors::Error as ConnectorError;
 use onboard_connectors::exchange::{Exchange, Forwarding, MailboxUpdate};
-use onboard_connectors::graph::{Directory, LicenseToAdd, ObjectId, TenantId};
+use onboard_connectors::graph::{Directory, LicenseToAdd, MailboxChange, ObjectId, TenantId};
 use onboard_store::{Record, RecordKind, Status};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -33,7 +33,7 @@ use crate::record_restore_point::{MailboxEntry, Output as RestorePoint};
 /// What became of one part of a restore.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestoredPart {
-    /// `enable_user`, `licenses`, `groups`, `manager`, `mailbox_type`,
+    /// `enable_user`, `licenses`, `groups`, `manager`, `automatic_reply`, `mailbox_type`,
     /// `mailbox_delegates`, `mailbox_forwarding`, `address_lists`.
     pub part: String,
     /// Whether it was put back (or found as it was); `false`: left, see `detail`.
@@ -205,6 +205,32 @@ pub async fn restore(deps: &Deps, id: &str, by: &str) -> Result<Record, ActionEr
             ))
         })
         .await?;
+
+    // The offboarding's automatic reply ("no longer works here"), if it set one.
+    let replied = recall::<crate::offboard_user::ActionResult>(
+        deps.store.as_ref(),
+        &key(id, "offboard_user", "action/set_auto_reply"),
+    )
+    .await?
+    .is_some_and(|r| r.outcome == crate::offboard_user::Outcome::Done);
+    if replied {
+        restore
+            .once("automatic_reply", || async {
+                const PART: &str = "automatic_reply";
+                match dir
+                    .switch_off_automatic_replies(tenant, user)
+                    .await
+                    .map_err(graph)?
+                {
+                    MailboxChange::Set => Ok(RestoredPart::done(PART, "switched off")),
+                    MailboxChange::NoMailbox(why) => Ok(RestoredPart::left(
+                        PART,
+                        format!("Graph cannot reach the mailbox ({why})"),
+                    )),
+                }
+            })
+            .await?;
+    }
 
     if let Some(before) = &point.mailbox {
         let exo = deps.connections.exchange(&offboarding.organization).await?;
