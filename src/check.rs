@@ -171,6 +171,24 @@ fn graph_findings(org: &str, variables: &Variables, access: &AppAccess) -> Vec<F
     out
 }
 
+/// An Exchange Online refusal, naming what the app registration needs when it
+/// is one of access.
+fn exchange_problem(e: &onboard_connectors::Error) -> String {
+    use onboard_connectors::Error;
+    let text = e.to_string();
+    match e {
+        Error::Unauthorized { .. } | Error::Forbidden { .. }
+            if !text.contains("Exchange.ManageAsApp") =>
+        {
+            format!(
+                "{text} (the app registration needs the Exchange.ManageAsApp application \
+                 permission of Office 365 Exchange Online and the Exchange Administrator role)"
+            )
+        }
+        _ => text,
+    }
+}
+
 /// A connector error as a problem: its message, which names no secret.
 fn problem(e: &StepError) -> String {
     e.to_string()
@@ -217,6 +235,27 @@ async fn check_all(
                     problem: Some(e.to_string()),
                 }),
             },
+        }
+
+        // Exchange Online, when the organization has the connector.
+        match connections.exchange_client(id) {
+            Ok(None) => {}
+            Err(e) => out.push(Finding {
+                organization: id.to_owned(),
+                connector: "exchange",
+                check: "settings".into(),
+                problem: Some(problem(&e)),
+            }),
+            Ok(Some(client)) => out.push(Finding {
+                organization: id.to_owned(),
+                connector: "exchange",
+                check: "sign in (outlook.office365.com), Get-Mailbox".into(),
+                problem: client
+                    .probe(&steps_org.tenant)
+                    .await
+                    .err()
+                    .map(|e| exchange_problem(&e)),
+            }),
         }
 
         // The PSA.

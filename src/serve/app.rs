@@ -436,7 +436,21 @@ pub(crate) fn resolve_connectors(
     let mut msp_tables = resolve_tables("connectors", &config.msp_connectors)?;
     if let Some(seed) = sandbox {
         // What the file leaves out points at the simulators; what it sets wins.
+        // Exchange Online shares Graph's tenant: a file that points Graph
+        // elsewhere does not get the sandbox's Exchange.
+        let graph_elsewhere = config
+            .msp_connectors
+            .iter()
+            .chain(config.organizations.iter().flat_map(|o| &o.connectors))
+            .any(|c| {
+                c.connector == "graph"
+                    && (c.settings.contains_key("graph_url")
+                        || c.settings.contains_key("authority"))
+            });
         for (name, t) in sandbox::connectors(seed, base) {
+            if name == "exchange" && graph_elsewhere {
+                continue;
+            }
             let merged = t.overlaid(msp_tables.get(&name));
             msp_tables.insert(name, merged);
         }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use onboard_connectors::distributor::Distributor;
+use onboard_connectors::exchange::{Exchange, ExchangeClient};
 use onboard_connectors::graph::{Directory, GraphClient, TenantId};
 use onboard_connectors::http::{HttpClient, RetryPolicy};
 use onboard_connectors::psa::Psa;
@@ -45,6 +46,7 @@ pub(crate) struct LocalConnections {
     policy: RetryPolicy,
     directories: Mutex<HashMap<String, Arc<dyn Directory>>>,
     psas: Mutex<HashMap<PsaKey, Arc<dyn Psa>>>,
+    exchanges: Mutex<HashMap<String, Arc<dyn Exchange>>>,
 }
 
 fn config_error(setting: impl Into<String>) -> StepError {
@@ -67,6 +69,7 @@ impl LocalConnections {
             policy,
             directories: Mutex::default(),
             psas: Mutex::default(),
+            exchanges: Mutex::default(),
         }
     }
 
@@ -99,6 +102,24 @@ impl LocalConnections {
         let mut config = settings::graph(&table).map_err(setting_error)?;
         config.retry = self.policy.clone();
         GraphClient::new(config).map_err(graph_error)
+    }
+
+    /// The Exchange Online client of `organization`, from its merged `exchange`
+    /// and `graph` settings; `Ok(None)` when it has no `exchange` table
+    /// (what [`Connections::exchange`] caches; `onboard check` probes it).
+    pub(crate) fn exchange_client(
+        &self,
+        organization: &str,
+    ) -> Result<Option<ExchangeClient>, StepError> {
+        let Some(exchange) = self.table(organization, "exchange") else {
+            return Ok(None);
+        };
+        let graph = self.table(organization, "graph").unwrap_or_default();
+        let mut config = settings::exchange(&graph, &exchange).map_err(setting_error)?;
+        config.retry = self.policy.clone();
+        ExchangeClient::new(config)
+            .map(Some)
+            .map_err(|e| StepError::connector(onboard_steps::error::Port::Exchange, e))
     }
 
     fn http(&self, service: &'static str) -> Result<HttpClient, StepError> {
@@ -249,6 +270,21 @@ impl Connections for LocalConnections {
             }
             _ => Arc::new(settings::pax8(&table, http, org).map_err(setting_error)?),
         }))
+    }
+
+    async fn exchange(
+        &self,
+        organization: &Organization,
+    ) -> Result<Option<Arc<dyn Exchange>>, StepError> {
+        if let Some(e) = lock(&self.exchanges).get(&organization.id) {
+            return Ok(Some(e.clone()));
+        }
+        let Some(client) = self.exchange_client(&organization.id)? else {
+            return Ok(None);
+        };
+        let client: Arc<dyn Exchange> = Arc::new(client);
+        lock(&self.exchanges).insert(organization.id.clone(), client.clone());
+        Ok(Some(client))
     }
 }
 

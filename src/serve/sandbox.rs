@@ -141,6 +141,24 @@ pub(crate) fn connectors(seed: &SandboxSeed, base: &str) -> BTreeMap<String, Con
             &[],
         ),
     );
+    // Exchange Online signs in with each organization's Graph app, at Graph's
+    // login; configured when the seed's app may call it (a seed whose app lacks
+    // Exchange.ManageAsApp shows an organization without the connector).
+    let may_call_exchange = seed
+        .graph
+        .tenants
+        .iter()
+        .flat_map(|t| &t.apps)
+        .any(|a| a.permissions.iter().any(|p| p == "Exchange.ManageAsApp"));
+    if may_call_exchange {
+        out.insert(
+            "exchange".into(),
+            table(
+                &[("url", format!("{base}/sandbox/exchange/adminapi/beta"))],
+                &[],
+            ),
+        );
+    }
     if let Some(c) = seed.connectwise.credentials.first() {
         let client_id = seed
             .connectwise

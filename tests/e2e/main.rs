@@ -8,6 +8,7 @@ mod actions;
 mod api;
 mod console;
 mod destinations;
+mod exchange;
 mod helpers;
 mod lost_answers;
 mod mfa;

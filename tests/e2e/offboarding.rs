@@ -9,7 +9,7 @@ use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 const STANDARD: &str = "f245ecc8-75af-4f8e-b61f-27d8114de5f3";
 
 /// The embedded defaults' ConnectWise names plus `org_variables` for Contoso.
-fn config(org_variables: &str) -> String {
+pub(crate) fn config(org_variables: &str) -> String {
     format!(
         r#"
 [variables]
@@ -34,7 +34,7 @@ domain = "contoso.com"
 }
 
 /// Posts an offboarding that must be accepted; answers its id.
-async fn offboard(app: &TestApp, form: Value) -> String {
+pub(crate) async fn offboard(app: &TestApp, form: Value) -> String {
     let res = app
         .client
         .post(app.url("/api/offboardings"))
@@ -49,20 +49,20 @@ async fn offboard(app: &TestApp, form: Value) -> String {
     body["id"].as_str().expect("id").to_owned()
 }
 
-async fn offboarding(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn offboarding(app: &TestApp, id: &str) -> Value {
     app.get_json(&format!("/api/offboardings/{id}")).await
 }
 
 /// What the Graph simulator says of a user: enabled, groups and license SKU ids.
-struct Snapshot {
-    id: String,
-    enabled: bool,
-    groups: Vec<String>,
-    licenses: Vec<String>,
-    manager: Option<String>,
+pub(crate) struct Snapshot {
+    pub(crate) id: String,
+    pub(crate) enabled: bool,
+    pub(crate) groups: Vec<String>,
+    pub(crate) licenses: Vec<String>,
+    pub(crate) manager: Option<String>,
 }
 
-async fn snapshot(app: &TestApp, upn: &str) -> Snapshot {
+pub(crate) async fn snapshot(app: &TestApp, upn: &str) -> Snapshot {
     let user = app
         .graph(&format!(
             "/users/{upn}?$select=id,accountEnabled,assignedLicenses"
@@ -99,7 +99,7 @@ async fn snapshot(app: &TestApp, upn: &str) -> Snapshot {
 }
 
 /// Advances the clock until the offboarding leaves the running states.
-async fn settle(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn settle(app: &TestApp, id: &str) -> Value {
     for _ in 0..30 {
         let rec = offboarding(app, id).await;
         if !matches!(rec["status"].as_str(), Some("running")) {
@@ -128,7 +128,7 @@ async fn method_types(app: &TestApp, user_id: &str) -> Vec<String> {
 }
 
 /// The timeline message of `action` (`set_auto_reply`: "set auto reply: done (...)").
-fn action_line(rec: &Value, action: &str) -> String {
+pub(crate) fn action_line(rec: &Value, action: &str) -> String {
     let words = format!("{}: ", action.replace('_', " "));
     rec["timeline"]
         .as_array()
@@ -709,9 +709,32 @@ async fn an_unanswered_offboarding_approval_is_reminded_then_times_out_without_t
     assert_eq!(app.post_link(&approve).await.status(), 410);
 }
 
+/// The demo sandbox whose app registration lacks Exchange.ManageAsApp: its
+/// organization has no Exchange Online connector.
+pub(crate) fn without_exchange() -> String {
+    let apps = "[[sandbox.graph.tenants.apps]]\nclient_id = \"sandbox-client\"\nclient_secret = \"sandbox-secret\"\n";
+    let seed = include_str!("../../crates/sandbox/examples/sandbox.toml");
+    assert!(seed.contains(apps), "the demo's app block");
+    format!(
+        "{}\n{}",
+        config(""),
+        seed.replacen(
+            apps,
+            &format!(
+                "{apps}permissions = [\"User.ReadWrite.All\", \"Group.Read.All\", \
+                 \"GroupMember.ReadWrite.All\", \"LicenseAssignment.ReadWrite.All\", \
+                 \"Organization.Read.All\", \"UserAuthenticationMethod.ReadWrite.All\", \
+                 \"MailboxSettings.ReadWrite\", \"Application.Read.All\"]\n"
+            ),
+            1
+        )
+    )
+}
+
 #[tokio::test]
 async fn auth_methods_go_the_reply_is_set_and_what_graph_cannot_do_names_its_cmdlet() {
-    let app = spawn_app().await;
+    // Without the Exchange Online connector, what Graph cannot do names its cmdlet.
+    let app = spawn_app_with(&without_exchange()).await;
     let before = snapshot(&app, "AlexW@contoso.com").await;
     assert_eq!(
         method_types(&app, &before.id).await,

@@ -822,6 +822,7 @@ mod tests {
             set_auto_reply: false,
             hide_from_gal: true,
             reduce_distributor_seats: false,
+            convert_to_shared: false,
         };
         assert_eq!(
             offboarding_started("a@c.com", &actions, None),

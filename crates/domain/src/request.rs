@@ -205,6 +205,9 @@ pub struct OffboardingActions {
     pub hide_from_gal: bool,
     /// Lower the distributor subscription by the freed seats.
     pub reduce_distributor_seats: bool,
+    /// Convert the mailbox to a shared mailbox (before licenses are removed).
+    #[serde(default)]
+    pub convert_to_shared: bool,
 }
 
 impl OffboardingActions {
@@ -221,6 +224,7 @@ impl OffboardingActions {
         "set_auto_reply",
         "hide_from_gal",
         "reduce_distributor_seats",
+        "convert_to_shared",
     ];
 
     /// The organization's defaults (`offboarding_*` variables).
@@ -237,6 +241,7 @@ impl OffboardingActions {
             set_auto_reply: v.offboarding_set_auto_reply,
             hide_from_gal: v.offboarding_hide_from_gal,
             reduce_distributor_seats: v.offboarding_reduce_distributor_seats,
+            convert_to_shared: v.offboarding_convert_to_shared,
         }
     }
 
@@ -253,6 +258,7 @@ impl OffboardingActions {
             "set_auto_reply" => &mut self.set_auto_reply,
             "hide_from_gal" => &mut self.hide_from_gal,
             "reduce_distributor_seats" => &mut self.reduce_distributor_seats,
+            "convert_to_shared" => &mut self.convert_to_shared,
             _ => return None,
         })
     }
@@ -281,8 +287,21 @@ pub struct OffboardingRequest {
     pub actions: OffboardingActions,
     /// Who gets the mailbox and forwarded mail (default: the manager).
     pub delegate_to: Option<EmailAddress>,
+    /// Where mail is forwarded instead of the delegate: a recipient of the
+    /// organization or any outside address. Giving it turns forwarding on unless
+    /// the form's `actions` turn `forward_mail_to_manager` off.
+    #[serde(default)]
+    pub forward_to: Option<EmailAddress>,
+    /// Keep a copy in the mailbox when forwarding (default the variable
+    /// `offboarding_forward_keep_copy`).
+    #[serde(default = "keep_copy_default")]
+    pub forward_keep_copy: bool,
     /// Fields of the body this crate does not know, sorted.
     pub ignored_fields: Vec<String>,
+}
+
+fn keep_copy_default() -> bool {
+    true
 }
 
 /// Reads fields off a JSON object, collecting every error.
@@ -493,6 +512,8 @@ pub const OFFBOARDING_FIELDS: &[&str] = &[
     "scheduled_at",
     "actions",
     "delegate_to",
+    "forward_to",
+    "forward_keep_copy",
 ];
 
 /// Length limits of Entra ID user properties.
@@ -640,6 +661,15 @@ pub fn parse_offboarding(
     let ticket_id = form.ticket_id();
     let scheduled_at = form.when("scheduled_at", variables, variables.working_day_end);
     let delegate_to = form.parsed("delegate_to", str::parse::<EmailAddress>);
+    let forward_to = form.parsed("forward_to", str::parse::<EmailAddress>);
+    let forward_keep_copy = match form.raw("forward_keep_copy") {
+        None | Some(Json::Null) => variables.offboarding_forward_keep_copy,
+        Some(Json::Bool(keep)) => *keep,
+        Some(_) => {
+            form.error("forward_keep_copy", "expected true or false");
+            variables.offboarding_forward_keep_copy
+        }
+    };
 
     let mut actions = OffboardingActions::from_variables(variables);
     match form.raw("actions") {
@@ -668,6 +698,16 @@ pub fn parse_offboarding(
             "expected an object of action names to true or false",
         ),
     }
+    let forwarding_given = form
+        .raw("actions")
+        .and_then(Json::as_object)
+        .is_some_and(|a| {
+            a.contains_key("forward_mail_to_manager")
+                || a.contains_key("offboarding_forward_mail_to_manager")
+        });
+    if forward_to.is_some() && !forwarding_given {
+        actions.forward_mail_to_manager = true;
+    }
     if !actions.any() {
         form.error("actions", "every action is off, so nothing would be done");
     }
@@ -682,6 +722,11 @@ pub fn parse_offboarding(
     {
         form.error("delegate_to", "is the user being offboarded");
     }
+    if let (Some(to), Some(user)) = (&forward_to, &upn)
+        && to.as_str().eq_ignore_ascii_case(user.as_str())
+    {
+        form.error("forward_to", "is the user being offboarded");
+    }
 
     let ignored_fields = form.ignored(OFFBOARDING_FIELDS);
     let request = match (organization, upn) {
@@ -692,6 +737,8 @@ pub fn parse_offboarding(
             scheduled_at,
             actions,
             delegate_to,
+            forward_to,
+            forward_keep_copy,
             ignored_fields,
         }),
         _ => None,

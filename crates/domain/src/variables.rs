@@ -759,8 +759,14 @@ variables! {
     offboarding_remove_licenses: bool = 1;
     /// Give the delegate (default the manager) access to the mailbox.
     offboarding_set_manager_as_delegate: bool = 0;
-    /// Forward the offboarded user's mail to the delegate.
+    /// Forward the offboarded user's mail to the delegate (or the form's `forward_to`).
     offboarding_forward_mail_to_manager: bool = 0;
+    /// When forwarding, keep a copy in the offboarded user's mailbox
+    /// (`DeliverToMailboxAndForward`).
+    offboarding_forward_keep_copy: bool = 1;
+    /// Convert the offboarded user's mailbox to a shared mailbox (before the
+    /// licenses are removed, so it outlives them).
+    offboarding_convert_to_shared: bool = 0;
     /// Set an automatic reply on the offboarded user's mailbox.
     offboarding_set_auto_reply: bool = 0;
     /// The automatic reply to senders inside the organization.
@@ -1165,6 +1171,8 @@ mod tests {
         ("offboarding_remove_licenses", "true"),
         ("offboarding_set_manager_as_delegate", "false"),
         ("offboarding_forward_mail_to_manager", "false"),
+        ("offboarding_forward_keep_copy", "true"),
+        ("offboarding_convert_to_shared", "false"),
         ("offboarding_set_auto_reply", "false"),
         (
             "offboarding_auto_reply_internal",

@@ -8,6 +8,9 @@
 //! - `PATCH /api/{kind}s/{id}` `{"start_date"}` (an offboarding also takes
 //!   `scheduled_at`) while `scheduled` -> 200 with the run; bad dates 400, another
 //!   status 409.
+//! - `POST /api/offboardings/{id}/restore` (a completed offboarding) -> 200 with
+//!   the run; what its restore record holds is put back (the steps'
+//!   [`onboard_steps::restore`]); another status 409 naming it.
 
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -180,6 +183,15 @@ pub async fn resend_offboarding(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     resend(&state, RecordKind::Offboarding, &id).await?;
+    get_record(&state, &id, RecordKind::Offboarding).await
+}
+
+/// `POST /api/offboardings/{id}/restore`.
+pub async fn restore_offboarding(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    onboard_steps::restore::restore(&state.deps, &id, BY).await?;
     get_record(&state, &id, RecordKind::Offboarding).await
 }
 

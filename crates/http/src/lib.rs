@@ -213,6 +213,10 @@ fn routes(state: HttpState) -> Router {
             "/api/offboardings/{id}/resend",
             post(actions::resend_offboarding),
         )
+        .route(
+            "/api/offboardings/{id}/restore",
+            post(actions::restore_offboarding),
+        )
         .route("/api/organizations", get(api::organizations))
         .route("/api/openapi.json", get(openapi::openapi_json))
         .layer(axum::middleware::from_fn_with_state(

@@ -14,6 +14,7 @@
 //! | `passportal` | `base_url`, `access_key_id` | `hmac_token` |
 //! | `pwpush` (optional) | optional `base_url` (else the variable `pwpush_url`), `email` | optional `api_token` |
 //! | `pax8` | `client_id`, optional `token_url`, `api_base`, `audience`, `billing_term`, `ordered_by_email`, `company_id` | `client_secret` |
+//! | `exchange` (optional: turns the mailbox actions on) | optional `url`, `scope`, `client_id`, `authority` (default: `graph`'s) | optional `client_secret` (default: `graph`'s) |
 //! | `sherweb` | `client_id`, optional `token_url`, `api_base`, `scope`, `ordered_by`, `skus`, `customer_id` | `client_secret`, `subscription_key` |
 //!
 //! The clients are built by [`onboard_connectors::settings`], as `onboard serve` builds them.
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use onboard_connectors::distributor::Distributor;
+use onboard_connectors::exchange::{Exchange, ExchangeClient};
 use onboard_connectors::graph::{Directory, GraphClient, TenantId};
 use onboard_connectors::http::{HttpClient, RetryPolicy};
 use onboard_connectors::psa::Psa;
@@ -287,5 +289,20 @@ impl Connections for StoreConnections {
             }
             _ => Arc::new(settings::pax8(&s, http(name)?, org).map_err(setting_error)?),
         }))
+    }
+
+    async fn exchange(
+        &self,
+        organization: &Organization,
+    ) -> Result<Option<Arc<dyn Exchange>>, StepError> {
+        let org = Some(organization.id.as_str());
+        let Some(exchange) = self.resolved(org, "exchange").await? else {
+            return Ok(None);
+        };
+        let graph = self.resolved(org, "graph").await?.unwrap_or_default();
+        let config = settings::exchange(&graph, &exchange).map_err(setting_error)?;
+        let client =
+            ExchangeClient::new(config).map_err(|e| StepError::connector(Port::Exchange, e))?;
+        Ok(Some(Arc::new(client)))
     }
 }

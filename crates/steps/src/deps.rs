@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use onboard_connectors::distributor::Distributor;
+use onboard_connectors::exchange::Exchange;
 use onboard_connectors::graph::{Directory, TenantId};
 use onboard_connectors::notify::Notifier;
 use onboard_connectors::psa::Psa;
@@ -94,6 +95,14 @@ pub trait Connections: Send + Sync {
         organization: &Organization,
         distributor: DistributorName,
     ) -> Result<Option<Arc<dyn Distributor>>, StepError>;
+
+    /// The organization's Exchange Online (an `exchange` connector table turns it
+    /// on; it signs in with the organization's Graph app). `Ok(None)` when it is
+    /// not configured: the mailbox actions then note the cmdlet to run by hand.
+    async fn exchange(
+        &self,
+        organization: &Organization,
+    ) -> Result<Option<Arc<dyn Exchange>>, StepError>;
 }
 
 /// Everything a step may touch. Cheap to clone.

@@ -26,6 +26,8 @@ pub enum Port {
     Distributor,
     /// Mail and SMS.
     Notify,
+    /// Exchange Online (mailboxes, mailbox permissions, distribution groups).
+    Exchange,
 }
 
 impl Port {
@@ -36,6 +38,7 @@ impl Port {
             Port::Vault => "Vault",
             Port::Distributor => "Distributor",
             Port::Notify => "Notify",
+            Port::Exchange => "Exchange",
         }
     }
 }
@@ -166,6 +169,10 @@ fn connector_name(port: Port, class: ConnectorClass) -> &'static str {
         (Port::Notify, Unavailable) => "Notify.Unavailable",
         (Port::Notify, Denied) => "Notify.Denied",
         (Port::Notify, Rejected) => "Notify.Rejected",
+        (Port::Exchange, Throttled) => "Exchange.Throttled",
+        (Port::Exchange, Unavailable) => "Exchange.Unavailable",
+        (Port::Exchange, Denied) => "Exchange.Denied",
+        (Port::Exchange, Rejected) => "Exchange.Rejected",
     }
 }
 
@@ -192,6 +199,10 @@ impl StepError {
         "Notify.Unavailable",
         "Notify.Denied",
         "Notify.Rejected",
+        "Exchange.Throttled",
+        "Exchange.Unavailable",
+        "Exchange.Denied",
+        "Exchange.Rejected",
         "Graph.UserExists",
         "License.Unavailable",
         "License.SeatsPending",
@@ -219,6 +230,8 @@ impl StepError {
         "Distributor.Unavailable",
         "Notify.Throttled",
         "Notify.Unavailable",
+        "Exchange.Throttled",
+        "Exchange.Unavailable",
         "Store.Unavailable",
     ];
 
@@ -377,6 +390,7 @@ mod tests {
             Port::Vault,
             Port::Distributor,
             Port::Notify,
+            Port::Exchange,
         ];
         let classes = [
             ConnectorClass::Throttled,

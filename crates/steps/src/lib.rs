@@ -32,6 +32,7 @@
 //!   [`handle_offboarding_failure`](mod@handle_offboarding_failure).
 //! - [`check_schedule`](mod@check_schedule): both workflows' wait loop (a moved date, a cancelled run).
 //! - [`actions`]: a technician's actions on a waiting run: cancel, resend, move its date.
+//! - [`restore`](mod@restore): a technician's restore of a completed offboarding from its restore record.
 //! - [`plan`](mod@plan): [`plan::plan_onboarding`] and [`plan::preview_offboarding`], what a
 //!   run would do, read-only (`POST /api/onboardings/plan`, `POST /api/offboardings/plan`).
 //! - [`lookups`]: the pickers' licenses, groups and users of an organization (read-only).
@@ -128,6 +129,7 @@ pub mod record_restore_point;
 pub mod request_approval;
 pub mod request_license_purchase;
 pub mod request_offboarding_approval;
+pub mod restore;
 pub mod validate;
 pub mod validate_offboarding;
 

@@ -6,19 +6,21 @@
 //! 2. reset the password;
 //! 3. revoke sessions (after the first two, so no new session can be opened);
 //! 4. remove authentication methods;
-//! 5. mailbox actions (delegate, forwarding, automatic reply) and hiding from the
-//!    address list, while the mailbox still has its license;
+//! 5. mailbox actions while the mailbox still has its license: automatic reply
+//!    (Graph), then through Exchange Online conversion to a shared mailbox, the
+//!    delegate's FullAccess, forwarding and hiding from the address list;
 //! 6. remove groups; 7. remove licenses; 8. give the freed seats back to the distributor.
 //!
 //! Each action's outcome is remembered under its own idempotency key and noted on
 //! the ticket under its own note key, so a retried step repeats nothing. An action
 //! Graph cannot perform for this user (a synced account, a user without a mailbox)
 //! is `skipped` with the reason, not a failure. What Microsoft Graph v1.0 has no API
-//! for at all (mailbox permissions, mailbox forwarding, hiding from the address
-//! list: Exchange Online only) is `skipped` with the exact Exchange Online
-//! PowerShell cmdlet a technician runs.
+//! for at all (mailbox type, permissions, forwarding, hiding from the address
+//! list) runs through the organization's Exchange Online connector; without one
+//! it is `skipped` with the exact Exchange Online PowerShell cmdlet a technician runs.
 
 use onboard_connectors::distributor::{self, Reduction, ReductionRequest};
+use onboard_connectors::exchange::{Exchange, Forwarding, Mailbox as ExoMailbox, MailboxUpdate};
 use onboard_connectors::graph::{
     AuthenticationMethod, AutomaticReplies, Directory, ExternalAudience, MailboxChange,
     MembershipChange, TenantId,
@@ -276,6 +278,52 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
     .await?;
 
     let upn = offboarding.upn().to_owned();
+    let exchange = deps.connections.exchange(&offboarding.organization).await?;
+    let mailbox = Mailbox {
+        exchange: exchange.as_deref(),
+        tenant: &tenant,
+        upn: &upn,
+        licensed: !run.point.licenses.is_empty(),
+    };
+    let mailbox = &mailbox;
+
+    // Before groups and licenses go: a shared mailbox needs no license, so the
+    // delegate's access and the forwarding outlive their removal.
+    run.once("convert_to_shared", actions.convert_to_shared, || async {
+        const ACTION: &str = "convert_to_shared";
+        let Some(exo) = mailbox.exchange else {
+            return Ok(ActionResult::skipped(
+                ACTION,
+                format!(
+                    "needs Exchange Online PowerShell (Microsoft Graph v1.0 has no API for the \
+                     mailbox type {NO_EXCHANGE}): Set-Mailbox -Identity {} -Type Shared",
+                    ps(&upn)
+                ),
+            ));
+        };
+        let Some(found) = mailbox.find().await? else {
+            return Ok(ActionResult::skipped(ACTION, NO_MAILBOX));
+        };
+        if found.is_shared() {
+            return Ok(ActionResult::done(
+                ACTION,
+                "the mailbox is a shared mailbox already",
+            ));
+        }
+        let update = MailboxUpdate {
+            shared: Some(true),
+            ..MailboxUpdate::default()
+        };
+        exo.set_mailbox(&tenant, &upn, &update)
+            .await
+            .map_err(exchange_error)?;
+        Ok(ActionResult::done(
+            ACTION,
+            "converted to a shared mailbox (it keeps its mail without a license)",
+        ))
+    })
+    .await?;
+
     run.once(
         "set_manager_as_delegate",
         actions.set_manager_as_delegate,
@@ -284,36 +332,112 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
             let Some(to) = delegate.as_deref() else {
                 return Ok(ActionResult::skipped(ACTION, NO_DELEGATE));
             };
-            Ok(ActionResult::skipped(
-                ACTION,
-                format!(
-                    "needs Exchange Online PowerShell (Microsoft Graph v1.0 has no API for \
-                     mailbox permissions): Add-MailboxPermission -Identity {} -User {} \
-                     -AccessRights FullAccess -InheritanceType All -AutoMapping $false{KEEP_MAILBOX}",
-                    ps(&upn),
-                    ps(to)
-                ),
-            ))
+            let Some(exo) = mailbox.exchange else {
+                return Ok(ActionResult::skipped(
+                    ACTION,
+                    format!(
+                        "needs Exchange Online PowerShell (Microsoft Graph v1.0 has no API for \
+                         mailbox permissions {NO_EXCHANGE}): Add-MailboxPermission -Identity {} -User {} \
+                         -AccessRights FullAccess -InheritanceType All -AutoMapping $true{KEEP_MAILBOX}",
+                        ps(&upn),
+                        ps(to)
+                    ),
+                ));
+            };
+            if mailbox.find().await?.is_none() {
+                return Ok(ActionResult::skipped(ACTION, NO_MAILBOX));
+            }
+            match exo.add_full_access(&tenant, &upn, to, true).await {
+                Ok(()) => Ok(ActionResult::done(
+                    ACTION,
+                    format!("{to} has FullAccess to the mailbox (it appears in their Outlook)"),
+                )),
+                Err(ConnectorError::NotFound { .. }) => Ok(ActionResult::skipped(
+                    ACTION,
+                    format!("Exchange Online has no recipient `{to}` to give the mailbox to"),
+                )),
+                Err(e) => Err(exchange_error(e)),
+            }
         },
     )
     .await?;
 
+    let forward_to = offboarding
+        .request
+        .forward_to
+        .as_ref()
+        .map(|f| f.as_str().to_owned())
+        .or_else(|| delegate.clone());
+    let keep_copy = offboarding.request.forward_keep_copy;
     run.once(
         "forward_mail_to_manager",
         actions.forward_mail_to_manager,
         || async {
             const ACTION: &str = "forward_mail_to_manager";
-            let Some(to) = delegate.as_deref() else {
+            let Some(to) = forward_to.as_deref() else {
                 return Ok(ActionResult::skipped(ACTION, NO_DELEGATE));
             };
-            Ok(ActionResult::skipped(
+            let Some(exo) = mailbox.exchange else {
+                return Ok(ActionResult::skipped(
+                    ACTION,
+                    format!(
+                        "needs Exchange Online PowerShell (Graph v1.0's mailboxSettings have no \
+                         forwarding address {NO_EXCHANGE}): Set-Mailbox -Identity {} -{parameter} {} \
+                         -DeliverToMailboxAndForward ${keep_copy}{KEEP_MAILBOX}",
+                        ps(&upn),
+                        ps(to),
+                        // The delegate is a recipient of the organization; an
+                        // address from the form may be outside it.
+                        parameter = if offboarding.request.forward_to.is_some() {
+                            "ForwardingSMTPAddress"
+                        } else {
+                            "ForwardingAddress"
+                        }
+                    ),
+                ));
+            };
+            if mailbox.find().await?.is_none() {
+                return Ok(ActionResult::skipped(ACTION, NO_MAILBOX));
+            }
+            // A recipient of the organization is forwarded to by ForwardingAddress;
+            // any other address by ForwardingSMTPAddress.
+            let internal = exo
+                .recipient(&tenant, to)
+                .await
+                .map_err(exchange_error)?
+                .is_some();
+            let forwarding = if internal {
+                Forwarding::Internal {
+                    to: to.to_owned(),
+                    keep_copy,
+                }
+            } else {
+                Forwarding::External {
+                    to: to.to_owned(),
+                    keep_copy,
+                }
+            };
+            let update = MailboxUpdate {
+                forwarding: Some(forwarding),
+                ..MailboxUpdate::default()
+            };
+            exo.set_mailbox(&tenant, &upn, &update)
+                .await
+                .map_err(exchange_error)?;
+            Ok(ActionResult::done(
                 ACTION,
                 format!(
-                    "needs Exchange Online PowerShell (Graph v1.0's mailboxSettings have no \
-                     forwarding address): Set-Mailbox -Identity {} -ForwardingAddress {} \
-                     -DeliverToMailboxAndForward $true{KEEP_MAILBOX}",
-                    ps(&upn),
-                    ps(to)
+                    "mail forwarded to {to} ({}), {}",
+                    if internal {
+                        "a recipient of the organization"
+                    } else {
+                        "an outside address"
+                    },
+                    if keep_copy {
+                        "a copy kept in the mailbox"
+                    } else {
+                        "no copy kept"
+                    }
                 ),
             ))
         },
@@ -321,25 +445,41 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
     .await?;
 
     run.once("hide_from_gal", actions.hide_from_gal, || async {
-        Ok(ActionResult::skipped(
-            "hide_from_gal",
-            if synced {
+        const ACTION: &str = "hide_from_gal";
+        if synced {
+            return Ok(ActionResult::skipped(
+                ACTION,
                 format!(
                     "the user is synchronised from on-premises active directory, where the \
                      address list is mastered: on the Exchange server run Set-RemoteMailbox \
                      -Identity {} -HiddenFromAddressListsEnabled $true (or set \
                      msExchHideFromAddressLists) and let it sync",
                     ps(&upn)
-                )
-            } else {
+                ),
+            ));
+        }
+        let Some(exo) = mailbox.exchange else {
+            return Ok(ActionResult::skipped(
+                ACTION,
                 format!(
                     "needs Exchange Online PowerShell (Graph v1.0 documents the user's \
-                     showInAddressList as not to be used through Graph): Set-Mailbox -Identity {} \
+                     showInAddressList as not to be used through Graph {NO_EXCHANGE}): Set-Mailbox -Identity {} \
                      -HiddenFromAddressListsEnabled $true",
                     ps(&upn)
-                )
-            },
-        ))
+                ),
+            ));
+        };
+        if mailbox.find().await?.is_none() {
+            return Ok(ActionResult::skipped(ACTION, NO_MAILBOX));
+        }
+        let update = MailboxUpdate {
+            hidden_from_address_lists: Some(true),
+            ..MailboxUpdate::default()
+        };
+        exo.set_mailbox(&tenant, &upn, &update)
+            .await
+            .map_err(exchange_error)?;
+        Ok(ActionResult::done(ACTION, "hidden from the address lists"))
     })
     .await?;
 
@@ -462,6 +602,50 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
     Ok(Output {
         actions: run.results,
     })
+}
+
+/// Why a mailbox action is left to a technician.
+const NO_EXCHANGE: &str = "and the organization has no Exchange Online connector to do it, \
+whose app would need Exchange.ManageAsApp and the Exchange Administrator role";
+
+/// A user without a mailbox (never licensed for Exchange, or deleted).
+const NO_MAILBOX: &str = "the user has no Exchange Online mailbox";
+
+fn exchange_error(e: ConnectorError) -> StepError {
+    StepError::connector(Port::Exchange, e)
+}
+
+/// The user's mailbox through Exchange Online, when the organization has it.
+struct Mailbox<'a> {
+    exchange: Option<&'a dyn Exchange>,
+    tenant: &'a TenantId,
+    upn: &'a str,
+    /// Whether the user held a license when the offboarding began: a licensed
+    /// user's mailbox not found yet is still being provisioned.
+    licensed: bool,
+}
+
+impl Mailbox<'_> {
+    /// `Get-Mailbox`. A licensed user's mailbox that Exchange does not find yet
+    /// is [`ConnectorError::NotReady`]: the state machine retries with back-off
+    /// (`Exchange.Unavailable`), and a mailbox that never comes fails the run.
+    async fn find(&self) -> Result<Option<ExoMailbox>, StepError> {
+        let Some(exo) = self.exchange else {
+            return Ok(None);
+        };
+        match exo
+            .mailbox(self.tenant, self.upn)
+            .await
+            .map_err(exchange_error)?
+        {
+            Some(m) => Ok(Some(m)),
+            None if self.licensed => Err(exchange_error(ConnectorError::NotReady {
+                service: onboard_connectors::exchange::SERVICE,
+                detail: format!("the mailbox of {} is not provisioned yet", self.upn),
+            })),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Why the mailbox actions that name the delegate have nobody to name.

@@ -382,6 +382,10 @@ pub struct OffboardingPreview {
     pub authentication_methods: Vec<String>,
     /// The manager (the default delegate).
     pub manager: Option<String>,
+    /// What would be done to the mailbox through Exchange Online (type,
+    /// delegate, forwarding, address list); empty without the connector.
+    #[serde(default)]
+    pub mailbox: Vec<String>,
     /// What would not be done as asked.
     pub warnings: Vec<String>,
 }
@@ -411,6 +415,8 @@ pub async fn preview_offboarding(
         ("revoke_sessions", a.revoke_sessions),
         ("reset_password", a.reset_password),
         ("remove_auth_methods", a.remove_auth_methods),
+        // Before groups and licenses, as OffboardUser runs it.
+        ("convert_to_shared", a.convert_to_shared),
         ("remove_groups", a.remove_groups),
         ("remove_licenses", a.remove_licenses),
         ("set_manager_as_delegate", a.set_manager_as_delegate),
@@ -435,6 +441,7 @@ pub async fn preview_offboarding(
         licenses: Vec::new(),
         authentication_methods: Vec::new(),
         manager: None,
+        mailbox: Vec::new(),
         warnings,
     };
     let directory = deps.connections.directory(organization).await?;
@@ -492,6 +499,12 @@ pub async fn preview_offboarding(
             Err(e) => return Err(graph(e)),
         }
     }
+    let delegate = request
+        .delegate_to
+        .as_ref()
+        .map(|d| d.as_str().to_owned())
+        .or_else(|| preview.manager.clone());
+    preview_mailbox(deps, organization, request, delegate, &mut preview).await?;
     if point.synced {
         preview.warnings.push(
             "the user is synchronised from on-premises AD: sign-in and password are left to AD"
@@ -499,4 +512,66 @@ pub async fn preview_offboarding(
         );
     }
     Ok(preview)
+}
+
+/// The Exchange Online part of the preview: each mailbox action that is on,
+/// as `OffboardUser` would run it, or why it would be left to a technician.
+async fn preview_mailbox(
+    deps: &Deps,
+    organization: &Organization,
+    request: &OffboardingRequest,
+    delegate: Option<String>,
+    preview: &mut OffboardingPreview,
+) -> Result<(), StepError> {
+    let a = request.actions;
+    let forward_to = request
+        .forward_to
+        .as_ref()
+        .map(|f| f.as_str().to_owned())
+        .or_else(|| delegate.clone());
+    let mut planned = Vec::new();
+    if a.convert_to_shared {
+        planned.push("convert to a shared mailbox (before licenses are removed)".to_owned());
+    }
+    if a.set_manager_as_delegate {
+        match &delegate {
+            Some(to) => planned.push(format!("give {to} FullAccess")),
+            None => preview
+                .warnings
+                .push("nobody to give the mailbox to (no manager, no `delegate_to`)".to_owned()),
+        }
+    }
+    if a.forward_mail_to_manager {
+        match &forward_to {
+            Some(to) => planned.push(format!(
+                "forward mail to {to} ({})",
+                if request.forward_keep_copy {
+                    "a copy kept"
+                } else {
+                    "no copy kept"
+                }
+            )),
+            None => preview
+                .warnings
+                .push("nobody to forward mail to (no manager, no `forward_to`)".to_owned()),
+        }
+    }
+    if a.hide_from_gal {
+        planned.push("hide from the address lists".to_owned());
+    }
+    if planned.is_empty() {
+        return Ok(());
+    }
+    // Whether the connector is there, not a read: a preview calls nothing it
+    // does not need (the mailbox is looked for when the run gets to it).
+    if deps.connections.exchange(organization).await?.is_none() {
+        preview.warnings.push(format!(
+            "the organization has no Exchange Online connector: {} would be left to a \
+             technician (the ticket names the cmdlets)",
+            planned.join(", ")
+        ));
+        return Ok(());
+    }
+    preview.mailbox = planned;
+    Ok(())
 }

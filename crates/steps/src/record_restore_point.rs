@@ -59,6 +59,23 @@ pub struct AuthMethodEntry {
     pub detail: Option<String>,
 }
 
+/// The mailbox as it was before the offboarding (Exchange Online), so a rehire
+/// can convert it back, show it, stop its forwarding and remove the delegate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxEntry {
+    /// Whether it was a shared mailbox already.
+    pub shared: bool,
+    /// Whether it was hidden from the address lists already.
+    pub hidden_from_address_lists: bool,
+    /// Where it forwarded to, if anywhere.
+    pub forwarding: Option<String>,
+    /// Whether forwarding kept a copy.
+    pub keep_copy: bool,
+    /// Who held FullAccess (besides the user): any other holder afterwards was
+    /// added by the offboarding.
+    pub full_access: Vec<String>,
+}
+
 /// The restore record, as the record's `removed` and `$.restore_point`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Output {
@@ -80,6 +97,10 @@ pub struct Output {
     /// them; the user re-registers them on a rehire).
     #[serde(default)]
     pub authentication_methods: Vec<AuthMethodEntry>,
+    /// The mailbox before the offboarding, when the organization has the
+    /// Exchange connector and the user a mailbox.
+    #[serde(default)]
+    pub mailbox: Option<MailboxEntry>,
 }
 
 /// Reads the user's restore record from the directory (also the offboarding preview's).
@@ -136,7 +157,50 @@ pub(crate) async fn read(
             user_principal_name: m.user_principal_name,
         }),
         authentication_methods: Vec::new(),
+        mailbox: None,
     })
+}
+
+/// Reads the mailbox's restore entry through Exchange Online; `None` without
+/// the connector or without a mailbox.
+async fn read_mailbox(
+    deps: &Deps,
+    offboarding: &Offboarding,
+    licensed: bool,
+) -> Result<Option<MailboxEntry>, StepError> {
+    let Some(exchange) = deps.connections.exchange(&offboarding.organization).await? else {
+        return Ok(None);
+    };
+    let exo = |e| StepError::connector(Port::Exchange, e);
+    let tenant = &offboarding.organization.tenant;
+    let upn = offboarding.upn();
+    let Some(mailbox) = exchange.mailbox(tenant, upn).await.map_err(exo)? else {
+        // A licensed user's mailbox not found yet is still being provisioned:
+        // the state machine retries with back-off (as OffboardUser does).
+        if licensed {
+            return Err(exo(onboard_connectors::Error::NotReady {
+                service: onboard_connectors::exchange::SERVICE,
+                detail: format!("the mailbox of {upn} is not provisioned yet"),
+            }));
+        }
+        return Ok(None);
+    };
+    let full_access = exchange
+        .mailbox_permissions(tenant, upn)
+        .await
+        .map_err(exo)?
+        .into_iter()
+        .filter(|p| !p.deny && !p.user.eq_ignore_ascii_case("NT AUTHORITY\\SELF"))
+        .filter(|p| p.grants_full_access_to(&p.user))
+        .map(|p| p.user)
+        .collect();
+    Ok(Some(MailboxEntry {
+        shared: mailbox.is_shared(),
+        hidden_from_address_lists: mailbox.hidden_from_address_lists_enabled,
+        forwarding: mailbox.forwarding(),
+        keep_copy: mailbox.deliver_to_mailbox_and_forward,
+        full_access,
+    }))
 }
 
 /// Saves the restore record of the offboarded user, once.
@@ -149,7 +213,15 @@ pub async fn record_restore_point(deps: &Deps, input: Input) -> Result<Output, S
     let offboarding = Offboarding::load(deps, &input.offboarding_id).await?;
     let directory = offboarding.directory(deps).await?;
     let user = offboarding.user(directory.as_ref()).await?;
-    let point = read(directory.as_ref(), &offboarding.organization.tenant, &user).await?;
+    let mut point = read(directory.as_ref(), &offboarding.organization.tenant, &user).await?;
+    let actions = offboarding.request.actions;
+    if actions.convert_to_shared
+        || actions.set_manager_as_delegate
+        || actions.forward_mail_to_manager
+        || actions.hide_from_gal
+    {
+        point.mailbox = read_mailbox(deps, &offboarding, !point.licenses.is_empty()).await?;
+    }
     let point = remember(deps.store.as_ref(), &done, &point, deps.clock.now()).await?;
     let json = serde_json::to_value(&point)
         .map_err(|e| StepError::Internal(format!("cannot encode the restore record: {e}")))?;

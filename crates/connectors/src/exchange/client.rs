@@ -15,7 +15,7 @@ use super::{
 use crate::error::Error;
 use crate::graph::token::TokenCache;
 use crate::graph::{AppCredentials, TenantId};
-use crate::http::{HttpClient, RetryPolicy, Sleeper};
+use crate::http::{HttpClient, RetryPolicy, Sleeper, create_once};
 
 /// No cmdlet the workflow sends lists this many pages; a server looping its
 /// `@odata.nextLink` is stopped here.
@@ -100,6 +100,16 @@ pub struct ExchangeClient {
     tokens: TokenCache,
 }
 
+/// Whether a cmdlet may be sent again after its answer was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// A read, or a write of absolute values: sending it twice sets them once.
+    Idempotent,
+    /// A write that adds or removes an entry: after a lost answer the caller
+    /// reads whether it was applied before sending it again ([`create_once`]).
+    AfterARead,
+}
+
 /// Cmdlets answer `{"value": [...], "@odata.nextLink"?}`.
 #[derive(serde::Deserialize)]
 struct Page {
@@ -158,11 +168,16 @@ impl ExchangeClient {
     /// else the tenant's system mailbox (§15). A next page is fetched only on the
     /// endpoint's own origin (the token must not travel to another host), by
     /// POSTing the same body to it as CIPP does.
+    ///
+    /// `send` says whether a lost answer may be followed by the same cmdlet:
+    /// reads and absolute `Set-Mailbox` values may; the permission and member
+    /// writes may not (the caller reads what they did first, issue #15's rule).
     async fn invoke(
         &self,
         tenant: &TenantId,
         cmdlet: &str,
         parameters: Map<String, Value>,
+        send: Resend,
     ) -> Result<Result<Vec<Value>, Failure>, Error> {
         // Mailbox cmdlets are anchored on their mailbox; the others (recipients,
         // groups) on the system mailbox.
@@ -200,9 +215,10 @@ impl ExchangeClient {
                 .header("X-AnchorMailbox", anchor.clone())
                 .header("Prefer", "odata.maxpagesize=1000")
                 .body(body.clone());
-            // Every cmdlet this client sends is idempotent: resending after a lost
-            // answer sets what is set already.
-            let response = self.http.send(request).await?;
+            let response = match send {
+                Resend::Idempotent => self.http.send(request).await?,
+                Resend::AfterARead => self.http.send_write(request).await?,
+            };
             let status = response.status();
             let bytes = response.bytes().await.map_err(|source| Error::Transport {
                 service: SERVICE,
@@ -256,7 +272,7 @@ impl ExchangeClient {
         parameters: Map<String, Value>,
         what: impl FnOnce() -> String,
     ) -> Result<Vec<Value>, Error> {
-        self.invoke(tenant, cmdlet, parameters)
+        self.invoke(tenant, cmdlet, parameters, Resend::Idempotent)
             .await?
             .map_err(|f| f.into_error(what))
     }
@@ -268,11 +284,28 @@ impl ExchangeClient {
         cmdlet: &str,
         identity: &str,
     ) -> Result<Option<Value>, Error> {
-        match self.invoke(tenant, cmdlet, identity_only(identity)).await? {
+        match self
+            .invoke(tenant, cmdlet, identity_only(identity), Resend::Idempotent)
+            .await?
+        {
             Ok(values) => Ok(values.into_iter().next()),
             Err(f) if f.is_not_found() => Ok(None),
             Err(f) => Err(f.into_error(|| format!("'{identity}'"))),
         }
+    }
+
+    /// Whether `user` holds FullAccess on `identity`'s mailbox.
+    async fn holds_full_access(
+        &self,
+        tenant: &TenantId,
+        identity: &str,
+        user: &str,
+    ) -> Result<bool, Error> {
+        Ok(self
+            .mailbox_permissions(tenant, identity)
+            .await?
+            .iter()
+            .any(|p| p.grants_full_access_to(user)))
     }
 
     /// Checks the app can call Exchange Online for `tenant` by reading one mailbox
@@ -342,17 +375,34 @@ impl Exchange for ExchangeClient {
         user: &str,
         automapping: bool,
     ) -> Result<(), Error> {
-        // CIPP's `Set-CIPPMailboxPermission.ps1`, parameter names as it spells them.
-        let mut parameters = identity_only(identity);
-        parameters.insert("user".into(), json!(user));
-        parameters.insert("accessRights".into(), json!(["FullAccess"]));
-        parameters.insert("automapping".into(), json!(automapping));
-        parameters.insert("InheritanceType".into(), json!("all"));
-        self.run(tenant, "Add-MailboxPermission", parameters, || {
-            format!("mailbox '{identity}' or user '{user}'")
-        })
-        .await
-        .map(|_| ())
+        let holds = || async {
+            Ok(self
+                .holds_full_access(tenant, identity, user)
+                .await?
+                .then_some(()))
+        };
+        let add = || async {
+            // CIPP's `Set-CIPPMailboxPermission.ps1`, parameter names as it spells them.
+            let mut parameters = identity_only(identity);
+            parameters.insert("user".into(), json!(user));
+            parameters.insert("accessRights".into(), json!(["FullAccess"]));
+            parameters.insert("automapping".into(), json!(automapping));
+            parameters.insert("InheritanceType".into(), json!("all"));
+            match self
+                .invoke(
+                    tenant,
+                    "Add-MailboxPermission",
+                    parameters,
+                    Resend::AfterARead,
+                )
+                .await?
+            {
+                Ok(_) => Ok(()),
+                Err(f) if f.is_already_granted() => Ok(()),
+                Err(f) => Err(f.into_error(|| format!("mailbox '{identity}' or user '{user}'"))),
+            }
+        };
+        create_once(SERVICE, "FullAccess permission", holds, add).await
     }
 
     async fn remove_full_access(
@@ -361,15 +411,24 @@ impl Exchange for ExchangeClient {
         identity: &str,
         user: &str,
     ) -> Result<(), Error> {
-        let mut parameters = identity_only(identity);
-        parameters.insert("user".into(), json!(user));
-        parameters.insert("accessRights".into(), json!(["FullAccess"]));
-        parameters.insert("Confirm".into(), json!(false));
-        self.run(tenant, "Remove-MailboxPermission", parameters, || {
-            format!("mailbox '{identity}' or user '{user}'")
-        })
-        .await
-        .map(|_| ())
+        let gone =
+            || async { Ok((!self.holds_full_access(tenant, identity, user).await?).then_some(())) };
+        let remove = || async {
+            let mut parameters = identity_only(identity);
+            parameters.insert("user".into(), json!(user));
+            parameters.insert("accessRights".into(), json!(["FullAccess"]));
+            parameters.insert("Confirm".into(), json!(false));
+            self.invoke(
+                tenant,
+                "Remove-MailboxPermission",
+                parameters,
+                Resend::AfterARead,
+            )
+            .await?
+            .map(|_| ())
+            .map_err(|f| f.into_error(|| format!("mailbox '{identity}' or user '{user}'")))
+        };
+        create_once(SERVICE, "FullAccess removal", gone, remove).await
     }
 
     async fn add_send_as(
@@ -378,15 +437,48 @@ impl Exchange for ExchangeClient {
         identity: &str,
         trustee: &str,
     ) -> Result<(), Error> {
-        let mut parameters = identity_only(identity);
-        parameters.insert("Trustee".into(), json!(trustee));
-        parameters.insert("accessRights".into(), json!(["SendAs"]));
-        parameters.insert("Confirm".into(), json!(false));
-        self.run(tenant, "Add-RecipientPermission", parameters, || {
-            format!("recipient '{identity}' or trustee '{trustee}'")
-        })
-        .await
-        .map(|_| ())
+        // Like FullAccess: never resent blindly; Get-RecipientPermission decides.
+        let holds = || async {
+            let entries = self
+                .run(
+                    tenant,
+                    "Get-RecipientPermission",
+                    identity_only(identity),
+                    mailbox_what(identity),
+                )
+                .await?;
+            Ok(entries
+                .iter()
+                .any(|e| {
+                    e.get("Trustee")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.eq_ignore_ascii_case(trustee))
+                        && e.get("AccessRights")
+                            .and_then(Value::as_array)
+                            .is_some_and(|r| {
+                                r.iter()
+                                    .filter_map(Value::as_str)
+                                    .any(|r| r.eq_ignore_ascii_case("SendAs"))
+                            })
+                })
+                .then_some(()))
+        };
+        let add = || async {
+            let mut parameters = identity_only(identity);
+            parameters.insert("Trustee".into(), json!(trustee));
+            parameters.insert("accessRights".into(), json!(["SendAs"]));
+            parameters.insert("Confirm".into(), json!(false));
+            self.invoke(
+                tenant,
+                "Add-RecipientPermission",
+                parameters,
+                Resend::AfterARead,
+            )
+            .await?
+            .map(|_| ())
+            .map_err(|f| f.into_error(|| format!("recipient '{identity}' or trustee '{trustee}'")))
+        };
+        create_once(SERVICE, "SendAs permission", holds, add).await
     }
 
     async fn recipient(
@@ -409,8 +501,15 @@ impl Exchange for ExchangeClient {
         let mut parameters = identity_only(group);
         parameters.insert("Member".into(), json!(member));
         parameters.insert("BypassSecurityGroupManagerCheck".into(), json!(true));
+        // Sent again after a lost answer: the resend answers "already a member",
+        // which is read as done, so no read is needed first.
         match self
-            .invoke(tenant, "Add-DistributionGroupMember", parameters)
+            .invoke(
+                tenant,
+                "Add-DistributionGroupMember",
+                parameters,
+                Resend::Idempotent,
+            )
             .await?
         {
             Ok(_) => Ok(GroupMemberChange::Added),

@@ -105,6 +105,13 @@ impl Failure {
             || self.message.contains("is already a member of the group")
     }
 
+    /// An `Add-MailboxPermission` whose entry exists: "An existing permission entry
+    /// was found for user ..." [?: PowerShell's text, a warning in the shell].
+    pub(crate) fn is_already_granted(&self) -> bool {
+        self.code.ends_with("AlreadyExistsException")
+            || self.message.contains("existing permission entry was found")
+    }
+
     /// Whether the app is signed in but lacks the Exchange role: §15 quotes a 401
     /// `"User is not allowed to call Get-Mailbox"`.
     pub(crate) fn is_role_missing(&self) -> bool {

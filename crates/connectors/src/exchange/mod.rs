@@ -14,9 +14,13 @@
 //!   Graph app registration signing in for `https://outlook.office365.com/.default`
 //!   (the app needs `Exchange.ManageAsApp` and the Exchange Administrator role).
 //!
-//! Every cmdlet the port sends is idempotent in Exchange (a permission entry or
-//! a property set twice is set once; a member added twice answers "already a
-//! member", read as done), so a lost answer is sent again like a read.
+//! Reads and `Set-Mailbox` (absolute values) are sent again after a lost answer
+//! like any read; so is `Add-DistributionGroupMember`, whose resend answers
+//! "already a member", read as done. `Add-MailboxPermission`,
+//! `Remove-MailboxPermission` and `Add-RecipientPermission` are never resent
+//! blindly: after a lost answer the client reads `Get-MailboxPermission` (or
+//! `Get-RecipientPermission`) and sends the write again only if it was
+//! not applied (an "existing permission entry" answer also counts as done).
 
 mod client;
 mod errors;

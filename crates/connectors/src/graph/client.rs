@@ -656,6 +656,38 @@ fn jwt_claims(token: &str) -> Option<serde_json::Map<String, Value>> {
     }
 }
 
+impl GraphClient {
+    /// `PATCH /users/{id}/mailboxSettings` with this `automaticRepliesSetting`.
+    async fn patch_automatic_replies(
+        &self,
+        tenant: &TenantId,
+        user: &ObjectId,
+        setting: Value,
+    ) -> Result<MailboxChange, Error> {
+        let url = self.url(&["users", user.as_str(), "mailboxSettings"])?;
+        let body = json!({ "automaticRepliesSetting": setting });
+        match self
+            .call(
+                tenant,
+                "set_automatic_replies",
+                Method::PATCH,
+                url,
+                Some(&body),
+                OnNotFound::Answer,
+            )
+            .await?
+        {
+            Ok(_) => Ok(MailboxChange::Set),
+            // Exchange's answer for a user whose mailbox Graph cannot reach: none
+            // (no Exchange license), inactive, soft-deleted or on-premises.
+            Err(f) if f.code == "MailboxNotEnabledForRESTAPI" => {
+                Ok(MailboxChange::NoMailbox(f.message))
+            }
+            Err(f) => Err(f.into_error(|| user_what(user.as_str()))),
+        }
+    }
+}
+
 #[async_trait]
 impl Directory for GraphClient {
     async fn user(&self, tenant: &TenantId, id_or_upn: &str) -> Result<Option<User>, Error> {
@@ -1353,34 +1385,22 @@ impl Directory for GraphClient {
         user: &ObjectId,
         replies: &AutomaticReplies,
     ) -> Result<MailboxChange, Error> {
-        let url = self.url(&["users", user.as_str(), "mailboxSettings"])?;
-        let body = json!({
-            "automaticRepliesSetting": {
-                "status": "alwaysEnabled",
-                "externalAudience": replies.external_audience.to_graph(),
-                "internalReplyMessage": replies.internal_message,
-                "externalReplyMessage": replies.external_message,
-            }
+        let setting = json!({
+            "status": "alwaysEnabled",
+            "externalAudience": replies.external_audience.to_graph(),
+            "internalReplyMessage": replies.internal_message,
+            "externalReplyMessage": replies.external_message,
         });
-        match self
-            .call(
-                tenant,
-                "set_automatic_replies",
-                Method::PATCH,
-                url,
-                Some(&body),
-                OnNotFound::Answer,
-            )
-            .await?
-        {
-            Ok(_) => Ok(MailboxChange::Set),
-            // Exchange's answer for a user whose mailbox Graph cannot reach: none
-            // (no Exchange license), inactive, soft-deleted or on-premises.
-            Err(f) if f.code == "MailboxNotEnabledForRESTAPI" => {
-                Ok(MailboxChange::NoMailbox(f.message))
-            }
-            Err(f) => Err(f.into_error(|| user_what(user.as_str()))),
-        }
+        self.patch_automatic_replies(tenant, user, setting).await
+    }
+
+    async fn switch_off_automatic_replies(
+        &self,
+        tenant: &TenantId,
+        user: &ObjectId,
+    ) -> Result<MailboxChange, Error> {
+        self.patch_automatic_replies(tenant, user, json!({"status": "disabled"}))
+            .await
     }
 }
 

@@ -815,6 +815,13 @@ pub trait Directory: Send + Sync {
         user: &ObjectId,
         replies: &AutomaticReplies,
     ) -> Result<MailboxChange, Error>;
+
+    /// Switches the automatic reply off (`status: disabled`), as a restore does.
+    async fn switch_off_automatic_replies(
+        &self,
+        tenant: &TenantId,
+        user: &ObjectId,
+    ) -> Result<MailboxChange, Error>;
 }
 
 #[cfg(test)]

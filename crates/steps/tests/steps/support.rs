@@ -197,6 +197,15 @@ impl Connections for TestConnections {
     ) -> Result<Option<Arc<dyn Distributor>>, StepError> {
         Ok((distributor == DistributorName::Pax8).then(|| self.distributor.clone()))
     }
+
+    /// The step tests' organization has no Exchange connector (the e2e tests
+    /// drive the Exchange simulator): the mailbox actions note their cmdlets.
+    async fn exchange(
+        &self,
+        _: &Organization,
+    ) -> Result<Option<Arc<dyn onboard_connectors::exchange::Exchange>>, StepError> {
+        Ok(None)
+    }
 }
 
 /// One call to a `TaskCallbacks`.
