@@ -210,3 +210,30 @@ test("an offboarding's page shows its restore record and the path it took", { ti
   assert.equal(await page.locator('#picture [data-status="caught"]').count(), 0);
   assert.equal(await page.getByRole("button", { name: "Cancel the run" }).count(), 0);
 });
+
+test("Restore the user on a completed offboarding's page puts sign-in and groups back", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // Arrange: a user with a group, onboarded then offboarded.
+  const app = await startServer(t, { config: contosoConfig() });
+  const onboarding = await onboard(app, { first_name: "Rhea", last_name: "Store", groups: ["Sales"] });
+  const upn = (await app.settle("onboarding", onboarding)).user_principal_name;
+  const answer = await app.json("/api/offboardings", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ organization: "contoso", user_principal_name: upn }),
+  });
+  await app.settle("offboarding", answer.id);
+  assert.equal((await app.graphUser(upn)).accountEnabled, false, "the offboarding disabled the user");
+  const page = await newPage(t, browser);
+  await page.goto(app.url(`/offboardings/${answer.id}`));
+
+  // Act
+  await page.getByRole("button", { name: "Restore the user" }).click();
+  await page.getByRole("status").waitFor();
+
+  // Assert
+  assert.match(await page.getByRole("status").innerText(), /Restored/);
+  assert.match(await page.locator("#timeline").innerText(), /restore/i);
+  assert.equal((await app.graphUser(upn)).accountEnabled, true, "sign-in is back");
+  const groups = await app.graph(`/users/${encodeURIComponent(upn)}/memberOf?$select=displayName`);
+  assert.ok(groups.value.some((g) => g.displayName === "Sales"), JSON.stringify(groups));
+});

@@ -154,6 +154,40 @@ async fn resend_mails_a_fresh_link_and_the_old_one_answers_410() {
 }
 
 #[tokio::test]
+async fn an_offboardings_approval_is_sent_again_too_and_its_old_link_answers_410() {
+    let app = spawn_app_with(&crate::offboarding::config(
+        "require_approval_for_offboarding_users = 1\noffboarding_user_approval_email = [\"approvals@contoso.com\"]",
+    ))
+    .await;
+    let id = crate::offboarding::offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "AlexW@contoso.com"}),
+    )
+    .await;
+    let old = app.outbox_link("approve").await.unwrap();
+    let mails = app.outbox().await.len();
+
+    let (status, body) = post(&app, &format!("/api/offboardings/{id}/resend")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(timeline_says(&body, "resend"), "{body}");
+    let outbox = app.outbox().await;
+    assert_eq!(outbox.len(), mails + 1);
+    assert_eq!(
+        outbox.last().unwrap()["to"],
+        json!(["approvals@contoso.com"])
+    );
+    let fresh = app.outbox_link("approve").await.unwrap();
+    assert_ne!(fresh, old);
+
+    assert_eq!(app.post_link(&old).await.status(), 410);
+    assert_eq!(app.post_link(&fresh).await.status(), 200);
+    let rec = crate::offboarding::settle(&app, &id).await;
+    assert_eq!(rec["status"], "completed", "{rec}");
+    let (status, body) = post(&app, &format!("/api/offboardings/{id}/resend")).await;
+    assert_eq!(status, 409, "{body}");
+}
+
+#[tokio::test]
 async fn a_later_start_date_holds_the_user_back_until_then() {
     let app = spawn_app_with(&config("allow_scheduled_user_creation = 1")).await;
     let id = scheduled_onboarding(&app, "Later", 2).await;

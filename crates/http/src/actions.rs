@@ -64,6 +64,12 @@ pub(crate) async fn resend(state: &HttpState, kind: RecordKind, id: &str) -> Res
     Ok(())
 }
 
+/// Undoes the completed offboarding `id` from its restore record.
+pub(crate) async fn restore(state: &HttpState, id: &str) -> Result<(), ApiError> {
+    onboard_steps::restore::restore(&state.deps, id, BY).await?;
+    Ok(())
+}
+
 /// Moves the date a scheduled run of `kind` waits for, from the API's JSON body.
 pub(crate) async fn reschedule(
     state: &HttpState,
@@ -187,11 +193,19 @@ pub async fn resend_offboarding(
 }
 
 /// `POST /api/offboardings/{id}/restore`.
+#[utoipa::path(post, path = "/api/offboardings/{id}/restore", tag = "offboardings", params(("id" = String, Path, description = "The run's id")),
+    description = "Undoes a completed offboarding from its restore record (sign-in, licenses, groups, manager, mailbox); repeating it changes nothing more.",
+    responses(
+        (status = 200, description = "Restored: the run as it is now", body = crate::openapi::Offboarding),
+        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The offboarding is not completed (its status named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        crate::openapi::Common,
+    ))]
 pub async fn restore_offboarding(
     State(state): State<HttpState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    onboard_steps::restore::restore(&state.deps, &id, BY).await?;
+    restore(&state, &id).await?;
     get_record(&state, &id, RecordKind::Offboarding).await
 }
 

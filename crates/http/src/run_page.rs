@@ -5,7 +5,7 @@
 //! and the technician's actions as plain forms (no script needed):
 //!
 //! - `POST /{kind}s/{id}/cancel`, `/resend`, `/date` (`start_date`, or an
-//!   offboarding's `scheduled_at`) -> 303 back to the page, which says what was
+//!   offboarding's `scheduled_at`), and a completed offboarding's `/restore` -> 303 back to the page, which says what was
 //!   done; refused (not waiting, a bad date, a form from elsewhere) -> the page
 //!   again with the reason, and nothing done. The same actions as the API's
 //!   ([`crate::actions`]), so they are noted on the ticket and the timeline alike.
@@ -62,6 +62,7 @@ struct RunPage {
     can_cancel: bool,
     can_resend: bool,
     can_move: bool,
+    can_restore: bool,
     date_field: &'static str,
     date_label: &'static str,
     date_value: String,
@@ -85,6 +86,9 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
             Some("Sent again: the approvers have fresh links, the earlier ones no longer work.")
         }
         "date" => Some("Date moved: the run now waits for the new date."),
+        "restore" => {
+            Some("Restored: what the offboarding removed is back; the timeline lists each part.")
+        }
         _ => None,
     }
 }
@@ -255,8 +259,9 @@ async fn render(
             record.status,
             Status::PendingApproval | Status::Scheduled | Status::WaitingLicensePurchase
         ),
-        can_resend: record.status == Status::PendingApproval && kind == RecordKind::Onboarding,
+        can_resend: record.status == Status::PendingApproval,
         can_move: record.status == Status::Scheduled,
+        can_restore: kind == RecordKind::Offboarding && record.status == Status::Completed,
         date_field,
         date_label,
         date_value: date_value(&record, date_field, &tz),
@@ -351,6 +356,7 @@ async fn act(
     let done = match action.as_str() {
         "cancel" => actions::cancel(&state, kind, &id).await,
         "resend" => actions::resend(&state, kind, &id).await,
+        "restore" if kind == RecordKind::Offboarding => actions::restore(&state, &id).await,
         "date" => {
             let body: serde_json::Map<String, Value> = values
                 .into_iter()

@@ -248,9 +248,9 @@ pub async fn cancel(
 /// Returns the approvers mailed.
 pub async fn resend(deps: &Deps, kind: RecordKind, id: &str) -> Result<Vec<String>, ActionError> {
     let run = load(deps, kind, id).await?;
-    if run.status != Status::PendingApproval || kind != RecordKind::Onboarding {
+    if run.status != Status::PendingApproval {
         return Err(ActionError::Conflict(format!(
-            "the {kind} is `{}`: only an onboarding's pending approval can be sent again",
+            "the {kind} is `{}`: only a pending approval can be sent again",
             run.status
         )));
     }
@@ -289,8 +289,16 @@ pub async fn resend(deps: &Deps, kind: RecordKind, id: &str) -> Result<Vec<Strin
             "the {kind} was decided meanwhile: nothing was sent"
         )));
     }
-    let onboarding = Onboarding::load(deps, id).await?;
-    let approvers = crate::request_approval::mail_again(deps, &onboarding, &fresh).await?;
+    let approvers = match kind {
+        RecordKind::Onboarding => {
+            let onboarding = Onboarding::load(deps, id).await?;
+            crate::request_approval::mail_again(deps, &onboarding, &fresh).await?
+        }
+        RecordKind::Offboarding => {
+            let offboarding = Offboarding::load(deps, id).await?;
+            crate::request_offboarding_approval::mail_again(deps, &offboarding, &fresh).await?
+        }
+    };
     record(
         deps,
         id,
@@ -302,13 +310,13 @@ pub async fn resend(deps: &Deps, kind: RecordKind, id: &str) -> Result<Vec<Strin
         RecordUpdate::default(),
     )
     .await?;
-    onboarding
-        .note(
-            deps,
-            &format!("resend-{}", fresh.id),
-            &onboard_domain::notes::approval_resent(&approvers),
-        )
-        .await?;
+    note(
+        deps,
+        &run,
+        &format!("resend-{}", fresh.id),
+        &onboard_domain::notes::approval_resent(&approvers),
+    )
+    .await?;
     Ok(approvers)
 }
 

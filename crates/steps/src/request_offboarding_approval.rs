@@ -96,6 +96,34 @@ pub async fn request_offboarding_approval(deps: &Deps, input: Input) -> Result<O
     })
 }
 
+/// Mails the offboarding approvers `decision`'s links again (a fresh decision that
+/// replaces an earlier one, [`crate::actions::resend`]); each approver once per
+/// decision. Returns the approvers.
+pub(crate) async fn mail_again(
+    deps: &Deps,
+    offboarding: &Offboarding,
+    decision: &Decision,
+) -> Result<Vec<String>, StepError> {
+    let approvers: Vec<&str> = offboarding
+        .variables
+        .offboarding_user_approval_email
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    let from = sender(&offboarding.variables)?;
+    let kind = Kind::Request { replaces: true };
+    mail_each_once(
+        deps,
+        offboarding.id(),
+        "request_offboarding_approval",
+        &format!("mail/{}", decision.id),
+        &approvers,
+        |to| approval_mail(deps, offboarding, decision, to, &from, kind),
+    )
+    .await?;
+    Ok(approvers.into_iter().map(str::to_owned).collect())
+}
+
 /// Which approval mail.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
