@@ -718,7 +718,9 @@ pub(crate) fn without_exchange() -> String {
     format!(
         "{}\n{}",
         config(""),
-        seed.replacen(
+        // Every tenant's app (the demo has Contoso and Fabrikam): the connector is
+        // MSP-wide, configured when any app may call Exchange.
+        seed.replace(
             apps,
             &format!(
                 "{apps}permissions = [\"User.ReadWrite.All\", \"Group.Read.All\", \
@@ -726,7 +728,6 @@ pub(crate) fn without_exchange() -> String {
                  \"Organization.Read.All\", \"UserAuthenticationMethod.ReadWrite.All\", \
                  \"MailboxSettings.ReadWrite\", \"Application.Read.All\"]\n"
             ),
-            1
         )
     )
 }
