@@ -118,3 +118,31 @@ test("an approve link opened after the approval timed out says it expired", { ti
   assert.equal((await app.record("onboarding", id)).status, "approval_timed_out");
   assert.equal((await app.usersNamed("teout")).length, 0);
 });
+
+test("the approvals page lists what waits, who was asked and until when, each linking to its own run", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // Arrange: an onboarding and an offboarding, both waiting for approval.
+  const app = await startServer(t, {
+    config: contosoConfig(
+      'require_approval_for_new_users = 1\nrequire_approval_for_offboarding_users = 1\noffboarding_user_approval_email = ["offboarding@contoso.com"]\ntime_zone = "Europe/Berlin"',
+    ),
+  });
+  const page = await newPage(t, browser);
+  const onboarding = await requestUser(page, app, "Wai", "Ting");
+  const off = await app.json("/api/offboardings", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ organization: "contoso", user_principal_name: "AlexW@contoso.com" }),
+  });
+
+  // Act: from the navigation.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Pending approvals" }).click();
+  await page.waitForURL(/\/approvals$/);
+
+  // Assert
+  const row = (id) => page.locator(`#pending tr[data-id="${id}"]`);
+  assert.match(await row(onboarding).innerText(), /approval\s+Wai Ting\s+approvals@contoso\.com\s+\d{4}-\d\d-\d\d \d\d:\d\d CET/);
+  assert.match(await row(off.id).innerText(), /approval\s+AlexW@contoso\.com\s+offboarding@contoso\.com/);
+  await row(off.id).getByRole("link", { name: "AlexW@contoso.com" }).click();
+  await page.waitForURL(new RegExp(`/offboardings/${off.id}$`));
+  assert.equal(await statusOn(page), "pending_approval");
+});

@@ -5,6 +5,7 @@
 //! 403 tampered, 404 unknown, 410 expired. The signature is the link's only
 //! authority: these routes are not behind the API keys.
 
+use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -201,8 +202,29 @@ pub async fn decide(
     }
 }
 
-/// `GET /approvals`: every onboarding waiting for an approval or a license purchase,
-/// per organization, with its decision's expiry and a link to the onboarding.
+/// One pending decision on `/approvals`.
+struct PendingRow {
+    organization: String,
+    kind: &'static str,
+    record_id: String,
+    href: String,
+    name: String,
+    asked: String,
+    expires: String,
+    expires_iso: String,
+    /// (label, link).
+    links: Vec<(&'static str, String)>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "approvals.html")]
+struct ApprovalsPage {
+    rows: Vec<PendingRow>,
+}
+
+/// `GET /approvals`: every run waiting for an approval or a license purchase, per
+/// organization: who was asked, until when (in the organization's time zone), a
+/// link to the run and the decision links.
 pub async fn pending_page(State(state): State<HttpState>) -> Response {
     if state.keys.required() {
         return (
@@ -218,7 +240,7 @@ pub async fn pending_page(State(state): State<HttpState>) -> Response {
         Ok(o) => o,
         Err(e) => return crate::ApiError::from(e).into_response(),
     };
-    let mut rows = String::new();
+    let mut rows = Vec::new();
     for org in &organizations {
         let pending = match state.store().pending_decisions(&org.id, 200, None).await {
             Ok(p) => p.items,
@@ -227,35 +249,74 @@ pub async fn pending_page(State(state): State<HttpState>) -> Response {
                 Vec::new()
             }
         };
+        if pending.is_empty() {
+            continue;
+        }
+        let tz = match state.runtime.variables(&org.id).await {
+            Ok(Some(v)) => v.time_zone.zone().clone(),
+            _ => jiff::tz::TimeZone::UTC,
+        };
         for d in pending {
-            let links: Vec<String> = decisions::decision_links(&state.deps, &d, None)
-                .iter()
-                .map(|(action, url)| {
-                    format!(
-                        "<a href=\"{}\">{}</a>",
-                        esc(url.as_str()),
-                        esc(action.label())
-                    )
-                })
-                .collect();
-            rows.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td><a href=\"/onboardings/{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
-                esc(&org.name),
-                esc(d.kind.as_str()),
-                esc(&d.record_id),
-                esc(&d.record_id),
-                esc(&d.expires_at.to_string()),
-                links.join(" · "),
-            ));
+            let record = match state.store().get_record(&d.record_id).await {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading a pending decision's run failed");
+                    continue;
+                }
+            };
+            let asked = match decisions_view(&state, &record).await {
+                Some(p) => p
+                    .into_iter()
+                    .find(|p| p.decision.id == d.id)
+                    .map(|p| p.asked.join(", "))
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            let path = match record.kind {
+                RecordKind::Onboarding => "onboardings",
+                RecordKind::Offboarding => "offboardings",
+            };
+            rows.push(PendingRow {
+                organization: org.name.clone(),
+                kind: match d.kind {
+                    onboard_store::DecisionKind::Approval => "approval",
+                    onboard_store::DecisionKind::LicensePurchase => "license purchase",
+                },
+                href: format!("/{path}/{}", record.id),
+                name: crate::runs::display_name(&record).unwrap_or_else(|| record.id.clone()),
+                record_id: record.id.clone(),
+                asked,
+                expires: d
+                    .expires_at
+                    .to_zoned(tz.clone())
+                    .strftime("%Y-%m-%d %H:%M %Z")
+                    .to_string(),
+                expires_iso: d.expires_at.to_string(),
+                links: decisions::decision_links(&state.deps, &d, None)
+                    .iter()
+                    .map(|(action, url)| (action.label(), url.to_string()))
+                    .collect(),
+            });
         }
     }
-    let body = if rows.is_empty() {
-        "<p>Nothing is waiting for a decision.</p>".to_owned()
-    } else {
-        format!(
-            "<p>Each link opens a confirmation page; its button decides.</p>\
-             <table><tr><th>Organization</th><th>Decision</th><th>Onboarding</th><th>Expires</th><th>Decide</th></tr>{rows}</table>"
-        )
-    };
-    page("Pending approvals", &body).into_response()
+    match (ApprovalsPage { rows }).render() {
+        Ok(html) => axum::response::Html(html).into_response(),
+        Err(e) => crate::ApiError::internal(e).into_response(),
+    }
+}
+
+/// Who each of the run's pending decisions was sent to (none when it cannot be read:
+/// the page still lists the decision).
+async fn decisions_view(
+    state: &HttpState,
+    record: &onboard_store::Record,
+) -> Option<Vec<onboard_steps::actions::Pending>> {
+    match onboard_steps::actions::pending(&state.deps, record).await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading who was asked failed");
+            None
+        }
+    }
 }
