@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, settle_all, spawn_app, spawn_app_logged, spawn_app_with};
+use crate::workflow::MSP_VARIABLES;
 
 const PROTECTED: &str = "MFA: required by Conditional Access policy 'Require MFA for all users'";
 const UNPROTECTED: &str = "MFA: no policy requires it for this user — consider security defaults";
@@ -16,14 +17,7 @@ fn config(msp: &str, contoso: &str, fabrikam: &str) -> String {
     format!(
         r#"
 [variables]
-time_zone = "UTC"
-default_psa = "connectwise"
-default_ticket_location = "Service Desk"
-default_ticket_status = "In Progress"
-ticket_status_waiting_input = "Waiting Customer"
-ticket_status_workflow_complete = "Completed"
-default_priority = "Priority 3 - Normal Response"
-send_from_address = "onboarding@msp.example"
+{MSP_VARIABLES}
 {msp}
 
 [organizations.contoso]

@@ -8,30 +8,7 @@ use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 /// `O365_BUSINESS_PREMIUM` (Business Standard) in the demo tenant: Alex's license.
 const STANDARD: &str = "f245ecc8-75af-4f8e-b61f-27d8114de5f3";
 
-/// The embedded defaults' ConnectWise names plus `org_variables` for Contoso.
-pub(crate) fn config(org_variables: &str) -> String {
-    format!(
-        r#"
-[variables]
-time_zone = "UTC"
-default_psa = "connectwise"
-default_ticket_location = "Service Desk"
-default_ticket_status = "In Progress"
-ticket_status_waiting_input = "Waiting Customer"
-ticket_status_workflow_complete = "Completed"
-default_priority = "Priority 3 - Normal Response"
-new_user_approval_email = "approvals@contoso.com"
-send_from_address = "onboarding@msp.example"
-
-[organizations.contoso]
-name = "Contoso"
-domain = "contoso.com"
-
-[organizations.contoso.variables]
-{org_variables}
-"#
-    )
-}
+pub(crate) use crate::workflow::config;
 
 /// Posts an offboarding that must be accepted; answers its id.
 pub(crate) async fn offboard(app: &TestApp, form: Value) -> String {

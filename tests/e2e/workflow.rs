@@ -9,21 +9,25 @@ const STANDARD: &str = "f245ecc8-75af-4f8e-b61f-27d8114de5f3";
 /// Business Premium (no free seat in the demo tenant).
 const PREMIUM: &str = "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46";
 
-/// The embedded defaults' ConnectWise names, and one organization per variant
-/// under test, all on the demo tenant (contoso.com).
-pub(crate) fn config(org_variables: &str) -> String {
-    format!(
-        r#"
-[variables]
-time_zone = "UTC"
+/// The embedded defaults' MSP-wide variables (their ConnectWise names), as the
+/// lines of a `[variables]` table.
+pub(crate) const MSP_VARIABLES: &str = r#"time_zone = "UTC"
 default_psa = "connectwise"
 default_ticket_location = "Service Desk"
 default_ticket_status = "In Progress"
 ticket_status_waiting_input = "Waiting Customer"
 ticket_status_workflow_complete = "Completed"
 default_priority = "Priority 3 - Normal Response"
+send_from_address = "onboarding@msp.example""#;
+
+/// The embedded defaults' ConnectWise names, an approver, and `org_variables` for
+/// Contoso (the demo tenant, contoso.com).
+pub(crate) fn config(org_variables: &str) -> String {
+    format!(
+        r#"
+[variables]
+{MSP_VARIABLES}
 new_user_approval_email = "approvals@contoso.com"
-send_from_address = "onboarding@msp.example"
 
 [organizations.contoso]
 name = "Contoso"
