@@ -277,6 +277,44 @@ impl Modify for BearerKey {
     }
 }
 
+/// Links from each create to what takes its `id`, so that a client (and
+/// schemathesis' stateful phase) can follow a run it started.
+struct RunLinks;
+
+impl Modify for RunLinks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::link::LinkBuilder;
+        for (kind, create) in [
+            ("onboarding", "/api/onboardings"),
+            ("offboarding", "/api/offboardings"),
+        ] {
+            let Some(response) = openapi
+                .paths
+                .paths
+                .get_mut(create)
+                .and_then(|item| item.post.as_mut())
+                .and_then(|op| op.responses.responses.get_mut("202"))
+            else {
+                continue;
+            };
+            let utoipa::openapi::RefOr::T(response) = response else {
+                continue;
+            };
+            for operation in ["get", "patch", "cancel", "resend"] {
+                let id = format!("{operation}_{kind}");
+                response.links.insert(
+                    id.clone(),
+                    LinkBuilder::new()
+                        .operation_id(id)
+                        .parameter("id", "$response.body#/id")
+                        .build()
+                        .into(),
+                );
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -305,14 +343,44 @@ impl Modify for BearerKey {
         crate::lookups::users,
     ),
     components(schemas(Problem, FieldProblem, RunStatus, LicenseOutcome)),
-    modifiers(&BearerKey),
+    modifiers(&BearerKey, &RunLinks),
     security((), ("api_key" = []))
 )]
 struct ApiDoc;
 
-/// The document.
-pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// The document, as served.
+pub fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    spell_links(&mut doc);
+    doc
+}
+
+/// utoipa 5.5 writes a Link object's fields in snake case (`operation_id`);
+/// OpenAPI spells them `operationId`, `operationRef`, `requestBody`.
+fn spell_links(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    let links = paths
+        .values_mut()
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|ops| ops.values_mut())
+        .filter_map(|op| op.get_mut("responses").and_then(|r| r.as_object_mut()))
+        .flat_map(|responses| responses.values_mut())
+        .filter_map(|r| r.get_mut("links").and_then(|l| l.as_object_mut()))
+        .flat_map(|links| links.values_mut())
+        .filter_map(|link| link.as_object_mut());
+    for link in links {
+        for (from, to) in [
+            ("operation_id", "operationId"),
+            ("operation_ref", "operationRef"),
+            ("request_body", "requestBody"),
+        ] {
+            if let Some(v) = link.remove(from) {
+                link.insert(to.to_owned(), v);
+            }
+        }
+    }
 }
 
 /// `GET /api/openapi.json`.
@@ -340,7 +408,7 @@ mod tests {
 
     #[test]
     fn the_document_is_openapi_3_1_and_names_every_api_route() {
-        let doc = serde_json::to_value(document()).unwrap();
+        let doc = document();
         assert_eq!(doc["openapi"], "3.1.0");
         let paths = doc["paths"].as_object().unwrap();
         for path in [
@@ -361,6 +429,20 @@ mod tests {
             "/api/organizations/{id}/users",
         ] {
             assert!(paths.contains_key(path), "{path} is not documented");
+        }
+        let links = &doc["paths"]["/api/onboardings"]["post"]["responses"]["202"]["links"];
+        for link in [
+            "get_onboarding",
+            "patch_onboarding",
+            "cancel_onboarding",
+            "resend_onboarding",
+        ] {
+            let target = links[link]["operationId"].as_str().unwrap_or_default();
+            let known = paths.values().any(|item| {
+                item.as_object()
+                    .is_some_and(|ops| ops.values().any(|op| op["operationId"] == target))
+            });
+            assert!(known, "link {link} names no operation: {links}");
         }
         assert_eq!(
             doc["components"]["schemas"]["RunStatus"]["enum"]
