@@ -211,17 +211,31 @@ pub async fn cancel(
             )));
         }
     }
-    record(
+    // A run waiting for its date: cancelled only while it still waits, so that the
+    // wait loop's go (which takes it out of `scheduled`) and a cancel never both win.
+    let expect_status = (run.status == Status::Scheduled).then_some(Status::Scheduled);
+    match record(
         deps,
         id,
         "cancel",
         format!("cancelled by {by} while it waited for {waiting}: nothing more happens"),
         RecordUpdate {
             status: Some(Status::Cancelled),
+            expect_status,
             ..RecordUpdate::default()
         },
     )
-    .await?;
+    .await
+    {
+        Err(StepError::Store(onboard_store::StoreError::StatusChanged { .. })) => {
+            let now = load(deps, kind, id).await?;
+            return Err(ActionError::Conflict(format!(
+                "the {kind} is `{}` now: its date came meanwhile and it no longer waits",
+                now.status
+            )));
+        }
+        other => other?,
+    }
     note(
         deps,
         &run,

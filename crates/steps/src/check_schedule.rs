@@ -8,7 +8,7 @@
 //! loops (Step Functions keeps at most 25,000 history events per execution).
 
 use jiff::{SignedDuration, Timestamp};
-use onboard_store::Status;
+use onboard_store::{RecordUpdate, Status, StoreError};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
@@ -85,6 +85,29 @@ pub async fn check_schedule(deps: &Deps, input: Input) -> Result<Output, StepErr
         });
     }
     if until <= now {
+        if record.status == Status::Scheduled {
+            // Out of `scheduled` only if a technician's cancel did not come first:
+            // the same conditional change the cancel makes, so one of them wins.
+            let update = RecordUpdate {
+                status: Some(Status::Running),
+                expect_status: Some(Status::Scheduled),
+                ..RecordUpdate::default()
+            };
+            match deps.store.update_record(&record.id, update, now).await {
+                Ok(()) => {}
+                Err(StoreError::StatusChanged { .. }) => {
+                    let now_status = deps.store.get_record(&record.id).await?.map(|r| r.status);
+                    if now_status == Some(Status::Cancelled) {
+                        return Ok(Output {
+                            next: Next::Cancelled,
+                            until,
+                            wake_at: until,
+                        });
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         return Ok(Output {
             next: Next::Go,
             until,

@@ -21,6 +21,14 @@ pub enum StoreError {
         /// Its id.
         id: String,
     },
+    /// A change that expected the record in another status ([`crate::RecordUpdate::expect_status`]).
+    #[error("record {id} is no longer `{expected}`")]
+    StatusChanged {
+        /// The record.
+        id: String,
+        /// The status the change expected.
+        expected: crate::Status,
+    },
     /// A paging cursor that this store did not hand out, or for another query.
     #[error("invalid paging cursor")]
     InvalidCursor,

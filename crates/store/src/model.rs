@@ -215,6 +215,10 @@ pub struct RecordUpdate {
     pub waiting_until: Option<Timestamp>,
     /// A timeline event written in the same atomic change.
     pub event: Option<TimelineEvent>,
+    /// Apply the change only while the record has this status (a technician's
+    /// cancel against the wait loop's go); otherwise [`crate::StoreError::StatusChanged`]
+    /// and nothing is written.
+    pub expect_status: Option<Status>,
 }
 
 /// One line of a record's timeline.

@@ -10,6 +10,7 @@ mod flow;
 mod idempotency;
 mod intake;
 mod offboarding;
+mod schedule;
 mod seats;
 mod statemachine;
 mod support;

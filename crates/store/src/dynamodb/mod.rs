@@ -616,9 +616,28 @@ impl Store for DynamoStore {
         );
         set_plain("waiting_until", update.waiting_until.map(|t| t.to_string()));
         let expression = format!("SET {}", sets.join(", "));
-        let not_found = || StoreError::NotFound {
-            what: "record",
-            id: id.to_owned(),
+        let mut condition = "attribute_exists(pk)".to_owned();
+        if let Some(expected) = update.expect_status {
+            condition.push_str(" AND #status = :expected");
+            names.insert("#status".to_owned(), "status".to_owned());
+            values.insert(":expected".to_owned(), s(expected.as_str()));
+        }
+        // A failed condition is either case: read which.
+        let refused = || async {
+            match (
+                update.expect_status,
+                self.get_item(record_key(id), "REC").await,
+            ) {
+                (Some(expected), Ok(Some(_))) => StoreError::StatusChanged {
+                    id: id.to_owned(),
+                    expected,
+                },
+                (_, Err(e)) => e,
+                _ => StoreError::NotFound {
+                    what: "record",
+                    id: id.to_owned(),
+                },
+            }
         };
 
         match update.event {
@@ -630,14 +649,14 @@ impl Store for DynamoStore {
                     .key(PK, s(record_key(id)))
                     .key(SK, s("REC"))
                     .update_expression(expression)
-                    .condition_expression("attribute_exists(pk)")
+                    .condition_expression(condition)
                     .set_expression_attribute_names((!names.is_empty()).then_some(names))
                     .set_expression_attribute_values(Some(values))
                     .send()
                     .await;
                 match result {
                     Ok(_) => Ok(()),
-                    Err(e) if condition_failed(&e) => Err(not_found()),
+                    Err(e) if condition_failed(&e) => Err(refused().await),
                     Err(e) => Err(StoreError::dynamo("UpdateItem", e)),
                 }
             }
@@ -647,7 +666,7 @@ impl Store for DynamoStore {
                     .key(PK, s(record_key(id)))
                     .key(SK, s("REC"))
                     .update_expression(expression)
-                    .condition_expression("attribute_exists(pk)")
+                    .condition_expression(condition)
                     .set_expression_attribute_names((!names.is_empty()).then_some(names))
                     .set_expression_attribute_values(Some(values))
                     .build()
@@ -658,12 +677,16 @@ impl Store for DynamoStore {
                     .condition_expression("attribute_not_exists(pk)")
                     .build()
                     .map_err(build_err("TransactWriteItems"))?;
-                self.transact(vec![
-                    TransactWriteItem::builder().update(update).build(),
-                    TransactWriteItem::builder().put(put).build(),
-                ])
-                .await?
-                .map_err(|_| not_found())
+                let written = self
+                    .transact(vec![
+                        TransactWriteItem::builder().update(update).build(),
+                        TransactWriteItem::builder().put(put).build(),
+                    ])
+                    .await?;
+                match written {
+                    Ok(()) => Ok(()),
+                    Err(_) => Err(refused().await),
+                }
             }
         }
     }

@@ -518,7 +518,8 @@ impl Store for SqliteStore {
                  ticket_id = coalesce(?4, ticket_id), \
                  license_outcome = coalesce(?5, license_outcome), \
                  removed = coalesce(?6, removed), updated_at = ?7, \
-                 waiting_until = coalesce(?8, waiting_until) WHERE id = ?1",
+                 waiting_until = coalesce(?8, waiting_until) \
+                 WHERE id = ?1 AND (?9 IS NULL OR status = ?9)",
                 params![
                     id,
                     update.status.map(|s| s.as_str()),
@@ -528,10 +529,20 @@ impl Store for SqliteStore {
                     removed,
                     at.to_string(),
                     update.waiting_until.map(|t| t.to_string()),
+                    update.expect_status.map(|s| s.as_str()),
                 ],
             )?;
             if changed == 0 {
-                return Err(StoreError::NotFound { what: "record", id });
+                let exists = tx
+                    .query_row("SELECT 1 FROM records WHERE id = ?1", params![id], |_| {
+                        Ok(())
+                    })
+                    .optional()?
+                    .is_some();
+                return Err(match (exists, update.expect_status) {
+                    (true, Some(expected)) => StoreError::StatusChanged { id, expected },
+                    _ => StoreError::NotFound { what: "record", id },
+                });
             }
             if let Some(event) = &update.event {
                 insert_event(&tx, &id, event)?;

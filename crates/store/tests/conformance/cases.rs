@@ -182,6 +182,58 @@ pub(crate) async fn changing_an_unknown_record_is_not_found_and_writes_nothing(
     Ok(())
 }
 
+pub(crate) async fn a_change_expecting_another_status_writes_nothing(
+    store: S,
+) -> anyhow::Result<()> {
+    store
+        .create_record(new_record(
+            "r1",
+            RecordKind::Onboarding,
+            "contoso",
+            Status::Running,
+            0,
+        ))
+        .await?;
+    let cancel = |with_event: bool| RecordUpdate {
+        status: Some(Status::Cancelled),
+        expect_status: Some(Status::Scheduled),
+        event: with_event.then(|| event(1, "cancel", "cancelled")),
+        ..RecordUpdate::default()
+    };
+    for with_event in [false, true] {
+        let refused = store.update_record("r1", cancel(with_event), t(1)).await;
+        assert!(
+            matches!(&refused, Err(StoreError::StatusChanged { id, expected: Status::Scheduled }) if id == "r1"),
+            "{refused:?}"
+        );
+    }
+    let got = store.get_record("r1").await?.context("missing")?;
+    assert_eq!(got.status, Status::Running);
+    assert!(store.timeline("r1").await?.is_empty(), "no event written");
+    let ghost = store.update_record("ghost", cancel(true), t(1)).await;
+    assert!(
+        matches!(ghost, Err(StoreError::NotFound { .. })),
+        "{ghost:?}"
+    );
+
+    // In the expected status, the change is made.
+    store
+        .update_record(
+            "r1",
+            RecordUpdate {
+                status: Some(Status::Scheduled),
+                ..RecordUpdate::default()
+            },
+            t(2),
+        )
+        .await?;
+    store.update_record("r1", cancel(true), t(3)).await?;
+    let got = store.get_record("r1").await?.context("missing")?;
+    assert_eq!(got.status, Status::Cancelled);
+    assert_eq!(store.timeline("r1").await?.len(), 1);
+    Ok(())
+}
+
 pub(crate) async fn the_timeline_keeps_events_in_time_order_and_touches_the_record(
     store: S,
 ) -> anyhow::Result<()> {

@@ -35,6 +35,7 @@ macro_rules! all_cases {
             a_record_round_trips_every_field,
             creating_a_record_twice_is_refused_and_changes_nothing,
             changing_an_unknown_record_is_not_found_and_writes_nothing,
+            a_change_expecting_another_status_writes_nothing,
             the_timeline_keeps_events_in_time_order_and_touches_the_record,
             concurrent_events_on_one_record_are_all_kept,
             records_are_listed_across_pages_by_organization,
