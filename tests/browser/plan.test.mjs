@@ -165,3 +165,40 @@ test("without JavaScript, Show the plan of a form missing its name says so besid
   assert.match(await page.locator("#last_name-error").innerText(), /required/i);
   assert.equal((await app.json("/api/onboardings")).items.length, 0);
 });
+
+test("distribution lists and shared mailboxes are typed in the form, planned as Exchange's, and granted", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // Arrange
+  const app = await startServer(t);
+  const page = await newPage(t, browser);
+  await page.goto(app.url("/"));
+  await page.selectOption("#organization", "contoso");
+  await page.fill("#first_name", "Mona");
+  await page.fill("#last_name", "Mail");
+  await page.getByRole("checkbox", { name: /Microsoft 365 Business Standard/ }).check();
+  const plan = page.locator("#plan-body");
+
+  // Act: a distribution list found by search, and the shared mailbox typed
+  await page.locator("#group-search").pressSequentially("Contoso Ann");
+  await page.waitForFunction(() =>
+    Array.from(document.querySelectorAll("#group-options option")).some((o) => o.value === "Contoso Announcements"));
+  await page.fill("#group-search", "Contoso Announcements");
+  await page.getByLabel(/Shared mailboxes/).fill("info@contoso.com");
+
+  // Assert: the plan says Exchange does these, once the mailbox exists
+  await plan.getByText("Contoso Announcements: found; added through Exchange Online once the mailbox exists").waitFor();
+  await plan.getByText("info@contoso.com: FullAccess and SendAs, once the mailbox exists").waitFor();
+
+  // Act: submit
+  await page.getByRole("button", { name: "Start onboarding" }).click();
+  await page.waitForURL(/\/onboardings\/[^/]+$/);
+
+  // Assert: the run page's timeline, and Exchange's own state
+  await page.getByText("mailbox access: 1 list(s), 1 shared mailbox(es), 0 not done").waitFor();
+  const record = await app.record("onboarding", idFromUrl(page.url()));
+  assert.equal(record.status, "completed", JSON.stringify(record));
+  const exchange = (await app.json("/sandbox/state")).exchange;
+  const list = exchange.distribution_groups.find((g) => g.DisplayName === "Contoso Announcements");
+  assert.deepEqual(list.Members.map((m) => m.toLowerCase()), ["mmail@contoso.com"], JSON.stringify(list));
+  const info = exchange.mailboxes.find((m) => m.UserPrincipalName === "info@contoso.com");
+  assert.deepEqual(info.SendAs.map((m) => m.toLowerCase()), ["mmail@contoso.com"], JSON.stringify(info));
+});

@@ -58,12 +58,16 @@ async fn restore(app: &TestApp, id: &str) -> reqwest::Response {
         .expect("POST restore")
 }
 
-/// The demo sandbox with these `[sandbox.exchange]` settings.
+/// The demo sandbox, its `[sandbox.exchange]` (the file's last section) with
+/// `extra` lines beside the demo's shared mailbox.
 fn with_exchange(extra: &str) -> String {
+    let example = include_str!("../../crates/sandbox/examples/sandbox.toml");
+    let (demo, _) = example
+        .split_once("[sandbox.exchange]")
+        .expect("the example ends with [sandbox.exchange]");
     format!(
-        "{}\n{}\n[sandbox.exchange]\n{extra}\n",
+        "{}\n{demo}\n[sandbox.exchange]\nshared_mailboxes = [\"info@contoso.com\"]\n{extra}\n",
         config(""),
-        include_str!("../../crates/sandbox/examples/sandbox.toml"),
     )
 }
 

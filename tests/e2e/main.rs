@@ -11,6 +11,7 @@ mod destinations;
 mod exchange;
 mod helpers;
 mod lost_answers;
+mod mailbox_access;
 mod mfa;
 mod offboarding;
 mod plan;

@@ -78,7 +78,8 @@ async fn a_plan_shows_the_run_and_changes_nothing() {
     );
     assert_eq!(
         plan["groups"],
-        json!([{"name": "Sales", "found": true}, {"name": "No Such Group", "found": false}])
+        json!([{"name": "Sales", "found": true, "exchange": false},
+               {"name": "No Such Group", "found": false, "exchange": false}])
     );
     assert_eq!(
         plan["copied_groups"],

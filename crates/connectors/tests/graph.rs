@@ -312,7 +312,8 @@ async fn each_tenant_gets_its_own_token_and_may_use_its_own_app() {
         .await
         .unwrap();
 
-    assert_eq!(contoso_users.len(), 2);
+    // Adele, Alex and the shared mailbox's account info@.
+    assert_eq!(contoso_users.len(), 3);
     assert!(fabrikam_users.is_empty());
     assert_eq!(graph.state().tokens_issued(), 2);
 }
@@ -1630,6 +1631,50 @@ async fn dynamic_and_synced_groups_are_skipped_with_a_reason() {
         graph
             .state()
             .group_members(TENANT, "Everyone (dynamic)")
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn graph_refuses_a_mail_lists_members_and_the_client_never_asks() {
+    // microsoftgraph/microsoft-graph-docs-contrib#7341: Graph lists distribution
+    // lists and mail-enabled security groups but cannot change their members.
+    let graph = spawn_example().await;
+    let alex = graph.id_of("AlexW@contoso.com");
+    let list = graph.group("Contoso Announcements").await;
+    let security = graph.group("Finance Approvers").await;
+    let reference =
+        json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{alex}")});
+
+    let (status, _, body) = graph
+        .raw(
+            reqwest::Method::POST,
+            &format!("/groups/{}/members/$ref", list.id),
+            Some(reference),
+        )
+        .await;
+    let added = graph
+        .client
+        .add_group_member(&tenant(), &security, &alex)
+        .await
+        .unwrap();
+
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"]["message"],
+        "Cannot Update a mail-enabled security groups and or distribution list."
+    );
+    assert!(list.is_mail_list() && security.is_mail_list());
+    assert!(
+        !graph.group("Sales").await.is_mail_list(),
+        "a Microsoft 365 group"
+    );
+    assert_eq!(added, MembershipChange::Skipped(SkipReason::MailList));
+    assert!(
+        graph
+            .state()
+            .group_members(TENANT, "Finance Approvers")
             .unwrap()
             .is_empty()
     );

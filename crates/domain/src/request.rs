@@ -161,6 +161,10 @@ pub struct OnboardingRequest {
     pub groups: Vec<String>,
     /// A user whose groups are copied.
     pub copy_groups_from: Option<EmailAddress>,
+    /// Shared mailboxes the user gets FullAccess and SendAs to, by address, without
+    /// repeats (through Exchange Online, once the user's mailbox exists).
+    #[serde(default)]
+    pub shared_mailboxes: Vec<EmailAddress>,
     /// The existing PSA ticket.
     pub ticket_id: Option<TicketId>,
     /// The form's license purchase choice.
@@ -499,6 +503,7 @@ pub const ONBOARDING_FIELDS: &[&str] = &[
     "licenses",
     "groups",
     "copy_groups_from",
+    "shared_mailboxes",
     "ticket_id",
     "license_purchase",
     "send_credentials_to",
@@ -577,6 +582,7 @@ pub fn parse_onboarding(
         }
     });
     let copy_groups_from = form.parsed("copy_groups_from", str::parse::<EmailAddress>);
+    let shared_mailboxes = form.list("shared_mailboxes", str::parse::<EmailAddress>);
     let ticket_id = form.ticket_id();
     let license_purchase = form.parsed("license_purchase", str::parse::<LicensePurchaseChoice>);
     let explicit_send = form.parsed("send_credentials_to", str::parse::<SendCredentialsTo>);
@@ -631,6 +637,7 @@ pub fn parse_onboarding(
                 licenses,
                 groups,
                 copy_groups_from,
+                shared_mailboxes,
                 ticket_id,
                 license_purchase,
                 send_credentials_to,

@@ -739,6 +739,10 @@ variables! {
     /// Whether the tenant must make a new user use MFA: `ignore`, `warn` (say so
     /// when nothing does) or `require` (refuse the run, before anything is created).
     mfa_readiness: MfaReadiness = "warn";
+    /// How long a new user's mailbox is waited for (Exchange Online provisions it
+    /// minutes after licensing) before distribution lists and shared mailboxes
+    /// are left to a technician, with a ticket note that says what to run.
+    exchange_mailbox_wait_minutes: Bounded<5, 1440> = 120;
     /// Who receives credentials when the form does not say.
     send_credentials_to: SendCredentialsTo = "email", aliases ["default_send_credentials_to"];
     /// Also text the credentials to the user's mobile phone.
@@ -1161,6 +1165,7 @@ mod tests {
         ("temporary_access_pass_lifetime_minutes", "480"),
         ("mfa_registration_group", "null"),
         ("mfa_readiness", r#""warn""#),
+        ("exchange_mailbox_wait_minutes", "120"),
         ("send_credentials_to", r#""email""#),
         ("send_sms_to_user", "false"),
         ("offboarding_deactivate_user", "true"),

@@ -100,8 +100,12 @@
       return l.sku + " (" + seats + "): " + (ACTIONS[l.action] || l.action) + (l.group ? " (" + l.group + ")" : "");
     })) : "none");
     row("Groups", plan.groups.length ? list(plan.groups.map(function (g) {
-      return g.name + (g.found ? ": found" : ": not found");
+      if (!g.found) return g.name + ": not found";
+      return g.name + (g.exchange ? ": found; added through Exchange Online once the mailbox exists" : ": found");
     })) : "none");
+    if (plan.shared_mailboxes && plan.shared_mailboxes.length) {
+      row("Shared mailboxes", plan.shared_mailboxes.join(", ") + ": FullAccess and SendAs, once the mailbox exists");
+    }
     if (plan.copied_groups) row("Copied groups", plan.copied_groups.length ? plan.copied_groups.join(", ") : "none");
     if (plan.mfa) row("MFA", plan.mfa.replace(/^MFA: /, ""));
     target.appendChild(dl);
@@ -241,7 +245,7 @@
       });
     }
     var panel = document.getElementById("plan-body");
-    if (panel) livePanel(form, form.getAttribute("data-plan"), panel, ["licenses", "groups"], renderPlan);
+    if (panel) livePanel(form, form.getAttribute("data-plan"), panel, ["licenses", "groups", "shared_mailboxes"], renderPlan);
   }
 
   function offboardingForm(form) {

@@ -63,6 +63,11 @@ const TEXT_FIELDS: &[(&str, &str, Option<&str>)] = &[
         "Copy groups from (type a name or address)",
         Some("users"),
     ),
+    (
+        "shared_mailboxes",
+        "Shared mailboxes (addresses, comma-separated: FullAccess and SendAs)",
+        None,
+    ),
     ("ticket_id", "Existing PSA ticket", None),
 ];
 
@@ -199,7 +204,12 @@ impl PlanView {
                 format!(
                     "{}: {}",
                     g.name,
-                    if g.found { "found" } else { "not found" }
+                    match (g.found, g.exchange) {
+                        (false, _) => "not found",
+                        (true, false) => "found",
+                        (true, true) =>
+                            "found; added through Exchange Online once the mailbox exists",
+                    }
                 )
             })
             .collect();
@@ -221,6 +231,15 @@ impl PlanView {
                 }],
             ));
         }
+        if !plan.shared_mailboxes.is_empty() {
+            rows.push((
+                "Shared mailboxes",
+                vec![format!(
+                    "{}: FullAccess and SendAs, once the mailbox exists",
+                    plan.shared_mailboxes.join(", ")
+                )],
+            ));
+        }
         if let Some(mfa) = &plan.mfa {
             rows.push(("MFA", vec![mfa.trim_start_matches("MFA: ").to_owned()]));
         }
@@ -237,7 +256,7 @@ pub(crate) fn form_values(pairs: Vec<(String, String)>) -> BTreeMap<String, Stri
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in pairs {
         match values.get_mut(&k) {
-            Some(existing) if k == "licenses" || k == "groups" => {
+            Some(existing) if crate::pages::LIST_FIELDS.contains(&k.as_str()) => {
                 if !v.trim().is_empty() {
                     if !existing.trim().is_empty() {
                         existing.push_str(", ");

@@ -65,6 +65,8 @@ pub(crate) struct OnboardingForm {
     groups: Option<Vec<String>>,
     /// A UPN whose groups the new user gets.
     copy_groups_from: Option<String>,
+    /// Shared mailboxes (addresses) the new user gets FullAccess and SendAs to.
+    shared_mailboxes: Option<Vec<String>>,
     ticket_id: Option<String>,
     /// `auto` or `manual`.
     license_purchase: Option<String>,
@@ -197,6 +199,9 @@ pub(crate) struct PlannedLicense {
 pub(crate) struct PlannedGroup {
     name: String,
     found: bool,
+    /// A distribution list or mail-enabled security group: added through
+    /// Exchange Online once the new mailbox exists.
+    exchange: bool,
 }
 
 /// The plan of an onboarding: nothing is created, sent or ticketed.
@@ -208,6 +213,8 @@ pub(crate) struct OnboardingPlan {
     licenses: Vec<PlannedLicense>,
     groups: Vec<PlannedGroup>,
     copied_groups: Option<Vec<String>>,
+    /// Shared mailboxes the user would get FullAccess and SendAs to.
+    shared_mailboxes: Vec<String>,
     warnings: Vec<String>,
     /// The MFA readiness outcome in words; null when `mfa_readiness = ignore`.
     mfa: Option<String>,

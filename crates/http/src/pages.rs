@@ -49,7 +49,7 @@ pub fn page(title: &str, body: &str) -> Html<String> {
 }
 
 /// Fields the form sends as lists (comma-separated in the page).
-const LIST_FIELDS: &[&str] = &["licenses", "groups"];
+pub(crate) const LIST_FIELDS: &[&str] = &["licenses", "groups", "shared_mailboxes"];
 
 /// The `<option>`s of the organization select, `selected` chosen.
 fn organization_options(

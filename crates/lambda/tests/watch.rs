@@ -375,6 +375,7 @@ fn expected(function: &str) -> Expect {
         "AssignLicense"
         | "RecordLicenseOutcome"
         | "AddGroups"
+        | "AddMailboxAccess"
         | "DeliverCredentials"
         | "Complete" => NO_USER,
         "PurchaseLicense" | "RequestLicensePurchase" => NO_DECISION,

@@ -87,7 +87,10 @@ pub struct SandboxSeed {
     /// `[sandbox.pax8]`: the Pax8 partner account.
     pub pax8: Pax8Seed,
     /// `[sandbox.exchange]`: Exchange Online over the Graph tenants (mailbox
-    /// delay, sizes, distribution groups).
+    /// delay, sizes, distribution groups, shared mailboxes). A `[sandbox]`
+    /// without it has none of the demo's shared mailboxes, whose users its
+    /// own Graph seed may not have.
+    #[serde(default)]
     pub exchange: ExchangeSeed,
     /// `[sandbox.sherweb]`: the Sherweb service-provider account.
     pub sherweb: SherwebSeed,
@@ -194,7 +197,7 @@ impl Default for SandboxSeed {
             hudu,
             pwpush,
             pax8: demo_pax8(),
-            exchange: ExchangeSeed::default(),
+            exchange: ExchangeSeed::demo(),
             sherweb: demo_sherweb(),
         }
     }
@@ -502,8 +505,9 @@ impl Sandbox {
             let clock = clock.clone();
             Pax8::new(seed.pax8.clone(), hook).with_clock(move || clock())
         };
-        let exchange = ExchangeSimulator::new(&seed.exchange, graph.state().clone())
-            .map_err(seed_error("exchange"))?;
+        let exchange =
+            ExchangeSimulator::with_clock(&seed.exchange, graph.state().clone(), clock.clone())
+                .map_err(seed_error("exchange"))?;
         let sherweb = {
             let hook = Arc::new(GraphSeats {
                 graph: graph.state().clone(),
@@ -697,7 +701,11 @@ async fn state(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Json<serde
 /// Before a sandbox request is answered, whatever fell due is in place.
 async fn run_due_first(State(sandbox): State<Sandbox>, request: Request, next: Next) -> Response {
     sandbox.run_due();
-    next.run(request).await
+    let response = next.run(request).await;
+    // A license Graph has just given starts its mailbox's provisioning now, not
+    // when Exchange is first asked about it.
+    sandbox.exchange.provision();
+    response
 }
 
 /// A Pax8 company mapped to a tenant must name one the Graph seed has, and

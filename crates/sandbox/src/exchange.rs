@@ -11,10 +11,18 @@
 //!
 //! The model:
 //! - A user gets a mailbox once Graph gives them a license with an
-//!   `EXCHANGE_S_*` plan, and it answers "couldn't be found" to the first
-//!   [`ExchangeSeed::mailbox_delay_calls`] cmdlets that name it (Exchange
-//!   provisions mailboxes minutes after licensing). Users licensed in the seed
-//!   have theirs at once.
+//!   `EXCHANGE_S_*` plan. Exchange provisions it minutes later: it answers
+//!   "couldn't be found" until [`ExchangeSeed::mailbox_delay_minutes`] have
+//!   passed on the sandbox clock since the simulator first saw the license, and
+//!   to the first [`ExchangeSeed::mailbox_delay_calls`] cmdlets that name it.
+//!   Until then it is not a recipient either: distribution groups and other
+//!   mailboxes' permissions refuse it. Users licensed in the seed have theirs at once.
+//! - Distribution lists and mail-enabled security groups are the Graph tenant's
+//!   groups that are mail-enabled and not `Unified`: Graph lists them (and
+//!   refuses to change their members), Exchange changes them. Seeded here
+//!   ([`ExchangeSeed::distribution_groups`]), they are added to the Graph tenant.
+//! - Shared mailboxes ([`ExchangeSeed::shared_mailboxes`]) belong to unlicensed
+//!   Graph users, as in Exchange Online.
 //! - A user mailbox whose license is removed is kept, marked for deletion after
 //!   30 days (`WillBeDeleted` in the state); a shared mailbox needs no license, but
 //!   one over 50 GB cannot be converted without one.
@@ -39,7 +47,8 @@ use serde_json::{Map, Value, json};
 
 use crate::faults::{Fault, FaultSettings, Faults};
 use crate::graph::GraphState;
-use crate::graph::model::{Audience, Tenant};
+use crate::graph::GroupSeed;
+use crate::graph::model::{Audience, Group as GraphGroup, Tenant};
 
 /// The service name of the simulator's fault injector.
 pub const SERVICE: &str = "exchange";
@@ -54,6 +63,10 @@ pub struct ExchangeSeed {
     /// Cmdlets naming a newly licensed user's mailbox that answer "couldn't be
     /// found" before it is provisioned.
     pub mailbox_delay_calls: u32,
+    /// Minutes on the sandbox clock, from the license, before a new mailbox is found.
+    pub mailbox_delay_minutes: u32,
+    /// Shared mailboxes: UPNs of (unlicensed) Graph users.
+    pub shared_mailboxes: Vec<String>,
     /// Mailbox sizes in GB, by UPN (default 1).
     pub mailbox_sizes_gb: BTreeMap<String, f64>,
     /// Distribution lists and mail-enabled security groups.
@@ -68,10 +81,25 @@ impl Default for ExchangeSeed {
     fn default() -> Self {
         Self {
             mailbox_delay_calls: 0,
+            mailbox_delay_minutes: 0,
+            shared_mailboxes: Vec::new(),
             mailbox_sizes_gb: BTreeMap::new(),
             distribution_groups: Vec::new(),
             page_size: 1000,
             faults: FaultSettings::default(),
+        }
+    }
+}
+
+impl ExchangeSeed {
+    /// The demo's Exchange: Contoso's `info@contoso.com` is a shared mailbox (its
+    /// distribution lists are Graph's demo groups). New mailboxes appear at once,
+    /// so a demo user can be offboarded right after onboarding; set
+    /// `mailbox_delay_minutes` to see the minutes Exchange Online takes.
+    pub fn demo() -> Self {
+        Self {
+            shared_mailboxes: vec!["info@contoso.com".into()],
+            ..Self::default()
         }
     }
 }
@@ -108,22 +136,44 @@ struct Mailbox {
     size_gb: f64,
     /// Cmdlets that will still not find it.
     pending: u32,
+    /// Not found before then (sandbox clock).
+    ready_at: jiff::Timestamp,
 }
 
-#[derive(Debug, Clone)]
-struct DistributionGroup {
-    tenant_id: String,
-    display_name: String,
-    address: String,
-    security: bool,
-    members: Vec<String>,
+impl Mailbox {
+    fn new(
+        tenant_id: String,
+        user_id: String,
+        size_gb: f64,
+        pending: u32,
+        ready_at: jiff::Timestamp,
+    ) -> Self {
+        Self {
+            tenant_id,
+            user_id,
+            shared: false,
+            hidden: false,
+            forwarding_address: None,
+            forwarding_smtp_address: None,
+            deliver_and_forward: false,
+            full_access: Vec::new(),
+            send_as: Vec::new(),
+            size_gb,
+            pending,
+            ready_at,
+        }
+    }
+
+    fn provisioned(&self, now: jiff::Timestamp) -> bool {
+        self.pending == 0 && self.ready_at <= now
+    }
 }
 
 #[derive(Debug)]
 struct World {
     mailboxes: Vec<Mailbox>,
-    groups: Vec<DistributionGroup>,
     delay: u32,
+    delay_minutes: u32,
     sizes: BTreeMap<String, f64>,
     page_size: usize,
     /// Cmdlets run, in order (name and anchor), for tests and the state.
@@ -131,11 +181,20 @@ struct World {
 }
 
 /// The simulator: the Graph tenants it shares and its own mailbox state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExchangeSimulator {
     graph: GraphState,
     world: Arc<Mutex<World>>,
     faults: Faults,
+    clock: crate::SandboxClock,
+}
+
+impl std::fmt::Debug for ExchangeSimulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExchangeSimulator")
+            .field("world", &self.world)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An Exchange refusal: status, exception type and text [?: shape after CIPP's reading].
@@ -274,6 +333,15 @@ const CMDLETS: &[(&str, &[&str])] = &[
             "Confirm",
         ],
     ),
+    (
+        "Remove-DistributionGroupMember",
+        &[
+            "Identity",
+            "Member",
+            "BypassSecurityGroupManagerCheck",
+            "Confirm",
+        ],
+    ),
     ("Get-DistributionGroupMember", &["Identity"]),
 ];
 
@@ -356,54 +424,91 @@ fn user_of(tenant: &Tenant, key: &str) -> Option<usize> {
 }
 
 impl ExchangeSimulator {
-    /// The simulator over `graph`'s tenants; users licensed now have their mailbox.
+    /// The simulator over `graph`'s tenants, on the real clock; users licensed
+    /// now have their mailbox, and the seed's groups join the Graph tenants.
     pub fn new(seed: &ExchangeSeed, graph: GraphState) -> Result<Self, String> {
-        let mut groups = Vec::new();
+        Self::with_clock(seed, graph, Arc::new(jiff::Timestamp::now))
+    }
+
+    /// [`ExchangeSimulator::new`], reading `clock` for the provisioning delay.
+    pub fn with_clock(
+        seed: &ExchangeSeed,
+        graph: GraphState,
+        clock: crate::SandboxClock,
+    ) -> Result<Self, String> {
+        let mut shared = Vec::new();
         {
-            let world = graph.lock();
+            let mut world = graph.lock();
             for g in &seed.distribution_groups {
-                let tenant = world
-                    .tenant_index(&g.tenant)
-                    .map(|t| &world.tenants[t])
-                    .ok_or_else(|| {
-                        format!(
-                            "distribution group '{}' names tenant '{}', which the graph seed does not have",
-                            g.display_name, g.tenant
-                        )
-                    })?;
-                let mut members = Vec::new();
-                for m in &g.members {
-                    let u = user_of(tenant, m).ok_or_else(|| {
-                        format!(
-                            "distribution group '{}' names member '{m}', who is not a user of the tenant",
-                            g.display_name
-                        )
-                    })?;
-                    members.push(tenant.users[u].upn.clone());
+                let tenant = world.tenant_index(&g.tenant).ok_or_else(|| {
+                    format!(
+                        "distribution group '{}' names tenant '{}', which the graph seed does not have",
+                        g.display_name, g.tenant
+                    )
+                })?;
+                let tenant = &mut world.tenants[tenant];
+                if let Some(m) = g.members.iter().find(|m| user_of(tenant, m).is_none()) {
+                    return Err(format!(
+                        "distribution group '{}' names member '{m}', who is not a user of the tenant",
+                        g.display_name
+                    ));
                 }
-                groups.push(DistributionGroup {
-                    tenant_id: tenant.id.clone(),
-                    display_name: g.display_name.clone(),
-                    address: g.primary_smtp_address.clone(),
-                    security: g.security,
-                    members,
+                tenant
+                    .seed_group(&GroupSeed {
+                        display_name: g.display_name.clone(),
+                        mail_enabled: true,
+                        mail: Some(g.primary_smtp_address.clone()),
+                        security_enabled: g.security,
+                        members: g.members.clone(),
+                        ..GroupSeed::default()
+                    })
+                    .map_err(|e| e.to_string())?;
+            }
+            for upn in &seed.shared_mailboxes {
+                let found = world.tenants.iter().find_map(|t| {
+                    let u = t.user_index(upn)?;
+                    Some((t.id.clone(), t.users[u].id.clone(), t.has_mailbox(u)))
                 });
+                match found {
+                    Some((tenant_id, user_id, false)) => shared.push((tenant_id, user_id)),
+                    Some((_, _, true)) => {
+                        return Err(format!(
+                            "shared mailbox '{upn}' belongs to a licensed user: a shared mailbox's user has no Exchange license"
+                        ));
+                    }
+                    None => {
+                        return Err(format!(
+                            "shared mailbox '{upn}' is not a user of any graph tenant"
+                        ));
+                    }
+                }
             }
         }
+        let now = clock();
         let simulator = Self {
             graph,
             world: Arc::new(Mutex::new(World {
                 mailboxes: Vec::new(),
-                groups,
                 delay: 0,
+                delay_minutes: 0,
                 sizes: seed.mailbox_sizes_gb.clone(),
                 page_size: seed.page_size.max(1),
                 calls: Vec::new(),
             })),
             faults: Faults::new(SERVICE, seed.faults.clone(), fault_body),
+            clock,
         };
         simulator.provision();
-        lock(&simulator.world).delay = seed.mailbox_delay_calls;
+        {
+            let mut world = lock(&simulator.world);
+            for (tenant_id, user_id) in shared {
+                let mut mailbox = Mailbox::new(tenant_id, user_id, 1.0, 0, now);
+                mailbox.shared = true;
+                world.mailboxes.push(mailbox);
+            }
+            world.delay = seed.mailbox_delay_calls;
+            world.delay_minutes = seed.mailbox_delay_minutes;
+        }
         Ok(simulator)
     }
 
@@ -422,11 +527,22 @@ impl ExchangeSimulator {
         lock(&self.world).calls.clone()
     }
 
+    /// Sets how many sandbox-clock minutes a newly licensed user's mailbox takes.
+    pub fn set_mailbox_delay_minutes(&self, minutes: u32) {
+        lock(&self.world).delay_minutes = minutes;
+    }
+
     /// Gives every licensed user without a mailbox one, found after the delay.
-    fn provision(&self) {
+    pub(crate) fn provision(&self) {
+        let now = (self.clock)();
         let graph = self.graph.lock();
         let mut world = lock(&self.world);
         let delay = world.delay;
+        let ready_at = now
+            .checked_add(jiff::SignedDuration::from_mins(i64::from(
+                world.delay_minutes,
+            )))
+            .unwrap_or(now);
         for tenant in &graph.tenants {
             for (index, user) in tenant.users.iter().enumerate() {
                 let known = world
@@ -441,19 +557,13 @@ impl ExchangeSimulator {
                     .iter()
                     .find(|(upn, _)| upn.eq_ignore_ascii_case(&user.upn))
                     .map_or(1.0, |(_, gb)| *gb);
-                world.mailboxes.push(Mailbox {
-                    tenant_id: tenant.id.clone(),
-                    user_id: user.id.clone(),
-                    shared: false,
-                    hidden: false,
-                    forwarding_address: None,
-                    forwarding_smtp_address: None,
-                    deliver_and_forward: false,
-                    full_access: Vec::new(),
-                    send_as: Vec::new(),
+                world.mailboxes.push(Mailbox::new(
+                    tenant.id.clone(),
+                    user.id.clone(),
                     size_gb,
-                    pending: delay,
-                });
+                    delay,
+                    ready_at,
+                ));
             }
         }
     }
@@ -469,6 +579,7 @@ impl ExchangeSimulator {
     /// Every mailbox and distribution group, in Exchange's field names.
     pub fn state_json(&self) -> Value {
         self.provision();
+        let now = (self.clock)();
         let graph = self.graph.lock();
         let world = lock(&self.world);
         let mailboxes: Vec<Value> = world
@@ -481,7 +592,7 @@ impl ExchangeSimulator {
                 let licensed = tenant.has_mailbox(index);
                 json.insert("Licensed".into(), json!(licensed));
                 json.insert("WillBeDeleted".into(), json!(!licensed && !m.shared));
-                json.insert("Provisioned".into(), json!(m.pending == 0));
+                json.insert("Provisioned".into(), json!(m.provisioned(now)));
                 json.insert("TotalItemSizeGB".into(), json!(m.size_gb));
                 json.insert(
                     "FullAccess".into(),
@@ -492,16 +603,23 @@ impl ExchangeSimulator {
                 Some(Value::Object(json))
             })
             .collect();
-        let groups: Vec<Value> = world
-            .groups
+        let groups: Vec<Value> = graph
+            .tenants
             .iter()
-            .map(|g| {
-                json!({
-                    "TenantId": g.tenant_id,
-                    "DisplayName": g.display_name,
-                    "PrimarySmtpAddress": g.address,
-                    "RecipientTypeDetails": group_type(g),
-                    "Members": g.members,
+            .flat_map(|t| {
+                t.groups.iter().filter(|g| g.is_mail_list()).map(move |g| {
+                    let members: Vec<&str> = g
+                        .members
+                        .iter()
+                        .filter_map(|id| t.user_index(id).map(|u| t.users[u].upn.as_str()))
+                        .collect();
+                    json!({
+                        "TenantId": t.id,
+                        "DisplayName": g.display_name,
+                        "PrimarySmtpAddress": g.mail,
+                        "RecipientTypeDetails": group_type(g),
+                        "Members": members,
+                    })
                 })
             })
             .collect();
@@ -513,8 +631,8 @@ impl ExchangeSimulator {
     }
 }
 
-fn group_type(g: &DistributionGroup) -> &'static str {
-    if g.security {
+fn group_type(g: &GraphGroup) -> &'static str {
+    if g.security_enabled {
         "MailUniversalSecurityGroup"
     } else {
         "MailUniversalDistributionGroup"
@@ -707,6 +825,7 @@ fn find_mailbox(
     world: &mut World,
     tenant: &Tenant,
     identity: &str,
+    now: jiff::Timestamp,
 ) -> Result<(usize, usize), ExoError> {
     let user = user_of(tenant, identity).ok_or_else(|| ExoError::not_found(identity))?;
     let id = &tenant.users[user].id;
@@ -720,22 +839,115 @@ fn find_mailbox(
         mailbox.pending -= 1;
         return Err(ExoError::not_found(identity));
     }
+    if mailbox.ready_at > now {
+        return Err(ExoError::not_found(identity));
+    }
     Ok((index, user))
 }
 
 /// A user with a provisioned mailbox, by any of their identities (the UPN answered).
-fn recipient_upn(world: &World, tenant: &Tenant, identity: &str) -> Result<String, ExoError> {
+fn recipient_upn(
+    world: &World,
+    tenant: &Tenant,
+    identity: &str,
+    now: jiff::Timestamp,
+) -> Result<String, ExoError> {
     let user = user_of(tenant, identity).ok_or_else(|| ExoError::not_found(identity))?;
     let u = &tenant.users[user];
     if world
         .mailboxes
         .iter()
-        .any(|m| m.tenant_id == tenant.id && m.user_id == u.id && m.pending == 0)
+        .any(|m| m.tenant_id == tenant.id && m.user_id == u.id && m.provisioned(now))
     {
         Ok(u.upn.clone())
     } else {
         Err(ExoError::not_found(identity))
     }
+}
+
+/// The tenant's distribution list or mail-enabled security group by name or address.
+fn mail_list(tenant: &Tenant, identity: &str) -> Option<usize> {
+    tenant.groups.iter().position(|g| {
+        g.is_mail_list()
+            && (g.display_name.eq_ignore_ascii_case(identity)
+                || g.mail
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(identity)))
+    })
+}
+
+/// `Get-Recipient` and the distribution group cmdlets, over the Graph tenant's
+/// groups; `None` for any other cmdlet.
+fn group_cmdlet(
+    world: &mut World,
+    tenant: &mut Tenant,
+    cmdlet: &str,
+    p: &Params<'_>,
+    now: jiff::Timestamp,
+) -> Option<Result<Vec<Value>, ExoError>> {
+    let answer = match cmdlet {
+        "Get-Recipient" => (|| {
+            let identity = p.required(cmdlet, "Identity")?;
+            if let Some(g) = mail_list(tenant, &identity) {
+                let g = &tenant.groups[g];
+                return Ok(vec![json!({
+                    "Identity": g.display_name, "DisplayName": g.display_name,
+                    "PrimarySmtpAddress": g.mail, "RecipientTypeDetails": group_type(g),
+                })]);
+            }
+            let (m, u) = find_mailbox(world, tenant, &identity, now)?;
+            let json = mailbox_json(tenant, u, &world.mailboxes[m]);
+            Ok(vec![json!({
+                "Identity": json["Identity"], "DisplayName": json["DisplayName"],
+                "PrimarySmtpAddress": json["PrimarySmtpAddress"],
+                "RecipientTypeDetails": json["RecipientTypeDetails"],
+            })])
+        })(),
+        "Add-DistributionGroupMember"
+        | "Remove-DistributionGroupMember"
+        | "Get-DistributionGroupMember" => (|| {
+            let identity = p.required(cmdlet, "Identity")?;
+            let g = mail_list(tenant, &identity).ok_or_else(|| ExoError::not_found(&identity))?;
+            if cmdlet == "Get-DistributionGroupMember" {
+                return Ok(tenant.groups[g]
+                    .members
+                    .iter()
+                    .filter_map(|id| tenant.user_index(id))
+                    .map(|u| {
+                        let upn = &tenant.users[u].upn;
+                        json!({"Identity": upn, "PrimarySmtpAddress": upn})
+                    })
+                    .collect());
+            }
+            let member = p.required(cmdlet, "Member")?;
+            // The member must be a recipient: a mailbox still provisioning is not one yet.
+            let upn = recipient_upn(world, tenant, &member, now)?;
+            let u = user_of(tenant, &upn).ok_or_else(|| ExoError::not_found(&member))?;
+            let is_member = tenant.groups[g].members.contains(&tenant.users[u].id);
+            let name = tenant.groups[g].display_name.clone();
+            match (cmdlet, is_member) {
+                // [?] the wording of both refusals.
+                ("Add-DistributionGroupMember", true) => Err(ExoError::bad(
+                    "Microsoft.Exchange.Management.Tasks.MemberAlreadyExistsException",
+                    format!("The recipient \"{upn}\" is already a member of the group \"{name}\"."),
+                )),
+                ("Add-DistributionGroupMember", false) => {
+                    tenant.join(g, u);
+                    Ok(Vec::new())
+                }
+                (_, false) => Err(ExoError::bad(
+                    "Microsoft.Exchange.Management.Tasks.MemberNotFoundException",
+                    format!("The recipient \"{upn}\" isn't a member of the group \"{name}\"."),
+                )),
+                (_, true) => {
+                    tenant.leave(g, u);
+                    Ok(Vec::new())
+                }
+            }
+        })(),
+        _ => return None,
+    };
+    Some(answer)
 }
 
 fn cmdlet_run(
@@ -744,14 +956,19 @@ fn cmdlet_run(
     cmdlet: &str,
     p: &Params<'_>,
 ) -> Result<Vec<Value>, ExoError> {
-    let graph = sim.graph.lock();
-    let tenant = &graph.tenants[tenant_index];
+    let now = (sim.clock)();
+    let mut graph = sim.graph.lock();
+    let tenant = &mut graph.tenants[tenant_index];
     let mut world = lock(&sim.world);
     let world = &mut *world;
+    if let Some(answer) = group_cmdlet(world, tenant, cmdlet, p, now) {
+        return answer;
+    }
+    let tenant = &*tenant;
     match cmdlet {
         "Get-Mailbox" => match p.text("Identity") {
             Some(identity) => {
-                let (m, u) = find_mailbox(world, tenant, &identity)?;
+                let (m, u) = find_mailbox(world, tenant, &identity, now)?;
                 Ok(vec![Value::Object(mailbox_json(
                     tenant,
                     u,
@@ -761,7 +978,7 @@ fn cmdlet_run(
             None => Ok(world
                 .mailboxes
                 .iter()
-                .filter(|m| m.tenant_id == tenant.id && m.pending == 0)
+                .filter(|m| m.tenant_id == tenant.id && m.provisioned(now))
                 .filter_map(|m| {
                     let u = tenant.user_index(&m.user_id)?;
                     Some(Value::Object(mailbox_json(tenant, u, m)))
@@ -770,7 +987,7 @@ fn cmdlet_run(
         },
         "Set-Mailbox" => {
             let identity = p.required(cmdlet, "Identity")?;
-            let (m, u) = find_mailbox(world, tenant, &identity)?;
+            let (m, u) = find_mailbox(world, tenant, &identity, now)?;
             let licensed = tenant.has_mailbox(u);
             // Everything is checked before anything is written.
             let kind = match p.text("Type") {
@@ -810,7 +1027,7 @@ fn cmdlet_run(
             let keep = p.flag("DeliverToMailboxAndForward")?;
             let forward_internal = if p.has("ForwardingAddress") {
                 Some(match p.text("ForwardingAddress") {
-                    Some(to) => Some(recipient_upn(world, tenant, &to)?),
+                    Some(to) => Some(recipient_upn(world, tenant, &to, now)?),
                     None => None,
                 })
             } else {
@@ -847,7 +1064,7 @@ fn cmdlet_run(
         }
         "Get-MailboxPermission" => {
             let identity = p.required(cmdlet, "Identity")?;
-            let (m, u) = find_mailbox(world, tenant, &identity)?;
+            let (m, u) = find_mailbox(world, tenant, &identity, now)?;
             let name = tenant.users[u].display_name.clone();
             let mut entries = vec![json!({
                 "Identity": name, "User": "NT AUTHORITY\\SELF",
@@ -872,10 +1089,9 @@ fn cmdlet_run(
                     "The simulator models only -AccessRights FullAccess.",
                 ));
             }
-            let (m, _) = find_mailbox(world, tenant, &identity)?;
-            let user = user_of(tenant, &user)
-                .map(|u| tenant.users[u].upn.clone())
-                .ok_or_else(|| ExoError::not_found(&user))?;
+            let (m, _) = find_mailbox(world, tenant, &identity, now)?;
+            // The holder must be a recipient: a mailbox still provisioning is not one yet.
+            let user = recipient_upn(world, tenant, &user, now)?;
             let automap = p.flag("AutoMapping")?.unwrap_or(true);
             let entries = &mut world.mailboxes[m].full_access;
             if cmdlet == "Add-MailboxPermission" {
@@ -894,7 +1110,7 @@ fn cmdlet_run(
         }
         "Add-RecipientPermission" | "Get-RecipientPermission" => {
             let identity = p.required(cmdlet, "Identity")?;
-            let (m, u) = find_mailbox(world, tenant, &identity)?;
+            let (m, u) = find_mailbox(world, tenant, &identity, now)?;
             let name = tenant.users[u].display_name.clone();
             if cmdlet == "Add-RecipientPermission" {
                 let trustee = p.required(cmdlet, "Trustee")?;
@@ -904,9 +1120,7 @@ fn cmdlet_run(
                         "Cannot validate argument on parameter 'AccessRights'. The only valid value is SendAs.",
                     ));
                 }
-                let trustee = user_of(tenant, &trustee)
-                    .map(|t| tenant.users[t].upn.clone())
-                    .ok_or_else(|| ExoError::not_found(&trustee))?;
+                let trustee = recipient_upn(world, tenant, &trustee, now)?;
                 let send_as = &mut world.mailboxes[m].send_as;
                 if !send_as.iter().any(|t| t.eq_ignore_ascii_case(&trustee)) {
                     send_as.push(trustee);
@@ -916,62 +1130,6 @@ fn cmdlet_run(
                 .send_as
                 .iter()
                 .map(|t| json!({"Identity": name, "Trustee": t, "AccessRights": ["SendAs"], "AccessControlType": "Allow"}))
-                .collect())
-        }
-        "Get-Recipient" => {
-            let identity = p.required(cmdlet, "Identity")?;
-            if let Some(g) = world.groups.iter().find(|g| {
-                g.tenant_id == tenant.id
-                    && (g.display_name.eq_ignore_ascii_case(&identity)
-                        || g.address.eq_ignore_ascii_case(&identity))
-            }) {
-                return Ok(vec![json!({
-                    "Identity": g.display_name, "DisplayName": g.display_name,
-                    "PrimarySmtpAddress": g.address, "RecipientTypeDetails": group_type(g),
-                })]);
-            }
-            let (m, u) = find_mailbox(world, tenant, &identity)?;
-            let json = mailbox_json(tenant, u, &world.mailboxes[m]);
-            Ok(vec![json!({
-                "Identity": json["Identity"], "DisplayName": json["DisplayName"],
-                "PrimarySmtpAddress": json["PrimarySmtpAddress"],
-                "RecipientTypeDetails": json["RecipientTypeDetails"],
-            })])
-        }
-        "Add-DistributionGroupMember" | "Get-DistributionGroupMember" => {
-            let identity = p.required(cmdlet, "Identity")?;
-            let g = world
-                .groups
-                .iter()
-                .position(|g| {
-                    g.tenant_id == tenant.id
-                        && (g.display_name.eq_ignore_ascii_case(&identity)
-                            || g.address.eq_ignore_ascii_case(&identity))
-                })
-                .ok_or_else(|| ExoError::not_found(&identity))?;
-            if cmdlet == "Add-DistributionGroupMember" {
-                let member = p.required(cmdlet, "Member")?;
-                // The member must be a recipient: a mailbox still provisioning is not one yet.
-                let (_, u) = find_mailbox(world, tenant, &member)?;
-                let upn = tenant.users[u].upn.clone();
-                let group = &mut world.groups[g];
-                if group.members.iter().any(|m| m.eq_ignore_ascii_case(&upn)) {
-                    // [?] the wording.
-                    return Err(ExoError::bad(
-                        "Microsoft.Exchange.Management.Tasks.MemberAlreadyExistsException",
-                        format!(
-                            "The recipient \"{upn}\" is already a member of the group \"{}\".",
-                            group.display_name
-                        ),
-                    ));
-                }
-                group.members.push(upn);
-                return Ok(Vec::new());
-            }
-            Ok(world.groups[g]
-                .members
-                .iter()
-                .map(|m| json!({"Identity": m, "PrimarySmtpAddress": m}))
                 .collect())
         }
         other => Err(ExoError::bad(

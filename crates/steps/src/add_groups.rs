@@ -1,10 +1,12 @@
 //! Step `AddGroups`: adds the user to the groups the form lists, to
 //! `mfa_registration_group`, and to the groups of `copy_groups_from`, skipping dynamic and on-premises-synced groups (their
 //! membership cannot be written), and notes what was added, skipped and not found.
+//! Distribution lists and mail-enabled security groups, whose members only
+//! Exchange Online can change, are handed on as `mail_lists` to `AddMailboxAccess`.
 //! Adding an existing member is not an error, so a retry changes nothing.
 
 use onboard_connectors::Error as ConnectorError;
-use onboard_connectors::graph::{Group, MembershipChange, ObjectId};
+use onboard_connectors::graph::{Group, MembershipChange, ObjectId, SkipReason};
 use onboard_domain::notes;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -39,6 +41,10 @@ pub struct Output {
     pub skipped: Vec<Skipped>,
     /// Names the form gave that the tenant has no group for.
     pub not_found: Vec<String>,
+    /// Distribution lists and mail-enabled security groups, left to
+    /// `AddMailboxAccess` (through Exchange Online, once the mailbox exists).
+    #[serde(default)]
+    pub mail_lists: Vec<String>,
 }
 
 fn graph(e: ConnectorError) -> StepError {
@@ -100,9 +106,17 @@ pub async fn add_groups(deps: &Deps, input: Input) -> Result<Output, StepError> 
 
     let mut added: Vec<String> = Vec::new();
     let mut skipped = Vec::new();
+    let mut mail_lists: Vec<String> = Vec::new();
     for group in targets {
         let name = group_name(&group);
-        if added.contains(&name) || skipped.iter().any(|s: &Skipped| s.group == name) {
+        if added.contains(&name)
+            || mail_lists.contains(&name)
+            || skipped.iter().any(|s: &Skipped| s.group == name)
+        {
+            continue;
+        }
+        if group.membership_skip_reason() == Some(SkipReason::MailList) {
+            mail_lists.push(name);
             continue;
         }
         match directory
@@ -127,6 +141,12 @@ pub async fn add_groups(deps: &Deps, input: Input) -> Result<Output, StepError> 
     for s in &skipped {
         text.push_str(&format!("\nSkipped {}: {}.", s.group, s.reason));
     }
+    if !mail_lists.is_empty() {
+        text.push_str(&format!(
+            "\nDistribution lists and mail-enabled security groups, added through Exchange Online once the mailbox exists: {}.",
+            mail_lists.join(", ")
+        ));
+    }
     onboarding.note(deps, "add_groups", &text).await?;
     onboarding
         .record(
@@ -134,10 +154,11 @@ pub async fn add_groups(deps: &Deps, input: Input) -> Result<Output, StepError> 
             "add_groups",
             None,
             &format!(
-                "groups: {} added, {} skipped, {} not found",
+                "groups: {} added, {} skipped, {} not found, {} left to Exchange",
                 added.len(),
                 skipped.len(),
-                not_found.len()
+                not_found.len(),
+                mail_lists.len()
             ),
         )
         .await?;
@@ -145,5 +166,6 @@ pub async fn add_groups(deps: &Deps, input: Input) -> Result<Output, StepError> 
         added,
         skipped,
         not_found,
+        mail_lists,
     })
 }

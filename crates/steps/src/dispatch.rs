@@ -23,6 +23,7 @@ pub const FUNCTIONS: &[&str] = &[
     "RequestLicensePurchase",
     "RecordLicenseOutcome",
     "AddGroups",
+    "AddMailboxAccess",
     "DeliverCredentials",
     "Complete",
     "HandleFailure",
@@ -52,6 +53,7 @@ pub fn step_name(function: &str) -> Option<&'static str> {
         "RequestLicensePurchase" => "request_license_purchase",
         "RecordLicenseOutcome" => "record_license_outcome",
         "AddGroups" => "add_groups",
+        "AddMailboxAccess" => "add_mailbox_access",
         "DeliverCredentials" => "deliver_credentials",
         "Complete" => "complete",
         "HandleFailure" => "handle_failure",
@@ -141,6 +143,10 @@ async fn run(
             crate::record_license_outcome(deps, input(step, payload)?).await?,
         ),
         "AddGroups" => output(step, crate::add_groups(deps, input(step, payload)?).await?),
+        "AddMailboxAccess" => output(
+            step,
+            crate::add_mailbox_access(deps, input(step, payload)?).await?,
+        ),
         "DeliverCredentials" => output(
             step,
             crate::deliver_credentials(deps, input(step, payload)?).await?,

@@ -19,6 +19,7 @@
 //!   [`assign_license`](mod@assign_license), [`purchase_license`](mod@purchase_license),
 //!   [`request_license_purchase`](mod@request_license_purchase),
 //!   [`record_license_outcome`](mod@record_license_outcome), [`add_groups`](mod@add_groups),
+//!   [`add_mailbox_access`](mod@add_mailbox_access) (its wait loop for the new mailbox),
 //!   [`deliver_credentials`](mod@deliver_credentials), [`complete`](mod@complete),
 //!   [`handle_failure`](mod@handle_failure).
 //! - The offboarding steps (`statemachine/offboarding.asl.json`), in workflow order:
@@ -91,6 +92,7 @@
 
 #![warn(missing_docs)]
 
+mod cmdlets;
 mod context;
 mod idempotency;
 mod mail;
@@ -106,6 +108,7 @@ pub mod lookups;
 
 pub mod actions;
 pub mod add_groups;
+pub mod add_mailbox_access;
 pub mod assign_license;
 pub mod check_schedule;
 pub mod close_offboarding;
@@ -134,6 +137,7 @@ pub mod validate;
 pub mod validate_offboarding;
 
 pub use add_groups::add_groups;
+pub use add_mailbox_access::add_mailbox_access;
 pub use assign_license::assign_license;
 pub use check_schedule::check_schedule;
 pub use close_offboarding::close_offboarding;

@@ -33,6 +33,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
+use crate::cmdlets::{self, ps};
 use crate::context::update;
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
@@ -337,10 +338,8 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
                     ACTION,
                     format!(
                         "needs Exchange Online PowerShell (Microsoft Graph v1.0 has no API for \
-                         mailbox permissions {NO_EXCHANGE}): Add-MailboxPermission -Identity {} -User {} \
-                         -AccessRights FullAccess -InheritanceType All -AutoMapping $true{KEEP_MAILBOX}",
-                        ps(&upn),
-                        ps(to)
+                         mailbox permissions {NO_EXCHANGE}): {}{KEEP_MAILBOX}",
+                        cmdlets::add_full_access(&upn, to)
                     ),
                 ));
             };
@@ -654,11 +653,6 @@ const NO_DELEGATE: &str =
 
 /// Removing licenses leaves the mailbox 30 days before Exchange deletes it.
 const KEEP_MAILBOX: &str = "; if licenses are removed, first convert it to a shared mailbox (Set-Mailbox -Identity <user> -Type Shared) so the access or forwarding outlives the license";
-
-/// A PowerShell single-quoted string: nothing in it is expanded; `'` is doubled.
-fn ps(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
 
 /// Deletes every authentication method Graph can delete, the alternate mobile number
 /// before the mobile one (Graph refuses the other order), and adds what was removed to

@@ -58,6 +58,10 @@ pub struct PlannedGroup {
     pub name: String,
     /// Whether the tenant has a group of that name.
     pub found: bool,
+    /// A distribution list or mail-enabled security group: added through
+    /// Exchange Online once the new mailbox exists (`AddMailboxAccess`).
+    #[serde(default)]
+    pub exchange: bool,
 }
 
 /// The plan of an onboarding (`POST /api/onboardings/plan`).
@@ -76,6 +80,9 @@ pub struct OnboardingPlan {
     /// The groups `copy_groups_from` would copy (display names), when that user exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub copied_groups: Option<Vec<String>>,
+    /// The shared mailboxes the user would get FullAccess and SendAs to.
+    #[serde(default)]
+    pub shared_mailboxes: Vec<String>,
     /// What the run would do differently than asked, or why it would stop.
     pub warnings: Vec<String>,
     /// The MFA readiness outcome in plain words ("MFA: required by Conditional
@@ -167,14 +174,14 @@ pub async fn plan_onboarding(
         planned_licenses(deps, organization, variables, request, &skus).await
     };
     let groups = futures::future::try_join_all(request.groups.iter().map(|name| async move {
-        let found = !directory
+        let found = directory
             .find_groups_by_name(tenant, name)
             .await
-            .map_err(graph)?
-            .is_empty();
+            .map_err(graph)?;
         Ok::<_, StepError>(PlannedGroup {
             name: name.clone(),
-            found,
+            found: !found.is_empty(),
+            exchange: found.first().is_some_and(|g| g.is_mail_list()),
         })
     }));
     let copied_groups = async {
@@ -199,6 +206,7 @@ pub async fn plan_onboarding(
         }))
     };
     let mfa = mfa_plan(directory, organization, variables, request);
+    let shared = shared_mailbox_warnings(deps, organization, request);
     let (
         (user_principal_name, username_warning),
         licenses,
@@ -206,7 +214,16 @@ pub async fn plan_onboarding(
         (copied_groups, copy_warning),
         manager_warning,
         (mfa, mfa_warnings),
-    ) = futures::try_join!(username, licenses, groups, copied_groups, manager, mfa)?;
+        mut shared_warnings,
+    ) = futures::try_join!(
+        username,
+        licenses,
+        groups,
+        copied_groups,
+        manager,
+        mfa,
+        shared
+    )?;
     warnings.extend(username_warning);
     for g in groups.iter().filter(|g| !g.found) {
         warnings.push(format!(
@@ -216,6 +233,13 @@ pub async fn plan_onboarding(
     }
     warnings.extend(copy_warning);
     warnings.extend(manager_warning);
+    if shared_warnings.is_empty()
+        && groups.iter().any(|g| g.exchange)
+        && deps.connections.exchange(organization).await?.is_none()
+    {
+        shared_warnings.push(NO_EXCHANGE.to_owned());
+    }
+    warnings.extend(shared_warnings);
     // Assessments of other modules (e.g. MFA readiness) add their warnings here.
     warnings.extend(mfa_warnings);
 
@@ -226,9 +250,53 @@ pub async fn plan_onboarding(
         licenses,
         groups,
         copied_groups,
+        shared_mailboxes: request
+            .shared_mailboxes
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect(),
         warnings,
         mfa,
     })
+}
+
+/// What the plan says when mail lists or shared mailboxes need Exchange and the
+/// organization has no connector.
+const NO_EXCHANGE: &str = "no Exchange Online connector: the run notes the cmdlets that add the     user to the distribution lists and shared mailboxes, for a technician to run";
+
+/// Each shared mailbox that Exchange Online does not have (or is not shared),
+/// as `AddMailboxAccess` would note it; or that there is no connector to ask.
+async fn shared_mailbox_warnings(
+    deps: &Deps,
+    organization: &Organization,
+    request: &OnboardingRequest,
+) -> Result<Vec<String>, StepError> {
+    if request.shared_mailboxes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(exo) = deps.connections.exchange(organization).await? else {
+        return Ok(vec![NO_EXCHANGE.to_owned()]);
+    };
+    let mut warnings = Vec::new();
+    for address in &request.shared_mailboxes {
+        let found = exo
+            .mailbox(&organization.tenant, address.as_str())
+            .await
+            .map_err(|e| StepError::connector(Port::Exchange, e))?;
+        match found {
+            None => warnings.push(format!(
+                "no mailbox {} in Exchange Online: the run notes it and goes on",
+                address.as_str()
+            )),
+            Some(m) if !m.is_shared() => warnings.push(format!(
+                "{} is a {}, not a shared mailbox: no access would be given",
+                address.as_str(),
+                m.recipient_type_details
+            )),
+            Some(_) => {}
+        }
+    }
+    Ok(warnings)
 }
 
 /// MFA readiness as Validate would decide it (the same [`mfa::readiness`]),

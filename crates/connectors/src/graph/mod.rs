@@ -394,9 +394,22 @@ impl Group {
             Some(SkipReason::DynamicMembership)
         } else if self.on_premises_sync_enabled == Some(true) {
             Some(SkipReason::SyncedFromOnPremises)
+        } else if self.is_mail_list() {
+            Some(SkipReason::MailList)
         } else {
             None
         }
+    }
+
+    /// A distribution list or mail-enabled security group: mail-enabled but not a
+    /// Microsoft 365 (`Unified`) group. Graph reads it; only Exchange Online
+    /// changes its members (microsoftgraph/microsoft-graph-docs-contrib#7341).
+    pub fn is_mail_list(&self) -> bool {
+        self.mail_enabled == Some(true)
+            && !self
+                .group_types
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case("Unified"))
     }
 }
 
@@ -407,6 +420,8 @@ pub enum SkipReason {
     DynamicMembership,
     /// The group is mastered in on-premises Active Directory.
     SyncedFromOnPremises,
+    /// A distribution list or mail-enabled security group ([`Group::is_mail_list`]).
+    MailList,
 }
 
 impl fmt::Display for SkipReason {
@@ -417,6 +432,9 @@ impl fmt::Display for SkipReason {
             }
             SkipReason::SyncedFromOnPremises => {
                 "the group is synchronised from on-premises active directory; change it there"
+            }
+            SkipReason::MailList => {
+                "a distribution list or mail-enabled security group: Microsoft Graph cannot change its members, Exchange Online can"
             }
         })
     }

@@ -138,6 +138,12 @@ impl GraphError {
         )
     }
 
+    /// 400: writing the membership of a distribution list or mail-enabled
+    /// security group (microsoftgraph/microsoft-graph-docs-contrib#7341).
+    pub(crate) fn mail_list_membership() -> Self {
+        Self::bad_request("Cannot Update a mail-enabled security groups and or distribution list.")
+    }
+
     /// 400: writing the membership of a dynamic group, which its rule owns. [?]
     pub(crate) fn dynamic_membership() -> Self {
         Self::bad_request(

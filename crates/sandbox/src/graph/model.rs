@@ -362,9 +362,13 @@ pub struct GroupSeed {
     pub description: Option<String>,
     /// `mailEnabled`.
     pub mail_enabled: bool,
+    /// `mail`: the group's address, when mail-enabled.
+    pub mail: Option<String>,
     /// `securityEnabled`.
     pub security_enabled: bool,
-    /// e.g. `["Unified"]`, `["DynamicMembership"]`.
+    /// e.g. `["Unified"]`, `["DynamicMembership"]`. A mail-enabled group without
+    /// `Unified` is a distribution list (or, security-enabled, a mail-enabled
+    /// security group): Exchange Online owns its membership.
     pub group_types: Vec<String>,
     /// The rule of a dynamic group.
     pub membership_rule: Option<String>,
@@ -383,6 +387,7 @@ impl Default for GroupSeed {
             display_name: String::new(),
             description: None,
             mail_enabled: false,
+            mail: None,
             security_enabled: true,
             group_types: Vec::new(),
             membership_rule: None,
@@ -433,6 +438,8 @@ impl GraphSeed {
                 ..AuthMethodSeed::default()
             },
         ];
+        let mut info = user("info@contoso.com", "Contoso Info", "Contoso", "Info");
+        info.account_enabled = false;
         let contoso = TenantSeed {
             id: "3fa85f64-5717-4562-b3fc-2c963f66afa6".into(),
             domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()],
@@ -470,7 +477,8 @@ impl GraphSeed {
                     service_plans: vec!["EXCHANGE_S_STANDARD".into()],
                 },
             ],
-            users: vec![adele, alex],
+            // `info@`: a shared mailbox's account (no license; ExchangeSeed::demo()).
+            users: vec![adele, alex, info],
             groups: vec![
                 GroupSeed {
                     display_name: "All Staff".into(),
@@ -498,6 +506,20 @@ impl GraphSeed {
                 GroupSeed {
                     display_name: "HQ Staff (synced)".into(),
                     on_premises_sync_enabled: Some(true),
+                    ..GroupSeed::default()
+                },
+                // Exchange Online owns the members of these two: Graph lists them only.
+                GroupSeed {
+                    display_name: "Contoso Announcements".into(),
+                    mail_enabled: true,
+                    mail: Some("announcements@contoso.com".into()),
+                    security_enabled: false,
+                    ..GroupSeed::default()
+                },
+                GroupSeed {
+                    display_name: "Finance Approvers".into(),
+                    mail_enabled: true,
+                    mail: Some("finance-approvers@contoso.com".into()),
                     ..GroupSeed::default()
                 },
             ],
@@ -697,6 +719,7 @@ pub(crate) struct Group {
     pub(crate) display_name: String,
     pub(crate) description: Option<String>,
     pub(crate) mail_enabled: bool,
+    pub(crate) mail: Option<String>,
     pub(crate) security_enabled: bool,
     pub(crate) group_types: Vec<String>,
     pub(crate) membership_rule: Option<String>,
@@ -712,6 +735,16 @@ impl Group {
             .any(|t| t.eq_ignore_ascii_case("DynamicMembership"))
     }
 
+    /// A distribution list or mail-enabled security group: mail-enabled, not a
+    /// Microsoft 365 group. Graph reads it but cannot change its members.
+    pub(crate) fn is_mail_list(&self) -> bool {
+        self.mail_enabled
+            && !self
+                .group_types
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case("Unified"))
+    }
+
     pub(crate) fn json(&self) -> Map<String, Value> {
         let mail_nickname = self.display_name.replace(' ', "");
         let mut map = Map::new();
@@ -720,6 +753,7 @@ impl Group {
         map.insert("description".into(), json!(self.description));
         map.insert("groupTypes".into(), json!(self.group_types));
         map.insert("mailEnabled".into(), json!(self.mail_enabled));
+        map.insert("mail".into(), json!(self.mail));
         map.insert("securityEnabled".into(), json!(self.security_enabled));
         map.insert("mailNickname".into(), json!(mail_nickname));
         map.insert("membershipRule".into(), json!(self.membership_rule));
@@ -1144,7 +1178,7 @@ impl Tenant {
         Ok(())
     }
 
-    fn seed_group(&mut self, seed: &GroupSeed) -> Result<(), SeedError> {
+    pub(crate) fn seed_group(&mut self, seed: &GroupSeed) -> Result<(), SeedError> {
         let mut licenses = Vec::new();
         for part in &seed.licenses {
             let sku = self
@@ -1162,6 +1196,7 @@ impl Tenant {
             display_name: seed.display_name.clone(),
             description: seed.description.clone(),
             mail_enabled: seed.mail_enabled,
+            mail: seed.mail.clone(),
             security_enabled: seed.security_enabled,
             group_types: seed.group_types.clone(),
             membership_rule: seed.membership_rule.clone(),

@@ -1236,10 +1236,13 @@ pub(crate) async fn get_group(
     Ok(Json(with_context(body, root.context("groups/$entity"))).into_response())
 }
 
-/// Membership of dynamic and synced groups is not Graph's to change.
+/// Membership of dynamic, synced and mail-list groups is not Graph's to change.
 fn writable_membership(group: &super::model::Group) -> Result<(), GraphError> {
     if group.is_dynamic() {
         return Err(GraphError::dynamic_membership());
+    }
+    if group.is_mail_list() {
+        return Err(GraphError::mail_list_membership());
     }
     if group.on_premises_sync_enabled == Some(true) {
         return Err(GraphError::synced_object());
