@@ -344,3 +344,115 @@ async fn a_shared_mailbox_that_does_not_exist_is_refused_by_name_in_the_plan_and
         "{notes}"
     );
 }
+
+#[tokio::test]
+async fn offboarding_takes_the_user_out_of_the_mail_lists_through_exchange_and_a_restore_puts_them_back()
+ {
+    let app = spawn_app().await;
+    let mut joiner = form("Otto");
+    joiner["shared_mailboxes"] = json!([]);
+    let onboarding = settle(&app, &app.onboard(joiner).await, 120, 10).await;
+    assert_eq!(onboarding["status"], "completed", "{onboarding}");
+    let upn = onboarding["user_principal_name"]
+        .as_str()
+        .expect("upn")
+        .to_owned();
+    assert!(
+        list_members(&app, "Finance Approvers")
+            .await
+            .contains(&upn.to_lowercase())
+    );
+
+    // The preview counts the mail lists among the groups removed.
+    let preview: Value = app
+        .client
+        .post(app.url("/api/offboardings/plan"))
+        .json(&json!({"organization": "contoso", "user_principal_name": upn}))
+        .send()
+        .await
+        .expect("POST plan")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        lower(&preview["groups"]).contains(&"finance approvers".to_owned()),
+        "{preview}"
+    );
+
+    let id = crate::offboarding::offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": upn}),
+    )
+    .await;
+    let rec = crate::offboarding::settle(&app, &id).await;
+    assert_eq!(rec["status"], "completed", "{rec}");
+    for list in ["Contoso Announcements", "Finance Approvers"] {
+        assert!(
+            !list_members(&app, list).await.contains(&upn.to_lowercase()),
+            "still in {list}"
+        );
+    }
+    assert_eq!(
+        rec["removed"]["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .filter(|g| g["mail_list"] == true)
+            .count(),
+        2,
+        "{rec}"
+    );
+
+    let res = app
+        .client
+        .post(app.url(&format!("/api/offboardings/{id}/restore")))
+        .send()
+        .await
+        .expect("POST restore");
+    assert_eq!(
+        res.status(),
+        200,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    for list in ["Contoso Announcements", "Finance Approvers"] {
+        assert!(
+            list_members(&app, list).await.contains(&upn.to_lowercase()),
+            "back in {list}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_an_exchange_connector_offboarding_leaves_the_mail_lists_with_the_cmdlet() {
+    // Adele is a member of a distribution list; the organization's app cannot
+    // call Exchange Online.
+    let app = spawn_app_with(&format!(
+        "{}\ndistribution_groups = [{{ tenant = \"contoso.com\", display_name = \"Board\", \
+         primary_smtp_address = \"board@contoso.com\", members = [\"AdeleV@contoso.com\"] }}]\n",
+        without_exchange()
+    ))
+    .await;
+    let id = crate::offboarding::offboard(
+        &app,
+        json!({"organization": "contoso", "user_principal_name": "AdeleV@contoso.com"}),
+    )
+    .await;
+
+    let rec = crate::offboarding::settle(&app, &id).await;
+
+    assert_eq!(rec["status"], "completed", "{rec}");
+    assert!(
+        list_members(&app, "Board")
+            .await
+            .contains(&"adelev@contoso.com".to_owned()),
+        "Graph cannot remove her and nothing else tried"
+    );
+    let notes = notes_of(&app, &rec).await;
+    assert!(
+        notes.contains(
+            "Remove-DistributionGroupMember -Identity 'board@contoso.com' -Member 'AdeleV@contoso.com' -Confirm:$false"
+        ),
+        "{notes}"
+    );
+}

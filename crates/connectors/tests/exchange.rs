@@ -30,7 +30,12 @@ impl Sleeper for NoSleep {
 const TENANT: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
 
 async fn serve(seed: SandboxSeed) -> (Sandbox, String) {
-    let sandbox = Sandbox::new(&seed).unwrap();
+    serve_on(seed, Arc::new(jiff::Timestamp::now)).await
+}
+
+/// [`serve`] on `clock`.
+async fn serve_on(seed: SandboxSeed, clock: onboard_sandbox::SandboxClock) -> (Sandbox, String) {
+    let sandbox = Sandbox::with_clock(&seed, clock).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = sandbox.router();
@@ -195,7 +200,7 @@ async fn an_app_without_the_exchange_role_is_forbidden() {
 }
 
 #[tokio::test]
-async fn distribution_group_members_are_added_once_and_groups_found_by_get_recipient() {
+async fn distribution_group_members_are_added_and_removed_once_and_groups_found_by_get_recipient() {
     let mut seed = SandboxSeed::default();
     seed.exchange.distribution_groups = vec![DistributionGroupSeed {
         tenant: TENANT.into(),
@@ -229,6 +234,25 @@ async fn distribution_group_members_are_added_once_and_groups_found_by_get_recip
         .find(|g| g["DisplayName"] == "Sales Team")
         .unwrap();
     assert_eq!(sales["Members"], serde_json::json!(["AlexW@contoso.com"]));
+
+    let removed = exo
+        .remove_distribution_group_member(&t, "sales@contoso.com", "AlexW@contoso.com")
+        .await
+        .unwrap();
+    let again = exo
+        .remove_distribution_group_member(&t, "Sales Team", "AlexW@contoso.com")
+        .await
+        .unwrap();
+    assert_eq!(removed, GroupMemberChange::Removed);
+    assert_eq!(again, GroupMemberChange::NotAMember);
+    let state = sandbox.state("http://x");
+    let sales = state["exchange"]["distribution_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["DisplayName"] == "Sales Team")
+        .unwrap();
+    assert_eq!(sales["Members"], serde_json::json!([]));
 }
 
 #[tokio::test]
@@ -335,8 +359,6 @@ fn seed_with_newcomer(delay: u32) -> SandboxSeed {
             ..onboard_sandbox::graph::UserSeed::default()
         });
     seed.exchange.mailbox_delay_calls = delay;
-    // Counted in calls here; the demo's minutes on the clock are another test's.
-    seed.exchange.mailbox_delay_minutes = 0;
     seed.exchange
         .mailbox_sizes_gb
         .insert("NewcomerN@contoso.com".into(), 60.0);
@@ -422,4 +444,48 @@ async fn an_unlicensed_mailbox_over_50_gb_is_not_converted_and_awaits_deletion()
         .clone();
     assert_eq!(newcomer["RecipientTypeDetails"], "UserMailbox");
     assert_eq!(newcomer["WillBeDeleted"], true);
+}
+
+#[tokio::test]
+async fn a_new_mailbox_is_no_recipient_until_minutes_after_its_license_on_the_sandbox_clock() {
+    use onboard_connectors::graph::{Directory, LicenseToAdd};
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let start = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+    let offset = Arc::new(AtomicI64::new(0));
+    let clock = {
+        let offset = offset.clone();
+        Arc::new(move || start + jiff::SignedDuration::from_secs(offset.load(Ordering::SeqCst)))
+    };
+    let mut seed = seed_with_newcomer(0);
+    seed.exchange.mailbox_delay_minutes = 30;
+    let (_sandbox, base) = serve_on(seed, clock).await;
+    let (exo, dir, t) = (client(&base, "sandbox-secret"), graph(&base), tenant());
+    let user = dir
+        .user(&t, "NewcomerN@contoso.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let license = LicenseToAdd {
+        sku_id: PREMIUM.into(),
+        disabled_plans: vec![],
+    };
+    dir.assign_licenses(&t, &user.id, &[license], &[])
+        .await
+        .unwrap();
+
+    offset.store(29 * 60, Ordering::SeqCst);
+    let early = exo.mailbox(&t, "NewcomerN@contoso.com").await.unwrap();
+    let refused = exo
+        .add_send_as(&t, "info@contoso.com", "NewcomerN@contoso.com")
+        .await
+        .unwrap_err();
+    offset.store(30 * 60, Ordering::SeqCst);
+    let ready = exo.mailbox(&t, "NewcomerN@contoso.com").await.unwrap();
+    exo.add_send_as(&t, "info@contoso.com", "NewcomerN@contoso.com")
+        .await
+        .unwrap();
+
+    assert!(early.is_none(), "29 minutes after the license");
+    assert!(matches!(refused, Error::NotFound { .. }), "{refused:?}");
+    assert!(ready.is_some(), "30 minutes after the license");
 }

@@ -16,6 +16,15 @@ pub(crate) fn add_distribution_group_member(group: &str, member: &str) -> String
     )
 }
 
+/// `Remove-DistributionGroupMember` of `member` from `group`.
+pub(crate) fn remove_distribution_group_member(group: &str, member: &str) -> String {
+    format!(
+        "Remove-DistributionGroupMember -Identity {} -Member {} -Confirm:$false",
+        ps(group),
+        ps(member)
+    )
+}
+
 /// FullAccess (with automapping) to `mailbox` for `user`.
 pub(crate) fn add_full_access(mailbox: &str, user: &str) -> String {
     format!(

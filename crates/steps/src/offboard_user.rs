@@ -487,10 +487,27 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
         let mut removed = Vec::new();
         let mut skipped = Vec::new();
         for entry in &groups {
-            let name = entry
-                .display_name
-                .clone()
-                .unwrap_or_else(|| entry.id.clone());
+            let name = entry.name();
+            if entry.mail_list {
+                let identity = entry.exchange_identity();
+                match mailbox.exchange {
+                    Some(exo) => match exo
+                        .remove_distribution_group_member(&tenant, &identity, &upn)
+                        .await
+                    {
+                        Ok(_) => removed.push(name),
+                        Err(ConnectorError::NotFound { .. }) => skipped.push(format!(
+                            "{name}: Exchange Online has no such group or recipient any more"
+                        )),
+                        Err(e) => return Err(exchange_error(e)),
+                    },
+                    None => skipped.push(format!(
+                        "{name}: a distribution list or mail-enabled security group {NO_EXCHANGE}: {}",
+                        cmdlets::remove_distribution_group_member(&identity, &upn)
+                    )),
+                }
+                continue;
+            }
             if let Some(reason) = &entry.skip_reason {
                 skipped.push(format!("{name}: {reason}"));
                 continue;

@@ -525,9 +525,16 @@ pub async fn preview_offboarding(
     let point = record_restore_point::read(directory.as_ref(), tenant, &user).await?;
     preview.manager = point.manager.map(|m| m.user_principal_name);
     if a.remove_groups {
+        let exchange = if point.groups.iter().any(|g| g.mail_list) {
+            deps.connections.exchange(organization).await?.is_some()
+        } else {
+            false
+        };
         for g in &point.groups {
-            let name = g.display_name.clone().unwrap_or_else(|| g.id.clone());
+            let name = g.name();
             match &g.skip_reason {
+                // A mail list goes through Exchange Online, when there is a connector.
+                _ if g.mail_list && exchange => preview.groups.push(name),
                 Some(reason) => preview.groups_kept.push(format!("{name}: {reason}")),
                 None => preview.groups.push(name),
             }

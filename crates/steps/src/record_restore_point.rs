@@ -23,8 +23,27 @@ pub struct GroupEntry {
     pub id: String,
     /// Display name.
     pub display_name: Option<String>,
-    /// Why its membership is not Onboard's to change (dynamic or synced), if so.
+    /// Why Graph cannot change its membership (dynamic, synced, a mail list), if so.
     pub skip_reason: Option<String>,
+    /// A distribution list or mail-enabled security group: Exchange Online
+    /// changes its members (at offboarding and restore, with the connector).
+    #[serde(default)]
+    pub mail_list: bool,
+    /// The group's address, Exchange's identity for it.
+    #[serde(default)]
+    pub mail: Option<String>,
+}
+
+impl GroupEntry {
+    /// The name people know the group by.
+    pub fn name(&self) -> String {
+        self.display_name.clone().unwrap_or_else(|| self.id.clone())
+    }
+
+    /// How Exchange Online is told which group: its address, else its name.
+    pub fn exchange_identity(&self) -> String {
+        self.mail.clone().unwrap_or_else(|| self.name())
+    }
 }
 
 /// A license the user held.
@@ -131,6 +150,8 @@ pub(crate) async fn read(
                 id: g.id.as_str().to_owned(),
                 display_name: g.display_name.clone(),
                 skip_reason: g.membership_skip_reason().map(|r| r.to_string()),
+                mail_list: g.is_mail_list(),
+                mail: g.mail.clone(),
             })
             .collect(),
         licenses: licenses

@@ -180,7 +180,14 @@ pub async fn restore(deps: &Deps, id: &str, by: &str) -> Result<Record, ActionEr
         .await?;
 
     restore
-        .once("groups", || restore_groups(dir, tenant, user, point))
+        .once("groups", || async {
+            let exo = if point.groups.iter().any(|g| g.mail_list) {
+                deps.connections.exchange(&offboarding.organization).await?
+            } else {
+                None
+            };
+            restore_groups(dir, exo.as_deref(), tenant, user, point).await
+        })
         .await?;
 
     restore
@@ -331,9 +338,11 @@ async fn restore_licenses(
     }
 }
 
-/// Joins the direct groups again (not the dynamic or synced ones).
+/// Joins the direct groups again (not the dynamic or synced ones); mail lists
+/// through Exchange Online.
 async fn restore_groups(
     dir: &dyn Directory,
+    exo: Option<&dyn Exchange>,
     tenant: &TenantId,
     user: &ObjectId,
     point: &RestorePoint,
@@ -341,11 +350,31 @@ async fn restore_groups(
     const PART: &str = "groups";
     let mut joined = Vec::new();
     let mut left = Vec::new();
+    let upn = point.user_principal_name.as_str();
+    for entry in point.groups.iter().filter(|g| g.mail_list) {
+        let (name, identity) = (entry.name(), entry.exchange_identity());
+        let Some(exo) = exo else {
+            left.push(format!(
+                "{name}: no Exchange Online connector; run {}",
+                crate::cmdlets::add_distribution_group_member(&identity, upn)
+            ));
+            continue;
+        };
+        match exo
+            .add_distribution_group_member(tenant, &identity, upn)
+            .await
+        {
+            Ok(_) => joined.push(name),
+            Err(ConnectorError::NotFound { .. }) => {
+                left.push(format!(
+                    "{name}: Exchange Online has no such group any more"
+                ));
+            }
+            Err(e) => return Err(exchange(e)),
+        }
+    }
     for entry in point.groups.iter().filter(|g| g.skip_reason.is_none()) {
-        let name = entry
-            .display_name
-            .clone()
-            .unwrap_or_else(|| entry.id.clone());
+        let name = entry.name();
         let Some(group) = dir
             .group(tenant, &ObjectId::new(entry.id.as_str()))
             .await

@@ -517,4 +517,31 @@ impl Exchange for ExchangeClient {
             Err(f) => Err(f.into_error(|| format!("group '{group}' or member '{member}'"))),
         }
     }
+
+    async fn remove_distribution_group_member(
+        &self,
+        tenant: &TenantId,
+        group: &str,
+        member: &str,
+    ) -> Result<GroupMemberChange, Error> {
+        let mut parameters = identity_only(group);
+        parameters.insert("Member".into(), json!(member));
+        parameters.insert("BypassSecurityGroupManagerCheck".into(), json!(true));
+        parameters.insert("Confirm".into(), json!(false));
+        // Sent again after a lost answer: the resend answers "isn't a member",
+        // which is read as done.
+        match self
+            .invoke(
+                tenant,
+                "Remove-DistributionGroupMember",
+                parameters,
+                Resend::Idempotent,
+            )
+            .await?
+        {
+            Ok(_) => Ok(GroupMemberChange::Removed),
+            Err(f) if f.is_not_a_member() => Ok(GroupMemberChange::NotAMember),
+            Err(f) => Err(f.into_error(|| format!("group '{group}' or member '{member}'"))),
+        }
+    }
 }

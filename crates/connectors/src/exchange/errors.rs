@@ -105,6 +105,12 @@ impl Failure {
             || self.message.contains("is already a member of the group")
     }
 
+    /// A removal of someone who is not a member (`MemberNotFoundException`) [?: the text].
+    pub(crate) fn is_not_a_member(&self) -> bool {
+        self.code.ends_with("MemberNotFoundException")
+            || self.message.contains("isn't a member of the group")
+    }
+
     /// An `Add-MailboxPermission` whose entry exists: "An existing permission entry
     /// was found for user ..." [?: PowerShell's text, a warning in the shell].
     pub(crate) fn is_already_granted(&self) -> bool {

@@ -15,8 +15,9 @@
 //!   (the app needs `Exchange.ManageAsApp` and the Exchange Administrator role).
 //!
 //! Reads and `Set-Mailbox` (absolute values) are sent again after a lost answer
-//! like any read; so is `Add-DistributionGroupMember`, whose resend answers
-//! "already a member", read as done. `Add-MailboxPermission`,
+//! like any read; so are `Add-DistributionGroupMember` and
+//! `Remove-DistributionGroupMember`, whose resends answer "already a member"
+//! and "isn't a member", read as done. `Add-MailboxPermission`,
 //! `Remove-MailboxPermission` and `Add-RecipientPermission` are never resent
 //! blindly: after a lost answer the client reads `Get-MailboxPermission` (or
 //! `Get-RecipientPermission`) and sends the write again only if it was
@@ -213,13 +214,17 @@ impl MailboxUpdate {
     }
 }
 
-/// What adding a member to a distribution group did.
+/// What adding or removing a member of a distribution group did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupMemberChange {
     /// Added now.
     Added,
     /// Was a member already (Exchange's `MemberAlreadyExistsException`).
     AlreadyMember,
+    /// Removed now.
+    Removed,
+    /// Was not a member (Exchange's `MemberNotFoundException`).
+    NotAMember,
 }
 
 /// What the workflow needs from a tenant's Exchange Online.
@@ -281,6 +286,14 @@ pub trait Exchange: Send + Sync {
 
     /// `Add-DistributionGroupMember -Identity -Member`.
     async fn add_distribution_group_member(
+        &self,
+        tenant: &TenantId,
+        group: &str,
+        member: &str,
+    ) -> Result<GroupMemberChange, Error>;
+
+    /// `Remove-DistributionGroupMember -Identity -Member`.
+    async fn remove_distribution_group_member(
         &self,
         tenant: &TenantId,
         group: &str,

@@ -29,7 +29,7 @@ officeLocation,mobilePhone,businessPhones,mail,mailNickname,proxyAddresses,usage
 accountEnabled,passwordPolicies,onPremisesSyncEnabled,onPremisesExtensionAttributes";
 
 /// Group properties the client reads: enough to decide whether membership may be written.
-const GROUP_SELECT: &str = "id,displayName,description,groupTypes,mailEnabled,securityEnabled,\
+const GROUP_SELECT: &str = "id,displayName,description,groupTypes,mailEnabled,mail,securityEnabled,\
 membershipRule,onPremisesSyncEnabled";
 
 /// No listing the workflow makes is this long; a server looping its

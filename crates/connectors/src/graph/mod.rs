@@ -372,6 +372,9 @@ pub struct Group {
     /// Mail-enabled.
     #[serde(default)]
     pub mail_enabled: Option<bool>,
+    /// The group's address, when mail-enabled.
+    #[serde(default)]
+    pub mail: Option<String>,
     /// Security-enabled.
     #[serde(default)]
     pub security_enabled: Option<bool>,
@@ -913,6 +916,7 @@ mod tests {
             description: None,
             group_types: types.iter().map(|t| (*t).to_owned()).collect(),
             mail_enabled: None,
+            mail: None,
             security_enabled: None,
             membership_rule: None,
             on_premises_sync_enabled: synced,
