@@ -296,13 +296,10 @@ impl StepError {
 
 impl From<StoreError> for StepError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Sqlite(_)
-            | StoreError::DynamoDb { .. }
-            | StoreError::Io { .. }
-            | StoreError::Worker(_)
-            | StoreError::Randomness(_) => StepError::StoreUnavailable(error),
-            _ => StepError::Store(error),
+        if error.is_unavailable() {
+            StepError::StoreUnavailable(error)
+        } else {
+            StepError::Store(error)
         }
     }
 }

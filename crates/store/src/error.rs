@@ -55,10 +55,12 @@ pub enum StoreError {
         /// What was wrong with it.
         reason: String,
         /// The SQLite error, when there was one.
+        #[cfg(feature = "sqlite")]
         #[source]
         source: Option<rusqlite::Error>,
     },
     /// SQLite failed.
+    #[cfg(feature = "sqlite")]
     #[error("sqlite failed")]
     Sqlite(#[from] rusqlite::Error),
     /// A file next to the database (the token key) could not be read or written.
@@ -100,7 +102,22 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the backend could not be reached or failed in passing (retry
+    /// later), as opposed to a refusal of this call.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            #[cfg(feature = "sqlite")]
+            StoreError::Sqlite(_) => true,
+            StoreError::DynamoDb { .. }
+            | StoreError::Io { .. }
+            | StoreError::Worker(_)
+            | StoreError::Randomness(_) => true,
+            _ => false,
+        }
+    }
+
     /// Wraps an SDK error with the name of the operation that failed.
+    #[cfg(feature = "dynamodb")]
     pub(crate) fn dynamo(
         operation: &'static str,
         source: impl std::error::Error + Send + Sync + 'static,

@@ -8,6 +8,9 @@
 //!   and in the same file the interpreter's executions and timers
 //!   ([`SqliteExecutionStore`], `onboard_asl::ExecutionStore`).
 //! - [`dynamodb`]: the AWS backend (single-table design, `docs/dynamodb.md`).
+//!
+//! Each backend is a feature (`sqlite`, `dynamodb`), so a Lambda links
+//! neither SQLite nor the interpreter.
 //! - [`error`]: the crate's one error type.
 //!
 //! This crate must not depend on `onboard-domain`, the steps or the
@@ -17,14 +20,20 @@
 //! crate) only to implement its storage port.
 
 #![warn(missing_docs)]
+// The key, cursor and codec helpers of `model` and `token` serve the backends;
+// built with neither (as the steps see the crate), they have no caller.
+#![cfg_attr(not(any(feature = "sqlite", feature = "dynamodb")), allow(dead_code))]
 
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod error;
 pub mod model;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod store;
 pub mod token;
 
+#[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoStore;
 pub use error::StoreError;
 pub use model::{
@@ -32,6 +41,7 @@ pub use model::{
     LicenseOutcome, NewDecision, NewRecord, Page, RecentFilter, Record, RecordFilter, RecordKind,
     RecordUpdate, Scope, SecretRef, Status, TimelineEvent, Variables,
 };
+#[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteExecutionStore, SqliteStore};
 pub use store::Store;
 pub use token::TokenKey;

@@ -128,8 +128,11 @@ impl TokenKey {
 }
 
 /// Format byte of a sealed blob ([`TokenKey::seal_bytes`]): nonce || ciphertext.
+#[cfg(feature = "sqlite")]
 const BLOB_V1: u8 = 1;
 
+/// Sealed blobs: the interpreter's execution records, which only the SQLite backend keeps.
+#[cfg(feature = "sqlite")]
 impl TokenKey {
     /// Seals `plain` (e.g. a whole execution record, task tokens and all),
     /// bound to `context` (its key in the database): `1 || nonce || ciphertext`.
