@@ -38,21 +38,23 @@ fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
     p
 }
 
-fn tmp() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("onboard-states-run-{}", uuid_like()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A scratch directory, removed when the test ends (however it ends).
+struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
 }
 
-fn uuid_like() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    format!(
-        "{}-{:?}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
+fn tmp() -> Scratch {
+    Scratch(
+        tempfile::Builder::new()
+            .prefix("onboard-states-run-")
+            .tempdir()
+            .unwrap(),
     )
 }
 

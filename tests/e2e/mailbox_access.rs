@@ -76,6 +76,19 @@ async fn notes_of(app: &TestApp, rec: &Value) -> String {
         .join("\n")
 }
 
+/// `POST /api/{kind}/plan` of `body`.
+async fn plan_of(app: &TestApp, kind: &str, body: &Value) -> Value {
+    app.client
+        .post(app.url(&format!("/api/{kind}/plan")))
+        .json(body)
+        .send()
+        .await
+        .expect("POST plan")
+        .json()
+        .await
+        .expect("json")
+}
+
 /// Moves the clock `step` seconds at a time until the run has ended.
 async fn settle(app: &TestApp, id: &str, step: u64, rounds: usize) -> Value {
     for _ in 0..rounds {
@@ -282,16 +295,7 @@ async fn without_an_exchange_connector_the_ticket_gets_the_cmdlets_and_nothing_w
 #[tokio::test]
 async fn the_plan_says_which_groups_go_through_exchange() {
     let app = spawn_app().await;
-    let plan: Value = app
-        .client
-        .post(app.url("/api/onboardings/plan"))
-        .json(&form("Pia"))
-        .send()
-        .await
-        .expect("POST plan")
-        .json()
-        .await
-        .expect("json");
+    let plan = plan_of(&app, "onboardings", &form("Pia")).await;
     let groups = plan["groups"].as_array().expect("groups");
     let exchange = |name: &str| {
         groups
@@ -321,16 +325,7 @@ async fn a_shared_mailbox_that_does_not_exist_is_refused_by_name_in_the_plan_and
     form["shared_mailboxes"] = json!(["nobody@contoso.com"]);
     form["groups"] = json!(["Contoso Announcements"]);
 
-    let plan: Value = app
-        .client
-        .post(app.url("/api/onboardings/plan"))
-        .json(&form)
-        .send()
-        .await
-        .expect("POST plan")
-        .json()
-        .await
-        .expect("json");
+    let plan = plan_of(&app, "onboardings", &form).await;
     assert!(
         plan["warnings"].to_string().contains("nobody@contoso.com"),
         "{plan}"
@@ -364,16 +359,12 @@ async fn offboarding_takes_the_user_out_of_the_mail_lists_through_exchange_and_a
     );
 
     // The preview counts the mail lists among the groups removed.
-    let preview: Value = app
-        .client
-        .post(app.url("/api/offboardings/plan"))
-        .json(&json!({"organization": "contoso", "user_principal_name": upn}))
-        .send()
-        .await
-        .expect("POST plan")
-        .json()
-        .await
-        .expect("json");
+    let preview = plan_of(
+        &app,
+        "offboardings",
+        &json!({"organization": "contoso", "user_principal_name": upn}),
+    )
+    .await;
     assert!(
         lower(&preview["groups"]).contains(&"finance approvers".to_owned()),
         "{preview}"

@@ -367,6 +367,23 @@ fn seed_with_newcomer(delay: u32) -> SandboxSeed {
 
 const PREMIUM: &str = "f245ecc8-75af-4f8e-b61f-27d8114de5f3";
 
+/// Gives the newcomer of [`seed_with_newcomer`] a license with Exchange; their user.
+async fn license_newcomer(
+    dir: &onboard_connectors::graph::GraphClient,
+    t: &TenantId,
+) -> onboard_connectors::graph::User {
+    use onboard_connectors::graph::{Directory, LicenseToAdd};
+    let user = dir.user(t, "NewcomerN@contoso.com").await.unwrap().unwrap();
+    let license = LicenseToAdd {
+        sku_id: PREMIUM.into(),
+        disabled_plans: vec![],
+    };
+    dir.assign_licenses(t, &user.id, &[license], &[])
+        .await
+        .unwrap();
+    user
+}
+
 #[tokio::test]
 async fn a_newly_licensed_users_mailbox_appears_after_the_delay() {
     use onboard_connectors::graph::{Directory, LicenseToAdd};
@@ -401,21 +418,10 @@ async fn a_newly_licensed_users_mailbox_appears_after_the_delay() {
 
 #[tokio::test]
 async fn an_unlicensed_mailbox_over_50_gb_is_not_converted_and_awaits_deletion() {
-    use onboard_connectors::graph::{Directory, LicenseToAdd};
+    use onboard_connectors::graph::Directory;
     let (sandbox, base) = serve(seed_with_newcomer(0)).await;
     let (exo, dir, t) = (client(&base, "sandbox-secret"), graph(&base), tenant());
-    let user = dir
-        .user(&t, "NewcomerN@contoso.com")
-        .await
-        .unwrap()
-        .unwrap();
-    let license = LicenseToAdd {
-        sku_id: PREMIUM.into(),
-        disabled_plans: vec![],
-    };
-    dir.assign_licenses(&t, &user.id, &[license], &[])
-        .await
-        .unwrap();
+    let user = license_newcomer(&dir, &t).await;
     exo.mailbox(&t, "NewcomerN@contoso.com").await.unwrap();
     dir.assign_licenses(&t, &user.id, &[], &[PREMIUM.into()])
         .await
@@ -448,7 +454,6 @@ async fn an_unlicensed_mailbox_over_50_gb_is_not_converted_and_awaits_deletion()
 
 #[tokio::test]
 async fn a_new_mailbox_is_no_recipient_until_minutes_after_its_license_on_the_sandbox_clock() {
-    use onboard_connectors::graph::{Directory, LicenseToAdd};
     use std::sync::atomic::{AtomicI64, Ordering};
     let start = jiff::Timestamp::from_second(1_800_000_000).unwrap();
     let offset = Arc::new(AtomicI64::new(0));
@@ -460,18 +465,7 @@ async fn a_new_mailbox_is_no_recipient_until_minutes_after_its_license_on_the_sa
     seed.exchange.mailbox_delay_minutes = 30;
     let (_sandbox, base) = serve_on(seed, clock).await;
     let (exo, dir, t) = (client(&base, "sandbox-secret"), graph(&base), tenant());
-    let user = dir
-        .user(&t, "NewcomerN@contoso.com")
-        .await
-        .unwrap()
-        .unwrap();
-    let license = LicenseToAdd {
-        sku_id: PREMIUM.into(),
-        disabled_plans: vec![],
-    };
-    dir.assign_licenses(&t, &user.id, &[license], &[])
-        .await
-        .unwrap();
+    license_newcomer(&dir, &t).await;
 
     offset.store(29 * 60, Ordering::SeqCst);
     let early = exo.mailbox(&t, "NewcomerN@contoso.com").await.unwrap();

@@ -50,9 +50,7 @@ fn required_env(name: &str) -> String {
 
 /// `CreateUser` -> `create-user`: the package, its binary and its events file.
 fn kebab(function: &str) -> String {
-    onboard_steps::dispatch::step_name(function)
-        .unwrap()
-        .replace('_', "-")
+    onboard_steps::dispatch::package(function).unwrap()
 }
 
 /// Where `cargo lambda build --release --output-format zip` put `<package>/bootstrap.zip`.

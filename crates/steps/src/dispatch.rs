@@ -10,65 +10,71 @@ use serde_json::Value;
 use crate::deps::Deps;
 use crate::error::StepError;
 
-/// Every function name [`dispatch`] knows, as the state machine's `${<Name>FunctionArn}`.
-pub const FUNCTIONS: &[&str] = &[
-    "Validate",
-    "EnsureTicket",
-    "RequestApproval",
-    "CloseRequest",
-    "MarkScheduled",
-    "CreateUser",
-    "AssignLicense",
-    "PurchaseLicense",
-    "RequestLicensePurchase",
-    "RecordLicenseOutcome",
-    "AddGroups",
-    "AddMailboxAccess",
-    "DeliverCredentials",
-    "Complete",
-    "HandleFailure",
-    "ValidateOffboarding",
-    "EnsureOffboardingTicket",
-    "RequestOffboardingApproval",
-    "CloseOffboarding",
-    "MarkOffboardingScheduled",
-    "RecordRestorePoint",
-    "OffboardUser",
-    "CompleteOffboarding",
-    "HandleOffboardingFailure",
-    "CheckSchedule",
-];
+/// The one table of steps: each ASL function name (`${<Name>FunctionArn}`) with
+/// the step it runs (`crate::<step>`, also its log name, and its Lambda package
+/// `functions/<step with '-'>`). [`FUNCTIONS`], [`step_name`], [`package`] and
+/// the dispatch itself all come from it, so a step is added in one line; the
+/// tests over the ASL files and `template.yaml` check the rest.
+macro_rules! step_table {
+    ($($function:ident => $step:ident,)*) => {
+        /// Every function name [`dispatch`] knows, as the state machine's `${<Name>FunctionArn}`.
+        pub const FUNCTIONS: &[&str] = &[$(stringify!($function)),*];
 
-/// The log name of a function: `CreateUser` -> `create_user`.
-pub fn step_name(function: &str) -> Option<&'static str> {
-    Some(match function {
-        "Validate" => "validate",
-        "EnsureTicket" => "ensure_ticket",
-        "RequestApproval" => "request_approval",
-        "CloseRequest" => "close_request",
-        "MarkScheduled" => "mark_scheduled",
-        "CreateUser" => "create_user",
-        "AssignLicense" => "assign_license",
-        "PurchaseLicense" => "purchase_license",
-        "RequestLicensePurchase" => "request_license_purchase",
-        "RecordLicenseOutcome" => "record_license_outcome",
-        "AddGroups" => "add_groups",
-        "AddMailboxAccess" => "add_mailbox_access",
-        "DeliverCredentials" => "deliver_credentials",
-        "Complete" => "complete",
-        "HandleFailure" => "handle_failure",
-        "ValidateOffboarding" => "validate_offboarding",
-        "EnsureOffboardingTicket" => "ensure_offboarding_ticket",
-        "RequestOffboardingApproval" => "request_offboarding_approval",
-        "CloseOffboarding" => "close_offboarding",
-        "MarkOffboardingScheduled" => "mark_offboarding_scheduled",
-        "RecordRestorePoint" => "record_restore_point",
-        "OffboardUser" => "offboard_user",
-        "CompleteOffboarding" => "complete_offboarding",
-        "HandleOffboardingFailure" => "handle_offboarding_failure",
-        "CheckSchedule" => "check_schedule",
-        _ => return None,
-    })
+        /// The log name of a function: `CreateUser` -> `create_user`.
+        pub fn step_name(function: &str) -> Option<&'static str> {
+            match function {
+                $(stringify!($function) => Some(stringify!($step)),)*
+                _ => None,
+            }
+        }
+
+        async fn run_step(
+            deps: &Deps,
+            function_name: &str,
+            step: &'static str,
+            payload: Value,
+        ) -> Result<Value, StepError> {
+            match function_name {
+                $(stringify!($function) => {
+                    output(step, crate::$step(deps, input(step, payload)?).await?)
+                })*
+                other => Err(StepError::UnknownFunction(other.to_owned())),
+            }
+        }
+    };
+}
+
+step_table! {
+    Validate => validate,
+    EnsureTicket => ensure_ticket,
+    RequestApproval => request_approval,
+    CloseRequest => close_request,
+    MarkScheduled => mark_scheduled,
+    CreateUser => create_user,
+    AssignLicense => assign_license,
+    PurchaseLicense => purchase_license,
+    RequestLicensePurchase => request_license_purchase,
+    RecordLicenseOutcome => record_license_outcome,
+    AddGroups => add_groups,
+    AddMailboxAccess => add_mailbox_access,
+    DeliverCredentials => deliver_credentials,
+    Complete => complete,
+    HandleFailure => handle_failure,
+    ValidateOffboarding => validate_offboarding,
+    EnsureOffboardingTicket => ensure_offboarding_ticket,
+    RequestOffboardingApproval => request_offboarding_approval,
+    CloseOffboarding => close_offboarding,
+    MarkOffboardingScheduled => mark_offboarding_scheduled,
+    RecordRestorePoint => record_restore_point,
+    OffboardUser => offboard_user,
+    CompleteOffboarding => complete_offboarding,
+    HandleOffboardingFailure => handle_offboarding_failure,
+    CheckSchedule => check_schedule,
+}
+
+/// The Lambda package (`functions/<package>`) of a function: `CreateUser` -> `create-user`.
+pub fn package(function: &str) -> Option<String> {
+    step_name(function).map(|step| step.replace('_', "-"))
 }
 
 fn input<T: DeserializeOwned>(step: &'static str, payload: Value) -> Result<T, StepError> {
@@ -107,97 +113,7 @@ async fn run(
     step: &'static str,
     payload: Value,
 ) -> Result<Value, StepError> {
-    let result = match function_name {
-        "Validate" => output(step, crate::validate(deps, input(step, payload)?).await?),
-        "EnsureTicket" => output(
-            step,
-            crate::ensure_ticket(deps, input(step, payload)?).await?,
-        ),
-        "RequestApproval" => output(
-            step,
-            crate::request_approval(deps, input(step, payload)?).await?,
-        ),
-        "CloseRequest" => output(
-            step,
-            crate::close_request(deps, input(step, payload)?).await?,
-        ),
-        "MarkScheduled" => output(
-            step,
-            crate::mark_scheduled(deps, input(step, payload)?).await?,
-        ),
-        "CreateUser" => output(step, crate::create_user(deps, input(step, payload)?).await?),
-        "AssignLicense" => output(
-            step,
-            crate::assign_license(deps, input(step, payload)?).await?,
-        ),
-        "PurchaseLicense" => output(
-            step,
-            crate::purchase_license(deps, input(step, payload)?).await?,
-        ),
-        "RequestLicensePurchase" => output(
-            step,
-            crate::request_license_purchase(deps, input(step, payload)?).await?,
-        ),
-        "RecordLicenseOutcome" => output(
-            step,
-            crate::record_license_outcome(deps, input(step, payload)?).await?,
-        ),
-        "AddGroups" => output(step, crate::add_groups(deps, input(step, payload)?).await?),
-        "AddMailboxAccess" => output(
-            step,
-            crate::add_mailbox_access(deps, input(step, payload)?).await?,
-        ),
-        "DeliverCredentials" => output(
-            step,
-            crate::deliver_credentials(deps, input(step, payload)?).await?,
-        ),
-        "Complete" => output(step, crate::complete(deps, input(step, payload)?).await?),
-        "HandleFailure" => output(
-            step,
-            crate::handle_failure(deps, input(step, payload)?).await?,
-        ),
-        "ValidateOffboarding" => output(
-            step,
-            crate::validate_offboarding(deps, input(step, payload)?).await?,
-        ),
-        "EnsureOffboardingTicket" => output(
-            step,
-            crate::ensure_offboarding_ticket(deps, input(step, payload)?).await?,
-        ),
-        "RequestOffboardingApproval" => output(
-            step,
-            crate::request_offboarding_approval(deps, input(step, payload)?).await?,
-        ),
-        "CloseOffboarding" => output(
-            step,
-            crate::close_offboarding(deps, input(step, payload)?).await?,
-        ),
-        "MarkOffboardingScheduled" => output(
-            step,
-            crate::mark_offboarding_scheduled(deps, input(step, payload)?).await?,
-        ),
-        "RecordRestorePoint" => output(
-            step,
-            crate::record_restore_point(deps, input(step, payload)?).await?,
-        ),
-        "OffboardUser" => output(
-            step,
-            crate::offboard_user(deps, input(step, payload)?).await?,
-        ),
-        "CompleteOffboarding" => output(
-            step,
-            crate::complete_offboarding(deps, input(step, payload)?).await?,
-        ),
-        "HandleOffboardingFailure" => output(
-            step,
-            crate::handle_offboarding_failure(deps, input(step, payload)?).await?,
-        ),
-        "CheckSchedule" => output(
-            step,
-            crate::check_schedule(deps, input(step, payload)?).await?,
-        ),
-        other => Err(StepError::UnknownFunction(other.to_owned())),
-    };
+    let result = run_step(deps, function_name, step, payload).await;
     if let Err(e) = &result {
         tracing::warn!(step, error = e.name(), cause = %e.cause(), "step failed");
     }

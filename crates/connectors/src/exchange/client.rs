@@ -319,6 +319,39 @@ impl ExchangeClient {
     }
 }
 
+impl ExchangeClient {
+    /// `Add-` or `Remove-DistributionGroupMember`: sent again after a lost answer
+    /// (no read first), since the resend's "already a member" / "isn't a member"
+    /// says the first one was applied.
+    async fn change_member(
+        &self,
+        tenant: &TenantId,
+        group: &str,
+        member: &str,
+        add: bool,
+    ) -> Result<GroupMemberChange, Error> {
+        let mut parameters = identity_only(group);
+        parameters.insert("Member".into(), json!(member));
+        parameters.insert("BypassSecurityGroupManagerCheck".into(), json!(true));
+        let cmdlet = if add {
+            "Add-DistributionGroupMember"
+        } else {
+            parameters.insert("Confirm".into(), json!(false));
+            "Remove-DistributionGroupMember"
+        };
+        match self
+            .invoke(tenant, cmdlet, parameters, Resend::Idempotent)
+            .await?
+        {
+            Ok(_) if add => Ok(GroupMemberChange::Added),
+            Ok(_) => Ok(GroupMemberChange::Removed),
+            Err(f) if add && f.is_already_member() => Ok(GroupMemberChange::AlreadyMember),
+            Err(f) if !add && f.is_not_a_member() => Ok(GroupMemberChange::NotAMember),
+            Err(f) => Err(f.into_error(|| format!("group '{group}' or member '{member}'"))),
+        }
+    }
+}
+
 fn identity_only(identity: &str) -> Map<String, Value> {
     let mut parameters = Map::new();
     parameters.insert("Identity".into(), json!(identity));
@@ -498,24 +531,8 @@ impl Exchange for ExchangeClient {
         group: &str,
         member: &str,
     ) -> Result<GroupMemberChange, Error> {
-        let mut parameters = identity_only(group);
-        parameters.insert("Member".into(), json!(member));
-        parameters.insert("BypassSecurityGroupManagerCheck".into(), json!(true));
-        // Sent again after a lost answer: the resend answers "already a member",
-        // which is read as done, so no read is needed first.
-        match self
-            .invoke(
-                tenant,
-                "Add-DistributionGroupMember",
-                parameters,
-                Resend::Idempotent,
-            )
-            .await?
-        {
-            Ok(_) => Ok(GroupMemberChange::Added),
-            Err(f) if f.is_already_member() => Ok(GroupMemberChange::AlreadyMember),
-            Err(f) => Err(f.into_error(|| format!("group '{group}' or member '{member}'"))),
-        }
+        // A resend after a lost answer answers "already a member": done.
+        self.change_member(tenant, group, member, true).await
     }
 
     async fn remove_distribution_group_member(
@@ -524,24 +541,7 @@ impl Exchange for ExchangeClient {
         group: &str,
         member: &str,
     ) -> Result<GroupMemberChange, Error> {
-        let mut parameters = identity_only(group);
-        parameters.insert("Member".into(), json!(member));
-        parameters.insert("BypassSecurityGroupManagerCheck".into(), json!(true));
-        parameters.insert("Confirm".into(), json!(false));
-        // Sent again after a lost answer: the resend answers "isn't a member",
-        // which is read as done.
-        match self
-            .invoke(
-                tenant,
-                "Remove-DistributionGroupMember",
-                parameters,
-                Resend::Idempotent,
-            )
-            .await?
-        {
-            Ok(_) => Ok(GroupMemberChange::Removed),
-            Err(f) if f.is_not_a_member() => Ok(GroupMemberChange::NotAMember),
-            Err(f) => Err(f.into_error(|| format!("group '{group}' or member '{member}'"))),
-        }
+        // A resend after a lost answer answers "isn't a member": done.
+        self.change_member(tenant, group, member, false).await
     }
 }
