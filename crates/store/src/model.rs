@@ -467,7 +467,9 @@ pub struct ConnectorSettings {
     pub secrets: BTreeMap<String, SecretRef>,
 }
 
-/// Zero-padded microseconds since the epoch, clamped at 0: sorts as a string.
+/// Zero-padded microseconds since the epoch, clamped at 0: sorts as a string
+/// (DynamoDB's sort keys; SQLite sorts integers).
+#[cfg(feature = "dynamodb")]
 pub(crate) fn sort_time(ts: Timestamp) -> String {
     format!("{:020}", ts.as_microsecond().max(0))
 }
