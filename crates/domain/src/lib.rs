@@ -10,11 +10,12 @@
 //!   every bad field reported at once.
 //! - [`variables`]: every organization variable with its default, type and aliases;
 //!   layered resolution (built-in defaults <- MSP-wide <- organization).
-//! - [`username`]: usernames from names: formats, transliteration, limits, collisions.
+//! - [`username`]: a person's name, and usernames from it: formats, transliteration, limits, collisions.
 //! - [`password`]: password generation and a password type that never prints itself.
-//! - [`license`]: the license decision per requested SKU.
+//! - [`license`]: the license decision per requested SKU, and the license groups it may use.
 //! - [`mfa`]: MFA readiness: which policies make a new user use MFA, whether a TAP can be issued.
 //! - [`notes`]: the text of every ticket note.
+//! - [`reply`]: the offboarded mailbox's automatic reply: its template and what fills it.
 //! - [`plan`]: what a run will do (approval, schedule, settings), decided up front.
 //! - [`values`]: small validated values (e-mail address, country code, time zone).
 //! - [`error`]: [`DomainError`], the one error type.
@@ -61,6 +62,7 @@ pub mod mfa;
 pub mod notes;
 pub mod password;
 pub mod plan;
+pub mod reply;
 pub mod request;
 pub mod username;
 pub mod variables;

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::variables::{Distributor, LicenseGroups};
+use crate::variables::Distributor;
 
 /// A SKU part number as Graph's `subscribedSkus` names it (`O365_BUSINESS_PREMIUM`, `SPB`):
 /// upper-case ASCII letters, digits and `_`, 1 to 64 characters.
@@ -355,6 +355,19 @@ pub fn product_name(sku_part_number: &str) -> Option<&'static str> {
         .iter()
         .find(|(part, _)| part.eq_ignore_ascii_case(sku_part_number.trim()))
         .map(|(_, name)| *name)
+}
+
+/// License groups per SKU: `{"SPB": "License - Business Premium"}` or the text
+/// `SPB=License - Business Premium; O365_BUSINESS_ESSENTIALS=License - Basic`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct LicenseGroups(pub BTreeMap<SkuPartNumber, String>);
+
+impl LicenseGroups {
+    /// The group that grants `sku`, when one is configured.
+    pub fn group_for(&self, sku: &SkuPartNumber) -> Option<&str> {
+        self.0.get(sku).map(String::as_str)
+    }
 }
 
 #[cfg(test)]

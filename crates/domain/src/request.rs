@@ -13,31 +13,9 @@ use serde_json::{Map, Value as Json};
 
 use crate::error::{DomainError, FieldError};
 use crate::license::{LicensePurchaseChoice, SkuPartNumber};
-use crate::username::Username;
+use crate::username::{PersonName, Username};
 use crate::values::{CountryCode, EmailAddress};
 use crate::variables::{PhoneFormat, SendCredentialsTo, Variables};
-
-/// A person's name, kept in Unicode for display (usernames are derived from it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PersonName {
-    /// Given name (may be empty for a single name).
-    pub first: String,
-    /// Middle name(s), when known.
-    pub middle: Option<String>,
-    /// Surname (for a single name, the whole name).
-    pub last: String,
-}
-
-impl PersonName {
-    /// `First Last` (or the one part there is).
-    pub fn full(&self) -> String {
-        [self.first.trim(), self.last.trim()]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
 
 /// A PSA ticket id as given (`"12345"`, `12345` or `"T20240101.0001"`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -11,7 +11,6 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::DomainError;
-use crate::request::PersonName;
 
 /// Longest UPN local part Entra ID accepts.
 pub const MAX_UPN_LOCAL_PART: usize = 64;
@@ -21,6 +20,28 @@ pub const MAX_MAIL_NICKNAME: usize = 64;
 pub const MAX_SAM_ACCOUNT_NAME: usize = 20;
 /// Highest number appended to resolve a collision.
 const MAX_NUMBER: u32 = 999;
+
+/// A person's name, kept in Unicode for display (usernames are derived from it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonName {
+    /// Given name (may be empty for a single name).
+    pub first: String,
+    /// Middle name(s), when known.
+    pub middle: Option<String>,
+    /// Surname (for a single name, the whole name).
+    pub last: String,
+}
+
+impl PersonName {
+    /// `First Last` (or the one part there is).
+    pub fn full(&self) -> String {
+        [self.first.trim(), self.last.trim()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
 
 named_enum! {
     /// How a username is built from a name (examples for John Michael Doe).

@@ -15,9 +15,9 @@ use serde_json::{Value as Json, json};
 use url::Url;
 
 use crate::error::{DomainError, VariableScope};
-use crate::license::{LicenseAssignmentMethod, SkuPartNumber};
-use crate::notes::ReplyTemplate;
+use crate::license::{LicenseAssignmentMethod, LicenseGroups, SkuPartNumber};
 use crate::password::{PasswordOptions, PasswordPolicy, PasswordStyle};
+use crate::reply::ReplyTemplate;
 use crate::username::{CollisionStrategy, UmlautStyle, UsernameFormat, UsernameRules};
 use crate::values::{Bounded, CountryCode, EmailAddress, TimeZoneName};
 
@@ -469,19 +469,6 @@ impl FromStr for ScheduleFlag {
                 .map(Self)
                 .map_err(|_| "expected 0 or 1 (or pause_workflow / document_only)".into()),
         }
-    }
-}
-
-/// License groups per SKU: `{"SPB": "License - Business Premium"}` or the text
-/// `SPB=License - Business Premium; O365_BUSINESS_ESSENTIALS=License - Basic`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct LicenseGroups(pub BTreeMap<SkuPartNumber, String>);
-
-impl LicenseGroups {
-    /// The group that grants `sku`, when one is configured.
-    pub fn group_for(&self, sku: &SkuPartNumber) -> Option<&str> {
-        self.0.get(sku).map(String::as_str)
     }
 }
 

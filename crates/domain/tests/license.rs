@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use onboard_domain::license::LicenseGroups;
 use onboard_domain::license::{
     Assignment, DirectBecause, LicenseAction, LicenseAssignmentMethod, LicenseInputs, LicensePlan,
     LicensePurchaseChoice, ManualPurchaseReason, SkuPartNumber, decide_licenses,
 };
-use onboard_domain::variables::LicenseGroups;
 use proptest::prelude::*;
 
 fn sku(s: &str) -> SkuPartNumber {

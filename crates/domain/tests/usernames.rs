@@ -2,7 +2,7 @@
 //! properties every generated username must have.
 
 use onboard_domain::DomainError;
-use onboard_domain::request::PersonName;
+use onboard_domain::username::PersonName;
 use onboard_domain::username::{
     CollisionStrategy, MAX_SAM_ACCOUNT_NAME, MAX_UPN_LOCAL_PART, UmlautStyle, UsernameFormat,
     UsernameRules, choose_username,

@@ -27,7 +27,7 @@ use onboard_connectors::graph::{
 };
 use onboard_connectors::{Error as ConnectorError, graph::ObjectId};
 use onboard_domain::generate_password;
-use onboard_domain::notes::ReplyContext;
+use onboard_domain::reply::ReplyContext;
 use onboard_store::RecordUpdate;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
