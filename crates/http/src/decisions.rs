@@ -15,8 +15,8 @@ use onboard_store::{DecisionState, RecordKind};
 use crate::HttpState;
 use crate::pages::{esc, page};
 
-/// Where decision links live: `{public_url}/decisions/{id}?...`.
-pub const DECISIONS_PREFIX: &str = "/decisions/";
+/// Where decision links live: `{public_url}/decisions/{id}?...`, as the signer makes them.
+pub const DECISIONS_PREFIX: &str = onboard_steps::decisions::DECISIONS_PATH;
 
 fn link_error(e: &LinkError) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
