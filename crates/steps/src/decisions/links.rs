@@ -313,13 +313,13 @@ pub struct VerifiedLink {
     /// What the link does.
     pub action: Action,
     /// Whom the link was mailed to (signed), when it names someone: pass it to
-    /// [`decide`] as `decided_by` unless the caller knows better.
+    /// [`decide`](super::decide) as `decided_by` unless the caller knows better.
     pub recipient: Option<String>,
 }
 
 /// Checks a decision link: signature (403), existence (404), expiry (410).
 /// A link to an already decided decision verifies: the page says who decided,
-/// and [`decide`] answers [`DecideError::AlreadyDecided`].
+/// and [`decide`](super::decide) answers [`DecideError::AlreadyDecided`](super::DecideError::AlreadyDecided).
 pub async fn verify_link(
     deps: &Deps,
     decision_id: &str,
