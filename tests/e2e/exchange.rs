@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
-use crate::offboarding::{action_line, config, offboard, offboarding, settle, snapshot};
+use crate::offboarding::{action_line, offboard, offboarding, settle, snapshot};
 
 const ALEX: &str = "AlexW@contoso.com";
 
@@ -58,17 +58,9 @@ async fn restore(app: &TestApp, id: &str) -> reqwest::Response {
         .expect("POST restore")
 }
 
-/// The demo sandbox, its `[sandbox.exchange]` (the file's last section) with
-/// `extra` lines beside the demo's shared mailbox.
+/// The demo sandbox with these `[sandbox.exchange]` settings.
 fn with_exchange(extra: &str) -> String {
-    let example = include_str!("../../crates/sandbox/examples/sandbox.toml");
-    let (demo, _) = example
-        .split_once("[sandbox.exchange]")
-        .expect("the example ends with [sandbox.exchange]");
-    format!(
-        "{}\n{demo}\n[sandbox.exchange]\nshared_mailboxes = [\"info@contoso.com\"]\n{extra}\n",
-        config(""),
-    )
+    crate::mailbox_access::with_exchange("", extra)
 }
 
 #[tokio::test]

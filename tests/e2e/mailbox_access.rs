@@ -11,7 +11,7 @@ use crate::workflow::config;
 
 /// The demo sandbox with org variables `org_variables` and `[sandbox.exchange]`
 /// settings `exchange` (beside the demo's shared mailbox, `info@contoso.com`).
-fn with_exchange(org_variables: &str, exchange: &str) -> String {
+pub(crate) fn with_exchange(org_variables: &str, exchange: &str) -> String {
     let example = include_str!("../../crates/sandbox/examples/sandbox.toml");
     let (demo, _) = example
         .split_once("[sandbox.exchange]")

@@ -701,10 +701,15 @@ async fn state(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Json<serde
 /// Before a sandbox request is answered, whatever fell due is in place.
 async fn run_due_first(State(sandbox): State<Sandbox>, request: Request, next: Next) -> Response {
     sandbox.run_due();
+    // Only a Graph write can license a user.
+    let graph_write = request.method() != axum::http::Method::GET
+        && request.uri().path().starts_with("/sandbox/graph/");
     let response = next.run(request).await;
-    // A license Graph has just given starts its mailbox's provisioning now, not
-    // when Exchange is first asked about it.
-    sandbox.exchange.provision();
+    if graph_write {
+        // A license Graph has just given starts its mailbox's provisioning now,
+        // not when Exchange is first asked about it.
+        sandbox.exchange.provision();
+    }
     response
 }
 

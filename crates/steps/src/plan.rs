@@ -9,6 +9,7 @@
 //! as it is now.
 
 use onboard_connectors::Error as ConnectorError;
+use onboard_connectors::exchange::Exchange;
 use onboard_connectors::graph::{Directory, SubscribedSku};
 use onboard_domain::license::{Assignment, LicenseAction};
 use onboard_domain::{OffboardingRequest, OnboardingRequest, Variables};
@@ -206,7 +207,13 @@ pub async fn plan_onboarding(
         }))
     };
     let mfa = mfa_plan(directory, organization, variables, request);
-    let shared = shared_mailbox_warnings(deps, organization, request);
+    // Asked once, and only when the form names something Exchange might do.
+    let exchange = if request.shared_mailboxes.is_empty() && request.groups.is_empty() {
+        None
+    } else {
+        deps.connections.exchange(organization).await?
+    };
+    let shared = shared_mailbox_warnings(exchange.as_deref(), organization, request);
     let (
         (user_principal_name, username_warning),
         licenses,
@@ -233,10 +240,7 @@ pub async fn plan_onboarding(
     }
     warnings.extend(copy_warning);
     warnings.extend(manager_warning);
-    if shared_warnings.is_empty()
-        && groups.iter().any(|g| g.exchange)
-        && deps.connections.exchange(organization).await?.is_none()
-    {
+    if shared_warnings.is_empty() && groups.iter().any(|g| g.exchange) && exchange.is_none() {
         shared_warnings.push(NO_EXCHANGE.to_owned());
     }
     warnings.extend(shared_warnings);
@@ -267,14 +271,14 @@ const NO_EXCHANGE: &str = "no Exchange Online connector: the run notes the cmdle
 /// Each shared mailbox that Exchange Online does not have (or is not shared),
 /// as `AddMailboxAccess` would note it; or that there is no connector to ask.
 async fn shared_mailbox_warnings(
-    deps: &Deps,
+    exchange: Option<&dyn Exchange>,
     organization: &Organization,
     request: &OnboardingRequest,
 ) -> Result<Vec<String>, StepError> {
     if request.shared_mailboxes.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(exo) = deps.connections.exchange(organization).await? else {
+    let Some(exo) = exchange else {
         return Ok(vec![NO_EXCHANGE.to_owned()]);
     };
     let mut warnings = Vec::new();
