@@ -8,7 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use onboard_domain::request::organization_of;
-use onboard_domain::{DomainError, FieldError, parse_offboarding, parse_onboarding};
+use onboard_domain::{DomainError, FieldError, OffboardingRequest, OnboardingRequest};
+use onboard_steps::{StepError, Workflow, intake};
 use onboard_store::{Record, RecordKind, Status, StoreError, TimelineEvent};
 use serde_json::{Value, json};
 
@@ -237,7 +238,7 @@ pub async fn accept_onboarding(
     key: Option<&str>,
     form: Value,
 ) -> Result<Value, ApiError> {
-    accept(state, RecordKind::Onboarding, key, form).await
+    accept::<OnboardingRequest>(state, key, form).await
 }
 
 /// Validates and starts an offboarding; answers `{id, status}` (shared with the HTML form).
@@ -246,69 +247,53 @@ pub async fn accept_offboarding(
     key: Option<&str>,
     form: Value,
 ) -> Result<Value, ApiError> {
-    accept(state, RecordKind::Offboarding, key, form).await
+    accept::<OffboardingRequest>(state, key, form).await
 }
 
-/// Validates, stores and starts a record of `kind`; answers `{id, status}` when the
-/// runtime's [`crate::Runtime::start`] returns (locally: once the workflow parks).
-async fn accept(
+/// A step error of intake, as an answer: bad fields 400, settings that cannot
+/// serve the request 500 naming them.
+fn intake_error(e: StepError) -> ApiError {
+    match e {
+        e if !e.field_errors().is_empty() => ApiError::Invalid(e.field_errors().to_vec()),
+        StepError::Config(why) => ApiError::Misconfigured(why),
+        StepError::Variables(e) => ApiError::Misconfigured(e.to_string()),
+        e => ApiError::internal(format!("{}: {}", e.name(), e.cause())),
+    }
+}
+
+/// Validates, stores and starts a record of kind `W`; answers `{id, status}` when
+/// the runtime's [`crate::Runtime::start`] returns (locally: once the workflow parks).
+async fn accept<W: Workflow>(
     state: &HttpState,
-    kind: RecordKind,
     key: Option<&str>,
     form: Value,
 ) -> Result<Value, ApiError> {
-    let scope = match kind {
-        RecordKind::Onboarding => "onboarding",
-        RecordKind::Offboarding => "offboarding",
-    };
+    let scope = W::NOUN;
     let digest = body_digest(&form);
     if let Some(key) = key
         && let Some(answer) = first_answer(state, scope, key, &digest).await?
     {
         return Ok(answer);
     }
-    let (organization, variables) = organization_variables(state, &form).await?;
     // Validate before claiming the key: a bad form starts nothing and stores nothing.
-    match kind {
-        RecordKind::Onboarding => {
-            parse_onboarding(&form, &variables).map_err(domain_errors)?;
-        }
-        RecordKind::Offboarding => {
-            parse_offboarding(&form, &variables).map_err(domain_errors)?;
-        }
-    }
+    let checked = intake::check::<W>(&state.deps, &form)
+        .await
+        .map_err(intake_error)?;
+    let organization = checked.organization().to_owned();
 
     let mut id = new_id();
     if let Some(key) = key {
         id = claim_key(state, scope, key, &id, &digest).await?;
     }
-    let stored = match kind {
-        RecordKind::Onboarding => onboard_steps::accept_onboarding(&state.deps, &id, &form)
-            .await
-            .map(drop),
-        RecordKind::Offboarding => onboard_steps::accept_offboarding(&state.deps, &id, &form)
-            .await
-            .map(drop),
-    };
-    match stored {
-        Ok(()) => {}
-        Err(e) if !e.field_errors().is_empty() => {
-            return Err(ApiError::Invalid(e.field_errors().to_vec()));
-        }
-        Err(onboard_steps::StepError::Store(StoreError::AlreadyExists { .. })) => {}
-        Err(onboard_steps::StepError::Config(why)) => return Err(ApiError::Misconfigured(why)),
-        Err(onboard_steps::StepError::Variables(e)) => {
-            return Err(ApiError::Misconfigured(e.to_string()));
-        }
-        Err(e) => {
-            return Err(ApiError::internal(format!("{}: {}", e.name(), e.cause())));
-        }
+    match checked.store(&state.deps, &id).await {
+        Ok(_) | Err(StepError::Store(StoreError::AlreadyExists { .. })) => {}
+        Err(e) => return Err(intake_error(e)),
     }
     tracing::info!(record_id = %id, kind = scope, %organization, "request accepted");
     // A failed start answers 503. With an Idempotency-Key the same request again
     // finds the same record and starts its execution then; without one nobody can
     // resume this record, so it is closed as failed rather than left running forever.
-    if let Err(e) = state.runtime.start(kind, &id).await {
+    if let Err(e) = state.runtime.start(W::KIND, &id).await {
         if key.is_none() {
             close_unstarted(state, &id, &e).await;
         }

@@ -727,14 +727,18 @@ async fn start_direct(
     let id = uuid::Uuid::new_v4().simple().to_string();
     let mut form = form();
     form["start_date"] = json!(start.to_string());
-    let record = onboard_steps::intake::accept_onboarding(&deps, &id, &form)
-        .await
-        .map_err(|e| anyhow!("the form was refused: {e}"))?;
+    let record =
+        onboard_steps::intake::accept::<onboard_domain::OnboardingRequest>(&deps, &id, &form)
+            .await
+            .map_err(|e| anyhow!("the form was refused: {e}"))?;
     let started = aws_sdk_sfn::Client::new(aws)
         .start_execution()
         .state_machine_arn(machine)
         .name(&record.id)
-        .input(onboard_steps::intake::execution_input(&record).to_string())
+        .input(
+            onboard_steps::intake::execution_input::<onboard_domain::OnboardingRequest>(&record)
+                .to_string(),
+        )
         .send()
         .await?;
     step(format!(

@@ -149,7 +149,7 @@ impl Connections for StoreConnections {
             .await?
         else {
             return Err(StepError::RequestRefused(format!(
-                "no organization `{organization}`"
+                "unknown organization `{organization}`"
             )));
         };
         let setting = |name: &str| {

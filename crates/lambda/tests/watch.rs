@@ -154,7 +154,7 @@ impl Deployment {
             )
             .await
             .unwrap();
-        onboard_steps::intake::accept_onboarding(
+        onboard_steps::intake::accept::<onboard_domain::OnboardingRequest>(
             &deps,
             ONBOARDING_ID,
             &json!({
@@ -167,7 +167,7 @@ impl Deployment {
         )
         .await
         .unwrap();
-        onboard_steps::intake::accept_offboarding(
+        onboard_steps::intake::accept::<onboard_domain::OffboardingRequest>(
             &deps,
             OFFBOARDING_ID,
             &json!({

@@ -10,7 +10,7 @@
 //!   token; the old links answer 410; the approvers are mailed the new links.
 //! - [`reschedule`]: the record's `waiting_until` moves; `CheckSchedule` waits for it.
 
-use crate::seat_reservations;
+use crate::onboarding::seat_reservations;
 use jiff::Timestamp;
 use onboard_domain::FieldError;
 use onboard_store::{
@@ -19,11 +19,11 @@ use onboard_store::{
 };
 use secrecy::SecretString;
 
-use crate::context::Onboarding;
 use crate::decisions::TaskCallbacks;
 use crate::deps::Deps;
 use crate::error::StepError;
 use crate::offboarding::Offboarding;
+use crate::onboarding::Onboarding;
 
 /// Why an action was refused.
 #[derive(Debug, thiserror::Error)]
@@ -306,11 +306,12 @@ pub async fn resend(deps: &Deps, kind: RecordKind, id: &str) -> Result<Vec<Strin
     let approvers = match kind {
         RecordKind::Onboarding => {
             let onboarding = Onboarding::load(deps, id).await?;
-            crate::request_approval::mail_again(deps, &onboarding, &fresh).await?
+            crate::onboarding::request_approval::mail_again(deps, &onboarding, &fresh).await?
         }
         RecordKind::Offboarding => {
             let offboarding = Offboarding::load(deps, id).await?;
-            crate::request_offboarding_approval::mail_again(deps, &offboarding, &fresh).await?
+            crate::offboarding::request_offboarding_approval::mail_again(deps, &offboarding, &fresh)
+                .await?
         }
     };
     record(

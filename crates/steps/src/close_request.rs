@@ -1,12 +1,12 @@
-//! Step `CloseRequest`: ends an onboarding that was not approved (denied, or nobody
-//! answered in time): records the status, notes and closes the ticket. No user exists.
+//! Steps `CloseRequest` and `CloseOffboarding`: end a run that was not approved
+//! (denied, or nobody answered in time): record the status, note and close the
+//! ticket. Nothing was created or changed.
 
-use onboard_domain::notes;
 use onboard_store::Status;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use crate::context::Onboarding;
+use crate::case::{Case, CaseId, Workflow};
 use crate::decisions::expire_all;
 use crate::deps::Deps;
 use crate::error::StepError;
@@ -21,11 +21,13 @@ pub enum Outcome {
     ApprovalTimedOut,
 }
 
-/// The input of `CloseRequest`.
+/// The input: the record's id (`onboarding_id`, `offboarding_id`) and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Input {
-    /// The onboarding record's id.
-    pub onboarding_id: String,
+#[serde(bound = "W: Workflow")]
+pub struct Input<W: Workflow> {
+    /// The record.
+    #[serde(flatten)]
+    pub case: CaseId<W>,
     /// Why.
     pub outcome: Outcome,
 }
@@ -38,43 +40,30 @@ pub struct Output {
 }
 
 /// Closes a request that was not approved.
-#[instrument(skip_all, fields(onboarding_id = %input.onboarding_id, step = "close_request"))]
-pub async fn close_request(deps: &Deps, input: Input) -> Result<Output, StepError> {
-    let onboarding = Onboarding::load(deps, &input.onboarding_id).await?;
-    let vars = &onboarding.variables;
+#[instrument(skip_all, fields(record_id = %input.case.id, step = W::STEPS.close))]
+pub async fn close_request<W: Workflow>(deps: &Deps, input: Input<W>) -> Result<Output, StepError> {
+    let step = W::STEPS.close;
+    let case = Case::<W>::load(deps, &input.case.id).await?;
+    let vars = &case.variables;
     let status = match input.outcome {
         Outcome::Denied => {
             // `decide` noted who denied; the request only needs closing.
-            onboarding
-                .record(
-                    deps,
-                    "close_request",
-                    Some(Status::Denied),
-                    "request denied: no user was created",
-                )
+            case.record(deps, step, Some(Status::Denied), W::DENIED)
                 .await?;
             Status::Denied
         }
         Outcome::ApprovalTimedOut => {
-            expire_all(deps, onboarding.id(), "request_approval").await?;
-            let text = notes::approval_timed_out(
-                &onboarding.request.display_name,
-                vars.approval_timeout_hours.get(),
-            );
-            onboarding.note(deps, "close_request", &text).await?;
-            onboarding
-                .record(
-                    deps,
-                    "close_request",
-                    Some(Status::ApprovalTimedOut),
-                    "approval timed out: no user was created",
-                )
+            expire_all(deps, case.id(), W::STEPS.request_approval).await?;
+            let text = case
+                .request
+                .approval_timed_out_note(vars.approval_timeout_hours.get());
+            case.note(deps, step, &text).await?;
+            case.record(deps, step, Some(Status::ApprovalTimedOut), W::TIMED_OUT)
                 .await?;
             Status::ApprovalTimedOut
         }
     };
-    onboarding
-        .set_ticket_status(deps, vars.ticket_status_workflow_complete.as_deref())
+    case.set_ticket_status(deps, vars.ticket_status_workflow_complete.as_deref())
         .await?;
     Ok(Output { status })
 }

@@ -1,14 +1,13 @@
-//! What most steps start with: the record, its parsed request, the organization's
-//! resolved variables and connectors, and small helpers for the ticket and the record.
+//! What a step reads and writes around its work: the organization's resolved
+//! variables, a record with its organization ([`crate::case::Case`] loads through
+//! it), and small helpers for the ticket and the record.
 
 use std::sync::Arc;
 
-use onboard_connectors::graph::Directory;
 use onboard_connectors::psa::{Note, NoteKey, NoteOutcome, Psa, TicketId};
+use onboard_domain::Variables;
 use onboard_domain::variables::VariableLayer;
-use onboard_domain::{OnboardingRequest, Variables, parse_onboarding};
 use onboard_store::{Record, RecordKind, RecordUpdate, Scope, Status, Store, TimelineEvent};
-use secrecy::{ExposeSecret, SecretString};
 
 use crate::deps::{Deps, Organization};
 use crate::error::{Port, StepError};
@@ -61,10 +60,7 @@ pub(crate) async fn load_record(
     id: &str,
     kind: RecordKind,
 ) -> Result<(Record, Variables, Organization), StepError> {
-    let (this, other) = match kind {
-        RecordKind::Onboarding => ("onboarding", "offboarding"),
-        RecordKind::Offboarding => ("offboarding", "onboarding"),
-    };
+    let this = kind.as_str();
     let record = deps
         .store
         .get_record(id)
@@ -72,123 +68,13 @@ pub(crate) async fn load_record(
         .ok_or_else(|| StepError::RequestRefused(format!("no {this} with id `{id}`")))?;
     if record.kind != kind {
         return Err(StepError::RequestRefused(format!(
-            "record `{id}` is an {other}, not an {this}"
+            "record `{id}` is an {}, not an {this}",
+            record.kind.as_str()
         )));
     }
     let variables = organization_variables(deps.store.as_ref(), &record.organization).await?;
     let organization = deps.connections.organization(&record.organization).await?;
     Ok((record, variables, organization))
-}
-
-/// One onboarding, loaded for a step.
-pub(crate) struct Onboarding {
-    /// The record as it was when the step started.
-    pub(crate) record: Record,
-    /// The request, parsed with the organization's current variables.
-    pub(crate) request: OnboardingRequest,
-    /// The organization's variables.
-    pub(crate) variables: Variables,
-    /// The organization.
-    pub(crate) organization: Organization,
-}
-
-impl Onboarding {
-    /// Loads onboarding `id`: an unknown id or an offboarding is `Request.Invalid`.
-    pub(crate) async fn load(deps: &Deps, id: &str) -> Result<Self, StepError> {
-        let (record, variables, organization) =
-            load_record(deps, id, RecordKind::Onboarding).await?;
-        let request = parse_onboarding(&record.request, &variables)?;
-        Ok(Self {
-            record,
-            request,
-            variables,
-            organization,
-        })
-    }
-
-    /// The record id.
-    pub(crate) fn id(&self) -> &str {
-        &self.record.id
-    }
-
-    /// The organization's directory.
-    pub(crate) async fn directory(&self, deps: &Deps) -> Result<Arc<dyn Directory>, StepError> {
-        deps.connections.directory(&self.organization).await
-    }
-
-    /// The organization's PSA, or `None` when nothing is ticketed.
-    pub(crate) async fn psa(&self, deps: &Deps) -> Result<Option<Arc<dyn Psa>>, StepError> {
-        deps.connections
-            .psa(&self.organization, self.variables.default_psa)
-            .await
-    }
-
-    /// The PSA and the ticket, once [`crate::ensure_ticket`] has found or made one.
-    pub(crate) async fn ticket(&self, deps: &Deps) -> Result<Ticketed, StepError> {
-        Ok(ticket_of(self.psa(deps).await?, &self.record))
-    }
-
-    /// Adds an internal note keyed by `part` (a retried step finds its note and
-    /// does not post again). No ticket, no note.
-    pub(crate) async fn note(
-        &self,
-        deps: &Deps,
-        part: &str,
-        text: &str,
-    ) -> Result<Option<NoteOutcome>, StepError> {
-        internal_note(self.ticket(deps).await?, self.id(), part, text).await
-    }
-
-    /// Adds a note whose text is a secret (the password, when the organization
-    /// stores it in the ticket). The text leaves the process only to the PSA.
-    pub(crate) async fn secret_note(
-        &self,
-        deps: &Deps,
-        part: &str,
-        text: &SecretString,
-    ) -> Result<bool, StepError> {
-        let Some((psa, ticket)) = self.ticket(deps).await? else {
-            return Ok(false);
-        };
-        let note = Note::new(NoteKey::new(self.id(), part), text.expose_secret());
-        psa.add_internal_note(&ticket, &note)
-            .await
-            .map_err(|e| StepError::connector(Port::Psa, e))?;
-        Ok(true)
-    }
-
-    /// Adds the resolution note keyed by `part`.
-    pub(crate) async fn resolution_note(
-        &self,
-        deps: &Deps,
-        part: &str,
-        text: &str,
-    ) -> Result<(), StepError> {
-        resolution_note(self.ticket(deps).await?, self.id(), part, text).await
-    }
-
-    /// Moves the ticket to the status a variable names; nothing when the
-    /// variable is unset or there is no ticket.
-    pub(crate) async fn set_ticket_status(
-        &self,
-        deps: &Deps,
-        status: Option<&str>,
-    ) -> Result<(), StepError> {
-        set_ticket_status(self.ticket(deps).await?, status).await
-    }
-
-    /// Updates the record with `status` (if any) and a timeline event for `step`.
-    /// The event is written once per `(step, message)`: a retried step that says
-    /// the same thing again adds no second line.
-    pub(crate) async fn record(
-        &self,
-        deps: &Deps,
-        step: &str,
-        status: Option<Status>,
-        message: &str,
-    ) -> Result<(), StepError> {
-        record_event(deps, self.id(), step, status, message).await
-    }
 }
 
 /// A record's PSA and ticket, when it has both.

@@ -3,20 +3,26 @@
 //! and the Lambda wrappers call [`dispatch`]; the names are those of the ASL states
 //! of `statemachine/onboarding.asl.json` and `statemachine/offboarding.asl.json`.
 
+use onboard_domain::{OffboardingRequest, OnboardingRequest};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::deps::Deps;
 use crate::error::StepError;
+use crate::{
+    check_schedule, close_request, ensure_ticket, handle_failure, mark_scheduled, offboarding,
+    onboarding,
+};
 
 /// The one table of steps: each ASL function name (`${<Name>FunctionArn}`) with
-/// the step it runs (`crate::<step>`, also its log name, and its Lambda package
-/// `functions/<step with '-'>`). [`FUNCTIONS`], [`step_name`], [`package`] and
-/// the dispatch itself all come from it, so a step is added in one line; the
-/// tests over the ASL files and `template.yaml` check the rest.
+/// its log name (also its Lambda package `functions/<step with '-'>`) and the
+/// function that runs it. The steps both workflows share run one generic function
+/// under two names. [`FUNCTIONS`], [`step_name`], [`package`] and the dispatch itself
+/// all come from it, so a step is added in one line; the tests over the ASL files
+/// and `template.yaml` check the rest.
 macro_rules! step_table {
-    ($($function:ident => $step:ident,)*) => {
+    ($($function:ident => $step:ident: $run:path,)*) => {
         /// Every function name [`dispatch`] knows, as the state machine's `${<Name>FunctionArn}`.
         pub const FUNCTIONS: &[&str] = &[$(stringify!($function)),*];
 
@@ -35,9 +41,7 @@ macro_rules! step_table {
             payload: Value,
         ) -> Result<Value, StepError> {
             match function_name {
-                $(stringify!($function) => {
-                    output(step, crate::$step(deps, input(step, payload)?).await?)
-                })*
+                $(stringify!($function) => output(step, $run(deps, input(step, payload)?).await?),)*
                 other => Err(StepError::UnknownFunction(other.to_owned())),
             }
         }
@@ -45,31 +49,44 @@ macro_rules! step_table {
 }
 
 step_table! {
-    Validate => validate,
-    EnsureTicket => ensure_ticket,
-    RequestApproval => request_approval,
-    CloseRequest => close_request,
-    MarkScheduled => mark_scheduled,
-    CreateUser => create_user,
-    AssignLicense => assign_license,
-    PurchaseLicense => purchase_license,
-    RequestLicensePurchase => request_license_purchase,
-    RecordLicenseOutcome => record_license_outcome,
-    AddGroups => add_groups,
-    AddMailboxAccess => add_mailbox_access,
-    DeliverCredentials => deliver_credentials,
-    Complete => complete,
-    HandleFailure => handle_failure,
-    ValidateOffboarding => validate_offboarding,
-    EnsureOffboardingTicket => ensure_offboarding_ticket,
-    RequestOffboardingApproval => request_offboarding_approval,
-    CloseOffboarding => close_offboarding,
-    MarkOffboardingScheduled => mark_offboarding_scheduled,
-    RecordRestorePoint => record_restore_point,
-    OffboardUser => offboard_user,
-    CompleteOffboarding => complete_offboarding,
-    HandleOffboardingFailure => handle_offboarding_failure,
-    CheckSchedule => check_schedule,
+    // The onboarding workflow (`statemachine/onboarding.asl.json`).
+    Validate => validate: onboarding::validate::validate,
+    EnsureTicket => ensure_ticket: ensure_ticket::ensure_ticket::<OnboardingRequest>,
+    RequestApproval => request_approval: onboarding::request_approval::request_approval,
+    CloseRequest => close_request: close_request::close_request::<OnboardingRequest>,
+    MarkScheduled => mark_scheduled: mark_scheduled::mark_scheduled::<OnboardingRequest>,
+    CreateUser => create_user: onboarding::create_user::create_user,
+    AssignLicense => assign_license: onboarding::assign_license::assign_license,
+    PurchaseLicense => purchase_license: onboarding::purchase_license::purchase_license,
+    RequestLicensePurchase => request_license_purchase:
+        onboarding::request_license_purchase::request_license_purchase,
+    RecordLicenseOutcome => record_license_outcome:
+        onboarding::record_license_outcome::record_license_outcome,
+    AddGroups => add_groups: onboarding::add_groups::add_groups,
+    AddMailboxAccess => add_mailbox_access: onboarding::add_mailbox_access::add_mailbox_access,
+    DeliverCredentials => deliver_credentials:
+        onboarding::deliver_credentials::deliver_credentials,
+    Complete => complete: onboarding::complete::complete,
+    HandleFailure => handle_failure: handle_failure::handle_failure::<OnboardingRequest>,
+    // The offboarding workflow (`statemachine/offboarding.asl.json`).
+    ValidateOffboarding => validate_offboarding:
+        offboarding::validate_offboarding::validate_offboarding,
+    EnsureOffboardingTicket => ensure_offboarding_ticket:
+        ensure_ticket::ensure_ticket::<OffboardingRequest>,
+    RequestOffboardingApproval => request_offboarding_approval:
+        offboarding::request_offboarding_approval::request_offboarding_approval,
+    CloseOffboarding => close_offboarding: close_request::close_request::<OffboardingRequest>,
+    MarkOffboardingScheduled => mark_offboarding_scheduled:
+        mark_scheduled::mark_scheduled::<OffboardingRequest>,
+    RecordRestorePoint => record_restore_point:
+        offboarding::record_restore_point::record_restore_point,
+    OffboardUser => offboard_user: offboarding::offboard_user::offboard_user,
+    CompleteOffboarding => complete_offboarding:
+        offboarding::complete_offboarding::complete_offboarding,
+    HandleOffboardingFailure => handle_offboarding_failure:
+        handle_failure::handle_failure::<OffboardingRequest>,
+    // Both workflows' wait loop.
+    CheckSchedule => check_schedule: check_schedule::check_schedule,
 }
 
 /// The Lambda package (`functions/<package>`) of a function: `CreateUser` -> `create-user`.

@@ -1,23 +1,20 @@
-//! Step `EnsureTicket`: finds the PSA ticket the form names or opens one (once,
-//! keyed by the onboarding id), records it, and sets `default_ticket_status`.
+//! Steps `EnsureTicket` and `EnsureOffboardingTicket`: find the PSA ticket the form
+//! names or open one (once, keyed by the record id), record it, note what the run
+//! will do and what Validate warned of, and set `default_ticket_status`.
 
 use onboard_connectors::psa::{NewTicket, TicketId};
-use onboard_domain::notes;
 use onboard_domain::variables::{Psa as PsaName, Variables};
 use onboard_store::RecordUpdate;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use crate::context::{Onboarding, update};
+use crate::case::{Case, CaseId, Workflow};
+use crate::context::update;
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
 
-/// The input of `EnsureTicket`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Input {
-    /// The onboarding record's id.
-    pub onboarding_id: String,
-}
+/// The input: the record's id (`onboarding_id`, `offboarding_id`).
+pub type Input<W> = CaseId<W>;
 
 /// The ticket, as `$.ticket`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,18 +54,14 @@ pub fn company(variables: &Variables) -> Result<&str, StepError> {
     }
 }
 
-/// Finds or opens the onboarding's ticket.
-#[instrument(skip_all, fields(onboarding_id = %input.onboarding_id, step = "ensure_ticket"))]
-pub async fn ensure_ticket(deps: &Deps, input: Input) -> Result<Output, StepError> {
-    let onboarding = Onboarding::load(deps, &input.onboarding_id).await?;
-    let Some(psa) = onboarding.psa(deps).await? else {
-        onboarding
-            .record(
-                deps,
-                "ensure_ticket",
-                None,
-                "no psa configured: nothing is ticketed",
-            )
+/// Finds or opens the run's ticket: `EnsureTicket` of an onboarding,
+/// `EnsureOffboardingTicket` of an offboarding.
+#[instrument(skip_all, fields(record_id = %input.id, step = W::STEPS.ensure_ticket))]
+pub async fn ensure_ticket<W: Workflow>(deps: &Deps, input: Input<W>) -> Result<Output, StepError> {
+    let step = W::STEPS.ensure_ticket;
+    let case = Case::<W>::load(deps, &input.id).await?;
+    let Some(psa) = case.psa(deps).await? else {
+        case.record(deps, step, None, "no psa configured: nothing is ticketed")
             .await?;
         return Ok(Output {
             psa: None,
@@ -76,12 +69,9 @@ pub async fn ensure_ticket(deps: &Deps, input: Input) -> Result<Output, StepErro
             existing: false,
         });
     };
-    let vars = &onboarding.variables;
-    let named = onboarding
-        .request
-        .ticket_id
-        .as_ref()
-        .map(|t| t.as_str().to_owned());
+    let vars = &case.variables;
+    let started = case.request.started_note(vars, deps.clock.now());
+    let named = case.request.ticket_id().map(|t| t.as_str().to_owned());
     let (ticket, existing) = match named {
         Some(id) => {
             let ticket = psa
@@ -98,14 +88,14 @@ pub async fn ensure_ticket(deps: &Deps, input: Input) -> Result<Output, StepErro
         }
         None => {
             let new = NewTicket {
-                key: onboarding.id().to_owned(),
+                key: case.id().to_owned(),
                 company: company(vars)?.to_owned(),
                 location: required(&vars.default_ticket_location, "default_ticket_location")?
                     .to_owned(),
                 status: required(&vars.default_ticket_status, "default_ticket_status")?.to_owned(),
                 priority: required(&vars.default_priority, "default_priority")?.to_owned(),
-                summary: format!("New user: {}", onboarding.request.display_name),
-                description: notes::onboarding_started(&onboarding.request),
+                summary: case.request.ticket_summary(),
+                description: started.clone(),
                 extra_fields: serde_json::Map::new(),
             };
             let ticket = psa
@@ -118,8 +108,8 @@ pub async fn ensure_ticket(deps: &Deps, input: Input) -> Result<Output, StepErro
     let ticket_id = ticket.id.as_str().to_owned();
     update(
         deps,
-        onboarding.id(),
-        "ensure_ticket",
+        case.id(),
+        step,
         &format!(
             "{} ticket {ticket_id} in {}",
             if existing { "using" } else { "opened" },
@@ -132,31 +122,20 @@ pub async fn ensure_ticket(deps: &Deps, input: Input) -> Result<Output, StepErro
     )
     .await?;
     // Reload so the helpers see the ticket.
-    let onboarding = Onboarding::load(deps, &input.onboarding_id).await?;
+    let case = Case::<W>::load(deps, &input.id).await?;
     // What Validate warned of (a start date that will be ignored, ...), once.
-    let warnings = crate::validate::planned(deps, onboarding.id())
-        .await?
-        .map(|plan| plan.warnings)
-        .unwrap_or_default();
+    let warnings = W::planned_warnings(deps, case.id()).await?;
     if !warnings.is_empty() {
-        onboarding
-            .note(
-                deps,
-                "validate-warnings",
-                &format!("Warning: {}", warnings.join("\nWarning: ")),
-            )
-            .await?;
+        case.note(
+            deps,
+            "validate-warnings",
+            &format!("Warning: {}", warnings.join("\nWarning: ")),
+        )
+        .await?;
     }
     if existing {
-        onboarding
-            .note(
-                deps,
-                "ensure_ticket",
-                &notes::onboarding_started(&onboarding.request),
-            )
-            .await?;
-        onboarding
-            .set_ticket_status(deps, vars_status(&onboarding.variables))
+        case.note(deps, step, &started).await?;
+        case.set_ticket_status(deps, case.variables.default_ticket_status.as_deref())
             .await?;
     }
     Ok(Output {
@@ -164,8 +143,4 @@ pub async fn ensure_ticket(deps: &Deps, input: Input) -> Result<Output, StepErro
         ticket_id: Some(ticket_id),
         existing,
     })
-}
-
-fn vars_status(variables: &Variables) -> Option<&str> {
-    variables.default_ticket_status.as_deref()
 }

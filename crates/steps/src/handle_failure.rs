@@ -1,9 +1,10 @@
-//! Step `HandleFailure`: a step failed for good. Notes the ticket with what failed
-//! and what a technician must do, sets `ticket_status_waiting_input`, records the
-//! `failed` status, and mails `failure_email` when set. The state machine then fails
-//! the execution.
+//! Steps `HandleFailure` and `HandleOffboardingFailure`: a step failed for good.
+//! Notes the ticket with what failed and what a technician must do (steps already
+//! done are in the earlier notes), sets `ticket_status_waiting_input`, records the
+//! `failed` status, gives back the seats the run held, and mails `failure_email`
+//! when set. The state machine then fails the execution.
 //!
-//! It must work whatever broke: when the onboarding cannot be loaded (bad variables,
+//! It must work whatever broke: when the record cannot be loaded (bad variables,
 //! an unknown organization), it still records `failed` with the cause.
 
 use onboard_connectors::notify::Mail;
@@ -12,12 +13,13 @@ use onboard_store::{RecordUpdate, Status};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use crate::context::{Onboarding, update};
+use crate::case::{Case, CaseId, Workflow};
+use crate::context::update;
 use crate::deps::Deps;
 use crate::error::StepError;
 use crate::idempotency::key;
 use crate::mail::{mail_once, sender};
-use crate::seat_reservations;
+use crate::onboarding::seat_reservations;
 
 /// What a `Catch` put at `$.failure`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,11 +32,14 @@ pub struct Failure {
     pub cause: Option<String>,
 }
 
-/// The input of `HandleFailure`: the failed step and the error the state machine caught.
+/// The input: the record's id (`onboarding_id`, `offboarding_id`), the failed step
+/// and the error the state machine caught.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Input {
-    /// The onboarding record's id.
-    pub onboarding_id: String,
+#[serde(bound = "W: Workflow")]
+pub struct Input<W: Workflow> {
+    /// The record.
+    #[serde(flatten)]
+    pub case: CaseId<W>,
     /// The step that failed, as logged (`create_user`).
     pub step: String,
     /// The caught error.
@@ -98,9 +103,14 @@ pub(crate) fn message_of(cause: &str) -> String {
         .unwrap_or_else(|| cause.trim().to_owned())
 }
 
-/// Records a failed onboarding and tells the technicians.
-#[instrument(skip_all, fields(onboarding_id = %input.onboarding_id, step = "handle_failure"))]
-pub async fn handle_failure(deps: &Deps, input: Input) -> Result<Output, StepError> {
+/// Records a failed run and tells the technicians.
+#[instrument(skip_all, fields(record_id = %input.case.id, step = W::STEPS.handle_failure))]
+pub async fn handle_failure<W: Workflow>(
+    deps: &Deps,
+    input: Input<W>,
+) -> Result<Output, StepError> {
+    let this_step = W::STEPS.handle_failure;
+    let id = input.case.id.as_str();
     let error = input.failure.error.as_deref().unwrap_or("Step.Failed");
     let cause = input
         .failure
@@ -114,26 +124,28 @@ pub async fn handle_failure(deps: &Deps, input: Input) -> Result<Output, StepErr
         format!("{error}: {cause}")
     };
     let action = technician_action(error);
-    tracing::warn!(failed_step = %input.step, error, "onboarding failed");
+    tracing::warn!(failed_step = %input.step, error, "{} failed", W::NOUN);
     let message = format!("failed at {}: {what_failed}", input.step);
+    let failed = RecordUpdate {
+        status: Some(Status::Failed),
+        ..RecordUpdate::default()
+    };
 
-    let onboarding = match Onboarding::load(deps, &input.onboarding_id).await {
-        Ok(o) => o,
+    let case = match Case::<W>::load(deps, id).await {
+        Ok(case) => case,
         Err(load_error) => {
             // Nothing but the record can be reached; the record, if any, says why.
-            if deps.store.get_record(&input.onboarding_id).await?.is_some() {
+            if deps.store.get_record(id).await?.is_some() {
                 update(
                     deps,
-                    &input.onboarding_id,
-                    "handle_failure",
+                    id,
+                    this_step,
                     &format!(
-                        "{message} (and the onboarding could not be loaded: {})",
+                        "{message} (and the {} could not be loaded: {})",
+                        W::NOUN,
                         load_error.cause()
                     ),
-                    RecordUpdate {
-                        status: Some(Status::Failed),
-                        ..RecordUpdate::default()
-                    },
+                    failed,
                 )
                 .await?;
             }
@@ -144,35 +156,21 @@ pub async fn handle_failure(deps: &Deps, input: Input) -> Result<Output, StepErr
             });
         }
     };
-    update(
-        deps,
-        onboarding.id(),
-        "handle_failure",
-        &message,
-        RecordUpdate {
-            status: Some(Status::Failed),
-            ..RecordUpdate::default()
-        },
-    )
-    .await?;
+    update(deps, case.id(), this_step, &message, failed).await?;
     // A seat bought for this run is free for the next one that needs it.
-    if let Err(e) = seat_reservations::give_back_all(deps, &onboarding).await {
+    if let Err(e) = seat_reservations::give_back_all(deps, &case).await {
         tracing::warn!(error = %e.cause(), "seat reservations not given back; they will expire");
     }
     let text = notes::failed(&input.step, &what_failed, action);
-    let noted = onboarding
-        .note(deps, &format!("handle_failure-{}", input.step), &text)
+    let noted = case
+        .note(deps, &format!("{this_step}-{}", input.step), &text)
         .await?
         .is_some();
     if noted {
-        onboarding
-            .set_ticket_status(
-                deps,
-                onboarding.variables.ticket_status_waiting_input.as_deref(),
-            )
+        case.set_ticket_status(deps, case.variables.ticket_status_waiting_input.as_deref())
             .await?;
     }
-    let to: Vec<&str> = onboarding
+    let to: Vec<&str> = case
         .variables
         .failure_email
         .iter()
@@ -180,22 +178,20 @@ pub async fn handle_failure(deps: &Deps, input: Input) -> Result<Output, StepErr
         .collect();
     if !to.is_empty() {
         let mail = Mail::builder(
-            &sender(&onboarding.variables)?,
+            &sender(&case.variables)?,
             &to,
             &format!(
-                "Onboarding failed: {} ({})",
-                onboarding.request.display_name, onboarding.organization.name
+                "{} failed: {} ({})",
+                W::TITLE,
+                case.request.subject(),
+                case.organization.name
             ),
         )
         .paragraph(&text)
         .build();
         mail_once(
             deps,
-            &key(
-                onboarding.id(),
-                "handle_failure",
-                &format!("mail/{}", input.step),
-            ),
+            &key(case.id(), this_step, &format!("mail/{}", input.step)),
             &mail,
         )
         .await?;

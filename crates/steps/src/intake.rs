@@ -1,93 +1,94 @@
-//! Accepting a form: what `POST /api/onboardings` and `POST /api/offboardings` do before they start an execution.
+//! Accepting a form: what `POST /api/onboardings` and `POST /api/offboardings` do
+//! before they start an execution, for any [`Workflow`].
 //!
-//! The form is parsed with the organization's variables; a bad form is
-//! [`StepError::InvalidRequest`] with every field error ([`StepError::field_errors`])
-//! and nothing is stored. A good one becomes a record whose first status says what
-//! the run will wait for first.
+//! [`check`] parses the form once with the organization's variables and plans it; a
+//! bad form is [`StepError::InvalidRequest`] with every field error
+//! ([`StepError::field_errors`]) and nothing is stored. [`Checked::store`] then
+//! makes it a record whose first status says what the run will wait for first.
 
 use onboard_domain::request::organization_of;
-use onboard_domain::{parse_offboarding, parse_onboarding, plan_offboarding, plan_onboarding};
-use onboard_store::{NewRecord, Record, RecordKind, Status};
+use onboard_domain::{DomainError, FieldError};
+use onboard_store::{NewRecord, Record, Status};
 use serde_json::Value;
 
+use crate::case::Workflow;
 use crate::context::organization_variables;
 use crate::deps::Deps;
 use crate::error::StepError;
 
-/// The execution input for an accepted onboarding: `{"onboarding_id": ...}`.
-pub fn execution_input(record: &Record) -> Value {
-    serde_json::json!({ "onboarding_id": record.id })
+/// A form that passed [`check`], ready to be stored.
+#[derive(Debug)]
+pub struct Checked<W> {
+    form: Value,
+    request: W,
+    status: Status,
 }
 
-/// Validates `form` and stores it as onboarding `id` (the caller draws the id;
-/// storing the same id twice is `Store.Failed` with `AlreadyExists`).
-pub async fn accept_onboarding(deps: &Deps, id: &str, form: &Value) -> Result<Record, StepError> {
+impl<W: Workflow> Checked<W> {
+    /// The organization the form names.
+    pub fn organization(&self) -> &str {
+        W::organization(&self.request)
+    }
+
+    /// The status the record starts in.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Stores the form as record `id` (the caller draws the id; storing the same id
+    /// twice is `Store.Failed` with `AlreadyExists`).
+    pub async fn store(self, deps: &Deps, id: &str) -> Result<Record, StepError> {
+        let record = deps
+            .store
+            .create_record(NewRecord {
+                id: id.to_owned(),
+                kind: W::KIND,
+                organization: W::organization(&self.request).to_owned(),
+                status: self.status,
+                request: self.form,
+                ticket_id: self.request.ticket_id().map(|t| t.as_str().to_owned()),
+                created_at: deps.clock.now(),
+            })
+            .await?;
+        Ok(record)
+    }
+}
+
+/// Parses and plans `form` (CONTRACT.md §2) for its organization; stores nothing.
+/// An unknown organization is a bad `organization` field.
+pub async fn check<W: Workflow>(deps: &Deps, form: &Value) -> Result<Checked<W>, StepError> {
     let organization = organization_of(form)?;
     // An unknown organization is a bad field, not a configuration error.
-    deps.connections.organization(organization).await?;
+    deps.connections
+        .organization(organization)
+        .await
+        .map_err(|e| match e {
+            StepError::RequestRefused(why) => {
+                StepError::InvalidRequest(DomainError::InvalidRequest {
+                    errors: vec![FieldError::new("organization", why)],
+                })
+            }
+            other => other,
+        })?;
     let variables = organization_variables(deps.store.as_ref(), organization).await?;
-    let request = parse_onboarding(form, &variables)?;
-    let now = deps.clock.now();
-    let plan = plan_onboarding(&request, &variables, now)?;
-    crate::validate::check_schedule(&plan, &variables, now)?;
-    let status = if plan.approval.is_some() {
-        Status::PendingApproval
-    } else if plan.create_at.is_some() {
-        Status::Scheduled
-    } else {
-        Status::Running
-    };
-    let record = deps
-        .store
-        .create_record(NewRecord {
-            id: id.to_owned(),
-            kind: RecordKind::Onboarding,
-            organization: request.organization.clone(),
-            status,
-            request: form.clone(),
-            ticket_id: request.ticket_id.as_ref().map(|t| t.as_str().to_owned()),
-            created_at: now,
-        })
-        .await?;
-    Ok(record)
+    let request = W::parse(form, &variables)?;
+    let status = request.first_status(&variables, deps.clock.now())?;
+    Ok(Checked {
+        form: form.clone(),
+        request,
+        status,
+    })
 }
 
-/// The execution input for an accepted offboarding: `{"offboarding_id": ...}`.
-pub fn offboarding_execution_input(record: &Record) -> Value {
-    serde_json::json!({ "offboarding_id": record.id })
+/// Checks `form` and stores it as record `id` of kind `W`; then start the kind's
+/// state machine with [`execution_input`].
+pub async fn accept<W: Workflow>(deps: &Deps, id: &str, form: &Value) -> Result<Record, StepError> {
+    check::<W>(deps, form).await?.store(deps, id).await
 }
 
-/// Validates an offboarding `form` (CONTRACT.md §2: `organization`,
-/// `user_principal_name`, `ticket_id`, `scheduled_at`, `actions`, `delegate_to`) and
-/// stores it as offboarding `id`; then start `statemachine/offboarding.asl.json` with
-/// [`offboarding_execution_input`]. A bad form is `Request.Invalid` with
-/// [`StepError::field_errors`] and nothing is stored.
-pub async fn accept_offboarding(deps: &Deps, id: &str, form: &Value) -> Result<Record, StepError> {
-    let organization = organization_of(form)?;
-    deps.connections.organization(organization).await?;
-    let variables = organization_variables(deps.store.as_ref(), organization).await?;
-    let request = parse_offboarding(form, &variables)?;
-    let now = deps.clock.now();
-    let plan = plan_offboarding(&request, &variables, now)?;
-    crate::validate_offboarding::check_schedule(&plan, &variables, now)?;
-    let status = if plan.approval.is_some() {
-        Status::PendingApproval
-    } else if plan.run_at.is_some() {
-        Status::Scheduled
-    } else {
-        Status::Running
-    };
-    let record = deps
-        .store
-        .create_record(NewRecord {
-            id: id.to_owned(),
-            kind: RecordKind::Offboarding,
-            organization: request.organization.clone(),
-            status,
-            request: form.clone(),
-            ticket_id: request.ticket_id.as_ref().map(|t| t.as_str().to_owned()),
-            created_at: now,
-        })
-        .await?;
-    Ok(record)
+/// The execution input of an accepted record: `{"onboarding_id": ...}` for an
+/// onboarding, `{"offboarding_id": ...}` for an offboarding.
+pub fn execution_input<W: Workflow>(record: &Record) -> Value {
+    serde_json::to_value(crate::case::CaseId::<W>::new(record.id.clone()))
+        .unwrap_or_else(|_| serde_json::json!({ W::ID_FIELD: record.id }))
 }

@@ -93,12 +93,12 @@
 #![warn(missing_docs)]
 
 mod cmdlets;
+mod complete;
 mod context;
 mod idempotency;
 mod mail;
-mod offboarding;
-mod seat_reservations;
 
+pub mod case;
 pub mod decisions;
 pub mod deps;
 pub mod dispatch;
@@ -106,66 +106,24 @@ pub mod error;
 pub mod intake;
 pub mod lookups;
 
+pub mod offboarding;
+pub mod onboarding;
+
 pub mod actions;
-pub mod add_groups;
-pub mod add_mailbox_access;
-pub mod assign_license;
 pub mod check_schedule;
-pub mod close_offboarding;
 pub mod close_request;
-pub mod complete;
-pub mod complete_offboarding;
-pub mod create_user;
-pub mod deliver_credentials;
-pub mod ensure_offboarding_ticket;
 pub mod ensure_ticket;
 pub mod handle_failure;
-pub mod handle_offboarding_failure;
-pub mod mark_offboarding_scheduled;
 pub mod mark_scheduled;
 pub mod mfa;
-pub mod offboard_user;
 pub mod plan;
-pub mod purchase_license;
-pub mod record_license_outcome;
-pub mod record_restore_point;
-pub mod request_approval;
-pub mod request_license_purchase;
-pub mod request_offboarding_approval;
-pub mod restore;
-pub mod validate;
-pub mod validate_offboarding;
 
-pub use add_groups::add_groups;
-pub use add_mailbox_access::add_mailbox_access;
-pub use assign_license::assign_license;
-pub use check_schedule::check_schedule;
-pub use close_offboarding::close_offboarding;
-pub use close_request::close_request;
-pub use complete::complete;
-pub use complete_offboarding::complete_offboarding;
+pub use case::{CaseId, Workflow};
 pub use context::{organization_variables, variable_layers};
-pub use create_user::create_user;
 pub use decisions::{LinkSigner, TaskCallbacks};
-pub use deliver_credentials::deliver_credentials;
 pub use deps::{Clock, Connections, Deps, Organization, SystemClock};
 pub use dispatch::{FUNCTIONS, dispatch};
-pub use ensure_offboarding_ticket::ensure_offboarding_ticket;
-pub use ensure_ticket::ensure_ticket;
 pub use error::StepError;
-pub use handle_failure::handle_failure;
-pub use handle_offboarding_failure::handle_offboarding_failure;
-pub use intake::{
-    accept_offboarding, accept_onboarding, execution_input, offboarding_execution_input,
-};
-pub use mark_offboarding_scheduled::mark_offboarding_scheduled;
-pub use mark_scheduled::mark_scheduled;
-pub use offboard_user::offboard_user;
-pub use purchase_license::purchase_license;
-pub use record_license_outcome::record_license_outcome;
-pub use record_restore_point::record_restore_point;
-pub use request_approval::{remind_approvers, request_approval};
-pub use request_license_purchase::request_license_purchase;
-pub use request_offboarding_approval::request_offboarding_approval;
-pub use validate::validate;
-pub use validate_offboarding::validate_offboarding;
+pub use intake::{accept, execution_input};
+pub use offboarding::restore;
+pub use onboarding::request_approval::remind_approvers;

@@ -15,13 +15,13 @@ use onboard_domain::license::{Assignment, LicenseAction};
 use onboard_domain::{OffboardingRequest, OnboardingRequest, Variables};
 use serde::{Deserialize, Serialize};
 
-use crate::assign_license::decide;
-use crate::create_user::free_username;
 use crate::deps::{Deps, Organization};
 use crate::error::{Port, StepError};
 use crate::mfa::{self, Readiness};
-use crate::record_restore_point;
-use crate::validate::{check_schedule, preflight, reachable_vaults};
+use crate::offboarding::record_restore_point;
+use crate::onboarding::assign_license::decide;
+use crate::onboarding::create_user::free_username;
+use crate::onboarding::validate::{check_schedule, preflight, reachable_vaults};
 
 /// What the run would do about one requested license.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,7 +34,7 @@ async fn an_organization_without_a_psa_runs_mail_only() {
         .unwrap();
     let form = json!({"organization": "contoso", "first_name": "Ada", "last_name": "Lovelace",
                       "manager_email": "AdeleV@contoso.com"});
-    onboard_steps::accept_onboarding(&deps, "onb-no-psa", &form)
+    onboard_steps::accept::<onboard_domain::OnboardingRequest>(&deps, "onb-no-psa", &form)
         .await
         .unwrap();
 

@@ -9,11 +9,12 @@ use onboard_store::{
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::context::{Onboarding, update};
+use crate::context::update;
 use crate::deps::Deps;
 use crate::error::StepError;
 use crate::idempotency::{key, recall, remember};
 use crate::offboarding::Offboarding;
+use crate::onboarding::Onboarding;
 
 use super::links::*;
 

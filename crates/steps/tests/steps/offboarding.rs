@@ -4,8 +4,9 @@
 
 use jiff::SignedDuration;
 use onboard_asl::ExecutionStatus;
+use onboard_domain::OffboardingRequest;
 use onboard_steps::decisions::{Action, decide};
-use onboard_steps::{accept_offboarding, offboarding_execution_input};
+use onboard_steps::{execution_input, intake};
 use onboard_store::Store;
 use serde_json::{Value, json};
 
@@ -29,7 +30,9 @@ async fn accept(env: &Env, id: &str, extra: Value) {
     for (k, v) in extra.as_object().unwrap() {
         form[k] = v.clone();
     }
-    accept_offboarding(&env.deps, id, &form).await.unwrap();
+    intake::accept::<OffboardingRequest>(&env.deps, id, &form)
+        .await
+        .unwrap();
 }
 
 fn alex(env: &Env) -> onboard_sandbox::graph::UserSnapshot {
@@ -39,7 +42,9 @@ fn alex(env: &Env) -> onboard_sandbox::graph::UserSnapshot {
 async fn run(env: &mut Env, id: &str) -> onboard_asl::ExecutionRecord {
     let flow = machine(env);
     let record = env.record(id).await;
-    let arn = flow.start_with(offboarding_execution_input(&record)).await;
+    let arn = flow
+        .start_with(execution_input::<OffboardingRequest>(&record))
+        .await;
     flow.finish(&arn).await
 }
 
@@ -222,7 +227,9 @@ async fn a_scheduled_offboarding_changes_nothing_before_its_time() {
     let flow = machine(&mut env);
     let record = env.record("off-4").await;
     assert_eq!(record.status.as_str(), "scheduled");
-    let arn = flow.start_with(offboarding_execution_input(&record)).await;
+    let arn = flow
+        .start_with(execution_input::<OffboardingRequest>(&record))
+        .await;
 
     assert_eq!(env.record("off-4").await.status.as_str(), "scheduled");
     let waiting = alex(&env);
@@ -251,7 +258,9 @@ async fn a_denied_offboarding_leaves_the_account_as_it_was() {
     let before = alex(&env);
     let flow = machine(&mut env);
     let record = env.record("off-5").await;
-    let arn = flow.start_with(offboarding_execution_input(&record)).await;
+    let arn = flow
+        .start_with(execution_input::<OffboardingRequest>(&record))
+        .await;
     assert_eq!(
         env.record("off-5").await.status.as_str(),
         "pending_approval"
@@ -347,7 +356,9 @@ async fn a_synced_user_is_offboarded_where_graph_can_and_the_rest_says_why_not()
     }
     let mut env = Env::with(seed, Default::default()).await;
     let form = json!({"organization": ORG, "user_principal_name": "SyncedS@contoso.com"});
-    accept_offboarding(&env.deps, "off-7", &form).await.unwrap();
+    intake::accept::<OffboardingRequest>(&env.deps, "off-7", &form)
+        .await
+        .unwrap();
 
     let run = run(&mut env, "off-7").await;
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
@@ -578,7 +589,7 @@ async fn an_offboarding_at_day_9_of_a_commitment_keeps_the_seat_notes_the_renewa
 #[tokio::test]
 async fn a_bad_offboarding_form_names_every_bad_field_and_stores_nothing() {
     let env = Env::new().await;
-    let err = accept_offboarding(
+    let err = intake::accept::<OffboardingRequest>(
         &env.deps,
         "off-10",
         &json!({
@@ -603,7 +614,7 @@ async fn a_bad_offboarding_form_names_every_bad_field_and_stores_nothing() {
     assert!(env.store.get_record("off-10").await.unwrap().is_none());
 
     // A well-formed form scheduled beyond what one execution can wait for.
-    let err = accept_offboarding(
+    let err = intake::accept::<OffboardingRequest>(
         &env.deps,
         "off-10",
         &json!({"organization": ORG, "user_principal_name": ALEX, "scheduled_at": "2028-01-01"}),
@@ -644,7 +655,7 @@ async fn an_unanswered_offboarding_approval_closes_the_request_and_changes_nothi
 async fn a_user_the_tenant_does_not_have_fails_the_run_before_anything_changes() {
     let mut env = Env::new().await;
     let form = json!({"organization": ORG, "user_principal_name": "nobody@contoso.com"});
-    accept_offboarding(&env.deps, "off-12", &form)
+    intake::accept::<OffboardingRequest>(&env.deps, "off-12", &form)
         .await
         .unwrap();
     let run = run(&mut env, "off-12").await;

@@ -14,11 +14,11 @@ use onboard_store::Status;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use crate::context::Onboarding;
 use crate::deps::{Deps, Organization};
 use crate::error::StepError;
 use crate::idempotency::{key, recall, remember};
 use crate::mfa::Readiness;
+use crate::onboarding::Onboarding;
 
 /// How long a technician has to confirm or reject a manual license purchase (24 hours,
 /// as the reference documents).

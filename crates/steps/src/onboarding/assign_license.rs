@@ -20,12 +20,13 @@ use onboard_store::{LicenseOutcome, RecordUpdate, Status};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use crate::context::{Onboarding, update};
-use crate::create_user::created;
+use crate::context::update;
 use crate::deps::{Deps, Organization};
 use crate::error::{Port, StepError};
 use crate::idempotency::{key, recall, remember};
-use crate::seat_reservations;
+use crate::onboarding::Onboarding;
+use crate::onboarding::create_user::created;
+use crate::onboarding::seat_reservations;
 
 /// What the state machine does after `AssignLicense`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,10 +24,11 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use crate::context::{Onboarding, update};
+use crate::context::update;
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
 use crate::idempotency::{key, recall, remember};
+use crate::onboarding::Onboarding;
 
 /// Most usernames tried against the directory before giving up.
 const MAX_CANDIDATES: usize = 50;

@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tracing::instrument;
 
-use crate::assign_license::decided;
-use crate::context::Onboarding;
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
 use crate::idempotency::{key, log_append, log_entries, recall, remember};
-use crate::seat_reservations;
+use crate::onboarding::Onboarding;
+use crate::onboarding::assign_license::decided;
+use crate::onboarding::seat_reservations;
 
 /// The input of `PurchaseLicense`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use crate::error::StepError;
 use crate::mail::{mail_each_once, sender};
 use crate::offboarding::Offboarding;
 
-pub use crate::request_approval::Output;
+pub use crate::onboarding::request_approval::Output;
 
 /// The input of `RequestOffboardingApproval`: the Lambda payload of the waiting task.
 #[derive(Debug, Clone, serde::Deserialize)]

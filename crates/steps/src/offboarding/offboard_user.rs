@@ -39,10 +39,10 @@ use crate::deps::Deps;
 use crate::error::{Port, StepError};
 use crate::idempotency::{key, recall, remember};
 use crate::offboarding::Offboarding;
-use crate::purchase_license::StoreLedger;
-use crate::record_restore_point::{AuthMethodEntry, Output as RestorePoint};
+use crate::offboarding::record_restore_point::{AuthMethodEntry, Output as RestorePoint};
+use crate::onboarding::purchase_license::StoreLedger;
 
-pub use crate::validate_offboarding::Input;
+pub use crate::offboarding::validate_offboarding::Input;
 
 /// What became of one action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -547,7 +547,7 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
         .is_some_and(|r| r.outcome == Outcome::Done);
     run.once("remove_licenses", actions.remove_licenses, || async {
         let held = dir.license_details(&tenant, &user).await.map_err(graph)?;
-        let direct: Vec<&crate::record_restore_point::LicenseEntry> = licenses
+        let direct: Vec<&crate::offboarding::record_restore_point::LicenseEntry> = licenses
             .iter()
             .filter(|l| l.assigned_by_group.is_none())
             .filter(|l| held.iter().any(|h| h.sku_id == l.sku_id))

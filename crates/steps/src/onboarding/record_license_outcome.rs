@@ -7,13 +7,14 @@ use onboard_store::{LicenseOutcome, RecordUpdate, Status};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use crate::assign_license::{Next, decided};
-use crate::context::{Onboarding, update};
-use crate::create_user::created;
+use crate::context::update;
 use crate::decisions::expire_all;
 use crate::deps::Deps;
 use crate::error::StepError;
-use crate::seat_reservations;
+use crate::onboarding::Onboarding;
+use crate::onboarding::assign_license::{Next, decided};
+use crate::onboarding::create_user::created;
+use crate::onboarding::seat_reservations;
 
 /// How the manual purchase ended without a license.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,13 +14,13 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use crate::assign_license::decided;
-use crate::context::Onboarding;
 use crate::decisions::issue;
 use crate::deps::Deps;
 use crate::error::StepError;
 use crate::idempotency::key;
 use crate::mail::{mail_once, sender};
+use crate::onboarding::Onboarding;
+use crate::onboarding::assign_license::decided;
 
 /// The input of `RequestLicensePurchase`: the Lambda payload of the waiting task.
 #[derive(Debug, Clone, Deserialize)]

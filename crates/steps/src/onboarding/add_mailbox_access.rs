@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use crate::cmdlets;
-use crate::context::Onboarding;
-use crate::create_user::created;
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
+use crate::onboarding::Onboarding;
+use crate::onboarding::create_user::created;
 
 /// The step's name on the timeline and in note keys.
 const STEP: &str = "add_mailbox_access";

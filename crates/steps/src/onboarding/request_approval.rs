@@ -11,12 +11,12 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use crate::context::Onboarding;
 use crate::decisions::{decision_links, issue};
 use crate::deps::Deps;
 use crate::error::StepError;
 use crate::mail::{mail_each_once, sender};
 use crate::offboarding::Offboarding;
+use crate::onboarding::Onboarding;
 
 /// The input of `RequestApproval`: the Lambda payload of the waiting task.
 #[derive(Debug, Clone, Deserialize)]
@@ -268,7 +268,9 @@ async fn remind_offboarding(
     decision: &Decision,
     now: Timestamp,
 ) -> Result<u32, StepError> {
-    use crate::request_offboarding_approval::{Kind as OffboardingKind, approval_mail};
+    use crate::offboarding::request_offboarding_approval::{
+        Kind as OffboardingKind, approval_mail,
+    };
     let offboarding = Offboarding::load(deps, &decision.record_id).await?;
     let vars = &offboarding.variables;
     let Some(due) = reminders_due(decision, vars.approval_reminder_hours.get(), now) else {

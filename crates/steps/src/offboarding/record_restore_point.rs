@@ -14,7 +14,7 @@ use crate::error::{Port, StepError};
 use crate::idempotency::{key, recall, remember};
 use crate::offboarding::Offboarding;
 
-pub use crate::validate_offboarding::Input;
+pub use crate::offboarding::validate_offboarding::Input;
 
 /// A group the user was a direct member of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

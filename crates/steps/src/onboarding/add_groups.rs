@@ -11,10 +11,10 @@ use onboard_domain::notes;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use crate::context::Onboarding;
-use crate::create_user::created;
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
+use crate::onboarding::Onboarding;
+use crate::onboarding::create_user::created;
 
 /// The input of `AddGroups`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,12 +21,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use crate::context::Onboarding;
-use crate::create_user::created;
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
 use crate::idempotency::{key, log_append, recall, remember};
 use crate::mail::{mail_once, sender, sms_once};
+use crate::onboarding::Onboarding;
+use crate::onboarding::create_user::created;
 
 /// Where users sign in.
 const SIGN_IN_URL: &str = "https://portal.office.com";

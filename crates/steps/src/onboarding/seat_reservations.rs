@@ -19,12 +19,12 @@ use jiff::SignedDuration;
 use onboard_connectors::graph::TenantId;
 use onboard_domain::SkuPartNumber;
 
-use crate::assign_license::Decided;
-use crate::context::Onboarding;
+use crate::case::{Case, Workflow};
 use crate::deps::Deps;
 use crate::error::StepError;
 use crate::idempotency::{key, recall};
-use crate::validate::LICENSE_PURCHASE_TIMEOUT_SECONDS;
+use crate::onboarding::assign_license::Decided;
+use crate::onboarding::validate::LICENSE_PURCHASE_TIMEOUT_SECONDS;
 
 /// How long a place is held: the longest a purchase may wait for a technician
 /// (24 hours), and a day more for the seats to arrive and be assigned. A run
@@ -87,9 +87,12 @@ pub(crate) async fn held_by_others(
     Ok(u32::try_from(others).unwrap_or(u32::MAX))
 }
 
-/// Gives back every place the onboarding holds: it goes on without the seats
+/// Gives back every place a run holds (an offboarding holds none): it goes on without the seats
 /// it was waiting for (a purchase rejected or timed out, a failed run).
-pub(crate) async fn give_back_all(deps: &Deps, onboarding: &Onboarding) -> Result<(), StepError> {
+pub(crate) async fn give_back_all<W: Workflow>(
+    deps: &Deps,
+    onboarding: &Case<W>,
+) -> Result<(), StepError> {
     let decided: Option<Decided> = recall(
         deps.store.as_ref(),
         &key(onboarding.id(), "assign_license", "plan"),

@@ -28,7 +28,7 @@ use crate::deps::Deps;
 use crate::error::{Port, StepError};
 use crate::idempotency::{key, recall, remember};
 use crate::offboarding::Offboarding;
-use crate::record_restore_point::{MailboxEntry, Output as RestorePoint};
+use crate::offboarding::record_restore_point::{MailboxEntry, Output as RestorePoint};
 
 /// What became of one part of a restore.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,12 +214,12 @@ pub async fn restore(deps: &Deps, id: &str, by: &str) -> Result<Record, ActionEr
         .await?;
 
     // The offboarding's automatic reply ("no longer works here"), if it set one.
-    let replied = recall::<crate::offboard_user::ActionResult>(
+    let replied = recall::<crate::offboarding::offboard_user::ActionResult>(
         deps.store.as_ref(),
         &key(id, "offboard_user", "action/set_auto_reply"),
     )
     .await?
-    .is_some_and(|r| r.outcome == crate::offboard_user::Outcome::Done);
+    .is_some_and(|r| r.outcome == crate::offboarding::offboard_user::Outcome::Done);
     if replied {
         restore
             .once("automatic_reply", || async {
@@ -297,13 +297,13 @@ async fn restore_licenses(
 ) -> Result<RestoredPart, StepError> {
     const PART: &str = "licenses";
     let held = dir.license_details(tenant, user).await.map_err(graph)?;
-    let add: Vec<&crate::record_restore_point::LicenseEntry> = point
+    let add: Vec<&crate::offboarding::record_restore_point::LicenseEntry> = point
         .licenses
         .iter()
         .filter(|l| l.assigned_by_group.is_none())
         .filter(|l| !held.iter().any(|h| h.sku_id == l.sku_id))
         .collect();
-    let names = |ls: &[&crate::record_restore_point::LicenseEntry]| {
+    let names = |ls: &[&crate::offboarding::record_restore_point::LicenseEntry]| {
         ls.iter()
             .map(|l| l.sku_part_number.as_str())
             .collect::<Vec<_>>()

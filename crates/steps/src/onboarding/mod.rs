@@ -1,0 +1,103 @@
+//! The onboarding workflow (`statemachine/onboarding.asl.json`): its request as a
+//! [`Workflow`], and the steps only it has, in workflow order. The steps it shares
+//! with offboarding (`EnsureTicket`, `CloseRequest`, `MarkScheduled`,
+//! `HandleFailure`, `CheckSchedule`) sit beside this module, generic over the kind.
+
+use jiff::Timestamp;
+use onboard_domain::request::TicketId;
+use onboard_domain::values::TimeZoneName;
+use onboard_domain::{DomainError, OnboardingRequest, Variables, notes};
+use onboard_domain::{parse_onboarding, plan_onboarding};
+use onboard_store::{RecordKind, Status};
+use serde_json::Value;
+
+use crate::case::{Case, SharedSteps, Workflow};
+use crate::deps::Deps;
+use crate::error::StepError;
+
+pub mod add_groups;
+pub mod add_mailbox_access;
+pub mod assign_license;
+pub mod complete;
+pub mod create_user;
+pub mod deliver_credentials;
+pub mod purchase_license;
+pub mod record_license_outcome;
+pub mod request_approval;
+pub mod request_license_purchase;
+pub(crate) mod seat_reservations;
+pub mod validate;
+
+/// One onboarding, loaded for a step.
+pub(crate) type Onboarding = Case<OnboardingRequest>;
+
+impl Workflow for OnboardingRequest {
+    const KIND: RecordKind = RecordKind::Onboarding;
+    const NOUN: &'static str = "onboarding";
+    const TITLE: &'static str = "Onboarding";
+    const ID_FIELD: &'static str = "onboarding_id";
+    const STEPS: SharedSteps = SharedSteps {
+        ensure_ticket: "ensure_ticket",
+        request_approval: "request_approval",
+        close: "close_request",
+        mark_scheduled: "mark_scheduled",
+        complete: "complete",
+        handle_failure: "handle_failure",
+    };
+    const DENIED: &'static str = "request denied: no user was created";
+    const TIMED_OUT: &'static str = "approval timed out: no user was created";
+
+    fn parse(form: &Value, variables: &Variables) -> Result<Self, DomainError> {
+        parse_onboarding(form, variables)
+    }
+
+    fn organization(&self) -> &str {
+        &self.organization
+    }
+
+    fn ticket_id(&self) -> Option<&TicketId> {
+        self.ticket_id.as_ref()
+    }
+
+    fn subject(&self) -> &str {
+        &self.display_name
+    }
+
+    fn first_status(&self, variables: &Variables, now: Timestamp) -> Result<Status, StepError> {
+        let plan = plan_onboarding(self, variables, now)?;
+        validate::check_schedule(&plan, variables, now)?;
+        Ok(if plan.approval.is_some() {
+            Status::PendingApproval
+        } else if plan.create_at.is_some() {
+            Status::Scheduled
+        } else {
+            Status::Running
+        })
+    }
+
+    fn ticket_summary(&self) -> String {
+        format!("New user: {}", self.display_name)
+    }
+
+    fn started_note(&self, _variables: &Variables, _now: Timestamp) -> String {
+        notes::onboarding_started(self)
+    }
+
+    fn approval_timed_out_note(&self, hours: u32) -> String {
+        notes::approval_timed_out(&self.display_name, hours)
+    }
+
+    fn scheduled(&self, at: Timestamp, time_zone: &TimeZoneName) -> (String, String) {
+        (
+            notes::scheduled_until(&self.display_name, at, time_zone),
+            format!("waiting for the start date: the user is created at {at}"),
+        )
+    }
+
+    async fn planned_warnings(deps: &Deps, id: &str) -> Result<Vec<String>, StepError> {
+        Ok(validate::planned(deps, id)
+            .await?
+            .map(|plan| plan.warnings)
+            .unwrap_or_default())
+    }
+}
