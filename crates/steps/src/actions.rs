@@ -19,10 +19,10 @@ use onboard_store::{
 };
 use secrecy::SecretString;
 
+use crate::case::{Case, Workflow, for_kind};
 use crate::decisions::TaskCallbacks;
 use crate::deps::Deps;
 use crate::error::StepError;
-use crate::offboarding::Offboarding;
 use crate::onboarding::Onboarding;
 
 /// Why an action was refused.
@@ -69,20 +69,10 @@ async fn load(deps: &Deps, kind: RecordKind, id: &str) -> Result<Record, ActionE
 
 /// Adds an internal note to the run's ticket, once per `part`.
 async fn note(deps: &Deps, record: &Record, part: &str, text: &str) -> Result<(), StepError> {
-    match record.kind {
-        RecordKind::Onboarding => {
-            Onboarding::load(deps, &record.id)
-                .await?
-                .note(deps, part, text)
-                .await?;
-        }
-        RecordKind::Offboarding => {
-            Offboarding::load(deps, &record.id)
-                .await?
-                .note(deps, part, text)
-                .await?;
-        }
-    }
+    for_kind!(record.kind, W => Case::<W>::load(deps, &record.id)
+        .await?
+        .note(deps, part, text)
+        .await?);
     Ok(())
 }
 
@@ -143,10 +133,7 @@ pub async fn pending(deps: &Deps, record: &Record) -> Result<Vec<Pending>, StepE
     }
     let variables =
         crate::context::organization_variables(deps.store.as_ref(), &record.organization).await?;
-    let approvers = match record.kind {
-        RecordKind::Onboarding => &variables.new_user_approval_email,
-        RecordKind::Offboarding => &variables.offboarding_user_approval_email,
-    };
+    let approvers = for_kind!(record.kind, W => W::approvers(&variables));
     Ok(decisions
         .into_iter()
         .map(|decision| {
@@ -303,17 +290,7 @@ pub async fn resend(deps: &Deps, kind: RecordKind, id: &str) -> Result<Vec<Strin
             "the {kind} was decided meanwhile: nothing was sent"
         )));
     }
-    let approvers = match kind {
-        RecordKind::Onboarding => {
-            let onboarding = Onboarding::load(deps, id).await?;
-            crate::onboarding::request_approval::mail_again(deps, &onboarding, &fresh).await?
-        }
-        RecordKind::Offboarding => {
-            let offboarding = Offboarding::load(deps, id).await?;
-            crate::offboarding::request_offboarding_approval::mail_again(deps, &offboarding, &fresh)
-                .await?
-        }
-    };
+    let approvers = crate::request_approval::mail_again(deps, kind, id, &fresh).await?;
     record(
         deps,
         id,
@@ -357,16 +334,9 @@ pub async fn reschedule(
     if let Some(map) = request.as_object_mut() {
         map.insert(field.to_owned(), value.clone());
     }
-    let at: Timestamp = match kind {
-        RecordKind::Onboarding => onboard_domain::parse_onboarding(&request, &variables)
-            .map_err(|e| ActionError::Invalid(e.field_errors().to_vec()))?
-            .start_date
-            .map(|w| w.at),
-        RecordKind::Offboarding => onboard_domain::parse_offboarding(&request, &variables)
-            .map_err(|e| ActionError::Invalid(e.field_errors().to_vec()))?
-            .scheduled_at
-            .map(|w| w.at),
-    }
+    let at: Timestamp = for_kind!(kind, W => W::parse(&request, &variables)
+        .map_err(|e| ActionError::Invalid(e.field_errors().to_vec()))?
+        .scheduled_at())
     .ok_or_else(|| ActionError::Invalid(vec![FieldError::new(field, "is required")]))?;
     let now = deps.clock.now();
     if at <= now {

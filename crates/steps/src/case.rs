@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use onboard_connectors::graph::Directory;
 use onboard_connectors::psa::{Note, NoteKey, NoteOutcome, Psa};
 use onboard_domain::request::TicketId;
-use onboard_domain::values::TimeZoneName;
+use onboard_domain::values::{EmailAddress, TimeZoneName};
 use onboard_domain::{DomainError, Variables};
 use onboard_store::{Record, RecordKind, Status};
 use secrecy::{ExposeSecret, SecretString};
@@ -73,6 +73,9 @@ pub trait Workflow: fmt::Debug + Sized + Send + Sync + 'static {
     /// The organization the form names.
     fn organization(&self) -> &str;
 
+    /// When the form asks the run to go on (the start date, the scheduled time), if it does.
+    fn scheduled_at(&self) -> Option<Timestamp>;
+
     /// The ticket the form names, if any.
     fn ticket_id(&self) -> Option<&TicketId>;
 
@@ -95,6 +98,21 @@ pub trait Workflow: fmt::Debug + Sized + Send + Sync + 'static {
     /// The note and the timeline line of a run waiting until `at`.
     fn scheduled(&self, at: Timestamp, time_zone: &TimeZoneName) -> (String, String);
 
+    /// The variable that lists this kind's approvers, and the switch that requires them.
+    const APPROVAL_VARIABLES: (&'static str, &'static str);
+
+    /// This kind's approvers.
+    fn approvers(variables: &Variables) -> &[EmailAddress];
+
+    /// The note of an approval asked for until `expires_at` (also the approval mail's end).
+    fn approval_requested_note(&self, variables: &Variables, expires_at: Timestamp) -> String;
+
+    /// The approval mail's subject (a `reminder`'s, or the request's) and its first line.
+    fn approval_mail(&self, organization: &str, reminder: bool) -> (String, String);
+
+    /// What the run will do, as the approval mail lists it (after its first line).
+    fn what_it_does(&self) -> String;
+
     /// What the run's Validate warned of (a start date that will be ignored, ...),
     /// once it has run; the ticket is noted with it.
     fn planned_warnings(
@@ -102,6 +120,24 @@ pub trait Workflow: fmt::Debug + Sized + Send + Sync + 'static {
         id: &str,
     ) -> impl Future<Output = Result<Vec<String>, StepError>> + Send;
 }
+
+/// Runs `$body` with `$W` the [`Workflow`] of record kind `$kind` (a stored
+/// record's kind, read at run time).
+macro_rules! for_kind {
+    ($kind:expr, $W:ident => $body:expr) => {
+        match $kind {
+            onboard_store::RecordKind::Onboarding => {
+                type $W = onboard_domain::OnboardingRequest;
+                $body
+            }
+            onboard_store::RecordKind::Offboarding => {
+                type $W = onboard_domain::OffboardingRequest;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use for_kind;
 
 /// One record of kind `W`, loaded for a step.
 pub(crate) struct Case<W> {

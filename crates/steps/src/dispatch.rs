@@ -12,7 +12,7 @@ use crate::deps::Deps;
 use crate::error::StepError;
 use crate::{
     check_schedule, close_request, ensure_ticket, handle_failure, mark_scheduled, offboarding,
-    onboarding,
+    onboarding, request_approval,
 };
 
 /// The one table of steps: each ASL function name (`${<Name>FunctionArn}`) with
@@ -52,7 +52,7 @@ step_table! {
     // The onboarding workflow (`statemachine/onboarding.asl.json`).
     Validate => validate: onboarding::validate::validate,
     EnsureTicket => ensure_ticket: ensure_ticket::ensure_ticket::<OnboardingRequest>,
-    RequestApproval => request_approval: onboarding::request_approval::request_approval,
+    RequestApproval => request_approval: request_approval::request_approval::<OnboardingRequest>,
     CloseRequest => close_request: close_request::close_request::<OnboardingRequest>,
     MarkScheduled => mark_scheduled: mark_scheduled::mark_scheduled::<OnboardingRequest>,
     CreateUser => create_user: onboarding::create_user::create_user,
@@ -74,7 +74,7 @@ step_table! {
     EnsureOffboardingTicket => ensure_offboarding_ticket:
         ensure_ticket::ensure_ticket::<OffboardingRequest>,
     RequestOffboardingApproval => request_offboarding_approval:
-        offboarding::request_offboarding_approval::request_offboarding_approval,
+        request_approval::request_approval::<OffboardingRequest>,
     CloseOffboarding => close_offboarding: close_request::close_request::<OffboardingRequest>,
     MarkOffboardingScheduled => mark_offboarding_scheduled:
         mark_scheduled::mark_scheduled::<OffboardingRequest>,

@@ -117,6 +117,7 @@ pub mod handle_failure;
 pub mod mark_scheduled;
 pub mod mfa;
 pub mod plan;
+pub mod request_approval;
 
 pub use case::{CaseId, Workflow};
 pub use context::{organization_variables, variable_layers};
@@ -126,4 +127,4 @@ pub use dispatch::{FUNCTIONS, dispatch};
 pub use error::StepError;
 pub use intake::{accept, execution_input};
 pub use offboarding::restore;
-pub use onboarding::request_approval::remind_approvers;
+pub use request_approval::remind_approvers;

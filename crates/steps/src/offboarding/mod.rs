@@ -7,7 +7,7 @@
 use jiff::Timestamp;
 use onboard_connectors::graph::{Directory, User};
 use onboard_domain::request::TicketId;
-use onboard_domain::values::TimeZoneName;
+use onboard_domain::values::{EmailAddress, TimeZoneName};
 use onboard_domain::{DomainError, OffboardingRequest, Variables, notes};
 use onboard_domain::{parse_offboarding, plan_offboarding};
 use onboard_store::{RecordKind, Status};
@@ -20,7 +20,6 @@ use crate::error::{Port, StepError};
 pub mod complete_offboarding;
 pub mod offboard_user;
 pub mod record_restore_point;
-pub mod request_offboarding_approval;
 pub mod restore;
 pub mod validate_offboarding;
 
@@ -73,6 +72,10 @@ impl Workflow for OffboardingRequest {
         &self.organization
     }
 
+    fn scheduled_at(&self) -> Option<Timestamp> {
+        self.scheduled_at.map(|w| w.at)
+    }
+
     fn ticket_id(&self) -> Option<&TicketId> {
         self.ticket_id.as_ref()
     }
@@ -121,6 +124,41 @@ impl Workflow for OffboardingRequest {
             ),
             format!("waiting for the scheduled time: the account is offboarded at {at}"),
         )
+    }
+
+    const APPROVAL_VARIABLES: (&'static str, &'static str) = (
+        "offboarding_user_approval_email",
+        "require_approval_for_offboarding_users",
+    );
+
+    fn approvers(variables: &Variables) -> &[EmailAddress] {
+        &variables.offboarding_user_approval_email
+    }
+
+    fn approval_requested_note(&self, variables: &Variables, expires_at: Timestamp) -> String {
+        notes::offboarding_approval_requested(
+            self.user_principal_name.as_str(),
+            &variables.offboarding_user_approval_email,
+            expires_at,
+            &variables.time_zone,
+        )
+    }
+
+    fn approval_mail(&self, organization: &str, reminder: bool) -> (String, String) {
+        let upn = self.user_principal_name.as_str();
+        let subject = if reminder {
+            format!("Reminder: approval needed to offboard {upn} ({organization})")
+        } else {
+            format!("Approval needed: offboard {upn} ({organization})")
+        };
+        (
+            subject,
+            format!("{organization} asks to offboard the Microsoft 365 user {upn}."),
+        )
+    }
+
+    fn what_it_does(&self) -> String {
+        notes::offboarding_started(self.user_principal_name.as_str(), &self.actions, None)
     }
 
     /// An offboarding's plan warns of nothing.

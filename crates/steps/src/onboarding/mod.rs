@@ -5,7 +5,7 @@
 
 use jiff::Timestamp;
 use onboard_domain::request::TicketId;
-use onboard_domain::values::TimeZoneName;
+use onboard_domain::values::{EmailAddress, TimeZoneName};
 use onboard_domain::{DomainError, OnboardingRequest, Variables, notes};
 use onboard_domain::{parse_onboarding, plan_onboarding};
 use onboard_store::{RecordKind, Status};
@@ -23,7 +23,6 @@ pub mod create_user;
 pub mod deliver_credentials;
 pub mod purchase_license;
 pub mod record_license_outcome;
-pub mod request_approval;
 pub mod request_license_purchase;
 pub(crate) mod seat_reservations;
 pub mod validate;
@@ -53,6 +52,10 @@ impl Workflow for OnboardingRequest {
 
     fn organization(&self) -> &str {
         &self.organization
+    }
+
+    fn scheduled_at(&self) -> Option<Timestamp> {
+        self.start_date.map(|w| w.at)
     }
 
     fn ticket_id(&self) -> Option<&TicketId> {
@@ -92,6 +95,39 @@ impl Workflow for OnboardingRequest {
             notes::scheduled_until(&self.display_name, at, time_zone),
             format!("waiting for the start date: the user is created at {at}"),
         )
+    }
+
+    const APPROVAL_VARIABLES: (&'static str, &'static str) =
+        ("new_user_approval_email", "require_approval_for_new_users");
+
+    fn approvers(variables: &Variables) -> &[EmailAddress] {
+        &variables.new_user_approval_email
+    }
+
+    fn approval_requested_note(&self, variables: &Variables, expires_at: Timestamp) -> String {
+        notes::approval_requested(
+            &self.display_name,
+            &variables.new_user_approval_email,
+            expires_at,
+            &variables.time_zone,
+        )
+    }
+
+    fn approval_mail(&self, organization: &str, reminder: bool) -> (String, String) {
+        let name = &self.display_name;
+        let subject = if reminder {
+            format!("Reminder: approval needed for new user {name} ({organization})")
+        } else {
+            format!("Approval needed: new user {name} ({organization})")
+        };
+        (
+            subject,
+            format!("{organization} asks to create a Microsoft 365 user for {name}."),
+        )
+    }
+
+    fn what_it_does(&self) -> String {
+        notes::onboarding_started(self)
     }
 
     async fn planned_warnings(deps: &Deps, id: &str) -> Result<Vec<String>, StepError> {
