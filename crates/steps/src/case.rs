@@ -1,5 +1,5 @@
 //! One run of a workflow, as every step loads it: [`Workflow`] is what a kind of
-//! request (an onboarding, an offboarding, ...) says about itself, and [`Case`] is
+//! request (an onboarding, an offboarding, ...) says about itself, and `Case` is
 //! one record of that kind with its parsed request, variables and organization, and
 //! the ticket, note and record helpers every step uses.
 //!

@@ -1,6 +1,7 @@
 //! Onboard's workflow steps: one async function per state of `statemachine/onboarding.asl.json`.
 //!
-//! Every step is `async fn step(deps: &Deps, input: step::Input) -> Result<step::Output, StepError>`,
+//! Every step is `async fn step(deps: &Deps, input: step::Input) -> Result<step::Output, StepError>`
+//! (generic over the [`Workflow`] when both workflows have it),
 //! has one name in five places (state `CreateUser`, function `create_user`, module
 //! `create_user`, Lambda `functions/create-user`, log field `step = "create_user"`),
 //! and is idempotent: run twice, it creates no second user, ticket, order, note or mail
@@ -9,36 +10,40 @@
 //!
 //! - [`deps`]: [`Deps`] (store, [`Connections`], notifier, [`Clock`], link signer).
 //! - [`error`]: [`StepError`] and its stable Step Functions error names.
-//! - [`dispatch`](mod@dispatch): [`dispatch()`], the registry the interpreter and the Lambdas call.
-//! - [`intake`]: [`accept_onboarding`], what `POST /api/onboardings` stores.
+//! - [`dispatch`](mod@dispatch): [`dispatch()`], the one step table the interpreter and the Lambdas call.
+//! - [`case`]: [`Workflow`], what a kind of request (onboarding, offboarding) says
+//!   about itself, and `Case<W>`, one record of a kind as every step loads it.
+//! - [`intake`]: [`intake::check`] and [`accept`], what `POST /api/onboardings` and
+//!   `POST /api/offboardings` store, for any kind.
 //! - [`decisions`]: signed decision links, [`decisions::decide_by_link`] /
-//!   [`decisions::decide`] with [`TaskCallbacks`], [`remind_approvers`].
-//! - The steps, in workflow order: [`validate`](mod@validate), [`ensure_ticket`](mod@ensure_ticket),
-//!   [`request_approval`](mod@request_approval), [`close_request`](mod@close_request),
-//!   [`mark_scheduled`](mod@mark_scheduled), [`create_user`](mod@create_user),
-//!   [`assign_license`](mod@assign_license), [`purchase_license`](mod@purchase_license),
-//!   [`request_license_purchase`](mod@request_license_purchase),
-//!   [`record_license_outcome`](mod@record_license_outcome), [`add_groups`](mod@add_groups),
-//!   [`add_mailbox_access`](mod@add_mailbox_access) (its wait loop for the new mailbox),
-//!   [`deliver_credentials`](mod@deliver_credentials), [`complete`](mod@complete),
-//!   [`handle_failure`](mod@handle_failure).
-//! - The offboarding steps (`statemachine/offboarding.asl.json`), in workflow order:
-//!   [`validate_offboarding`](mod@validate_offboarding),
-//!   [`ensure_offboarding_ticket`](mod@ensure_offboarding_ticket),
-//!   [`request_offboarding_approval`](mod@request_offboarding_approval),
-//!   [`close_offboarding`](mod@close_offboarding),
-//!   [`mark_offboarding_scheduled`](mod@mark_offboarding_scheduled),
-//!   [`record_restore_point`](mod@record_restore_point), [`offboard_user`](mod@offboard_user),
-//!   [`complete_offboarding`](mod@complete_offboarding),
-//!   [`handle_offboarding_failure`](mod@handle_offboarding_failure).
-//! - [`check_schedule`](mod@check_schedule): both workflows' wait loop (a moved date, a cancelled run).
+//!   [`decisions::decide`] with [`TaskCallbacks`].
+//! - [`onboarding`]: the onboarding workflow's own steps, in workflow order
+//!   (`validate`, `create_user`, `assign_license`, `purchase_license`,
+//!   `request_license_purchase`, `record_license_outcome`, `add_groups`,
+//!   `add_mailbox_access` with its wait loop for the new mailbox,
+//!   `deliver_credentials`, `complete`).
+//! - [`offboarding`]: the offboarding workflow's own steps (`validate_offboarding`,
+//!   `record_restore_point`, `offboard_user`, `complete_offboarding`) and a
+//!   technician's [`restore`](mod@restore) of a completed offboarding.
+//! - The steps both workflows have, each one function generic over the
+//!   [`Workflow`] that the step table runs under both state names:
+//!   [`ensure_ticket`](mod@ensure_ticket) (`EnsureTicket`, `EnsureOffboardingTicket`),
+//!   [`request_approval`](mod@request_approval) (`RequestApproval`,
+//!   `RequestOffboardingApproval`, and [`remind_approvers`]),
+//!   [`close_request`](mod@close_request) (`CloseRequest`, `CloseOffboarding`),
+//!   [`mark_scheduled`](mod@mark_scheduled) (`MarkScheduled`, `MarkOffboardingScheduled`),
+//!   [`handle_failure`](mod@handle_failure) (`HandleFailure`, `HandleOffboardingFailure`),
+//!   and [`check_schedule`](mod@check_schedule), both workflows' wait loop (a moved
+//!   date, a cancelled run). Each workflow's last step closes the run the same way
+//!   (`complete::finish`).
 //! - [`actions`]: a technician's actions on a waiting run: cancel, resend, move its date.
-//! - [`restore`](mod@restore): a technician's restore of a completed offboarding from its restore record.
 //! - [`plan`](mod@plan): [`plan::plan_onboarding`] and [`plan::preview_offboarding`], what a
 //!   run would do, read-only (`POST /api/onboardings/plan`, `POST /api/offboardings/plan`).
 //! - [`lookups`]: the pickers' licenses, groups and users of an organization (read-only).
-//! - Internal: `context` (loading a run), `offboarding` (loading an offboarding), `idempotency` (remembered results),
-//!   `mail` (send-once).
+//! - [`mfa`]: the tenant's MFA protection as Validate and the plan read it.
+//! - Internal: `context` (variables, loading a record, ticket and record helpers),
+//!   `idempotency` (remembered results), `mail` (send-once), `cmdlets` (Exchange
+//!   Online commands shared by onboarding and offboarding).
 //!
 //! This crate depends on the domain, the connectors and the store, never on the
 //! sandbox, the interpreter or the server: they depend on it (tests use the sandbox
@@ -51,12 +56,13 @@
 //!   vaults and distributor), a [`onboard_connectors::notify::Notifier`], a [`Clock`]
 //!   (the virtual one under `--virtual-clock`) and a [`LinkSigner`] (public URL +
 //!   HMAC key of at least 32 bytes).
-//! - `POST /api/onboardings`: [`accept_onboarding`] (400 with
-//!   [`StepError::field_errors`] when it fails with `Request.Invalid`), then start an
-//!   execution of `statemachine/onboarding.asl.json` with [`execution_input`].
-//! - `POST /api/offboardings`: [`accept_offboarding`] likewise, then start
-//!   `statemachine/offboarding.asl.json` with [`offboarding_execution_input`]. The
-//!   record's `removed` holds the restore record once `RecordRestorePoint` ran.
+//! - `POST /api/onboardings`: [`intake::check`] of `OnboardingRequest` (400 with
+//!   [`StepError::field_errors`] when it fails with `Request.Invalid`), store what it
+//!   checked, then start an execution of `statemachine/onboarding.asl.json` with
+//!   [`execution_input`].
+//! - `POST /api/offboardings`: the same with `OffboardingRequest` and
+//!   `statemachine/offboarding.asl.json`. The record's `removed` holds the restore
+//!   record once `RecordRestorePoint` ran.
 //! - The interpreter's task dispatcher: `${NameFunctionArn}` -> [`dispatch()`] with
 //!   `Name`; for `arn:aws:states:::lambda:invoke.waitForTaskToken` the function is
 //!   `Parameters.FunctionName` and the payload `Parameters.Payload` (it already carries

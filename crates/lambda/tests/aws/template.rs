@@ -466,3 +466,54 @@ fn approval_reminders_run_on_the_schedule_parameter() {
             .starts_with("rate(")
     );
 }
+
+/// The variables `template.yaml` gives function `name`: the Globals' and its own.
+fn environment(template: &Value, function: &Value) -> BTreeSet<String> {
+    let names = |env: &Value| -> Vec<String> {
+        env["Variables"]
+            .as_mapping()
+            .map(|vars| {
+                vars.keys()
+                    .map(|k| k.as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut all: BTreeSet<String> = names(&template["Globals"]["Function"]["Environment"])
+        .into_iter()
+        .collect();
+    all.extend(names(&function["Properties"]["Environment"]));
+    all
+}
+
+#[test]
+fn events_env_json_names_exactly_the_variables_the_template_gives_each_function() {
+    let template = template();
+    let text = std::fs::read_to_string(root().join("events/env.json")).unwrap();
+    let env: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let env = env.as_object().unwrap();
+    let shared: BTreeSet<String> = env["Parameters"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let functions = of_type(&template, "AWS::Serverless::Function");
+    for key in env.keys().filter(|k| *k != "Parameters") {
+        assert!(
+            functions.iter().any(|(name, _)| name == key),
+            "events/env.json: `{key}` is not a function of template.yaml"
+        );
+    }
+    for (name, function) in &functions {
+        let mut given = shared.clone();
+        if let Some(own) = env.get(*name) {
+            given.extend(own.as_object().unwrap().keys().cloned());
+        }
+        assert_eq!(
+            given,
+            environment(&template, function),
+            "events/env.json gives {name} other variables than template.yaml"
+        );
+    }
+}

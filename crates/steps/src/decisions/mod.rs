@@ -1,6 +1,6 @@
 //! Decision links: approve / deny a new user, confirm / reject a license purchase.
 //!
-//! [`crate::request_approval()`] and [`crate::request_license_purchase()`] store the
+//! [`crate::request_approval::request_approval()`] and [`crate::onboarding::request_license_purchase::request_license_purchase()`] store the
 //! workflow's task token as a store decision under a random id and hand out links
 //! `{public_url}/decisions/{id}?action=approve&exp=<unix seconds>&sig=<HMAC>`,
 //! signed with HMAC-SHA-256 over id, expiry and action ([`LinkSigner`]).

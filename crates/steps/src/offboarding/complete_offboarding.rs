@@ -1,6 +1,6 @@
 //! Step `CompleteOffboarding`: the summary of the offboarding (every action's
 //! outcome), then the run is closed as every workflow closes it
-//! ([`crate::complete::finish`]).
+//! (`complete::finish`).
 
 use onboard_domain::notes;
 use onboard_store::Status;

@@ -1,6 +1,6 @@
 //! Step `Complete`: the summary of the onboarding (the account, its manager, the
 //! license, MFA, the groups and how the credentials went), then the run is closed as
-//! every workflow closes it ([`crate::complete::finish`]).
+//! every workflow closes it (`complete::finish`).
 
 use onboard_domain::notes;
 use onboard_store::Status;
