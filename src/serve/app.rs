@@ -548,7 +548,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         store: store.clone(),
         connections: Arc::new(connections),
         notifier,
-        clock: Arc::new(runtime::StepsClock(clock.clone())),
+        clock: clock.clone(),
         links,
     };
 

@@ -164,21 +164,6 @@ impl StepRunner for LocalSteps {
     }
 }
 
-/// The interpreter's clock as the steps' clock: one time for both.
-pub(crate) struct StepsClock(pub(crate) Arc<dyn onboard_asl::Clock>);
-
-impl std::fmt::Debug for StepsClock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("StepsClock").field(&self.0.now()).finish()
-    }
-}
-
-impl onboard_steps::Clock for StepsClock {
-    fn now(&self) -> jiff::Timestamp {
-        self.0.now()
-    }
-}
-
 /// SendTaskSuccess / SendTaskFailure on the embedded interpreter, for decision links.
 pub(crate) struct EngineCallbacks {
     pub(crate) engine: Arc<onboard_asl::Engine>,

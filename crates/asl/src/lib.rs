@@ -38,7 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod choice;
-pub mod clock;
+pub use onboard_clock as clock;
 pub mod definition;
 pub mod dispatcher;
 pub mod engine;

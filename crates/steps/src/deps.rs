@@ -8,7 +8,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use jiff::Timestamp;
 use onboard_connectors::distributor::Distributor;
 use onboard_connectors::exchange::Exchange;
 use onboard_connectors::graph::{Directory, TenantId};
@@ -25,21 +24,8 @@ use crate::decisions::LinkSigner;
 use crate::error::StepError;
 
 /// The time, read only through this port so tests and the virtual clock of
-/// `onboard serve --virtual-clock` control it.
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// Now.
-    fn now(&self) -> Timestamp;
-}
-
-/// The system clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::now()
-    }
-}
+/// `onboard serve --virtual-clock` control it: the interpreter's clock, one for all.
+pub use onboard_clock::{Clock, SystemClock};
 
 /// An organization as the configuration describes it: who it is and where its users live.
 #[derive(Debug, Clone, PartialEq, Eq)]

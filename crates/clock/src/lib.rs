@@ -1,10 +1,18 @@
-//! Time, only ever read through a `Clock`: the system clock, or a virtual one tests move.
+//! Time, only ever read through a [`Clock`]: the system clock, or a virtual one
+//! tests and `onboard serve --virtual-clock` move.
+//!
+//! One clock for the interpreter (its timers and history) and the steps (records,
+//! notes, links), so a run's times agree everywhere (`onboard serve` hands the
+//! sandbox's simulators the same time).
+//! Token lifetimes in the connectors are measured on the monotonic `Instant`
+//! instead (`connectors::graph::token`): they must not jump with a virtual clock.
+//! No other dependency, so the Lambdas link it without the interpreter.
 
 use jiff::{SignedDuration, Timestamp};
 use std::sync::Mutex;
 
 /// A source of the current time.
-pub trait Clock: Send + Sync {
+pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current time.
     fn now(&self) -> Timestamp;
     /// Moves a virtual clock to `t` (never backwards); a real clock answers false.
