@@ -10,7 +10,6 @@ use onboard_domain::{VariableLayer, Variables};
 use onboard_http::{ExecutionPath, OrganizationSummary, Runtime, RuntimeError};
 use onboard_steps::TaskCallbacks;
 use onboard_store::RecordKind;
-use serde_json::json;
 
 use super::runtime::EngineCallbacks;
 use crate::config::Organization;
@@ -34,16 +33,11 @@ impl LocalRuntime {
     /// Starts (or continues) a record's workflow in the background.
     pub(crate) fn spawn_start(&self, kind: RecordKind, id: &str) -> tokio::task::JoinHandle<()> {
         let engine = self.engine.clone();
-        let (machine, input) = match kind {
-            RecordKind::Onboarding => (
-                self.onboarding_machine.clone(),
-                json!({"onboarding_id": id}),
-            ),
-            RecordKind::Offboarding => (
-                self.offboarding_machine.clone(),
-                json!({"offboarding_id": id}),
-            ),
+        let machine = match kind {
+            RecordKind::Onboarding => self.onboarding_machine.clone(),
+            RecordKind::Offboarding => self.offboarding_machine.clone(),
         };
+        let input = onboard_steps::intake::start_input(kind, id);
         let id = id.to_owned();
         tokio::spawn(async move {
             match engine.start_execution(&machine, Some(&id), input).await {

@@ -15,6 +15,34 @@ use tracing::instrument;
 use crate::deps::Deps;
 use crate::error::StepError;
 
+/// How long a Step Functions Standard execution may run.
+const MAX_EXECUTION: SignedDuration = SignedDuration::from_hours(365 * 24);
+
+/// Refuses a date (form field `field`) the execution could not wait for: a Standard
+/// execution lasts at most a year, and the waits of `on_top` (approval, a license
+/// purchase, a margin) come on top of it. `closer_to` ends the message ("the start date").
+pub(crate) fn within_an_execution(
+    at: Timestamp,
+    on_top: SignedDuration,
+    now: Timestamp,
+    field: &str,
+    closer_to: &str,
+) -> Result<(), onboard_domain::DomainError> {
+    let room = MAX_EXECUTION - on_top;
+    if at > now.checked_add(room).unwrap_or(Timestamp::MAX) {
+        return Err(onboard_domain::DomainError::InvalidRequest {
+            errors: vec![onboard_domain::FieldError::new(
+                field,
+                format!(
+                    "is more than {} days ahead; a run waits at most a year in all (submit it closer to {closer_to})",
+                    room.as_hours() / 24
+                ),
+            )],
+        });
+    }
+    Ok(())
+}
+
 /// The input of `CheckSchedule`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Input {

@@ -89,6 +89,16 @@ pub async fn accept<W: Workflow>(deps: &Deps, id: &str, form: &Value) -> Result<
 /// The execution input of an accepted record: `{"onboarding_id": ...}` for an
 /// onboarding, `{"offboarding_id": ...}` for an offboarding.
 pub fn execution_input<W: Workflow>(record: &Record) -> Value {
-    serde_json::to_value(crate::case::CaseId::<W>::new(record.id.clone()))
-        .unwrap_or_else(|_| serde_json::json!({ W::ID_FIELD: record.id }))
+    input_of::<W>(&record.id)
+}
+
+/// The execution input of record `id` of `kind`, as a runtime starts it.
+pub fn start_input(kind: onboard_store::RecordKind, id: &str) -> Value {
+    crate::case::for_kind!(kind, W => input_of::<W>(id))
+}
+
+fn input_of<W: Workflow>(id: &str) -> Value {
+    let mut input = serde_json::Map::new();
+    input.insert(W::ID_FIELD.to_owned(), Value::String(id.to_owned()));
+    Value::Object(input)
 }

@@ -1,4 +1,4 @@
-//! Lambda `add-groups`: the step `AddGroups` ([`onboard_steps::add_groups`]), SAM resource
+//! Lambda `add-groups`: the step `AddGroups` (`add_groups`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `AddGroupsFunction`, called by the state machine through `${AddGroupsFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

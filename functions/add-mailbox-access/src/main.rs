@@ -1,4 +1,4 @@
-//! Lambda `add-mailbox-access`: the step `AddMailboxAccess` ([`onboard_steps::add_mailbox_access`]), SAM resource
+//! Lambda `add-mailbox-access`: the step `AddMailboxAccess` (`add_mailbox_access`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `AddMailboxAccessFunction`, called by the state machine through `${AddMailboxAccessFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

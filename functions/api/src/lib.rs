@@ -194,10 +194,11 @@ impl SfnRuntime {
 #[async_trait]
 impl Runtime for SfnRuntime {
     async fn start(&self, kind: RecordKind, id: &str) -> Result<(), RuntimeError> {
-        let (machine, input) = match kind {
-            RecordKind::Onboarding => (&self.onboarding_machine, json!({"onboarding_id": id})),
-            RecordKind::Offboarding => (&self.offboarding_machine, json!({"offboarding_id": id})),
+        let machine = match kind {
+            RecordKind::Onboarding => &self.onboarding_machine,
+            RecordKind::Offboarding => &self.offboarding_machine,
         };
+        let input = onboard_steps::intake::start_input(kind, id);
         let result = self
             .sfn
             .start_execution()

@@ -1,4 +1,4 @@
-//! Lambda `assign-license`: the step `AssignLicense` ([`onboard_steps::assign_license`]), SAM resource
+//! Lambda `assign-license`: the step `AssignLicense` (`assign_license`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `AssignLicenseFunction`, called by the state machine through `${AssignLicenseFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `check-schedule`: the step `CheckSchedule` ([`onboard_steps::check_schedule`]), SAM resource
+//! Lambda `check-schedule`: the step `CheckSchedule` (`check_schedule`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `CheckScheduleFunction`, called by the state machine through `${CheckScheduleFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

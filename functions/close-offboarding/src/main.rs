@@ -1,4 +1,4 @@
-//! Lambda `close-offboarding`: the step `CloseOffboarding` ([`onboard_steps::close_offboarding`]), SAM resource
+//! Lambda `close-offboarding`: the step `CloseOffboarding` (`close_offboarding`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `CloseOffboardingFunction`, called by the state machine through `${CloseOffboardingFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

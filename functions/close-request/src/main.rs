@@ -1,4 +1,4 @@
-//! Lambda `close-request`: the step `CloseRequest` ([`onboard_steps::close_request`]), SAM resource
+//! Lambda `close-request`: the step `CloseRequest` (`close_request`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `CloseRequestFunction`, called by the state machine through `${CloseRequestFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `complete-offboarding`: the step `CompleteOffboarding` ([`onboard_steps::complete_offboarding`]), SAM resource
+//! Lambda `complete-offboarding`: the step `CompleteOffboarding` (`complete_offboarding`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `CompleteOffboardingFunction`, called by the state machine through `${CompleteOffboardingFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `complete`: the step `Complete` ([`onboard_steps::complete`]), SAM resource
+//! Lambda `complete`: the step `Complete` (`complete`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `CompleteFunction`, called by the state machine through `${CompleteFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `create-user`: the step `CreateUser` ([`onboard_steps::create_user`]), SAM resource
+//! Lambda `create-user`: the step `CreateUser` (`create_user`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `CreateUserFunction`, called by the state machine through `${CreateUserFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `deliver-credentials`: the step `DeliverCredentials` ([`onboard_steps::deliver_credentials`]), SAM resource
+//! Lambda `deliver-credentials`: the step `DeliverCredentials` (`deliver_credentials`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `DeliverCredentialsFunction`, called by the state machine through `${DeliverCredentialsFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `ensure-offboarding-ticket`: the step `EnsureOffboardingTicket` ([`onboard_steps::ensure_offboarding_ticket`]), SAM resource
+//! Lambda `ensure-offboarding-ticket`: the step `EnsureOffboardingTicket` (`ensure_offboarding_ticket`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `EnsureOffboardingTicketFunction`, called by the state machine through `${EnsureOffboardingTicketFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `ensure-ticket`: the step `EnsureTicket` ([`onboard_steps::ensure_ticket`]), SAM resource
+//! Lambda `ensure-ticket`: the step `EnsureTicket` (`ensure_ticket`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `EnsureTicketFunction`, called by the state machine through `${EnsureTicketFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `handle-failure`: the step `HandleFailure` ([`onboard_steps::handle_failure`]), SAM resource
+//! Lambda `handle-failure`: the step `HandleFailure` (`handle_failure`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `HandleFailureFunction`, called by the state machine through `${HandleFailureFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

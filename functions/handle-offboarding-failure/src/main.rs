@@ -1,4 +1,4 @@
-//! Lambda `handle-offboarding-failure`: the step `HandleOffboardingFailure` ([`onboard_steps::handle_offboarding_failure`]), SAM resource
+//! Lambda `handle-offboarding-failure`: the step `HandleOffboardingFailure` (`handle_offboarding_failure`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `HandleOffboardingFailureFunction`, called by the state machine through `${HandleOffboardingFailureFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

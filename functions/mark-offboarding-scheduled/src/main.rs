@@ -1,4 +1,4 @@
-//! Lambda `mark-offboarding-scheduled`: the step `MarkOffboardingScheduled` ([`onboard_steps::mark_offboarding_scheduled`]), SAM resource
+//! Lambda `mark-offboarding-scheduled`: the step `MarkOffboardingScheduled` (`mark_offboarding_scheduled`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `MarkOffboardingScheduledFunction`, called by the state machine through `${MarkOffboardingScheduledFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `mark-scheduled`: the step `MarkScheduled` ([`onboard_steps::mark_scheduled`]), SAM resource
+//! Lambda `mark-scheduled`: the step `MarkScheduled` (`mark_scheduled`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `MarkScheduledFunction`, called by the state machine through `${MarkScheduledFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

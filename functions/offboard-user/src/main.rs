@@ -1,4 +1,4 @@
-//! Lambda `offboard-user`: the step `OffboardUser` ([`onboard_steps::offboard_user`]), SAM resource
+//! Lambda `offboard-user`: the step `OffboardUser` (`offboard_user`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `OffboardUserFunction`, called by the state machine through `${OffboardUserFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `purchase-license`: the step `PurchaseLicense` ([`onboard_steps::purchase_license`]), SAM resource
+//! Lambda `purchase-license`: the step `PurchaseLicense` (`purchase_license`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `PurchaseLicenseFunction`, called by the state machine through `${PurchaseLicenseFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `record-license-outcome`: the step `RecordLicenseOutcome` ([`onboard_steps::record_license_outcome`]), SAM resource
+//! Lambda `record-license-outcome`: the step `RecordLicenseOutcome` (`record_license_outcome`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `RecordLicenseOutcomeFunction`, called by the state machine through `${RecordLicenseOutcomeFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

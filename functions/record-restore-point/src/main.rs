@@ -1,4 +1,4 @@
-//! Lambda `record-restore-point`: the step `RecordRestorePoint` ([`onboard_steps::record_restore_point`]), SAM resource
+//! Lambda `record-restore-point`: the step `RecordRestorePoint` (`record_restore_point`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `RecordRestorePointFunction`, called by the state machine through `${RecordRestorePointFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `request-approval`: the step `RequestApproval` ([`onboard_steps::request_approval`]), SAM resource
+//! Lambda `request-approval`: the step `RequestApproval` (`request_approval`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `RequestApprovalFunction`, called by the state machine through `${RequestApprovalFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

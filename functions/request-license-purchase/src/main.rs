@@ -1,4 +1,4 @@
-//! Lambda `request-license-purchase`: the step `RequestLicensePurchase` ([`onboard_steps::request_license_purchase`]), SAM resource
+//! Lambda `request-license-purchase`: the step `RequestLicensePurchase` (`request_license_purchase`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `RequestLicensePurchaseFunction`, called by the state machine through `${RequestLicensePurchaseFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `request-offboarding-approval`: the step `RequestOffboardingApproval` ([`onboard_steps::request_offboarding_approval`]), SAM resource
+//! Lambda `request-offboarding-approval`: the step `RequestOffboardingApproval` (`request_offboarding_approval`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `RequestOffboardingApprovalFunction`, called by the state machine through `${RequestOffboardingApprovalFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `validate-offboarding`: the step `ValidateOffboarding` ([`onboard_steps::validate_offboarding`]), SAM resource
+//! Lambda `validate-offboarding`: the step `ValidateOffboarding` (`validate_offboarding`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `ValidateOffboardingFunction`, called by the state machine through `${ValidateOffboardingFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Lambda `validate`: the step `Validate` ([`onboard_steps::validate`]), SAM resource
+//! Lambda `validate`: the step `Validate` (`validate`, run by [`onboard_steps::dispatch`]), SAM resource
 //! `ValidateFunction`, called by the state machine through `${ValidateFunctionArn}`.
 
 use lambda_runtime::{LambdaEvent, service_fn};

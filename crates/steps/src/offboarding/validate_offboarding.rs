@@ -8,11 +8,12 @@
 use jiff::{SignedDuration, Timestamp};
 use onboard_domain::plan::OffboardingPlan;
 use onboard_domain::request::OffboardingActions;
-use onboard_domain::{DomainError, FieldError, Variables, plan_offboarding};
+use onboard_domain::{DomainError, Variables, plan_offboarding};
 use onboard_store::Status;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
+use crate::check_schedule::within_an_execution;
 use crate::deps::Deps;
 use crate::error::StepError;
 use crate::idempotency::{key, recall, remember};
@@ -44,11 +45,8 @@ pub struct Output {
     pub actions: OffboardingActions,
 }
 
-/// How long a Step Functions Standard execution may run.
-const MAX_EXECUTION: SignedDuration = SignedDuration::from_hours(365 * 24);
-
-/// Refuses a scheduled time the execution could not wait for: a Standard execution
-/// lasts at most a year, and the approval wait comes on top of the schedule.
+/// Refuses a scheduled time the execution could not wait for: the approval wait
+/// and a day's margin come on top of the schedule.
 pub(crate) fn check_schedule(
     plan: &OffboardingPlan,
     variables: &Variables,
@@ -62,19 +60,8 @@ pub(crate) fn check_schedule(
     } else {
         SignedDuration::ZERO
     };
-    let room = MAX_EXECUTION - approval - SignedDuration::from_hours(24);
-    if run_at > now.checked_add(room).unwrap_or(Timestamp::MAX) {
-        return Err(DomainError::InvalidRequest {
-            errors: vec![FieldError::new(
-                "scheduled_at",
-                format!(
-                    "is more than {} days ahead; a run waits at most a year in all (submit it closer to the date)",
-                    room.as_hours() / 24
-                ),
-            )],
-        });
-    }
-    Ok(())
+    let on_top = approval + SignedDuration::from_hours(24);
+    within_an_execution(run_at, on_top, now, "scheduled_at", "the date")
 }
 
 /// Settings a later step needs, checked before anything is changed.

@@ -9,11 +9,12 @@ use onboard_domain::plan::OnboardingPlan;
 use onboard_domain::variables::{
     MfaReadiness, PasswordSaveLocation, Psa as PsaName, SendCredentialsTo,
 };
-use onboard_domain::{DomainError, FieldError, OnboardingRequest, Variables, plan_onboarding};
+use onboard_domain::{DomainError, OnboardingRequest, Variables, plan_onboarding};
 use onboard_store::Status;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
+use crate::check_schedule::within_an_execution;
 use crate::deps::{Deps, Organization};
 use crate::error::StepError;
 use crate::idempotency::{key, recall, remember};
@@ -24,11 +25,8 @@ use crate::onboarding::Onboarding;
 /// as the reference documents).
 pub const LICENSE_PURCHASE_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
 
-/// How long a Step Functions Standard execution may run.
-const MAX_EXECUTION: SignedDuration = SignedDuration::from_hours(365 * 24);
-
-/// Refuses a start date the execution could not wait for: a Standard execution lasts
-/// at most a year, and the approval and license waits come on top of the start date.
+/// Refuses a start date the execution could not wait for: the approval and
+/// license waits, and a day's margin, come on top of the start date.
 pub(crate) fn check_schedule(
     plan: &OnboardingPlan,
     variables: &Variables,
@@ -44,20 +42,8 @@ pub(crate) fn check_schedule(
     };
     let license = SignedDuration::from_hours(24);
     let margin = SignedDuration::from_hours(24);
-    let room = MAX_EXECUTION - approval - license - margin;
-    let latest = now.checked_add(room).unwrap_or(Timestamp::MAX);
-    if create_at > latest {
-        let days = room.as_hours() / 24;
-        return Err(DomainError::InvalidRequest {
-            errors: vec![FieldError::new(
-                "start_date",
-                format!(
-                    "is more than {days} days ahead; a run waits at most a year in all (submit it closer to the start date)"
-                ),
-            )],
-        });
-    }
-    Ok(())
+    let on_top = approval + license + margin;
+    within_an_execution(create_at, on_top, now, "start_date", "the start date")
 }
 
 /// Settings a later step will need, checked now so a run that cannot finish stops
