@@ -1,13 +1,14 @@
 //! An Amazon States Language interpreter: parse, validate, execute, history, mocks.
 //!
 //! Module map (parse -> validate -> evaluate):
-//! - [`definition`]: typed states parsed from JSON, errors with JSON pointers;
+//! - [`definition`]: the typed states; [`parse`](mod@parse): parsing them from JSON, errors with JSON pointers;
 //!   [`validate`] (private) checks the graph.
 //! - [`json_path`], [`payload`], [`intrinsics`]: JSONPath, payload templates, `States.*` functions.
 //! - [`pipeline`]: the one input/output pipeline every state uses.
 //! - [`choice`], [`retry`]: Choice rules, Retry and Catch as pure functions.
 //! - [`states`]: one module per state type.
-//! - [`engine`]: durable, event-driven executions over an [`store::ExecutionStore`],
+//! - [`engine`]: durable, event-driven executions over an [`store::ExecutionStore`] (its
+//!   public API; `engine/run.rs` moves one execution by one event),
 //!   timed by a [`clock::Clock`], tasks run by a [`dispatcher::Dispatcher`].
 //! - [`execution`]: the durable execution record and its history events (AWS event type names).
 //! - [`mock`]: AWS Step Functions Local mock configuration files as a dispatcher.
@@ -48,6 +49,7 @@ pub mod intrinsics;
 pub mod json_path;
 pub mod jsonata;
 pub mod mock;
+pub mod parse;
 pub mod payload;
 pub mod pipeline;
 pub mod retry;

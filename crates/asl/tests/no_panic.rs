@@ -5,7 +5,7 @@ use onboard_asl::intrinsics::Intrinsic;
 use onboard_asl::json_path::JsonPath;
 use onboard_asl::mock::MockDispatcher;
 use onboard_asl::payload::Scope;
-use onboard_asl::{Engine, EngineOptions, MemoryStore, VirtualClock, definition};
+use onboard_asl::{Engine, EngineOptions, MemoryStore, VirtualClock, parse};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -114,14 +114,14 @@ proptest! {
 
     #[test]
     fn arbitrary_json_as_a_definition_never_panics(v in json_value()) {
-        let _ = definition::parse_value(&v);
+        let _ = parse::parse_value(&v);
         let wrapped = json!({"StartAt": "A", "States": {"A": v}});
-        let _ = definition::parse_value(&wrapped);
+        let _ = parse::parse_value(&wrapped);
     }
 
     #[test]
     fn arbitrary_text_as_a_definition_never_panics(t in "\\PC{0,64}") {
-        let _ = definition::parse(&t);
+        let _ = parse::parse(&t);
     }
 
 }
