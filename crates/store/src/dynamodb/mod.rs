@@ -4,6 +4,7 @@
 //! `TransactWriteItems`; every query pages. The SDK retries throttling and
 //! transient errors in its standard retry mode.
 
+mod keys;
 mod table;
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,6 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
 use secrecy::SecretString;
 
+use keys::*;
 pub use table::create_table;
 use table::{GSI1, GSI1_PK, GSI1_SK, GSI2, GSI2_PK, GSI2_SK, GSI3, PK, SK, TTL};
 
@@ -281,11 +283,6 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-/// Escapes `%` and `#` so a value can sit between `#` separators in a key.
-fn key_part(value: &str) -> String {
-    value.replace('%', "%25").replace('#', "%23")
-}
-
 fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v),
@@ -326,41 +323,12 @@ where
     matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
 }
 
-fn record_key(id: &str) -> String {
-    format!("REC#{id}")
-}
-
-fn decision_key(id: &str) -> String {
-    format!("DEC#{id}")
-}
-
-fn reservation_pk(pool: &str) -> String {
-    format!("RESERVE#{}", key_part(pool))
-}
-
-fn status_pk(kind: RecordKind, status: crate::model::Status) -> String {
-    format!("STATUS#{kind}#{status}")
-}
-
-fn org_pk(kind: RecordKind, organization: &str) -> String {
-    format!("ORG#{kind}#{}", key_part(organization))
-}
-
-fn pending_pk(organization: &str) -> String {
-    format!("PENDING#{}", key_part(organization))
-}
-
-fn event_sk(at: Timestamp, unique: &str) -> String {
-    // Nanoseconds, so events written in one microsecond still sort by time.
-    format!("EV#{:025}#{unique}", at.as_nanosecond().max(0))
-}
-
 fn record_item(record: &Record) -> Result<Item, StoreError> {
     let created = sort_time(record.created_at);
     let org = key_part(&record.organization);
     let mut item: Item = HashMap::from([
         (PK.to_owned(), s(record_key(&record.id))),
-        (SK.to_owned(), s("REC")),
+        (SK.to_owned(), s(RECORD_SK)),
         ("type".to_owned(), s("record")),
         ("id".to_owned(), s(&record.id)),
         ("kind".to_owned(), s(record.kind.as_str())),
@@ -455,11 +423,6 @@ enum SortBound {
     Below(String),
     /// Sort keys from the first to the second, both included.
     Between(String, String),
-}
-
-/// A record's newest-first sort key, `<created_us>#<id>` (its `gsi1sk`).
-fn recent_key(created_us: i64, id: &str) -> String {
-    format!("{:020}#{id}", created_us.max(0))
 }
 
 /// Cursor: `d1.` + base64url(JSON of the `LastEvaluatedKey`, all string attributes).
@@ -563,7 +526,7 @@ impl Store for DynamoStore {
     }
 
     async fn get_record(&self, id: &str) -> Result<Option<Record>, StoreError> {
-        self.get_item(record_key(id), "REC")
+        self.get_item(record_key(id), RECORD_SK)
             .await?
             .as_ref()
             .map(record_from)
@@ -581,12 +544,13 @@ impl Store for DynamoStore {
         let mut values = HashMap::from([(":updated_at".to_owned(), s(at.to_string()))]);
         if let Some(status) = update.status {
             // The record's kind is needed for the GSI2 key: read it (ids never change kind).
-            let item = self.get_item(record_key(id), "REC").await?.ok_or_else(|| {
-                StoreError::NotFound {
+            let item = self
+                .get_item(record_key(id), RECORD_SK)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
                     what: "record",
                     id: id.to_owned(),
-                }
-            })?;
+                })?;
             let kind: RecordKind = get_s(&item, "kind")?.parse()?;
             sets.push("#status = :status".to_owned());
             sets.push(format!("{GSI2_PK} = :gsi2pk"));
@@ -626,7 +590,7 @@ impl Store for DynamoStore {
         let refused = || async {
             match (
                 update.expect_status,
-                self.get_item(record_key(id), "REC").await,
+                self.get_item(record_key(id), RECORD_SK).await,
             ) {
                 (Some(expected), Ok(Some(_))) => StoreError::StatusChanged {
                     id: id.to_owned(),
@@ -647,7 +611,7 @@ impl Store for DynamoStore {
                     .update_item()
                     .table_name(&*self.table)
                     .key(PK, s(record_key(id)))
-                    .key(SK, s("REC"))
+                    .key(SK, s(RECORD_SK))
                     .update_expression(expression)
                     .condition_expression(condition)
                     .set_expression_attribute_names((!names.is_empty()).then_some(names))
@@ -664,7 +628,7 @@ impl Store for DynamoStore {
                 let update = Update::builder()
                     .table_name(&*self.table)
                     .key(PK, s(record_key(id)))
-                    .key(SK, s("REC"))
+                    .key(SK, s(RECORD_SK))
                     .update_expression(expression)
                     .condition_expression(condition)
                     .set_expression_attribute_names((!names.is_empty()).then_some(names))
@@ -822,7 +786,7 @@ impl Store for DynamoStore {
         let touch = Update::builder()
             .table_name(&*self.table)
             .key(PK, s(record_key(record_id)))
-            .key(SK, s("REC"))
+            .key(SK, s(RECORD_SK))
             .update_expression("SET updated_at = :at")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":at", s(event.at.to_string()))
@@ -847,7 +811,10 @@ impl Store for DynamoStore {
 
     async fn timeline(&self, record_id: &str) -> Result<Vec<TimelineEvent>, StoreError> {
         let items = self
-            .query_all((PK, record_key(record_id)), Some((SK, "EV#".to_owned())))
+            .query_all(
+                (PK, record_key(record_id)),
+                Some((SK, EVENT_PREFIX.to_owned())),
+            )
             .await?;
         items
             .iter()
@@ -867,7 +834,7 @@ impl Store for DynamoStore {
             id: new.record_id.clone(),
         };
         let record = self
-            .get_item(record_key(&new.record_id), "REC")
+            .get_item(record_key(&new.record_id), RECORD_SK)
             .await?
             .ok_or_else(not_found)?;
         let id = random_id()?;
@@ -885,7 +852,7 @@ impl Store for DynamoStore {
         let sealed = self.key.seal(&id, &new.task_token)?;
         let item: Item = HashMap::from([
             (PK.to_owned(), s(decision_key(&id))),
-            (SK.to_owned(), s("DEC")),
+            (SK.to_owned(), s(DECISION_SK)),
             ("type".to_owned(), s("decision")),
             ("id".to_owned(), s(&id)),
             ("kind".to_owned(), s(decision.kind.as_str())),
@@ -913,7 +880,7 @@ impl Store for DynamoStore {
         let check = ConditionCheck::builder()
             .table_name(&*self.table)
             .key(PK, s(record_key(&new.record_id)))
-            .key(SK, s("REC"))
+            .key(SK, s(RECORD_SK))
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(build_err("TransactWriteItems"))?;
@@ -940,7 +907,7 @@ impl Store for DynamoStore {
     }
 
     async fn get_decision(&self, id: &str) -> Result<Option<Decision>, StoreError> {
-        self.get_item(decision_key(id), "DEC")
+        self.get_item(decision_key(id), DECISION_SK)
             .await?
             .as_ref()
             .map(decision_from)
@@ -963,7 +930,7 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(&*self.table)
             .key(PK, s(decision_key(id)))
-            .key(SK, s("DEC"))
+            .key(SK, s(DECISION_SK))
             .update_expression(format!(
                 "SET #state = :to, decided_by = :by, decided_at = :at REMOVE {GSI1_PK}, {GSI1_SK}"
             ))
@@ -1000,7 +967,7 @@ impl Store for DynamoStore {
     }
 
     async fn task_token(&self, id: &str) -> Result<Option<SecretString>, StoreError> {
-        match self.get_item(decision_key(id), "DEC").await? {
+        match self.get_item(decision_key(id), DECISION_SK).await? {
             Some(item) => Ok(Some(self.key.open(id, get_s(&item, "sealed_token")?)?)),
             None => Ok(None),
         }
@@ -1030,13 +997,13 @@ impl Store for DynamoStore {
         result: serde_json::Value,
         keep_until: Timestamp,
     ) -> Result<serde_json::Value, StoreError> {
-        let pk = format!("IDEM#{key}");
+        let pk = idempotency_pk(key);
         let put = self
             .client
             .put_item()
             .table_name(&*self.table)
             .item(PK, s(&pk))
-            .item(SK, s("IDEM"))
+            .item(SK, s(IDEMPOTENCY_SK))
             .item("type", s("step_result"))
             .item("result", s(serde_json::to_string(&result)?))
             .item(TTL, n(keep_until.as_second()))
@@ -1046,13 +1013,12 @@ impl Store for DynamoStore {
         match put {
             Ok(_) => Ok(result),
             Err(e) if condition_failed(&e) => {
-                let item =
-                    self.get_item(pk, "IDEM")
-                        .await?
-                        .ok_or_else(|| StoreError::NotFound {
-                            what: "step result",
-                            id: key.to_owned(),
-                        })?;
+                let item = self.get_item(pk, IDEMPOTENCY_SK).await?.ok_or_else(|| {
+                    StoreError::NotFound {
+                        what: "step result",
+                        id: key.to_owned(),
+                    }
+                })?;
                 Ok(serde_json::from_str(get_s(&item, "result")?)?)
             }
             Err(e) => Err(StoreError::dynamo("PutItem", e)),
@@ -1060,7 +1026,7 @@ impl Store for DynamoStore {
     }
 
     async fn step_result(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        match self.get_item(format!("IDEM#{key}"), "IDEM").await? {
+        match self.get_item(idempotency_pk(key), IDEMPOTENCY_SK).await? {
             Some(item) => Ok(Some(serde_json::from_str(get_s(&item, "result")?)?)),
             None => Ok(None),
         }
@@ -1077,7 +1043,7 @@ impl Store for DynamoStore {
             .client
             .put_item()
             .table_name(&*self.table)
-            .item(PK, s(format!("LEASE#{}", key_part(name))))
+            .item(PK, s(lease_pk(name)))
             .item(SK, s("LEASE"))
             .item("type", s("lease"))
             .item("holder", s(holder))
@@ -1103,7 +1069,7 @@ impl Store for DynamoStore {
             .client
             .delete_item()
             .table_name(&*self.table)
-            .key(PK, s(format!("LEASE#{}", key_part(name))))
+            .key(PK, s(lease_pk(name)))
             .key(SK, s("LEASE"))
             .condition_expression("holder = :holder")
             .expression_attribute_values(":holder", s(holder))
@@ -1169,10 +1135,7 @@ impl Store for DynamoStore {
     }
 
     async fn variables(&self, scope: &Scope) -> Result<Variables, StoreError> {
-        let Some(item) = self
-            .get_item(format!("VARS#{}", scope.key()), "VARS")
-            .await?
-        else {
+        let Some(item) = self.get_item(variables_pk(scope), VARIABLES_SK).await? else {
             return Ok(Variables::new());
         };
         match item.get("variables") {
@@ -1199,8 +1162,8 @@ impl Store for DynamoStore {
         self.client
             .put_item()
             .table_name(&*self.table)
-            .item(PK, s(format!("VARS#{}", scope.key())))
-            .item(SK, s("VARS"))
+            .item(PK, s(variables_pk(scope)))
+            .item(SK, s(VARIABLES_SK))
             .item("type", s("variables"))
             .item("variables", AttributeValue::M(map))
             .send()
@@ -1215,10 +1178,7 @@ impl Store for DynamoStore {
         connector: &str,
     ) -> Result<Option<ConnectorSettings>, StoreError> {
         match self
-            .get_item(
-                format!("CONN#{}", scope.key()),
-                &format!("CONN#{connector}"),
-            )
+            .get_item(connectors_pk(scope), &connector_sk(connector))
             .await?
         {
             Some(item) => Ok(Some(serde_json::from_str(get_s(&item, "settings")?)?)),
@@ -1229,8 +1189,8 @@ impl Store for DynamoStore {
     async fn connectors(&self, scope: &Scope) -> Result<Vec<ConnectorSettings>, StoreError> {
         let items = self
             .query_all(
-                (PK, format!("CONN#{}", scope.key())),
-                Some((SK, "CONN#".to_owned())),
+                (PK, connectors_pk(scope)),
+                Some((SK, CONNECTOR_PREFIX.to_owned())),
             )
             .await?;
         items
@@ -1249,7 +1209,7 @@ impl Store for DynamoStore {
             let (items, next) = self
                 .query_page(
                     Some(GSI1),
-                    (GSI1_PK, format!("CONN#{connector}")),
+                    (GSI1_PK, connector_sk(connector)),
                     None,
                     None,
                     start,
@@ -1274,10 +1234,10 @@ impl Store for DynamoStore {
         self.client
             .put_item()
             .table_name(&*self.table)
-            .item(PK, s(format!("CONN#{}", scope.key())))
-            .item(SK, s(format!("CONN#{}", settings.connector)))
+            .item(PK, s(connectors_pk(scope)))
+            .item(SK, s(connector_sk(&settings.connector)))
             // gsi1 lists one connector across scopes (e.g. every organization).
-            .item(GSI1_PK, s(format!("CONN#{}", settings.connector)))
+            .item(GSI1_PK, s(connector_sk(&settings.connector)))
             .item(GSI1_SK, s(scope.key()))
             .item("type", s("connector"))
             .item("settings", s(serde_json::to_string(settings)?))
