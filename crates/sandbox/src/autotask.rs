@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::faults::{Fault, FaultSettings, Faults};
+use crate::psa_book::{OnTicket, TicketBook};
 
 const PREFIX: &str = "/sandbox/autotask/atservicesrest";
 const ROOT: &str = "/sandbox/autotask/atservicesrest/v1.0";
@@ -268,15 +269,16 @@ pub struct AtNote {
     pub publish: u64,
 }
 
+impl OnTicket for AtNote {
+    fn ticket_id(&self) -> u64 {
+        self.ticket_id
+    }
+}
+
 #[derive(Debug)]
 struct AtState {
-    /// `METHOD /path` of every request that got past fault injection, oldest first.
-    requests: Vec<String>,
     seed: AutotaskSeed,
-    tickets: BTreeMap<u64, AtTicket>,
-    notes: Vec<AtNote>,
-    next_ticket: u64,
-    next_note: u64,
+    book: TicketBook<AtTicket, AtNote>,
     budget: Budget,
 }
 
@@ -338,11 +340,7 @@ impl AutotaskSim {
         Ok(Self {
             state: Arc::new(Mutex::new(AtState {
                 seed,
-                requests: Vec::new(),
-                tickets,
-                notes: Vec::new(),
-                next_ticket,
-                next_note: 1,
+                book: TicketBook::new(tickets, next_ticket),
                 budget,
             })),
             faults,
@@ -354,14 +352,13 @@ impl AutotaskSim {
     }
 
     fn record(&self, request: &Request) {
-        let line = format!("{} {}", request.method(), request.uri().path());
-        self.lock().requests.push(line);
+        self.lock().book.record(request);
     }
 
     /// `METHOD /path` of every API request that reached the simulator,
     /// authorised or not (injected faults answer before it), oldest first.
     pub fn requests(&self) -> Vec<String> {
-        self.lock().requests.clone()
+        self.lock().book.requests.clone()
     }
 
     /// Every ticket with Autotask's field names, each with its `notes` (the
@@ -369,11 +366,13 @@ impl AutotaskSim {
     pub fn state_json(&self) -> Value {
         let state = self.lock();
         let tickets: Vec<Value> = state
+            .book
             .tickets
             .values()
             .map(|t| {
                 let mut ticket = Value::Object(t.fields.clone());
                 ticket["notes"] = state
+                    .book
                     .notes
                     .iter()
                     .filter(|n| n.ticket_id == t.id())
@@ -392,22 +391,17 @@ impl AutotaskSim {
 
     /// Every ticket, by id.
     pub fn tickets(&self) -> Vec<AtTicket> {
-        self.lock().tickets.values().cloned().collect()
+        self.lock().book.all_tickets()
     }
 
     /// One ticket.
     pub fn ticket(&self, id: u64) -> Option<AtTicket> {
-        self.lock().tickets.get(&id).cloned()
+        self.lock().book.tickets.get(&id).cloned()
     }
 
     /// The notes of one ticket, oldest first.
     pub fn notes(&self, ticket_id: u64) -> Vec<AtNote> {
-        self.lock()
-            .notes
-            .iter()
-            .filter(|n| n.ticket_id == ticket_id)
-            .cloned()
-            .collect()
+        self.lock().book.notes_of(ticket_id)
     }
 
     /// The path of the zone's REST root (`.../atservicesrest/`), to configure a client with.
@@ -534,6 +528,7 @@ async fn zone_information(
 async fn get_ticket(State(sim): State<AutotaskSim>, Path(id): Path<String>) -> Response {
     let item = id.parse::<u64>().ok().and_then(|n| {
         sim.lock()
+            .book
             .tickets
             .get(&n)
             .map(|t| Value::Object(t.fields.clone()))
@@ -602,8 +597,8 @@ async fn create_ticket(State(sim): State<AutotaskSim>, body: Option<Json<Value>>
     if !problems.is_empty() {
         return errors(StatusCode::INTERNAL_SERVER_ERROR, &problems);
     }
-    let id = state.next_ticket;
-    state.next_ticket += 1;
+    let id = state.book.next_ticket;
+    state.book.next_ticket += 1;
     let completed = body.get("status").and_then(Value::as_u64) == Some(state.seed.complete_status);
     body.insert("id".into(), json!(id));
     body.insert(
@@ -618,7 +613,7 @@ async fn create_ticket(State(sim): State<AutotaskSim>, body: Option<Json<Value>>
             Value::Null
         },
     );
-    state.tickets.insert(id, AtTicket { fields: body });
+    state.book.tickets.insert(id, AtTicket { fields: body });
     Json(json!({ "itemId": id })).into_response()
 }
 
@@ -636,7 +631,7 @@ async fn patch_ticket(State(sim): State<AutotaskSim>, body: Option<Json<Value>>)
         );
     };
     let mut state = sim.lock();
-    if !state.tickets.contains_key(&id) {
+    if !state.book.tickets.contains_key(&id) {
         return error(StatusCode::NOT_FOUND, format!("Ticket {id} was not found."));
     }
     let mut problems = Vec::new();
@@ -647,7 +642,7 @@ async fn patch_ticket(State(sim): State<AutotaskSim>, body: Option<Json<Value>>)
         return errors(StatusCode::INTERNAL_SERVER_ERROR, &problems);
     }
     let complete = state.seed.complete_status;
-    let Some(ticket) = state.tickets.get_mut(&id) else {
+    let Some(ticket) = state.book.tickets.get_mut(&id) else {
         return error(StatusCode::NOT_FOUND, format!("Ticket {id} was not found."));
     };
     for (field, value) in body {
@@ -685,7 +680,7 @@ async fn create_note(
     let Some(ticket_id) = id
         .parse::<u64>()
         .ok()
-        .filter(|n| state.tickets.contains_key(n))
+        .filter(|n| state.book.tickets.contains_key(n))
     else {
         return error(StatusCode::NOT_FOUND, format!("Ticket {id} was not found."));
     };
@@ -723,16 +718,16 @@ async fn create_note(
         return errors(StatusCode::INTERNAL_SERVER_ERROR, &problems);
     }
     let note = AtNote {
-        id: state.next_note,
+        id: state.book.next_note,
         ticket_id,
         title: text("title"),
         description: text("description"),
         note_type: body.get("noteType").and_then(Value::as_u64).unwrap_or(0),
         publish: body.get("publish").and_then(Value::as_u64).unwrap_or(0),
     };
-    state.next_note += 1;
+    state.book.next_note += 1;
     let id = note.id;
-    state.notes.push(note);
+    state.book.notes.push(note);
     Json(json!({ "itemId": id })).into_response()
 }
 
@@ -740,7 +735,7 @@ async fn list_child_notes(State(sim): State<AutotaskSim>, Path(id): Path<String>
     let Some(ticket_id) = id
         .parse::<u64>()
         .ok()
-        .filter(|n| sim.lock().tickets.contains_key(n))
+        .filter(|n| sim.lock().book.tickets.contains_key(n))
     else {
         return error(StatusCode::NOT_FOUND, format!("Ticket {id} was not found."));
     };
@@ -753,12 +748,13 @@ fn records(state: &AtState, entity: &str) -> Option<Vec<Value>> {
     match entity {
         "Tickets" => Some(
             state
+                .book
                 .tickets
                 .values()
                 .map(|t| Value::Object(t.fields.clone()))
                 .collect(),
         ),
-        "TicketNotes" => Some(state.notes.iter().map(note_json).collect()),
+        "TicketNotes" => Some(state.book.notes.iter().map(note_json).collect()),
         "Companies" => Some(
             state
                 .seed

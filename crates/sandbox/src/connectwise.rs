@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::faults::{Fault, FaultSettings, Faults};
+use crate::psa_book::{OnTicket, TicketBook};
 
 /// The simulated site's configuration: the `[sandbox.connectwise]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -227,15 +228,16 @@ pub struct CwNote {
     pub resolution_flag: bool,
 }
 
+impl OnTicket for CwNote {
+    fn ticket_id(&self) -> u64 {
+        self.ticket_id
+    }
+}
+
 #[derive(Debug)]
 struct CwState {
-    /// `METHOD /path` of every request that got past fault injection, oldest first.
-    requests: Vec<String>,
     seed: ConnectWiseSeed,
-    tickets: BTreeMap<u64, CwTicket>,
-    notes: Vec<CwNote>,
-    next_ticket: u64,
-    next_note: u64,
+    book: TicketBook<CwTicket, CwNote>,
 }
 
 /// The simulator: its state, shared by the router and by tests that inspect it.
@@ -330,11 +332,7 @@ impl ConnectWiseSim {
         Ok(Self {
             state: Arc::new(Mutex::new(CwState {
                 seed,
-                requests: Vec::new(),
-                tickets,
-                notes: Vec::new(),
-                next_ticket,
-                next_note: 1,
+                book: TicketBook::new(tickets, next_ticket),
             })),
             faults,
         })
@@ -345,14 +343,13 @@ impl ConnectWiseSim {
     }
 
     fn record(&self, request: &Request) {
-        let line = format!("{} {}", request.method(), request.uri().path());
-        self.lock().requests.push(line);
+        self.lock().book.record(request);
     }
 
     /// `METHOD /path` of every API request that reached the simulator,
     /// authorised or not (injected faults answer before it), oldest first.
     pub fn requests(&self) -> Vec<String> {
-        self.lock().requests.clone()
+        self.lock().book.requests.clone()
     }
 
     /// The fault injector, to change rates at run time.
@@ -362,22 +359,17 @@ impl ConnectWiseSim {
 
     /// Every ticket, by id.
     pub fn tickets(&self) -> Vec<CwTicket> {
-        self.lock().tickets.values().cloned().collect()
+        self.lock().book.all_tickets()
     }
 
     /// One ticket.
     pub fn ticket(&self, id: u64) -> Option<CwTicket> {
-        self.lock().tickets.get(&id).cloned()
+        self.lock().book.tickets.get(&id).cloned()
     }
 
     /// The notes of one ticket, oldest first.
     pub fn notes(&self, ticket_id: u64) -> Vec<CwNote> {
-        self.lock()
-            .notes
-            .iter()
-            .filter(|n| n.ticket_id == ticket_id)
-            .cloned()
-            .collect()
+        self.lock().book.notes_of(ticket_id)
     }
 
     /// Every ticket as `GET /service/tickets/{id}` answers it, each with its
@@ -385,11 +377,13 @@ impl ConnectWiseSim {
     pub fn state_json(&self) -> Value {
         let state = self.lock();
         let tickets: Vec<Value> = state
+            .book
             .tickets
             .values()
             .map(|t| {
                 let mut ticket = ticket_json(t);
                 ticket["notes"] = state
+                    .book
                     .notes
                     .iter()
                     .filter(|n| n.ticket_id == t.id)
@@ -607,6 +601,7 @@ async fn list_tickets(
     };
     let items: Vec<Value> = sim
         .lock()
+        .book
         .tickets
         .values()
         .map(ticket_json)
@@ -628,7 +623,7 @@ async fn get_ticket(State(sim): State<ConnectWiseSim>, Path(id): Path<String>) -
     let found = id
         .parse::<u64>()
         .ok()
-        .and_then(|n| sim.lock().tickets.get(&n).map(ticket_json));
+        .and_then(|n| sim.lock().book.tickets.get(&n).map(ticket_json));
     match found {
         Some(ticket) => Json(ticket).into_response(),
         None => not_found(&id),
@@ -762,7 +757,7 @@ async fn create_ticket(State(sim): State<ConnectWiseSim>, body: Option<Json<Valu
         "initialDescription",
     ];
     let ticket = CwTicket {
-        id: state.next_ticket,
+        id: state.book.next_ticket,
         summary: summary.to_owned(),
         company,
         board: CwRef {
@@ -789,9 +784,9 @@ async fn create_ticket(State(sim): State<ConnectWiseSim>, body: Option<Json<Valu
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     };
-    state.next_ticket += 1;
+    state.book.next_ticket += 1;
     let answer = ticket_json(&ticket);
-    state.tickets.insert(ticket.id, ticket);
+    state.book.tickets.insert(ticket.id, ticket);
     (StatusCode::CREATED, Json(answer)).into_response()
 }
 
@@ -812,7 +807,7 @@ async fn patch_ticket(
     let Some(mut ticket) = id
         .parse::<u64>()
         .ok()
-        .and_then(|n| state.tickets.get(&n).cloned())
+        .and_then(|n| state.book.tickets.get(&n).cloned())
     else {
         return not_found(&id);
     };
@@ -879,7 +874,7 @@ async fn patch_ticket(
         }
     }
     let answer = ticket_json(&ticket);
-    state.tickets.insert(ticket.id, ticket);
+    state.book.tickets.insert(ticket.id, ticket);
     Json(answer).into_response()
 }
 
@@ -893,7 +888,7 @@ async fn list_notes(
     let Some(number) = id
         .parse::<u64>()
         .ok()
-        .filter(|n| sim.lock().tickets.contains_key(n))
+        .filter(|n| sim.lock().book.tickets.contains_key(n))
     else {
         return not_found(&id);
     };
@@ -910,7 +905,7 @@ async fn create_note(
     let Some(number) = id
         .parse::<u64>()
         .ok()
-        .filter(|n| state.tickets.contains_key(n))
+        .filter(|n| state.book.tickets.contains_key(n))
     else {
         return not_found(&id);
     };
@@ -949,16 +944,16 @@ async fn create_note(
         );
     }
     let note = CwNote {
-        id: state.next_note,
+        id: state.book.next_note,
         ticket_id: number,
         text: text.to_owned(),
         detail_description_flag: detail,
         internal_analysis_flag: internal,
         resolution_flag: resolution,
     };
-    state.next_note += 1;
+    state.book.next_note += 1;
     let answer = note_json(&note);
-    state.notes.push(note);
+    state.book.notes.push(note);
     (StatusCode::CREATED, Json(answer)).into_response()
 }
 

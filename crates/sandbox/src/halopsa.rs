@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::faults::{Fault, FaultSettings, Faults};
+use crate::psa_book::{OnTicket, TicketBook};
 
 const AUTH: &str = "/sandbox/halopsa/auth";
 const API: &str = "/sandbox/halopsa/api";
@@ -165,16 +166,18 @@ pub struct HaloAction {
     pub send_email: bool,
 }
 
+impl OnTicket for HaloAction {
+    fn ticket_id(&self) -> u64 {
+        self.ticket_id
+    }
+}
+
 #[derive(Debug)]
 struct HaloState {
-    /// `METHOD /path` of every request that got past fault injection, oldest first.
-    requests: Vec<String>,
     seed: HaloSeed,
-    tickets: BTreeMap<u64, HaloTicket>,
-    actions: Vec<HaloAction>,
+    /// The tickets and their actions (the book's notes).
+    book: TicketBook<HaloTicket, HaloAction>,
     tokens: HashMap<String, Instant>,
-    next_ticket: u64,
-    next_action: u64,
 }
 
 /// The simulator: its state, shared by the router and by tests.
@@ -234,12 +237,8 @@ impl HaloSim {
         Ok(Self {
             state: Arc::new(Mutex::new(HaloState {
                 seed,
-                requests: Vec::new(),
-                tickets,
-                actions: Vec::new(),
+                book: TicketBook::new(tickets, next_ticket),
                 tokens: HashMap::new(),
-                next_ticket,
-                next_action: 1,
             })),
             faults,
         })
@@ -250,14 +249,13 @@ impl HaloSim {
     }
 
     fn record(&self, request: &Request) {
-        let line = format!("{} {}", request.method(), request.uri().path());
-        self.lock().requests.push(line);
+        self.lock().book.record(request);
     }
 
     /// `METHOD /path` of every API request that reached the simulator,
     /// authorised or not (injected faults answer before it), oldest first.
     pub fn requests(&self) -> Vec<String> {
-        self.lock().requests.clone()
+        self.lock().book.requests.clone()
     }
 
     /// Every ticket with Halo's field names, each with its actions under
@@ -265,12 +263,14 @@ impl HaloSim {
     pub fn state_json(&self) -> Value {
         let state = self.lock();
         let tickets: Vec<Value> = state
+            .book
             .tickets
             .iter()
             .map(|(id, t)| {
                 let mut ticket = Value::Object(t.fields.clone());
                 ticket["notes"] = state
-                    .actions
+                    .book
+                    .notes
                     .iter()
                     .filter(|a| a.ticket_id == *id)
                     .map(action_json)
@@ -288,22 +288,17 @@ impl HaloSim {
 
     /// Every ticket, by id.
     pub fn tickets(&self) -> Vec<HaloTicket> {
-        self.lock().tickets.values().cloned().collect()
+        self.lock().book.all_tickets()
     }
 
     /// One ticket.
     pub fn ticket(&self, id: u64) -> Option<HaloTicket> {
-        self.lock().tickets.get(&id).cloned()
+        self.lock().book.tickets.get(&id).cloned()
     }
 
     /// The actions of one ticket, oldest first.
     pub fn actions(&self, ticket_id: u64) -> Vec<HaloAction> {
-        self.lock()
-            .actions
-            .iter()
-            .filter(|a| a.ticket_id == ticket_id)
-            .cloned()
-            .collect()
+        self.lock().book.notes_of(ticket_id)
     }
 
     /// Makes every issued token invalid, as a revoked application would.
@@ -441,7 +436,7 @@ async fn get_ticket(State(sim): State<HaloSim>, Path(id): Path<String>) -> Respo
     match id
         .parse::<u64>()
         .ok()
-        .and_then(|n| sim.lock().tickets.get(&n).cloned())
+        .and_then(|n| sim.lock().book.tickets.get(&n).cloned())
     {
         Some(ticket) => Json(Value::Object(ticket.fields)).into_response(),
         None => (
@@ -468,6 +463,7 @@ async fn list_tickets(
         .map(|s| s.id)
         .collect();
     let matching: Vec<Value> = state
+        .book
         .tickets
         .values()
         .filter(|t| {
@@ -547,7 +543,7 @@ async fn post_tickets(State(sim): State<HaloSim>, body: Option<Json<Value>>) -> 
         let Some(id) = id.as_u64() else {
             return bad_request("Invalid id.");
         };
-        let Some(ticket) = state.tickets.get_mut(&id) else {
+        let Some(ticket) = state.book.tickets.get_mut(&id) else {
             return (
                 StatusCode::NOT_FOUND,
                 Json(Value::String(format!("Ticket {id} not found"))),
@@ -586,12 +582,12 @@ async fn post_tickets(State(sim): State<HaloSim>, body: Option<Json<Value>>) -> 
         }
     }
     let default_status = seed.statuses.first().map_or(1, |s| s.id);
-    let id = state.next_ticket;
-    state.next_ticket += 1;
+    let id = state.book.next_ticket;
+    state.book.next_ticket += 1;
     let mut fields = element;
     fields.insert("id".into(), json!(id));
     fields.entry("status_id").or_insert(json!(default_status));
-    state.tickets.insert(
+    state.book.tickets.insert(
         id,
         HaloTicket {
             fields: fields.clone(),
@@ -631,7 +627,7 @@ async fn post_actions(State(sim): State<HaloSim>, body: Option<Json<Value>>) -> 
     let Some(ticket_id) = element
         .get("ticket_id")
         .and_then(Value::as_u64)
-        .filter(|t| state.tickets.contains_key(t))
+        .filter(|t| state.book.tickets.contains_key(t))
     else {
         return bad_request("Please select a valid ticket.");
     };
@@ -649,22 +645,22 @@ async fn post_actions(State(sim): State<HaloSim>, body: Option<Json<Value>>) -> 
         if !state.seed.statuses.iter().any(|s| s.id == status) {
             return bad_request("Invalid new_status.");
         }
-        if let Some(ticket) = state.tickets.get_mut(&ticket_id) {
+        if let Some(ticket) = state.book.tickets.get_mut(&ticket_id) {
             ticket.fields.insert("status_id".into(), json!(status));
         }
     }
     let flag = |f: &str| element.get(f).and_then(Value::as_bool).unwrap_or(false);
     let action = HaloAction {
-        id: state.next_action,
+        id: state.book.next_note,
         ticket_id,
         outcome: text("outcome"),
         note: text("note"),
         hidden_from_user: flag("hiddenfromuser"),
         send_email: flag("sendemail"),
     };
-    state.next_action += 1;
+    state.book.next_note += 1;
     let answer = action_json(&action);
-    state.actions.push(action);
+    state.book.notes.push(action);
     (StatusCode::CREATED, Json(answer)).into_response()
 }
 

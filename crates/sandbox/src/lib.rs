@@ -52,6 +52,7 @@ pub mod hudu;
 pub mod itglue;
 pub mod outbox;
 pub mod pax8;
+mod psa_book;
 pub mod pwpush;
 pub mod sherweb;
 mod tenant_page;
