@@ -60,6 +60,8 @@ pub trait Workflow: fmt::Debug + Sized + Send + Sync + 'static {
     const TITLE: &'static str;
     /// The id field of the execution input and of the steps' inputs: `onboarding_id`.
     const ID_FIELD: &'static str;
+    /// The plan's name for the date the run waits for (`start_at`, `run_at`).
+    const SCHEDULED_FIELD: &'static str;
     /// The shared steps' log names.
     const STEPS: SharedSteps;
     /// The timeline line of a denied request.

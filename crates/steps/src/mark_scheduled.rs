@@ -25,11 +25,22 @@ pub struct Input<W: Workflow> {
     pub until: Timestamp,
 }
 
-/// As `$.scheduled`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Output {
+/// As `$.scheduled`: `{"start_at": ...}` of an onboarding, `{"run_at": ...}` of an
+/// offboarding ([`Workflow::SCHEDULED_FIELD`], the plan's name for the date).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output<W> {
     /// When the run goes on.
     pub until: Timestamp,
+    kind: std::marker::PhantomData<fn() -> W>,
+}
+
+impl<W: Workflow> Serialize for Output<W> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(W::SCHEDULED_FIELD, &self.until)?;
+        map.end()
+    }
 }
 
 /// Marks the run as waiting for its time.
@@ -37,7 +48,7 @@ pub struct Output {
 pub async fn mark_scheduled<W: Workflow>(
     deps: &Deps,
     input: Input<W>,
-) -> Result<Output, StepError> {
+) -> Result<Output<W>, StepError> {
     let step = W::STEPS.mark_scheduled;
     let case = Case::<W>::load(deps, &input.case.id).await?;
     let (text, message) = case
@@ -53,5 +64,36 @@ pub async fn mark_scheduled<W: Workflow>(
         &message,
     )
     .await?;
-    Ok(Output { until: input.until })
+    Ok(Output {
+        until: input.until,
+        kind: std::marker::PhantomData,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use onboard_domain::{OffboardingRequest, OnboardingRequest};
+
+    use super::*;
+
+    #[test]
+    fn the_output_names_the_date_as_the_kinds_plan_does() {
+        let until: Timestamp = "2026-12-01T08:00:00Z".parse().unwrap();
+        let on = Output::<OnboardingRequest> {
+            until,
+            kind: std::marker::PhantomData,
+        };
+        assert_eq!(
+            serde_json::to_value(&on).unwrap(),
+            serde_json::json!({"start_at": "2026-12-01T08:00:00Z"})
+        );
+        let off = Output::<OffboardingRequest> {
+            until,
+            kind: std::marker::PhantomData,
+        };
+        assert_eq!(
+            serde_json::to_value(&off).unwrap(),
+            serde_json::json!({"run_at": "2026-12-01T08:00:00Z"})
+        );
+    }
 }

@@ -53,6 +53,7 @@ impl Workflow for OffboardingRequest {
     const NOUN: &'static str = "offboarding";
     const TITLE: &'static str = "Offboarding";
     const ID_FIELD: &'static str = "offboarding_id";
+    const SCHEDULED_FIELD: &'static str = "run_at";
     const STEPS: SharedSteps = SharedSteps {
         ensure_ticket: "ensure_offboarding_ticket",
         request_approval: "request_offboarding_approval",

@@ -35,6 +35,7 @@ impl Workflow for OnboardingRequest {
     const NOUN: &'static str = "onboarding";
     const TITLE: &'static str = "Onboarding";
     const ID_FIELD: &'static str = "onboarding_id";
+    const SCHEDULED_FIELD: &'static str = "start_at";
     const STEPS: SharedSteps = SharedSteps {
         ensure_ticket: "ensure_ticket",
         request_approval: "request_approval",
