@@ -8,7 +8,21 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::variables::Distributor;
+named_enum! {
+    /// The distributor licenses are bought through.
+    pub enum Distributor {
+        /// Pax8.
+        Pax8 = "pax8",
+        /// Sherweb.
+        Sherweb = "sherweb",
+        /// Ingram Micro.
+        IngramMicro = "ingram_micro" | "ingram" | "ingrammicro",
+        /// ArrowSphere (`Arrow` in the original).
+        Arrow = "arrow" | "arrowsphere",
+        /// TD SYNNEX.
+        TdSynnex = "td_synnex" | "tdsynnex",
+    }
+}
 
 /// A SKU part number as Graph's `subscribedSkus` names it (`O365_BUSINESS_PREMIUM`, `SPB`):
 /// upper-case ASCII letters, digits and `_`, 1 to 64 characters.
