@@ -18,29 +18,34 @@
 //! for at all (mailbox type, permissions, forwarding, hiding from the address
 //! list) runs through the organization's Exchange Online connector; without one
 //! it is `skipped` with the exact Exchange Online PowerShell cmdlet a technician runs.
+//!
+//! The longer actions sit beside the step: `auth_methods.rs` (4), `mailbox.rs`
+//! (5's shared pieces and the automatic reply), `seats.rs` (8).
 
-use onboard_connectors::distributor::{self, Reduction, ReductionRequest};
-use onboard_connectors::exchange::{Exchange, Forwarding, Mailbox as ExoMailbox, MailboxUpdate};
-use onboard_connectors::graph::{
-    AuthenticationMethod, AutomaticReplies, Directory, ExternalAudience, MailboxChange,
-    MembershipChange, TenantId,
-};
+use onboard_connectors::exchange::{Forwarding, MailboxUpdate};
+use onboard_connectors::graph::{Directory, MembershipChange, TenantId};
 use onboard_connectors::{Error as ConnectorError, graph::ObjectId};
 use onboard_domain::generate_password;
-use onboard_domain::reply::ReplyContext;
-use onboard_store::RecordUpdate;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use crate::cmdlets::{self, ps};
-use crate::context::update;
 use crate::deps::Deps;
 use crate::error::{Port, StepError};
 use crate::idempotency::{key, recall, remember};
 use crate::offboarding::Offboarding;
-use crate::offboarding::record_restore_point::{AuthMethodEntry, Output as RestorePoint};
-use crate::onboarding::purchase_license::StoreLedger;
+use crate::offboarding::record_restore_point::Output as RestorePoint;
+
+mod auth_methods;
+mod mailbox;
+mod seats;
+
+use auth_methods::remove_auth_methods;
+use mailbox::{
+    KEEP_MAILBOX, Mailbox, NO_DELEGATE, NO_EXCHANGE, NO_MAILBOX, exchange_error, set_auto_reply,
+};
+use seats::reduce_seats;
 
 pub use crate::offboarding::validate_offboarding::Input;
 
@@ -618,347 +623,4 @@ pub async fn offboard_user(deps: &Deps, input: Input) -> Result<Output, StepErro
     Ok(Output {
         actions: run.results,
     })
-}
-
-/// Why a mailbox action is left to a technician.
-const NO_EXCHANGE: &str = "and the organization has no Exchange Online connector to do it, \
-whose app would need Exchange.ManageAsApp and the Exchange Administrator role";
-
-/// A user without a mailbox (never licensed for Exchange, or deleted).
-const NO_MAILBOX: &str = "the user has no Exchange Online mailbox";
-
-fn exchange_error(e: ConnectorError) -> StepError {
-    StepError::connector(Port::Exchange, e)
-}
-
-/// The user's mailbox through Exchange Online, when the organization has it.
-struct Mailbox<'a> {
-    exchange: Option<&'a dyn Exchange>,
-    tenant: &'a TenantId,
-    upn: &'a str,
-    /// Whether the user held a license when the offboarding began: a licensed
-    /// user's mailbox not found yet is still being provisioned.
-    licensed: bool,
-}
-
-impl Mailbox<'_> {
-    /// `Get-Mailbox`. A licensed user's mailbox that Exchange does not find yet
-    /// is [`ConnectorError::NotReady`]: the state machine retries with back-off
-    /// (`Exchange.Unavailable`), and a mailbox that never comes fails the run.
-    async fn find(&self) -> Result<Option<ExoMailbox>, StepError> {
-        let Some(exo) = self.exchange else {
-            return Ok(None);
-        };
-        match exo
-            .mailbox(self.tenant, self.upn)
-            .await
-            .map_err(exchange_error)?
-        {
-            Some(m) => Ok(Some(m)),
-            None if self.licensed => Err(exchange_error(ConnectorError::NotReady {
-                service: onboard_connectors::exchange::SERVICE,
-                detail: format!("the mailbox of {} is not provisioned yet", self.upn),
-            })),
-            None => Ok(None),
-        }
-    }
-}
-
-/// Why the mailbox actions that name the delegate have nobody to name.
-const NO_DELEGATE: &str =
-    "the user has no manager and the form gave no `delegate_to`: nobody to hand the mailbox to";
-
-/// Removing licenses leaves the mailbox 30 days before Exchange deletes it.
-const KEEP_MAILBOX: &str = "; if licenses are removed, first convert it to a shared mailbox (Set-Mailbox -Identity <user> -Type Shared) so the access or forwarding outlives the license";
-
-/// Deletes every authentication method Graph can delete, the alternate mobile number
-/// before the mobile one (Graph refuses the other order), and adds what was removed to
-/// the restore record (masked). The listing is remembered before the first deletion, so
-/// a retry deletes (or finds gone) the same methods and records the same list.
-async fn remove_auth_methods(
-    deps: &Deps,
-    offboarding: &Offboarding,
-    dir: &dyn Directory,
-    tenant: &TenantId,
-    user: &ObjectId,
-    point: &RestorePoint,
-) -> Result<ActionResult, StepError> {
-    const ACTION: &str = "remove_auth_methods";
-    const FORBIDDEN: &str = "Graph refused (the app registration needs UserAuthenticationMethod.ReadWrite.All, and an administrator's methods need the Privileged Authentication Administrator role): remove them in the Entra admin center";
-    let listed_key = key(offboarding.id(), "offboard_user", "auth_methods/listed");
-    let listed: Vec<AuthenticationMethod> = match recall(deps.store.as_ref(), &listed_key).await? {
-        Some(listed) => listed,
-        None => {
-            let methods = match dir.authentication_methods(tenant, user).await {
-                Ok(methods) => methods,
-                Err(ConnectorError::Forbidden { .. }) => {
-                    return Ok(ActionResult::skipped(ACTION, FORBIDDEN));
-                }
-                Err(e) => return Err(graph(e)),
-            };
-            remember(deps.store.as_ref(), &listed_key, &methods, deps.clock.now()).await?
-        }
-    };
-    let mut removable: Vec<&AuthenticationMethod> =
-        listed.iter().filter(|m| m.collection().is_some()).collect();
-    // `false` sorts first: the mobile number goes last.
-    removable.sort_by_key(|m| m.phone_type.as_deref() == Some("mobile"));
-    let mut removed = Vec::new();
-    let mut refused = Vec::new();
-    for method in removable {
-        match dir.delete_authentication_method(tenant, user, method).await {
-            Ok(_) => removed.push(method),
-            Err(ConnectorError::Forbidden { .. }) => {
-                return Ok(ActionResult::skipped(ACTION, FORBIDDEN));
-            }
-            // e.g. the phone that is the user's default MFA method: a fact about this
-            // user, for a technician, not a reason to stop the offboarding.
-            Err(ConnectorError::Rejected {
-                status: 400,
-                message,
-                ..
-            }) => refused.push(format!("{} ({message})", method.describe())),
-            Err(e) => return Err(graph(e)),
-        }
-    }
-    // Noted and recorded in Graph's listing order, not the order of deletion.
-    let removed: Vec<&AuthenticationMethod> = listed
-        .iter()
-        .filter(|m| removed.iter().any(|r| r.id == m.id && r.kind == m.kind))
-        .collect();
-    let others: Vec<&str> = listed
-        .iter()
-        .filter(|m| m.collection().is_none() && m.kind != "password")
-        .map(|m| m.kind.as_str())
-        .collect();
-
-    let mut record = point.clone();
-    record.authentication_methods = removed
-        .iter()
-        .map(|m| AuthMethodEntry {
-            method_type: m.kind.clone(),
-            phone_type: m.phone_type.clone(),
-            detail: m.detail.clone(),
-        })
-        .collect();
-    let json = serde_json::to_value(&record)
-        .map_err(|e| StepError::Internal(format!("cannot encode the restore record: {e}")))?;
-    update(
-        deps,
-        offboarding.id(),
-        "offboard_user",
-        &format!(
-            "restore record: {} authentication method(s) removed",
-            record.authentication_methods.len()
-        ),
-        RecordUpdate {
-            removed: Some(json),
-            ..RecordUpdate::default()
-        },
-    )
-    .await?;
-
-    let mut detail = if removed.is_empty() {
-        "no authentication method besides the password".to_owned()
-    } else {
-        format!(
-            "removed {}",
-            removed
-                .iter()
-                .map(|m| m.describe())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    detail.push_str("; the password method cannot be deleted (the password reset replaces it)");
-    if !refused.is_empty() {
-        detail.push_str(&format!(
-            "; Graph refused to delete {}: remove them in the Entra admin center",
-            refused.join("; ")
-        ));
-    }
-    if !others.is_empty() {
-        detail.push_str(&format!(
-            "; left {}: Graph v1.0 cannot delete them, remove them in the Entra admin center",
-            others.join(", ")
-        ));
-    }
-    Ok(ActionResult::done(ACTION, detail))
-}
-
-/// Switches the automatic reply on with the organization's texts, naming the delegate.
-async fn set_auto_reply(
-    offboarding: &Offboarding,
-    dir: &dyn Directory,
-    tenant: &TenantId,
-    user: &ObjectId,
-    delegate: Option<&str>,
-) -> Result<ActionResult, StepError> {
-    const ACTION: &str = "set_auto_reply";
-    let vars = &offboarding.variables;
-    let (internal, external) = (
-        &vars.offboarding_auto_reply_internal,
-        &vars.offboarding_auto_reply_external,
-    );
-    let named = match delegate {
-        Some(upn) => dir.user(tenant, upn).await.map_err(graph)?,
-        None => None,
-    };
-    if named.is_none() && (internal.names_the_manager() || external.names_the_manager()) {
-        return Ok(ActionResult::skipped(
-            ACTION,
-            match delegate {
-                Some(upn) => {
-                    format!("the reply names the delegate, and `{upn}` is not a user of the tenant")
-                }
-                None => format!("the reply names the delegate: {NO_DELEGATE}"),
-            },
-        ));
-    }
-    let leaver = dir
-        .user(tenant, user.as_str())
-        .await
-        .map_err(graph)?
-        .and_then(|u| u.display_name)
-        .unwrap_or_else(|| offboarding.upn().to_owned());
-    let manager_name = named
-        .as_ref()
-        .and_then(|m| m.display_name.clone())
-        .unwrap_or_default();
-    let manager_email = named
-        .as_ref()
-        .map(|m| {
-            m.mail
-                .clone()
-                .unwrap_or_else(|| m.user_principal_name.clone())
-        })
-        .unwrap_or_default();
-    let context = ReplyContext {
-        user_name: &leaver,
-        organization: &offboarding.organization.name,
-        manager_name: &manager_name,
-        manager_email: &manager_email,
-    };
-    let replies = AutomaticReplies {
-        internal_message: internal.render(&context),
-        external_message: external.render(&context),
-        external_audience: ExternalAudience::All,
-    };
-    match dir.set_automatic_replies(tenant, user, &replies).await {
-        Ok(MailboxChange::Set) => Ok(ActionResult::done(
-            ACTION,
-            format!(
-                "automatic reply on for internal and external senders: \"{}\"",
-                replies.internal_message
-            ),
-        )),
-        Ok(MailboxChange::NoMailbox(graph_says)) => Ok(ActionResult::skipped(
-            ACTION,
-            format!("the user has no Exchange Online mailbox Graph can reach ({graph_says})"),
-        )),
-        Err(ConnectorError::Forbidden { .. }) => Ok(ActionResult::skipped(
-            ACTION,
-            "Graph refused: the app registration needs MailboxSettings.ReadWrite; set the \
-             automatic reply in the Exchange admin center",
-        )),
-        Err(e) => Err(graph(e)),
-    }
-}
-
-/// Gives back one seat of each freed SKU at the distributor, under the seat
-/// lease ([`reduce_seats`]). A seat a commitment term will not let go is kept
-/// and noted with the renewal date that allows the decrease (scheduled where
-/// the distributor can): the offboarding never fails for it.
-async fn reduce_seats(
-    deps: &Deps,
-    offboarding: &Offboarding,
-    freed: Vec<String>,
-) -> Result<ActionResult, StepError> {
-    const ACTION: &str = "reduce_distributor_seats";
-    if freed.is_empty() {
-        return Ok(ActionResult::skipped(
-            ACTION,
-            "no directly assigned license was removed",
-        ));
-    }
-    let Some(name) = offboarding.variables.microsoft_licensing_distributor else {
-        return Ok(ActionResult::skipped(
-            ACTION,
-            "variable `microsoft_licensing_distributor` is not set: lower the seats by hand",
-        ));
-    };
-    let Some(distributor) = deps
-        .connections
-        .distributor(&offboarding.organization, name)
-        .await?
-    else {
-        return Ok(ActionResult::skipped(
-            ACTION,
-            format!("distributor `{name}` is not configured: lower the seats by hand"),
-        ));
-    };
-    let failed = |e| StepError::connector(Port::Distributor, e);
-    let now = deps.clock.now();
-    let ledger = StoreLedger::new(deps.store.clone(), now);
-    let mut lowered = Vec::new();
-    let mut kept = Vec::new();
-    let mut left = Vec::new();
-    for sku in &freed {
-        let request = ReductionRequest {
-            offboarding_id: offboarding.id().to_owned(),
-            organization: offboarding.organization.name.clone(),
-            sku: sku.clone(),
-            seats: 1,
-        };
-        match distributor::reduce_seats(distributor.as_ref(), &ledger, &request, now)
-            .await
-            .map_err(failed)?
-        {
-            Reduction::Lowered { to, .. } | Reduction::AlreadyDone { quantity: to } => {
-                lowered.push(format!("{sku} to {to}"));
-            }
-            Reduction::Kept {
-                renews_at,
-                scheduled,
-                reason,
-            } => {
-                let when = match renews_at {
-                    Some(at) => format!(
-                        "the renewal on {} allows the decrease",
-                        at.to_zoned(jiff::tz::TimeZone::UTC).date()
-                    ),
-                    None => "lower it at the next renewal".to_owned(),
-                };
-                let plan = if scheduled {
-                    format!(
-                        "the decrease is scheduled at {} for then",
-                        distributor.name()
-                    )
-                } else {
-                    format!(
-                        "{} cannot schedule it: lower it by hand then",
-                        distributor.name()
-                    )
-                };
-                kept.push(format!("kept 1 seat of {sku} ({reason}); {when}; {plan}"));
-            }
-            Reduction::NothingToReduce(why) => left.push(format!("{sku}: {why}")),
-        }
-    }
-    let mut parts = Vec::new();
-    if !lowered.is_empty() {
-        parts.push(format!("lowered {}", lowered.join(", ")));
-    }
-    parts.extend(kept.iter().cloned());
-    parts.extend(left);
-    let detail = parts.join("; ");
-    if lowered.is_empty() && kept.is_empty() {
-        return Ok(ActionResult::skipped(ACTION, detail));
-    }
-    if !kept.is_empty() {
-        offboarding
-            .note(deps, "reduce_distributor_seats-kept", &kept.join("\n"))
-            .await?;
-    }
-    Ok(ActionResult::done(ACTION, detail))
 }
