@@ -28,10 +28,7 @@ const BY: &str = "a technician";
 impl From<ActionError> for ApiError {
     fn from(e: ActionError) -> Self {
         match e {
-            ActionError::NotFound { kind, .. } => ApiError::NotFound(match kind {
-                RecordKind::Onboarding => "onboarding",
-                RecordKind::Offboarding => "offboarding",
-            }),
+            ActionError::NotFound { kind, .. } => ApiError::NotFound(kind.as_str()),
             ActionError::Conflict(why) => ApiError::Conflict(why),
             ActionError::Invalid(errors) => ApiError::Invalid(errors),
             ActionError::Step(step) => step_error(step),

@@ -372,10 +372,7 @@ pub(crate) async fn get_record(
     id: &str,
     kind: RecordKind,
 ) -> Result<Response, ApiError> {
-    let what = match kind {
-        RecordKind::Onboarding => "onboarding",
-        RecordKind::Offboarding => "offboarding",
-    };
+    let what = kind.as_str();
     let record = state
         .store()
         .get_record(id)

@@ -81,10 +81,7 @@ async fn zones(state: &HttpState, records: &[Record]) -> HashMap<String, jiff::t
 }
 
 fn row(record: &Record, tz: &jiff::tz::TimeZone) -> Row {
-    let what = match record.kind {
-        RecordKind::Onboarding => "onboardings",
-        RecordKind::Offboarding => "offboardings",
-    };
+    let what = record.kind.collection();
     let waiting = runs::waiting_for(record.kind, record.status).map(|w| {
         let w = w.replace('_', " ");
         match runs::waiting_until(record) {

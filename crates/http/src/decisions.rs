@@ -92,10 +92,7 @@ pub async fn confirmation_page(
              <input id=\"decided_by\" name=\"decided_by\" autocomplete=\"name\" maxlength=\"120\">\
              <button type=\"submit\">{}</button></form>",
             esc(&view.question),
-            match view.record_kind {
-                RecordKind::Offboarding => "Offboarding",
-                RecordKind::Onboarding => "Onboarding",
-            },
+            view.record_kind.title(),
             esc(&view.onboarding_id),
             esc(&view.organization),
             esc(&view.display_name),
@@ -273,10 +270,7 @@ pub async fn pending_page(State(state): State<HttpState>) -> Response {
                     .unwrap_or_default(),
                 None => String::new(),
             };
-            let path = match record.kind {
-                RecordKind::Onboarding => "onboardings",
-                RecordKind::Offboarding => "offboardings",
-            };
+            let path = record.kind.collection();
             rows.push(PendingRow {
                 organization: org.name.clone(),
                 kind: match d.kind {

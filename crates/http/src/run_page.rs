@@ -93,13 +93,6 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     }
 }
 
-fn kind_path(kind: RecordKind) -> &'static str {
-    match kind {
-        RecordKind::Onboarding => "onboardings",
-        RecordKind::Offboarding => "offboardings",
-    }
-}
-
 /// A time as people read it in `tz`: `2026-03-02 09:00 CET`.
 fn local(at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
     at.to_zoned(tz.clone())
@@ -165,10 +158,7 @@ async fn render(
         .get_record(id)
         .await?
         .filter(|r| r.kind == kind)
-        .ok_or(ApiError::NotFound(match kind {
-            RecordKind::Onboarding => "onboarding",
-            RecordKind::Offboarding => "offboarding",
-        }))?;
+        .ok_or(ApiError::NotFound(kind.as_str()))?;
     let variables = state.runtime.variables(&record.organization).await?;
     let tz = variables
         .as_ref()
@@ -235,12 +225,9 @@ async fn render(
         }
     });
     let page = RunPage {
-        title: match kind {
-            RecordKind::Onboarding => "Onboarding",
-            RecordKind::Offboarding => "Offboarding",
-        },
+        title: kind.title(),
         name: runs::display_name(&record).unwrap_or_else(|| record.id.clone()),
-        base: format!("/{}/{}", kind_path(kind), record.id),
+        base: format!("/{}/{}", kind.collection(), record.id),
         status: record.status.as_str(),
         waiting,
         organization,
@@ -348,7 +335,7 @@ async fn act(
     if let Err(r) = pages::pages_open(&state) {
         return *r;
     }
-    let base = format!("/{}/{}", kind_path(kind), id);
+    let base = format!("/{}/{}", kind.collection(), id);
     let token = values.remove(csrf::FIELD);
     if !csrf::verify(&state, &headers, token.as_deref()) {
         return pages::csrf_refused(&base);

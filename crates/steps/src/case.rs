@@ -55,9 +55,9 @@ pub trait Workflow: fmt::Debug + Sized + Send + Sync + 'static {
     /// The records of this kind.
     const KIND: RecordKind;
     /// `onboarding`: in messages, and the idempotency scope of the API.
-    const NOUN: &'static str;
+    const NOUN: &'static str = Self::KIND.as_str();
     /// `Onboarding`: at the start of mail subjects.
-    const TITLE: &'static str;
+    const TITLE: &'static str = Self::KIND.title();
     /// The id field of the execution input and of the steps' inputs: `onboarding_id`.
     const ID_FIELD: &'static str;
     /// The plan's name for the date the run waits for (`start_at`, `run_at`).
@@ -96,6 +96,9 @@ pub trait Workflow: fmt::Debug + Sized + Send + Sync + 'static {
 
     /// The note of an approval nobody gave within `hours`.
     fn approval_timed_out_note(&self, hours: u32) -> String;
+
+    /// The note of an approval `by` someone gave (`approved`) or refused.
+    fn approval_decided_note(&self, approved: bool, by: &str) -> String;
 
     /// The note and the timeline line of a run waiting until `at`.
     fn scheduled(&self, at: Timestamp, time_zone: &TimeZoneName) -> (String, String);

@@ -24,7 +24,7 @@ macro_rules! wire_enum {
             pub const ALL: &'static [$name] = &[$($name::$variant,)+];
 
             /// The name stored and shown by the HTTP API.
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text,)+ }
             }
         }
@@ -56,6 +56,25 @@ wire_enum! {
         Onboarding = "onboarding",
         /// A leaving user.
         Offboarding = "offboarding",
+    }
+}
+
+impl RecordKind {
+    /// The plural the API and the pages address records of this kind under:
+    /// `/api/onboardings/{id}`, `/offboardings/{id}`.
+    pub const fn collection(self) -> &'static str {
+        match self {
+            RecordKind::Onboarding => "onboardings",
+            RecordKind::Offboarding => "offboardings",
+        }
+    }
+
+    /// The name at the start of a sentence, a page title or a mail subject.
+    pub const fn title(self) -> &'static str {
+        match self {
+            RecordKind::Onboarding => "Onboarding",
+            RecordKind::Offboarding => "Offboarding",
+        }
     }
 }
 

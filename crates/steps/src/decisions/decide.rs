@@ -9,11 +9,11 @@ use onboard_store::{
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::case::{Case, Workflow, for_kind};
 use crate::context::update;
 use crate::deps::Deps;
 use crate::error::StepError;
 use crate::idempotency::{key, recall, remember};
-use crate::offboarding::Offboarding;
 use crate::onboarding::Onboarding;
 
 use super::links::*;
@@ -408,64 +408,47 @@ async fn record_decision(
     action: Action,
     by: &str,
 ) -> Result<(), StepError> {
-    let record = deps.store.get_record(&decision.record_id).await?;
-    if record.is_some_and(|r| r.kind == RecordKind::Offboarding) {
-        let offboarding = Offboarding::load(deps, &decision.record_id).await?;
-        let upn = offboarding.upn().to_owned();
-        let text = match action {
-            Action::Deny => onboard_domain::notes::offboarding_denied(&upn, Some(by)),
-            _ => onboard_domain::notes::offboarding_approved(&upn, Some(by)),
-        };
-        offboarding
-            .note(deps, &format!("decision-{}", decision.id), &text)
-            .await?;
-        return update(
-            deps,
-            offboarding.id(),
-            "request_offboarding_approval",
-            &format!("{} by {by}", decision.state),
-            RecordUpdate::default(),
-        )
-        .await;
-    }
-    let onboarding = Onboarding::load(deps, &decision.record_id).await?;
-    let name = onboarding.request.display_name.clone();
-    let (step, text) = match action {
-        Action::Approve => (
-            "request_approval",
-            onboard_domain::notes::approval_approved(&name, Some(by)),
-        ),
-        Action::Deny => (
-            "request_approval",
-            onboard_domain::notes::approval_denied(&name, Some(by)),
-        ),
-        Action::Confirm => (
-            "request_license_purchase",
-            onboard_domain::notes::license_purchase_confirmed(
-                &onboarding.request.licenses,
-                Some(by),
-            ),
-        ),
-        Action::Reject => (
-            "request_license_purchase",
-            format!(
-                "{by} rejected the purchase of {}.",
-                onboarding
+    let (step, id) = match action {
+        Action::Approve | Action::Deny => {
+            let kind = deps
+                .store
+                .get_record(&decision.record_id)
+                .await?
+                .map_or(RecordKind::Onboarding, |r| r.kind);
+            for_kind!(kind, W => {
+                let case = Case::<W>::load(deps, &decision.record_id).await?;
+                let text = case
                     .request
-                    .licenses
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ),
+                    .approval_decided_note(action == Action::Approve, by);
+                case.note(deps, &format!("decision-{}", decision.id), &text).await?;
+                (W::STEPS.request_approval, case.id().to_owned())
+            })
+        }
+        Action::Confirm | Action::Reject => {
+            let onboarding = Onboarding::load(deps, &decision.record_id).await?;
+            let licenses = &onboarding.request.licenses;
+            let text = match action {
+                Action::Confirm => {
+                    onboard_domain::notes::license_purchase_confirmed(licenses, Some(by))
+                }
+                _ => format!(
+                    "{by} rejected the purchase of {}.",
+                    licenses
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            onboarding
+                .note(deps, &format!("decision-{}", decision.id), &text)
+                .await?;
+            ("request_license_purchase", onboarding.id().to_owned())
+        }
     };
-    onboarding
-        .note(deps, &format!("decision-{}", decision.id), &text)
-        .await?;
     update(
         deps,
-        onboarding.id(),
+        &id,
         step,
         &format!("{} by {by}", decision.state),
         RecordUpdate::default(),

@@ -50,8 +50,6 @@ impl Offboarding {
 
 impl Workflow for OffboardingRequest {
     const KIND: RecordKind = RecordKind::Offboarding;
-    const NOUN: &'static str = "offboarding";
-    const TITLE: &'static str = "Offboarding";
     const ID_FIELD: &'static str = "offboarding_id";
     const SCHEDULED_FIELD: &'static str = "run_at";
     const STEPS: SharedSteps = SharedSteps {
@@ -114,6 +112,15 @@ impl Workflow for OffboardingRequest {
 
     fn approval_timed_out_note(&self, hours: u32) -> String {
         notes::offboarding_approval_timed_out(self.user_principal_name.as_str(), hours)
+    }
+
+    fn approval_decided_note(&self, approved: bool, by: &str) -> String {
+        let upn = self.user_principal_name.as_str();
+        if approved {
+            notes::offboarding_approved(upn, Some(by))
+        } else {
+            notes::offboarding_denied(upn, Some(by))
+        }
     }
 
     fn scheduled(&self, at: Timestamp, time_zone: &TimeZoneName) -> (String, String) {

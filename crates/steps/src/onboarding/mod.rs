@@ -32,8 +32,6 @@ pub(crate) type Onboarding = Case<OnboardingRequest>;
 
 impl Workflow for OnboardingRequest {
     const KIND: RecordKind = RecordKind::Onboarding;
-    const NOUN: &'static str = "onboarding";
-    const TITLE: &'static str = "Onboarding";
     const ID_FIELD: &'static str = "onboarding_id";
     const SCHEDULED_FIELD: &'static str = "start_at";
     const STEPS: SharedSteps = SharedSteps {
@@ -89,6 +87,14 @@ impl Workflow for OnboardingRequest {
 
     fn approval_timed_out_note(&self, hours: u32) -> String {
         notes::approval_timed_out(&self.display_name, hours)
+    }
+
+    fn approval_decided_note(&self, approved: bool, by: &str) -> String {
+        if approved {
+            notes::approval_approved(&self.display_name, Some(by))
+        } else {
+            notes::approval_denied(&self.display_name, Some(by))
+        }
     }
 
     fn scheduled(&self, at: Timestamp, time_zone: &TimeZoneName) -> (String, String) {
