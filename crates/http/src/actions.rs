@@ -125,10 +125,10 @@ pub(crate) async fn reschedule(
 #[utoipa::path(post, path = "/api/onboardings/{id}/cancel", tag = "onboardings", params(("id" = String, Path, description = "The run's id")),
     description = "Cancels a run that waits (approval, start date, license purchase): nothing more happens in the tenant.",
     responses(
-        (status = 200, description = "Done: the run as it is now", body = crate::openapi::Onboarding),
-        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The run does not wait for this (its status named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "Done: the run as it is now", body = crate::openapi::schemas::Onboarding),
+        (status = 404, description = "No such run", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run does not wait for this (its status named)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn cancel_onboarding(
     State(state): State<HttpState>,
@@ -142,10 +142,10 @@ pub async fn cancel_onboarding(
 #[utoipa::path(post, path = "/api/offboardings/{id}/cancel", tag = "offboardings", params(("id" = String, Path, description = "The run's id")),
     description = "Cancels a run that waits (approval, start date, license purchase): nothing more happens in the tenant.",
     responses(
-        (status = 200, description = "Done: the run as it is now", body = crate::openapi::Offboarding),
-        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The run does not wait for this (its status named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "Done: the run as it is now", body = crate::openapi::schemas::Offboarding),
+        (status = 404, description = "No such run", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run does not wait for this (its status named)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn cancel_offboarding(
     State(state): State<HttpState>,
@@ -159,10 +159,10 @@ pub async fn cancel_offboarding(
 #[utoipa::path(post, path = "/api/onboardings/{id}/resend", tag = "onboardings", params(("id" = String, Path, description = "The run's id")),
     description = "Mails the pending approval again with fresh links; the old ones answer 410.",
     responses(
-        (status = 200, description = "Done: the run as it is now", body = crate::openapi::Onboarding),
-        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The run does not wait for this (its status named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "Done: the run as it is now", body = crate::openapi::schemas::Onboarding),
+        (status = 404, description = "No such run", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run does not wait for this (its status named)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn resend_onboarding(
     State(state): State<HttpState>,
@@ -176,10 +176,10 @@ pub async fn resend_onboarding(
 #[utoipa::path(post, path = "/api/offboardings/{id}/resend", tag = "offboardings", params(("id" = String, Path, description = "The run's id")),
     description = "Mails the pending approval again with fresh links; the old ones answer 410.",
     responses(
-        (status = 200, description = "Done: the run as it is now", body = crate::openapi::Offboarding),
-        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The run does not wait for this (its status named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "Done: the run as it is now", body = crate::openapi::schemas::Offboarding),
+        (status = 404, description = "No such run", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run does not wait for this (its status named)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn resend_offboarding(
     State(state): State<HttpState>,
@@ -193,10 +193,10 @@ pub async fn resend_offboarding(
 #[utoipa::path(post, path = "/api/offboardings/{id}/restore", tag = "offboardings", params(("id" = String, Path, description = "The run's id")),
     description = "Undoes a completed offboarding from its restore record (sign-in, licenses, groups, manager, mailbox); repeating it changes nothing more.",
     responses(
-        (status = 200, description = "Restored: the run as it is now", body = crate::openapi::Offboarding),
-        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The offboarding is not completed (its status named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "Restored: the run as it is now", body = crate::openapi::schemas::Offboarding),
+        (status = 404, description = "No such run", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The offboarding is not completed (its status named)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn restore_offboarding(
     State(state): State<HttpState>,
@@ -209,13 +209,13 @@ pub async fn restore_offboarding(
 /// `PATCH /api/onboardings/{id}`.
 #[utoipa::path(patch, path = "/api/onboardings/{id}", tag = "onboardings", params(("id" = String, Path, description = "The run's id")),
     description = "Moves the date a scheduled run waits for.",
-    request_body = crate::openapi::NewDate,
+    request_body = crate::openapi::schemas::NewDate,
     responses(
-        (status = 200, description = "The run waits for the new date", body = crate::openapi::Onboarding),
-        (status = 400, description = "A bad or past date, or another field", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The run is not scheduled", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "The run waits for the new date", body = crate::openapi::schemas::Onboarding),
+        (status = 400, description = "A bad or past date, or another field", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such run", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run is not scheduled", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn patch_onboarding(
     State(state): State<HttpState>,
@@ -230,13 +230,13 @@ pub async fn patch_onboarding(
 /// `PATCH /api/offboardings/{id}`.
 #[utoipa::path(patch, path = "/api/offboardings/{id}", tag = "offboardings", params(("id" = String, Path, description = "The run's id")),
     description = "Moves the date a scheduled run waits for.",
-    request_body = crate::openapi::NewDate,
+    request_body = crate::openapi::schemas::NewDate,
     responses(
-        (status = 200, description = "The run waits for the new date", body = crate::openapi::Offboarding),
-        (status = 400, description = "A bad or past date, or another field", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The run is not scheduled", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "The run waits for the new date", body = crate::openapi::schemas::Offboarding),
+        (status = 400, description = "A bad or past date, or another field", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such run", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run is not scheduled", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn patch_offboarding(
     State(state): State<HttpState>,

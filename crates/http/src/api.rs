@@ -207,14 +207,14 @@ fn accepted(answer: Value) -> Response {
 
 /// `POST /api/onboardings`.
 #[utoipa::path(post, path = "/api/onboardings", tag = "onboardings",
-    request_body(content = crate::openapi::OnboardingForm, description = "The form; invalid fields answer 400 and nothing is started"),
+    request_body(content = crate::openapi::schemas::OnboardingForm, description = "The form; invalid fields answer 400 and nothing is started"),
     params(("Idempotency-Key" = Option<String>, Header, description = "The same key with the same body answers the first answer again")),
     responses(
-        (status = 202, description = "Accepted: the run started", body = crate::openapi::Accepted),
-        (status = 400, description = "Invalid fields; nothing was started", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The Idempotency-Key was sent before with another body", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 202, description = "Accepted: the run started", body = crate::openapi::schemas::Accepted),
+        (status = 400, description = "Invalid fields; nothing was started", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was sent before with another body", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 #[tracing::instrument(skip_all, fields(idempotency_key = tracing::field::Empty))]
 pub async fn create_onboarding(
@@ -386,9 +386,9 @@ pub(crate) async fn get_record(
 /// `GET /api/onboardings/{id}`.
 #[utoipa::path(get, path = "/api/onboardings/{id}", tag = "onboardings", params(("id" = String, Path, description = "The run's id")),
     responses(
-        (status = 200, description = "The run, with its timeline", body = crate::openapi::Onboarding),
-        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "The run, with its timeline", body = crate::openapi::schemas::Onboarding),
+        (status = 404, description = "No such run", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn get_onboarding(
     State(state): State<HttpState>,
@@ -400,9 +400,9 @@ pub async fn get_onboarding(
 /// `GET /api/offboardings/{id}`.
 #[utoipa::path(get, path = "/api/offboardings/{id}", tag = "offboardings", params(("id" = String, Path, description = "The run's id")),
     responses(
-        (status = 200, description = "The run, with its timeline", body = crate::openapi::Offboarding),
-        (status = 404, description = "No such run", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "The run, with its timeline", body = crate::openapi::schemas::Offboarding),
+        (status = 404, description = "No such run", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn get_offboarding(
     State(state): State<HttpState>,
@@ -413,14 +413,14 @@ pub async fn get_offboarding(
 
 /// `POST /api/offboardings`.
 #[utoipa::path(post, path = "/api/offboardings", tag = "offboardings",
-    request_body(content = crate::openapi::OffboardingForm, description = "The form; invalid fields answer 400 and nothing is started"),
+    request_body(content = crate::openapi::schemas::OffboardingForm, description = "The form; invalid fields answer 400 and nothing is started"),
     params(("Idempotency-Key" = Option<String>, Header, description = "The same key with the same body answers the first answer again")),
     responses(
-        (status = 202, description = "Accepted: the run started", body = crate::openapi::Accepted),
-        (status = 400, description = "Invalid fields; nothing was started", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The Idempotency-Key was sent before with another body", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 202, description = "Accepted: the run started", body = crate::openapi::schemas::Accepted),
+        (status = 400, description = "Invalid fields; nothing was started", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was sent before with another body", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 #[tracing::instrument(skip_all, fields(idempotency_key = tracing::field::Empty))]
 pub async fn create_offboarding(
@@ -440,7 +440,7 @@ pub async fn create_offboarding(
 
 /// `GET /api/organizations`.
 #[utoipa::path(get, path = "/api/organizations", tag = "organizations",
-    responses((status = 200, description = "The organizations forms may name", body = Vec<crate::openapi::Organization>), crate::openapi::Common))]
+    responses((status = 200, description = "The organizations forms may name", body = Vec<crate::openapi::schemas::Organization>), crate::openapi::schemas::Common))]
 pub async fn organizations(State(state): State<HttpState>) -> Result<Json<Value>, ApiError> {
     let organizations = state.runtime.organizations().await?;
     Ok(Json(Value::Array(

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use onboard_steps::decisions::{self, DecideError, LinkError, LinkQuery};
-use onboard_store::{DecisionState, RecordKind};
+use onboard_store::DecisionState;
 
 use crate::HttpState;
 use crate::pages::{esc, page};

@@ -36,10 +36,10 @@ fn checked(search: &Search) -> Result<&str, ApiError> {
 /// `GET /api/organizations/{id}/licenses`.
 #[utoipa::path(get, path = "/api/organizations/{id}/licenses", tag = "organizations", params(("id" = String, Path, description = "An organization id")),
     responses(
-        (status = 200, description = "The tenant's licenses with their free seats", body = Vec<crate::openapi::LicenseOption>),
-        (status = 404, description = "No such organization", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "The tenant's licenses with their free seats", body = Vec<crate::openapi::schemas::LicenseOption>),
+        (status = 404, description = "No such organization", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn licenses(
     State(state): State<HttpState>,
@@ -58,11 +58,11 @@ pub async fn licenses(
 #[utoipa::path(get, path = "/api/organizations/{id}/groups", tag = "organizations",
     params(("id" = String, Path, description = "An organization id"), ("search" = Option<String>, Query, description = "The start of a name")),
     responses(
-        (status = 200, description = "Up to 20 whose name starts with `search`", body = Vec<crate::openapi::GroupOption>),
-        (status = 400, description = "A search too long", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "Up to 20 whose name starts with `search`", body = Vec<crate::openapi::schemas::GroupOption>),
+        (status = 400, description = "A search too long", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn groups(
     State(state): State<HttpState>,
@@ -83,11 +83,11 @@ pub async fn groups(
 #[utoipa::path(get, path = "/api/organizations/{id}/users", tag = "organizations",
     params(("id" = String, Path, description = "An organization id"), ("search" = Option<String>, Query, description = "The start of a name")),
     responses(
-        (status = 200, description = "Up to 20 whose name starts with `search`", body = Vec<crate::openapi::UserOption>),
-        (status = 400, description = "A search too long", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "Up to 20 whose name starts with `search`", body = Vec<crate::openapi::schemas::UserOption>),
+        (status = 400, description = "A search too long", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn users(
     State(state): State<HttpState>,

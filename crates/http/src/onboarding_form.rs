@@ -250,13 +250,16 @@ impl PlanView {
     }
 }
 
+/// Fields the form sends as lists (comma-separated in the page).
+pub(crate) const LIST_FIELDS: &[&str] = &["licenses", "groups", "shared_mailboxes"];
+
 /// A submitted form's pairs as one value per field: repeated list fields (the
 /// license checkboxes next to the "other licenses" text) joined with commas.
 pub(crate) fn form_values(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in pairs {
         match values.get_mut(&k) {
-            Some(existing) if crate::pages::LIST_FIELDS.contains(&k.as_str()) => {
+            Some(existing) if LIST_FIELDS.contains(&k.as_str()) => {
                 if !v.trim().is_empty() {
                     if !existing.trim().is_empty() {
                         existing.push_str(", ");

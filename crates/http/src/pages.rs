@@ -48,9 +48,6 @@ pub fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-/// Fields the form sends as lists (comma-separated in the page).
-pub(crate) const LIST_FIELDS: &[&str] = &["licenses", "groups", "shared_mailboxes"];
-
 /// The `<option>`s of the organization select, `selected` chosen.
 fn organization_options(
     organizations: &[OrganizationSummary],
@@ -323,7 +320,7 @@ fn to_json_form(values: &BTreeMap<String, String>) -> Value {
         if v.is_empty() {
             continue;
         }
-        if LIST_FIELDS.contains(&k.as_str()) {
+        if crate::onboarding_form::LIST_FIELDS.contains(&k.as_str()) {
             let items: Vec<Value> = v
                 .split(',')
                 .map(str::trim)

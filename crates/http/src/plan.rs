@@ -57,13 +57,13 @@ pub(crate) async fn onboarding_plan(
 /// `POST /api/onboardings/plan`.
 #[utoipa::path(post, path = "/api/onboardings/plan", tag = "onboardings",
     description = "What the run would do, read against the tenant now. Nothing is created, sent or ticketed.",
-    request_body = crate::openapi::OnboardingForm,
+    request_body = crate::openapi::schemas::OnboardingForm,
     responses(
-        (status = 200, description = "The plan", body = crate::openapi::OnboardingPlan),
-        (status = 400, description = "Invalid fields, as the create answers them", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "The plan", body = crate::openapi::schemas::OnboardingPlan),
+        (status = 400, description = "Invalid fields, as the create answers them", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn plan_onboarding(
@@ -80,13 +80,13 @@ pub async fn plan_onboarding(
 /// `POST /api/offboardings/plan`.
 #[utoipa::path(post, path = "/api/offboardings/plan", tag = "offboardings",
     description = "What the run would do, read against the tenant now. Nothing is created, sent or ticketed.",
-    request_body = crate::openapi::OffboardingForm,
+    request_body = crate::openapi::schemas::OffboardingForm,
     responses(
-        (status = 200, description = "The plan", body = crate::openapi::OffboardingPreview),
-        (status = 400, description = "Invalid fields, as the create answers them", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "The plan", body = crate::openapi::schemas::OffboardingPreview),
+        (status = 400, description = "Invalid fields, as the create answers them", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The organization's settings cannot serve this request (named)", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn plan_offboarding(

@@ -194,9 +194,9 @@ async fn answer(
         ("cursor" = Option<String>, Query, description = "The `next_cursor` of the page before"),
     ),
     responses(
-        (status = 200, description = "Newest first", body = crate::openapi::RunList),
-        (status = 400, description = "A bad filter, limit or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "Newest first", body = crate::openapi::schemas::RunList),
+        (status = 400, description = "A bad filter, limit or cursor", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn list_onboardings(
     State(state): State<HttpState>,
@@ -214,9 +214,9 @@ pub async fn list_onboardings(
         ("cursor" = Option<String>, Query, description = "The `next_cursor` of the page before"),
     ),
     responses(
-        (status = 200, description = "Newest first", body = crate::openapi::RunList),
-        (status = 400, description = "A bad filter, limit or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        crate::openapi::Common,
+        (status = 200, description = "Newest first", body = crate::openapi::schemas::RunList),
+        (status = 400, description = "A bad filter, limit or cursor", body = crate::openapi::schemas::Problem, content_type = "application/problem+json"),
+        crate::openapi::schemas::Common,
     ))]
 pub async fn list_offboardings(
     State(state): State<HttpState>,

@@ -42,7 +42,7 @@ macro_rules! step_table {
         ) -> Result<Value, StepError> {
             match function_name {
                 $(stringify!($function) => output(step, $run(deps, input(step, payload)?).await?),)*
-                other => Err(StepError::UnknownFunction(other.to_owned())),
+                other => Err(unknown_function(other)),
             }
         }
     };
@@ -106,6 +106,14 @@ fn output<T: Serialize>(step: &'static str, value: T) -> Result<Value, StepError
         .map_err(|e| StepError::Internal(format!("cannot encode the output of {step}: {e}")))
 }
 
+/// The error for a name the step table does not have, listing those it has.
+fn unknown_function(name: &str) -> StepError {
+    StepError::UnknownFunction {
+        name: name.to_owned(),
+        known: FUNCTIONS.join(", "),
+    }
+}
+
 /// Runs the step `function_name` (e.g. `"CreateUser"`) with `payload`.
 ///
 /// An unknown name is [`StepError::UnknownFunction`] (`Step.UnknownFunction`); a
@@ -116,7 +124,7 @@ pub async fn dispatch(
     payload: Value,
 ) -> Result<Value, StepError> {
     let Some(step) = step_name(function_name) else {
-        return Err(StepError::UnknownFunction(function_name.to_owned()));
+        return Err(unknown_function(function_name));
     };
     let started = std::time::Instant::now();
     let result = run(deps, function_name, step, payload).await;

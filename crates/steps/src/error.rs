@@ -130,8 +130,13 @@ pub enum StepError {
     #[error("store failed")]
     Store(#[source] StoreError),
     /// The step function name is not one this crate knows.
-    #[error("no step function named `{0}`; known: {known}", known = crate::dispatch::FUNCTIONS.join(", "))]
-    UnknownFunction(String),
+    #[error("no step function named `{name}`; known: {known}")]
+    UnknownFunction {
+        /// The name asked for.
+        name: String,
+        /// The names the step table has, comma-separated.
+        known: String,
+    },
     /// The step's input did not have the step's shape.
     #[error("invalid input for step {step}: {message}")]
     InvalidInput {
@@ -258,7 +263,7 @@ impl StepError {
             StepError::Config(_) | StepError::Variables(_) => "Config.Invalid",
             StepError::StoreUnavailable(_) => "Store.Unavailable",
             StepError::Store(_) => "Store.Failed",
-            StepError::UnknownFunction(_) => "Step.UnknownFunction",
+            StepError::UnknownFunction { .. } => "Step.UnknownFunction",
             StepError::InvalidInput { .. } => "Step.InvalidInput",
             StepError::Internal(_) => "Step.Internal",
         }
