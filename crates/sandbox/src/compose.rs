@@ -19,6 +19,7 @@
 //! | `/sandbox/pax8/oauth/token`, `/sandbox/pax8/v1/...` | Pax8 |
 //! | `/sandbox/exchange/adminapi/beta/{tenant}/InvokeCommand` | Exchange Online (tokens from Graph's login) |
 //! | `/sandbox/sherweb/auth/oidc/connect/token`, `/sandbox/sherweb/service-provider/v1/...` | Sherweb |
+//! | `/sandbox/entra/{tenant}/v2.0/.well-known/openid-configuration`, `.../oauth2/v2.0/authorize`, `.../token` | Entra ID sign-in (OpenID Connect) |
 //! | `GET /sandbox/outbox` | mail and SMS "sent" |
 //! | `GET /sandbox/state` | every simulator's objects, secrets masked ([`Sandbox::state`]) |
 //! | `GET /sandbox/faults`, `GET\|PUT /sandbox/faults/{service}` | fault injection |
@@ -44,6 +45,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::autotask::{AtCompany, AutotaskSeed, AutotaskSim};
 use crate::connectwise::{ConnectWiseSeed, ConnectWiseSim, CwCompany, CwSeedTicket};
+use crate::entra::{Entra, EntraSeed};
 use crate::exchange::{ExchangeSeed, ExchangeSimulator};
 use crate::faults::FaultRegistry;
 use crate::graph::{GraphSeed, GraphSimulator, GraphState, SeedError, StateError};
@@ -57,7 +59,7 @@ use crate::pax8::{
 };
 use crate::pwpush::{PwPush, PwPushSeed, PwPushUser};
 use crate::sherweb::{Sherweb, SherwebCatalogItem, SherwebClient, SherwebCustomer, SherwebSeed};
-use crate::{autotask, connectwise, faults, halopsa, hudu, itglue, pax8, pwpush, sherweb};
+use crate::{autotask, connectwise, entra, faults, halopsa, hudu, itglue, pax8, pwpush, sherweb};
 
 /// Where the sandbox reads the time: the embedding server's clock.
 pub type SandboxClock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
@@ -94,6 +96,8 @@ pub struct SandboxSeed {
     pub exchange: ExchangeSeed,
     /// `[sandbox.sherweb]`: the Sherweb service-provider account.
     pub sherweb: SherwebSeed,
+    /// `[sandbox.entra]`: the sign-in issuer's tenants, apps and people.
+    pub entra: EntraSeed,
 }
 
 /// The demo organization's name in every simulator.
@@ -199,6 +203,7 @@ impl Default for SandboxSeed {
             pax8: demo_pax8(),
             exchange: ExchangeSeed::demo(),
             sherweb: demo_sherweb(),
+            entra: EntraSeed::default(),
         }
     }
 }
@@ -473,6 +478,7 @@ pub struct Sandbox {
     pax8: Pax8,
     exchange: ExchangeSimulator,
     sherweb: Sherweb,
+    entra: Entra,
     outbox: Outbox,
     registry: FaultRegistry,
 }
@@ -515,6 +521,12 @@ impl Sandbox {
             let clock = clock.clone();
             Sherweb::new(seed.sherweb.clone(), hook).with_clock(move || clock())
         };
+        let entra = {
+            let clock = clock.clone();
+            Entra::new(seed.entra.clone())
+                .map_err(seed_error("entra"))?
+                .with_clock(move || clock())
+        };
         let mut registry = FaultRegistry::default();
         for faults in [
             graph.faults(),
@@ -527,6 +539,7 @@ impl Sandbox {
             pwpush.faults(),
             pax8.faults(),
             sherweb.faults(),
+            entra.faults(),
         ] {
             // Each injector's service name is its `[sandbox.*]` section's name.
             let service = faults.service();
@@ -547,6 +560,7 @@ impl Sandbox {
             pax8,
             exchange,
             sherweb,
+            entra,
             outbox: Outbox::new(),
             registry,
         })
@@ -600,6 +614,11 @@ impl Sandbox {
     /// The Sherweb service-provider account.
     pub fn sherweb(&self) -> &Sherweb {
         &self.sherweb
+    }
+
+    /// The sign-in issuer.
+    pub fn entra(&self) -> &Entra {
+        &self.entra
     }
 
     /// The outbox `GET /sandbox/outbox` lists. The local runtime's notifier
@@ -657,6 +676,7 @@ impl Sandbox {
             "pax8": self.pax8.state_json(),
             "exchange": self.exchange.state_json(),
             "sherweb": self.sherweb.state_json(),
+            "entra": self.entra.state_json(),
         })
     }
 
@@ -675,6 +695,7 @@ impl Sandbox {
             .nest("/sandbox/pax8", pax8::router(self.pax8.clone()))
             .nest("/sandbox/exchange", self.exchange.router())
             .nest("/sandbox/sherweb", sherweb::router(self.sherweb.clone()))
+            .nest("/sandbox/entra", entra::router(self.entra.clone()))
             .nest("/sandbox/outbox", outbox::router(self.outbox.clone()))
             .route("/sandbox/state", get(state).with_state(self.clone()))
             .route(

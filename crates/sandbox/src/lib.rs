@@ -16,6 +16,8 @@
 //! - [`pax8`]: the distributor; bought seats reach the tenant after a delay
 //!   through a [`pax8::SeatHook`] (no dependency on the Graph simulator).
 //! - [`sherweb`]: the second distributor, on the same [`pax8::SeatHook`].
+//! - [`entra`]: Entra ID's OpenID Connect sign-in for people (discovery, JWKS,
+//!   authorize, token), under `/sandbox/entra/{tenant}/`.
 //! - [`outbox`]: mail and SMS the sandbox "sent", at `GET /sandbox/outbox`.
 //! - `tenant_page`: `GET /sandbox`, all of it as one page for people.
 //! - [`compose`]: all of the above as one [`Sandbox`], seeded from one
@@ -44,6 +46,7 @@
 pub mod autotask;
 pub mod compose;
 pub mod connectwise;
+pub mod entra;
 pub mod exchange;
 pub mod faults;
 pub mod graph;

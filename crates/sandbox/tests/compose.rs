@@ -219,6 +219,7 @@ async fn every_contract_sandbox_path_answers_with_the_demo_seed() {
         [
             "autotask",
             "connectwise",
+            "entra",
             "exchange",
             "graph",
             "halopsa",

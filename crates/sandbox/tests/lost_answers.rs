@@ -4,10 +4,13 @@
 
 #![allow(clippy::unwrap_used)] // Test code: helpers outside #[test] fns panic on purpose.
 
+use onboard_sandbox::entra::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_MSP_TENANT};
 use onboard_sandbox::{Sandbox, SandboxSeed};
 use serde_json::{Value, json};
 
-const SERVICES: [&str; 9] = [
+const ENTRA_REDIRECT: &str = "http://127.0.0.1/auth/callback";
+
+const SERVICES: [&str; 10] = [
     "graph",
     "connectwise",
     "autotask",
@@ -17,6 +20,7 @@ const SERVICES: [&str; 9] = [
     "pwpush",
     "pax8",
     "sherweb",
+    "entra",
 ];
 
 /// Contoso's Sherweb customer, in the demo seed.
@@ -203,12 +207,61 @@ impl App {
                 .header("Ocp-Apim-Subscription-Key", "sandbox-sherweb-key")
                 .json(&json!({"cartItems": [{"sku": "EXCHANGESTANDARD", "quantity": 1}],
                               "orderedBy": "test"})),
+            "entra" => {
+                let code = self.entra_code().await;
+                c.post(self.url(&format!("/sandbox/entra/{DEMO_MSP_TENANT}/oauth2/v2.0/token")))
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", code.as_str()),
+                        ("redirect_uri", ENTRA_REDIRECT),
+                        ("client_id", DEMO_CLIENT_ID),
+                        ("client_secret", DEMO_CLIENT_SECRET),
+                    ])
+            }
             other => panic!("no simulator {other}"),
         };
         match request.send().await {
             Ok(response) => Heard::Status(response.status().as_u16()),
             Err(_) => Heard::Nothing,
         }
+    }
+
+    /// An authorization code for Tom, from the sign-in pages (which no fault touches).
+    async fn entra_code(&self) -> String {
+        let tenant = format!("/sandbox/entra/{DEMO_MSP_TENANT}/oauth2/v2.0");
+        let page = self
+            .client
+            .get(self.url(&format!("{tenant}/authorize")))
+            .query(&[
+                ("client_id", DEMO_CLIENT_ID),
+                ("response_type", "code"),
+                ("redirect_uri", ENTRA_REDIRECT),
+                ("scope", "openid"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let start = page.find("name=\"request\" value=\"").unwrap() + 22;
+        let request = &page[start..start + page[start..].find('"').unwrap()];
+        let signed_in = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(self.url(&format!("{tenant}/login")))
+            .form(&[("request", request), ("login", "tom@northwind-it.example")])
+            .send()
+            .await
+            .unwrap();
+        let location = url::Url::parse(signed_in.headers()["location"].to_str().unwrap()).unwrap();
+        location
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned()
     }
 
     /// How many objects of the kind [`App::write`] creates `service` holds.
@@ -227,6 +280,7 @@ impl App {
             "pwpush" => s.pwpush().pushes().len(),
             "pax8" => s.pax8().orders().len(),
             "sherweb" => s.sherweb().requests().len(),
+            "entra" => s.entra().sign_ins().len(),
             other => panic!("no simulator {other}"),
         }
     }
