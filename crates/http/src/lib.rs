@@ -45,6 +45,7 @@ pub mod pages;
 pub mod plan;
 pub mod run_page;
 pub mod runs;
+pub mod sign_in;
 mod state_picture;
 
 use std::sync::Arc;

@@ -302,7 +302,8 @@ async fn a_code_is_redeemed_once_within_ten_minutes_with_its_verifier_and_secret
     let (status, body) = send(wrong("code_verifier", "not-the-verifier")).await;
     assert_eq!((status, aadsts(&body)), (400, 501481), "{body}");
     let (status, body) = send(wrong("redirect_uri", "http://127.0.0.1:4321/elsewhere")).await;
-    assert_eq!((status, aadsts(&body)), (400, 50148), "{body}");
+    assert_eq!((status, aadsts(&body)), (401, 500112), "{body}");
+    assert_eq!(body["error"], "invalid_client");
     // None of the refusals used the code up.
     let (status, _) = app.tokens("organizations", &code).await;
     assert_eq!(status, 200);

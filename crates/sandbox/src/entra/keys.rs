@@ -105,7 +105,8 @@ impl Keys {
         } else {
             self.ensure()?
         };
-        let header = json!({ "typ": "JWT", "alg": "RS256", "kid": pair.kid, "x5t": pair.kid });
+        // v2.0 ID tokens name their key by `kid` alone (v1.0 tokens add `x5t`).
+        let header = json!({ "typ": "JWT", "alg": "RS256", "kid": pair.kid });
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),

@@ -529,7 +529,6 @@ async fn discovery(
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-        "code_challenge_methods_supported": ["plain", "S256"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "nonce", "name",
             "preferred_username", "oid", "tid", "ver", "roles", "groups"],
         "tenant_region_scope": "EU",
@@ -939,20 +938,31 @@ async fn token(
             "The provided authorization code was issued to another client or tenant.",
         );
     }
-    if form.redirect_uri.as_deref() != Some(grant.request.redirect_uri.as_str()) {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            50148,
-            "The redirect_uri does not match the one the authorization code was issued for.",
-        );
+    match form.redirect_uri.as_deref() {
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                700009,
+                "Reply address must be provided when presenting an authorization code requested with an explicit reply address.",
+            );
+        }
+        Some(r) if r != grant.request.redirect_uri => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                500112,
+                "The reply address does not match the reply address provided when requesting the authorization code.",
+            );
+        }
+        Some(_) => {}
     }
     if let Some((challenge, method)) = &grant.request.challenge {
         let Some(verifier) = &form.code_verifier else {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
-                "invalid_request",
-                50148,
+                "invalid_grant",
+                501481,
                 "The code_verifier does not match the code_challenge supplied in the authorization request: none was given.",
             );
         };
