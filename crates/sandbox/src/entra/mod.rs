@@ -22,6 +22,7 @@
 //! /sandbox/entra/keys/rotate` rotates the signing key and `POST
 //! /sandbox/entra/next-id-token` spoils the next ID token (expired, signed by
 //! an unknown key, for another audience or issuer, with another nonce).
+//! The facts it follows, with sources: `docs/entra-sign-in-facts.md`.
 //! Not modelled: passwords and MFA (picking a user is signing in), consent,
 //! refresh tokens, `x5c` certificates, the groups overage claim.
 
