@@ -96,6 +96,159 @@ pub(crate) struct ServerSection {
     /// 0 keeps them forever. Onboarding records and timelines are never purged.
     #[serde(default = "default_execution_retention_days")]
     pub(crate) execution_retention_days: u32,
+    /// Sign-in to the console with OpenID Connect (Entra ID).
+    pub(crate) sign_in: Option<SignInSection>,
+}
+
+/// `[server.sign_in]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignInSection {
+    /// The issuer URL (`https://login.microsoftonline.com/{tenant}/v2.0`, or
+    /// `.../organizations/v2.0` with `allowed_tenants`), or `sandbox`: the
+    /// sandbox's own Entra issuer on this server, with its demo app.
+    pub(crate) issuer: String,
+    /// The app registration's application (client) id.
+    pub(crate) client_id: Option<String>,
+    /// A reference (`env:NAME` / `file:PATH`) to its client secret.
+    pub(crate) client_secret: Option<String>,
+    /// The tenant ids whose people may sign in (needed with a multitenant issuer).
+    #[serde(default)]
+    pub(crate) allowed_tenants: Vec<String>,
+    /// Minutes a session lasts without a request (default 60).
+    pub(crate) session_idle_minutes: Option<u32>,
+    /// Hours a session lasts at most (default 10).
+    pub(crate) session_max_hours: Option<u32>,
+    /// Role name -> the app role values or group object ids that give it;
+    /// default: the app roles `Onboard.Viewer`, `Onboard.Technician`,
+    /// `Onboard.Approver`, `Onboard.Admin`.
+    pub(crate) roles: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// Where people sign in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Issuer {
+    /// A configured issuer URL.
+    Url(url::Url),
+    /// The sandbox's Entra issuer on this server (`issuer = "sandbox"`).
+    Sandbox,
+}
+
+/// `[server.sign_in]`, checked.
+#[derive(Clone)]
+pub(crate) struct SignInConfig {
+    pub(crate) issuer: Issuer,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: SecretString,
+    pub(crate) allowed_tenants: Vec<String>,
+    pub(crate) roles: onboard_http::sign_in::RoleMap,
+    pub(crate) policy: onboard_http::sign_in::SessionPolicy,
+}
+
+impl SignInSection {
+    fn check(self, env: &Env<'_>) -> Result<SignInConfig, ConfigError> {
+        const AT: &str = "server.sign_in";
+        let issuer = if self.issuer.trim() == "sandbox" {
+            Issuer::Sandbox
+        } else {
+            let url = url::Url::parse(self.issuer.trim()).map_err(|e| {
+                invalid(
+                    format!("{AT}.issuer"),
+                    format!("`{}` is not a URL: {e}", self.issuer),
+                )
+            })?;
+            if !matches!(url.scheme(), "https" | "http") {
+                return Err(invalid(
+                    format!("{AT}.issuer"),
+                    "must be an https:// URL (or `sandbox`)",
+                ));
+            }
+            Issuer::Url(url)
+        };
+        let sandbox = issuer == Issuer::Sandbox;
+        let client_id = match (self.client_id, sandbox) {
+            (Some(id), _) if !id.trim().is_empty() => id.trim().to_owned(),
+            (_, true) => onboard_sandbox::entra::DEMO_CLIENT_ID.to_owned(),
+            _ => {
+                return Err(invalid(
+                    format!("{AT}.client_id"),
+                    "is required: the application (client) id of Onboard's app registration",
+                ));
+            }
+        };
+        let client_secret = match (self.client_secret, sandbox) {
+            (Some(text), _) => {
+                let setting = format!("{AT}.client_secret");
+                let r = parse_secret_ref(&setting, &text)?;
+                resolve_secret(&setting, &r, env)?
+            }
+            (None, true) => SecretString::from(onboard_sandbox::entra::DEMO_CLIENT_SECRET),
+            (None, false) => {
+                return Err(invalid(
+                    format!("{AT}.client_secret"),
+                    "is required: a reference (`env:NAME` or `file:PATH`) to the app registration's client secret",
+                ));
+            }
+        };
+        let mut allowed_tenants: Vec<String> = self
+            .allowed_tenants
+            .iter()
+            .map(|t| t.trim().to_ascii_lowercase())
+            .collect();
+        if let Some(i) = allowed_tenants.iter().position(String::is_empty) {
+            return Err(invalid(
+                format!("{AT}.allowed_tenants[{i}]"),
+                "is empty; give a tenant id (a GUID)",
+            ));
+        }
+        if allowed_tenants.is_empty() && sandbox {
+            allowed_tenants.push(onboard_sandbox::entra::DEMO_MSP_TENANT.to_owned());
+        }
+        if let Issuer::Url(url) = &issuer {
+            let multitenant = ["organizations", "common", "consumers"]
+                .iter()
+                .any(|t| url.path().split('/').any(|segment| segment == *t));
+            if multitenant && allowed_tenants.is_empty() {
+                return Err(invalid(
+                    format!("{AT}.allowed_tenants"),
+                    "a multitenant issuer (organizations, common) lets anyone's tenant sign in: \
+                     list the tenant ids whose people may",
+                ));
+            }
+        }
+        let roles = match &self.roles {
+            Some(map) => onboard_http::sign_in::RoleMap::from_config(map)
+                .map_err(|e| invalid(format!("{AT}.roles"), e))?,
+            None => onboard_http::sign_in::RoleMap::default(),
+        };
+        let mut policy = onboard_http::sign_in::SessionPolicy::default();
+        if let Some(m) = self.session_idle_minutes {
+            if m == 0 {
+                return Err(invalid(
+                    format!("{AT}.session_idle_minutes"),
+                    "must be at least 1",
+                ));
+            }
+            policy.idle = jiff::SignedDuration::from_mins(i64::from(m));
+        }
+        if let Some(h) = self.session_max_hours {
+            if h == 0 {
+                return Err(invalid(
+                    format!("{AT}.session_max_hours"),
+                    "must be at least 1",
+                ));
+            }
+            policy.max = jiff::SignedDuration::from_hours(i64::from(h));
+        }
+        Ok(SignInConfig {
+            issuer,
+            client_id,
+            client_secret,
+            allowed_tenants,
+            roles,
+            policy,
+        })
+    }
 }
 
 fn default_execution_retention_days() -> u32 {
@@ -145,6 +298,8 @@ pub(crate) struct Config {
     pub(crate) allowed_hosts: Vec<String>,
     /// `server.execution_retention_days`.
     pub(crate) execution_retention_days: u32,
+    /// `[server.sign_in]`.
+    pub(crate) sign_in: Option<SignInConfig>,
     pub(crate) msp_variables: VariableLayer,
     pub(crate) msp_connectors: Vec<ConnectorSettings>,
     pub(crate) organizations: Vec<Organization>,
@@ -159,6 +314,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("api_keys", &self.api_key_hashes.len())
             .field("sandbox", &self.sandbox)
+            .field("sign_in", &self.sign_in.is_some())
             .field("organizations", &self.organizations.len())
             .finish_non_exhaustive()
     }
@@ -340,6 +496,7 @@ impl ConfigFile {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let sign_in = server.sign_in.clone().map(|s| s.check(env)).transpose()?;
         let api_key_hashes = server
             .api_key_sha256
             .iter()
@@ -395,6 +552,7 @@ impl ConfigFile {
             sandbox: server.sandbox,
             allowed_hosts,
             execution_retention_days: server.execution_retention_days,
+            sign_in,
             msp_variables: self.variables,
             msp_connectors,
             organizations,
@@ -425,6 +583,8 @@ mod tests {
         assert!(cfg.link_signing_key.is_some());
         assert!(!cfg.api_key_hashes.is_empty());
         assert!(cfg.sandbox_seed.is_some());
+        let sign_in = cfg.sign_in.as_ref().expect("the example signs people in");
+        assert_eq!(sign_in.allowed_tenants.len(), 1);
         let secrets: usize = cfg
             .organizations
             .iter()
@@ -433,6 +593,54 @@ mod tests {
             .map(|c| c.secrets.len())
             .sum();
         assert!(secrets > 0, "the example shows how secrets are referenced");
+    }
+
+    #[test]
+    fn a_sign_in_section_is_checked_naming_the_bad_setting() {
+        let err = |text: &str| match check(text) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("accepted: {text}"),
+        };
+        let multitenant = err(
+            "[server.sign_in]\nissuer = \"https://login.microsoftonline.com/organizations/v2.0\"\n\
+             client_id = \"c\"\nclient_secret = \"env:PATH\"",
+        );
+        assert!(
+            multitenant.starts_with("server.sign_in.allowed_tenants:"),
+            "{multitenant}"
+        );
+        let inline = err(
+            "[server.sign_in]\nissuer = \"https://login.example/t/v2.0\"\nclient_id = \"c\"\n\
+             client_secret = \"hunter2\"",
+        );
+        assert!(
+            inline.starts_with("server.sign_in.client_secret:") && !inline.contains("hunter2"),
+            "{inline}"
+        );
+        let no_id = err("[server.sign_in]\nissuer = \"https://login.example/t/v2.0\"");
+        assert!(no_id.starts_with("server.sign_in.client_id:"), "{no_id}");
+        let role =
+            err("[server.sign_in]\nissuer = \"sandbox\"\n[server.sign_in.roles]\nroot = [\"x\"]");
+        assert!(
+            role.starts_with("server.sign_in.roles:") && role.contains("root"),
+            "{role}"
+        );
+        let idle = err("[server.sign_in]\nissuer = \"sandbox\"\nsession_idle_minutes = 0");
+        assert!(
+            idle.starts_with("server.sign_in.session_idle_minutes:"),
+            "{idle}"
+        );
+        let scheme = err("[server.sign_in]\nissuer = \"ftp://x/v2.0\"");
+        assert!(scheme.starts_with("server.sign_in.issuer:"), "{scheme}");
+
+        // The sandbox's issuer needs nothing else: its demo app and tenant.
+        let sandbox = check("[server.sign_in]\nissuer = \"sandbox\"").unwrap();
+        let sign_in = sandbox.sign_in.unwrap();
+        assert_eq!(sign_in.issuer, Issuer::Sandbox);
+        assert_eq!(
+            sign_in.allowed_tenants,
+            [onboard_sandbox::entra::DEMO_MSP_TENANT]
+        );
     }
 
     #[test]

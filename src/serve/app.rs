@@ -33,6 +33,8 @@ pub(crate) struct AppState {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) virtual_clock: bool,
     pub(crate) keys: ApiKeys,
+    /// How the console is served (signed in, open on loopback, closed).
+    pub(crate) console: onboard_http::access::Console,
     /// What the steps run with (decision links use it too).
     pub(crate) deps: onboard_steps::Deps,
     /// The simulators, with `--sandbox`.
@@ -69,7 +71,7 @@ pub(crate) fn router(state: AppState, sandbox: Option<Router>, protection: Prote
         deps: state.deps.clone(),
         runtime: state.runtime.clone(),
         keys: state.keys.clone(),
-        pages: true,
+        console: state.console.clone(),
         protection: Arc::new(protection),
     };
     let keys = state.keys.clone();
@@ -589,15 +591,18 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
             engine: engine.clone(),
         },
     };
+    let console = super::console::console(&config, &deps, &base)?;
     let state = AppState {
         engine: engine.clone(),
         runtime: Arc::new(local),
+        console,
         deps,
         organizations,
         clock,
         virtual_clock,
         keys: ApiKeys {
             hashes: Arc::new(config.api_key_hashes.clone()),
+            upstream: false,
         },
         sandbox: sandbox.as_ref().map(|(sb, _)| sb.clone()),
         clock_lock: Arc::default(),

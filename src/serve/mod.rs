@@ -5,10 +5,12 @@
 //! - [`local`]: [`local::LocalRuntime`], `onboard_http`'s runtime on the interpreter.
 //! - [`runtime`]: the interpreter, its step dispatcher, timers and the clock.
 //! - [`connections`]: the steps' per-organization connectors, from the configuration.
+//! - [`console`]: how the console is served: signed in, open on loopback, or closed.
 //! - [`sandbox`]: the simulators, their organizations, the outbox and `POST /sandbox/clock`.
 
 pub(crate) mod app;
 pub(crate) mod connections;
+pub(crate) mod console;
 pub(crate) mod local;
 pub(crate) mod runtime;
 pub(crate) mod sandbox;
@@ -82,7 +84,28 @@ impl ServeArgs {
             .or_else(|| config.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from(".onboard"));
         let sandbox = self.sandbox || config.sandbox || !from_file;
+        if config
+            .sign_in
+            .as_ref()
+            .is_some_and(|s| s.issuer == crate::config::Issuer::Sandbox)
+            && !sandbox
+        {
+            anyhow::bail!(
+                "server.sign_in.issuer: `sandbox` signs people in through the sandbox's issuer, \
+                 which runs only with the sandbox (--sandbox or server.sandbox = true)"
+            );
+        }
         if !addr.ip().is_loopback() {
+            if config
+                .sign_in
+                .as_ref()
+                .is_some_and(|s| s.issuer == crate::config::Issuer::Sandbox)
+            {
+                anyhow::bail!(
+                    "server.sign_in.issuer: `sandbox` lets anyone sign in as any demo person; \
+                     listening on the non-loopback address {addr} needs a real issuer"
+                );
+            }
             if !from_file {
                 anyhow::bail!(
                     "--addr {addr}: without --config the server listens on loopback only; \
@@ -90,10 +113,10 @@ impl ServeArgs {
                     addr.ip()
                 );
             }
-            if config.api_key_hashes.is_empty() {
+            if config.api_key_hashes.is_empty() && config.sign_in.is_none() {
                 anyhow::bail!(
                     "server.api_key_sha256: listening on the non-loopback address {addr} needs \
-                     at least one API key hash"
+                     at least one API key hash, or [server.sign_in] for people to sign in"
                 );
             }
         }

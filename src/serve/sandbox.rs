@@ -440,6 +440,7 @@ mod tests {
         let none = ApiKeys::default();
         let keys = ApiKeys {
             hashes: Arc::new(vec![hash_api_key("right")]),
+            upstream: false,
         };
         assert_eq!(
             outbox_status("127.0.0.1:5000", none.clone(), None).await,

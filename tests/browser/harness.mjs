@@ -70,11 +70,13 @@ ${orgVariables}
  * Starts the server (with `config` as its configuration file, if given) and stops it,
  * removing its data, when test `t` ends.
  * @param {import("node:test").TestContext} t
- * @param {{config?: string}} [options]
+ * @param {{config?: string, apiKey?: string, addr?: string, sandbox?: boolean}} [options]
+ *   `apiKey`: what the helpers send as `Authorization: Bearer` (a server with API
+ *   keys); `addr`: where it listens; `sandbox`: whether it runs the simulators.
  */
-export async function startServer(t, { config } = {}) {
+export async function startServer(t, { config, apiKey, addr = "127.0.0.1:0", sandbox = true } = {}) {
   const dir = await mkdtemp(join(tmpdir(), "onboard-browser-"));
-  const args = ["serve", "--sandbox", "--virtual-clock", "--addr", "127.0.0.1:0", "--data", join(dir, "data")];
+  const args = ["serve", ...(sandbox ? ["--sandbox"] : []), "--virtual-clock", "--addr", addr, "--data", join(dir, "data")];
   if (config !== undefined) {
     const path = join(dir, "onboard.toml");
     await writeFile(path, config);
@@ -84,6 +86,7 @@ export async function startServer(t, { config } = {}) {
     stdio: ["ignore", "pipe", process.env.ONBOARD_TEST_LOG ? "inherit" : "ignore"],
   });
   const server = new Server(child, dir);
+  server.apiKey = apiKey;
   t.after(() => server.stop());
   server.base = await firstLine(child);
   return server;
@@ -112,6 +115,8 @@ async function firstLine(child) {
 class Server {
   /** The server's origin, e.g. `http://127.0.0.1:41234`. */
   base = "";
+  /** The API key its helpers send, when the server requires one. */
+  apiKey = undefined;
 
   constructor(child, dir) {
     this.child = child;
@@ -133,7 +138,10 @@ class Server {
   }
 
   async json(path, init) {
-    const res = await fetch(this.url(path), init);
+    // With API keys configured (a sign-in test's server), the helpers ask as a machine.
+    const headers = new Headers(init?.headers);
+    if (this.apiKey && !headers.has("authorization")) headers.set("authorization", `Bearer ${this.apiKey}`);
+    const res = await fetch(this.url(path), { ...init, headers });
     const text = await res.text();
     if (!res.ok) throw new Error(`${init?.method ?? "GET"} ${path}: ${res.status} ${text}`);
     return JSON.parse(text);
@@ -223,6 +231,14 @@ class Server {
   tickets() {
     const auth = Buffer.from(`${CW.company}+${CW.publicKey}:${CW.privateKey}`).toString("base64");
     return this.json("/sandbox/connectwise/v4_6_release/apis/3.0/service/tickets?pageSize=1000", {
+      headers: { authorization: `Basic ${auth}`, clientId: CW.clientId },
+    });
+  }
+
+  /** The notes of ConnectWise ticket `id`, oldest first. */
+  ticketNotes(id) {
+    const auth = Buffer.from(`${CW.company}+${CW.publicKey}:${CW.privateKey}`).toString("base64");
+    return this.json(`/sandbox/connectwise/v4_6_release/apis/3.0/service/tickets/${id}/notes?pageSize=1000`, {
       headers: { authorization: `Basic ${auth}`, clientId: CW.clientId },
     });
   }

@@ -6,6 +6,7 @@
 
 mod actions;
 mod api;
+mod batch;
 mod console;
 mod destinations;
 mod exchange;
@@ -17,4 +18,5 @@ mod offboarding;
 mod plan;
 mod security;
 mod sherweb;
+mod sign_in;
 mod workflow;

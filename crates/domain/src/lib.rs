@@ -8,6 +8,7 @@
 //!
 //! - [`request`]: onboarding and offboarding forms parsed into validated requests,
 //!   every bad field reported at once.
+//! - [`batch`]: a batch of forms (CSV or a JSON array) read into one form per row.
 //! - [`variables`]: every organization variable with its default, type and aliases;
 //!   layered resolution (built-in defaults <- MSP-wide <- organization).
 //! - [`username`]: a person's name, and usernames from it: formats, transliteration, limits, collisions.
@@ -56,6 +57,7 @@
 
 #[macro_use]
 pub mod values;
+pub mod batch;
 pub mod error;
 pub mod license;
 pub mod mfa;

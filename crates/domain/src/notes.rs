@@ -461,17 +461,17 @@ pub fn run_cancelled(kind: &str, by: &str, waited_for: &str) -> String {
     )
 }
 
-/// The pending approval was sent again with fresh links.
-pub fn approval_resent(approvers: &[String]) -> String {
+/// `by` sent the pending approval again with fresh links.
+pub fn approval_resent(approvers: &[String], by: &str) -> String {
     format!(
-        "Onboard: the approval request was sent again to {}. The earlier links no longer work.",
+        "Onboard: {by} sent the approval request again to {}. The earlier links no longer work.",
         approvers.join(", ")
     )
 }
 
-/// A technician moved the date a scheduled run waits for (`when` as people read it).
-pub fn run_rescheduled(kind: &str, when: &str) -> String {
-    format!("Onboard: the {kind}'s date was moved: it now runs at {when}.")
+/// `by` moved the date a scheduled run waits for (`when` as people read it).
+pub fn run_rescheduled(kind: &str, when: &str, by: &str) -> String {
+    format!("Onboard: {by} moved the {kind}'s date: it now runs at {when}.")
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //!   the run; what its restore record holds is put back (the steps'
 //!   [`onboard_steps::restore`]); another status 409 naming it.
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use onboard_steps::actions::{self, ActionError};
@@ -19,11 +20,9 @@ use onboard_store::RecordKind;
 use serde_json::Value;
 
 use crate::HttpState;
+use crate::access::Actor;
 use crate::api::{get_record, json_object};
 use crate::error::ApiError;
-
-/// Who an action is noted as done by, until sign-in names the technician.
-const BY: &str = "a technician";
 
 impl From<ActionError> for ApiError {
     fn from(e: ActionError) -> Self {
@@ -50,26 +49,38 @@ fn step_error(e: onboard_steps::StepError) -> ApiError {
 }
 
 /// Cancels a waiting run of `kind`.
-pub(crate) async fn cancel(state: &HttpState, kind: RecordKind, id: &str) -> Result<(), ApiError> {
-    actions::cancel(&state.deps, state.runtime.callbacks(), kind, id, BY).await?;
+pub(crate) async fn cancel(
+    state: &HttpState,
+    actor: &Actor,
+    kind: RecordKind,
+    id: &str,
+) -> Result<(), ApiError> {
+    let by = actor.label();
+    actions::cancel(&state.deps, state.runtime.callbacks(), kind, id, &by).await?;
     Ok(())
 }
 
 /// Sends the pending approval of a run of `kind` again.
-pub(crate) async fn resend(state: &HttpState, kind: RecordKind, id: &str) -> Result<(), ApiError> {
-    actions::resend(&state.deps, kind, id).await?;
+pub(crate) async fn resend(
+    state: &HttpState,
+    actor: &Actor,
+    kind: RecordKind,
+    id: &str,
+) -> Result<(), ApiError> {
+    actions::resend(&state.deps, kind, id, &actor.label()).await?;
     Ok(())
 }
 
 /// Undoes the completed offboarding `id` from its restore record.
-pub(crate) async fn restore(state: &HttpState, id: &str) -> Result<(), ApiError> {
-    onboard_steps::restore::restore(&state.deps, id, BY).await?;
+pub(crate) async fn restore(state: &HttpState, actor: &Actor, id: &str) -> Result<(), ApiError> {
+    onboard_steps::restore::restore(&state.deps, id, &actor.label()).await?;
     Ok(())
 }
 
 /// Moves the date a scheduled run of `kind` waits for, from the API's JSON body.
 pub(crate) async fn reschedule(
     state: &HttpState,
+    actor: &Actor,
     kind: RecordKind,
     id: &str,
     body: &Value,
@@ -101,7 +112,7 @@ pub(crate) async fn reschedule(
         RecordKind::Onboarding => "start_date",
         RecordKind::Offboarding => "scheduled_at",
     };
-    actions::reschedule(&state.deps, kind, id, field, &value)
+    actions::reschedule(&state.deps, kind, id, field, &value, &actor.label())
         .await
         .map_err(|e| match e {
             // Name the field as the caller sent it.
@@ -132,9 +143,10 @@ pub(crate) async fn reschedule(
     ))]
 pub async fn cancel_onboarding(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    cancel(&state, RecordKind::Onboarding, &id).await?;
+    cancel(&state, &actor, RecordKind::Onboarding, &id).await?;
     get_record(&state, &id, RecordKind::Onboarding).await
 }
 
@@ -149,9 +161,10 @@ pub async fn cancel_onboarding(
     ))]
 pub async fn cancel_offboarding(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    cancel(&state, RecordKind::Offboarding, &id).await?;
+    cancel(&state, &actor, RecordKind::Offboarding, &id).await?;
     get_record(&state, &id, RecordKind::Offboarding).await
 }
 
@@ -166,9 +179,10 @@ pub async fn cancel_offboarding(
     ))]
 pub async fn resend_onboarding(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    resend(&state, RecordKind::Onboarding, &id).await?;
+    resend(&state, &actor, RecordKind::Onboarding, &id).await?;
     get_record(&state, &id, RecordKind::Onboarding).await
 }
 
@@ -183,9 +197,10 @@ pub async fn resend_onboarding(
     ))]
 pub async fn resend_offboarding(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    resend(&state, RecordKind::Offboarding, &id).await?;
+    resend(&state, &actor, RecordKind::Offboarding, &id).await?;
     get_record(&state, &id, RecordKind::Offboarding).await
 }
 
@@ -200,9 +215,10 @@ pub async fn resend_offboarding(
     ))]
 pub async fn restore_offboarding(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    restore(&state, &id).await?;
+    restore(&state, &actor, &id).await?;
     get_record(&state, &id, RecordKind::Offboarding).await
 }
 
@@ -219,11 +235,12 @@ pub async fn restore_offboarding(
     ))]
 pub async fn patch_onboarding(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let body = json_object(&body)?;
-    reschedule(&state, RecordKind::Onboarding, &id, &body).await?;
+    reschedule(&state, &actor, RecordKind::Onboarding, &id, &body).await?;
     get_record(&state, &id, RecordKind::Onboarding).await
 }
 
@@ -240,10 +257,11 @@ pub async fn patch_onboarding(
     ))]
 pub async fn patch_offboarding(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let body = json_object(&body)?;
-    reschedule(&state, RecordKind::Offboarding, &id, &body).await?;
+    reschedule(&state, &actor, RecordKind::Offboarding, &id, &body).await?;
     get_record(&state, &id, RecordKind::Offboarding).await
 }

@@ -3,10 +3,10 @@
 //! A form is validated with its organization's variables before anything is
 //! stored; an accepted one becomes a record whose id names its execution.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use onboard_domain::request::organization_of;
 use onboard_domain::{DomainError, FieldError, OffboardingRequest, OnboardingRequest};
 use onboard_steps::{StepError, Workflow, intake};
@@ -14,6 +14,7 @@ use onboard_store::{Record, RecordKind, Status, StoreError, TimelineEvent};
 use serde_json::{Value, json};
 
 use crate::HttpState;
+use crate::access::Actor;
 use crate::error::ApiError;
 
 /// The raw body, parsed here so a bad one is a problem+json 400 like any bad field.
@@ -59,7 +60,7 @@ fn new_id() -> String {
 }
 
 /// The `Idempotency-Key` header, checked.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     match headers.get("idempotency-key") {
         None => Ok(None),
         Some(v) => {
@@ -131,7 +132,7 @@ fn same_body(claim: &Value, digest: &str) -> Result<(), ApiError> {
 
 /// Claims `key` for a new record id and this body; answers the id of whoever
 /// claimed it first, refusing a claim made with another body.
-async fn claim_key(
+pub(crate) async fn claim_key(
     state: &HttpState,
     scope: &str,
     key: &str,
@@ -159,7 +160,7 @@ async fn claim_key(
 }
 
 /// Stores the first answer given under `key`, for replays.
-async fn remember_answer(state: &HttpState, scope: &str, key: &str, answer: &Value) {
+pub(crate) async fn remember_answer(state: &HttpState, scope: &str, key: &str, answer: &Value) {
     let now = state.deps.clock.now();
     let keep = now
         .checked_add(jiff::SignedDuration::from_hours(24 * IDEMPOTENCY_DAYS))
@@ -178,7 +179,7 @@ async fn remember_answer(state: &HttpState, scope: &str, key: &str, answer: &Val
 }
 
 /// The first answer given under `key`, when the body is the one it was given for.
-async fn first_answer(
+pub(crate) async fn first_answer(
     state: &HttpState,
     scope: &str,
     key: &str,
@@ -219,6 +220,7 @@ fn accepted(answer: Value) -> Response {
 #[tracing::instrument(skip_all, fields(idempotency_key = tracing::field::Empty))]
 pub async fn create_onboarding(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -227,7 +229,7 @@ pub async fn create_onboarding(
         tracing::Span::current().record("idempotency_key", k.as_str());
     }
     let form = json_object(&body)?;
-    accept_onboarding(&state, key.as_deref(), form)
+    accept_onboarding(&state, &actor, key.as_deref(), form)
         .await
         .map(accepted)
 }
@@ -235,24 +237,26 @@ pub async fn create_onboarding(
 /// Validates and starts an onboarding; answers `{id, status}` (shared with the HTML form).
 pub async fn accept_onboarding(
     state: &HttpState,
+    actor: &Actor,
     key: Option<&str>,
     form: Value,
 ) -> Result<Value, ApiError> {
-    accept::<OnboardingRequest>(state, key, form).await
+    accept::<OnboardingRequest>(state, actor, key, form).await
 }
 
 /// Validates and starts an offboarding; answers `{id, status}` (shared with the HTML form).
 pub async fn accept_offboarding(
     state: &HttpState,
+    actor: &Actor,
     key: Option<&str>,
     form: Value,
 ) -> Result<Value, ApiError> {
-    accept::<OffboardingRequest>(state, key, form).await
+    accept::<OffboardingRequest>(state, actor, key, form).await
 }
 
 /// A step error of intake, as an answer: bad fields 400, settings that cannot
 /// serve the request 500 naming them.
-fn intake_error(e: StepError) -> ApiError {
+pub(crate) fn intake_error(e: StepError) -> ApiError {
     match e {
         e if !e.field_errors().is_empty() => ApiError::Invalid(e.field_errors().to_vec()),
         StepError::Config(why) => ApiError::Misconfigured(why),
@@ -265,6 +269,7 @@ fn intake_error(e: StepError) -> ApiError {
 /// the runtime's [`crate::Runtime::start`] returns (locally: once the workflow parks).
 async fn accept<W: Workflow>(
     state: &HttpState,
+    actor: &Actor,
     key: Option<&str>,
     form: Value,
 ) -> Result<Value, ApiError> {
@@ -286,7 +291,8 @@ async fn accept<W: Workflow>(
         id = claim_key(state, scope, key, &id, &digest).await?;
     }
     match checked.store(&state.deps, &id).await {
-        Ok(_) | Err(StepError::Store(StoreError::AlreadyExists { .. })) => {}
+        Ok(_) => note_submitter(state, actor, &id).await?,
+        Err(StepError::Store(StoreError::AlreadyExists { .. })) => {}
         Err(e) => return Err(intake_error(e)),
     }
     tracing::info!(record_id = %id, kind = scope, %organization, "request accepted");
@@ -311,9 +317,24 @@ async fn accept<W: Workflow>(
     Ok(answer)
 }
 
+/// Puts who submitted a record on its timeline, when a signed-in person did
+/// (an API key or the open console names nobody).
+pub(crate) async fn note_submitter(
+    state: &HttpState,
+    actor: &Actor,
+    id: &str,
+) -> Result<(), ApiError> {
+    let Some(person) = actor.person() else {
+        return Ok(());
+    };
+    intake::note_submitter(&state.deps, id, &person.label())
+        .await
+        .map_err(intake_error)
+}
+
 /// Marks a record whose execution could not be started (and that no retry can
 /// reach) as failed, saying why, so its status does not claim work in progress.
-async fn close_unstarted(state: &HttpState, id: &str, error: &crate::RuntimeError) {
+pub(crate) async fn close_unstarted(state: &HttpState, id: &str, error: &crate::RuntimeError) {
     let update = onboard_store::RecordUpdate {
         status: Some(Status::Failed),
         event: Some(TimelineEvent {
@@ -425,6 +446,7 @@ pub async fn get_offboarding(
 #[tracing::instrument(skip_all, fields(idempotency_key = tracing::field::Empty))]
 pub async fn create_offboarding(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -433,7 +455,7 @@ pub async fn create_offboarding(
         tracing::Span::current().record("idempotency_key", k.as_str());
     }
     let form = json_object(&body)?;
-    accept_offboarding(&state, key.as_deref(), form)
+    accept_offboarding(&state, &actor, key.as_deref(), form)
         .await
         .map(accepted)
 }

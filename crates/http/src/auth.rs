@@ -1,29 +1,27 @@
-//! API keys on `/api/*`: `Authorization: Bearer <key>`, compared by SHA-256 hash.
+//! API keys on `/api/*`: `Authorization: Bearer <key>`, compared by SHA-256 hash
+//! ([`crate::access`] asks them).
 //!
 //! The configuration holds only hashes, so a leaked config file gives no key.
 //! Decision links are not behind this: their signature is their authority.
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
 use sha2::{Digest as _, Sha256};
-
-use crate::error::ApiError;
 
 /// The SHA-256 of an API key, as configurations store it.
 pub fn hash_api_key(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
-/// The accepted API key hashes; empty means `/api/*` is open (loopback only).
+/// The accepted API key hashes; empty means `/api/*` is open (loopback only),
+/// unless something in front authorizes it ([`ApiKeys::upstream`]).
 #[derive(Debug, Clone, Default)]
 pub struct ApiKeys {
     /// SHA-256 of each accepted key.
     pub hashes: Arc<Vec<[u8; 32]>>,
+    /// Whether `/api/*` was authorized before it reached us (API Gateway's IAM or
+    /// JWT authorizer): every request there is then a machine's, whatever the console.
+    pub upstream: bool,
 }
 
 impl ApiKeys {
@@ -43,30 +41,6 @@ impl ApiKeys {
     }
 }
 
-/// Middleware: lets a request through when no key is required or its bearer key is accepted.
-pub async fn require_api_key(
-    State(keys): State<ApiKeys>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if !keys.required() {
-        return next.run(request).await;
-    }
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    match bearer {
-        Some(key) if keys.accepts(key) => next.run(request).await,
-        _ => ApiError::Unauthorized.into_response(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +49,7 @@ mod tests {
     fn only_a_key_whose_hash_is_configured_is_accepted() {
         let keys = ApiKeys {
             hashes: Arc::new(vec![hash_api_key("right")]),
+            upstream: false,
         };
         assert!(keys.required());
         assert!(keys.accepts("right"));

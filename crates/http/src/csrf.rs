@@ -8,7 +8,7 @@
 //! `Origin` / `Sec-Fetch-Site` check of [`crate::guard`] refuses such posts first;
 //! this is the second lock, for browsers that send neither header.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
@@ -35,19 +35,11 @@ pub struct FormToken {
 }
 
 fn nonce_from(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == COOKIE)
-        .map(|c| c.value().to_owned())
-        .filter(|v| {
-            URL_SAFE_NO_PAD
-                .decode(v)
-                .is_ok_and(|b| b.len() == NONCE_BYTES)
-        })
+    crate::cookies::value(headers, COOKIE).filter(|v| {
+        URL_SAFE_NO_PAD
+            .decode(v)
+            .is_ok_and(|b| b.len() == NONCE_BYTES)
+    })
 }
 
 fn sign(state: &HttpState, nonce: &str) -> hmac::Hmac<sha2::Sha256> {

@@ -7,13 +7,16 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use onboard_steps::decisions::{self, DecideError, LinkError, LinkQuery};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use onboard_steps::decisions::{self, Action, DecideError, LinkError, LinkQuery};
 use onboard_store::DecisionState;
 
 use crate::HttpState;
+use crate::access::Actor;
 use crate::pages::{esc, page};
+use crate::sign_in::Role;
 
 /// Where decision links live: `{public_url}/decisions/{id}?...`, as the signer makes them.
 pub const DECISIONS_PREFIX: &str = onboard_steps::decisions::DECISIONS_PATH;
@@ -209,30 +212,32 @@ struct PendingRow {
     asked: String,
     expires: String,
     expires_iso: String,
-    /// (label, link).
+    /// (label, link): the signed links, on the open console only.
     links: Vec<(&'static str, String)>,
+    /// (action, label): the decisions the signed-in person may take here.
+    buttons: Vec<(&'static str, &'static str)>,
+    decision_id: String,
 }
 
 #[derive(askama::Template)]
 #[template(path = "approvals.html")]
 struct ApprovalsPage {
     rows: Vec<PendingRow>,
+    csrf: String,
 }
 
 /// `GET /approvals`: every run waiting for an approval or a license purchase, per
 /// organization: who was asked, until when (in the organization's time zone), a
 /// link to the run and the decision links.
-pub async fn pending_page(State(state): State<HttpState>) -> Response {
-    if state.keys.required() {
-        return (
-            StatusCode::FORBIDDEN,
-            page(
-                "Pending approvals",
-                "<p>This server requires API keys; this page is off.</p>",
-            ),
-        )
-            .into_response();
-    }
+pub async fn pending_page(
+    State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+) -> Response {
+    // A signed link decides for whoever holds it: only the open console, where
+    // everyone holds every role anyway, shows them; signed-in people get buttons
+    // for the decisions their roles allow, which record who pressed them.
+    let show_links = actor == Actor::Local;
     let organizations = match state.runtime.organizations().await {
         Ok(o) => o,
         Err(e) => return crate::ApiError::from(e).into_response(),
@@ -287,18 +292,145 @@ pub async fn pending_page(State(state): State<HttpState>) -> Response {
                     .strftime("%Y-%m-%d %H:%M %Z")
                     .to_string(),
                 expires_iso: d.expires_at.to_string(),
-                links: decisions::decision_links(&state.deps, &d, None)
-                    .iter()
-                    .map(|(action, url)| (action.label(), url.to_string()))
+                links: if show_links {
+                    decisions::decision_links(&state.deps, &d, None)
+                        .iter()
+                        .map(|(action, url)| (action.label(), url.to_string()))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                buttons: Action::of(d.kind)
+                    .into_iter()
+                    .filter(|a| actor.allows(console_role(*a)))
+                    .map(|a| (a.as_str(), a.label()))
                     .collect(),
+                decision_id: d.id.clone(),
             });
         }
     }
-    match (ApprovalsPage { rows }).render() {
-        Ok(html) => axum::response::Html(html).into_response(),
+    let token = crate::csrf::issue(&state, &headers);
+    match (ApprovalsPage {
+        rows,
+        csrf: token.token.clone(),
+    })
+    .render()
+    {
+        Ok(html) => crate::pages::with_token(axum::response::Html(html).into_response(), &token),
         Err(e) => crate::ApiError::internal(e).into_response(),
     }
 }
+
+/// The role a decision in the console needs: approvals are for approvers; a
+/// bought license is confirmed by the technician who bought it.
+pub fn console_role(action: Action) -> Role {
+    match action.kind() {
+        onboard_store::DecisionKind::Approval => Role::Approver,
+        onboard_store::DecisionKind::LicensePurchase => Role::Technician,
+    }
+}
+
+/// `POST /approvals/{id}/{action}`: decides in the console, in the signed-in
+/// person's name; then to the run's page.
+async fn decide_in_console(
+    state: HttpState,
+    actor: Actor,
+    headers: HeaderMap,
+    id: String,
+    action: Action,
+    mut values: std::collections::BTreeMap<String, String>,
+) -> Response {
+    let token = values.remove(crate::csrf::FIELD);
+    if !crate::csrf::verify(&state, &headers, token.as_deref()) {
+        return crate::pages::csrf_refused("/approvals");
+    }
+    let by = format!("{} in the console", actor.label());
+    let callbacks = state.runtime.callbacks();
+    match decisions::decide(&state.deps, callbacks, &id, action, &by).await {
+        Ok(decision) => {
+            let to = match state.store().get_record(&decision.record_id).await {
+                Ok(Some(r)) => format!("/{}/{}?done=decided", r.kind.collection(), r.id),
+                _ => "/approvals".to_owned(),
+            };
+            Redirect::to(&to).into_response()
+        }
+        Err(DecideError::Resume(e)) if !e.kind.is_final() => {
+            tracing::error!(error = %e, "decided in the console, but resuming failed; resuming again");
+            match decisions::resume(&state.deps, callbacks, &id).await {
+                Ok(_) => Redirect::to("/approvals").into_response(),
+                Err(e) => {
+                    let status = StatusCode::from_u16(e.http_status())
+                        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                    let text = "The decision is taken, but the workflow could not be told yet; \
+                                reload this page in a minute.";
+                    (status, page("Decision", &format!("<p>{text}</p>"))).into_response()
+                }
+            }
+        }
+        Err(e) => {
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::CONFLICT);
+            let text = match &e {
+                DecideError::AlreadyDecided { decision } => format!(
+                    "Already {} by {}: nothing more to do.",
+                    state_text(decision.state),
+                    decision.decided_by.as_deref().unwrap_or("someone")
+                ),
+                DecideError::Resume(_) | DecideError::Step(_) => {
+                    tracing::error!(error = %e, "deciding in the console failed");
+                    "The decision could not be completed; try again in a minute.".to_owned()
+                }
+                other => format!("Nothing was decided: {other}."),
+            };
+            (
+                status,
+                page(
+                    "Decision",
+                    &format!(
+                        "<p>{}</p><p><a href=\"/approvals\">Back to the pending approvals</a></p>",
+                        esc(&text)
+                    ),
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+macro_rules! console_decision {
+    ($name:ident, $action:expr, $doc:literal) => {
+        #[doc = $doc]
+        pub async fn $name(
+            State(state): State<HttpState>,
+            Extension(actor): Extension<Actor>,
+            headers: HeaderMap,
+            Path(id): Path<String>,
+            Form(values): Form<std::collections::BTreeMap<String, String>>,
+        ) -> Response {
+            decide_in_console(state, actor, headers, id, $action, values).await
+        }
+    };
+}
+
+console_decision!(
+    approve_in_console,
+    Action::Approve,
+    "`POST /approvals/{id}/approve`."
+);
+console_decision!(
+    deny_in_console,
+    Action::Deny,
+    "`POST /approvals/{id}/deny`."
+);
+console_decision!(
+    confirm_in_console,
+    Action::Confirm,
+    "`POST /approvals/{id}/confirm`."
+);
+console_decision!(
+    reject_in_console,
+    Action::Reject,
+    "`POST /approvals/{id}/reject`."
+);
 
 /// Who each of the run's pending decisions was sent to (none when it cannot be read:
 /// the page still lists the decision).

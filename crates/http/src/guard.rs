@@ -158,7 +158,7 @@ impl Refusal {
             Refusal::NotJson(found) => (
                 "Unsupported media type",
                 format!(
-                    "/api/* takes `application/json`; this request's Content-Type is {found}. Nothing was done"
+                    "/api/* takes `application/json` (a batch also `text/csv`); this request's Content-Type is {found}. Nothing was done"
                 ),
             ),
         };
@@ -199,7 +199,7 @@ pub fn check(
         check_same_site(protection, &host, headers)?;
     }
     if path.starts_with("/api/") {
-        check_json(headers)?;
+        check_json(headers, path.ends_with("/batch"))?;
     }
     Ok(())
 }
@@ -253,9 +253,11 @@ fn origin_authority(origin: &str) -> Option<String> {
 }
 
 /// `/api/*` bodies are JSON: a `Content-Type` other than `application/json`
-/// (parameters such as `charset` allowed) is refused. A body-less request
-/// without a type passes (`POST .../cancel`).
-fn check_json(headers: &HeaderMap) -> Result<(), Refusal> {
+/// (parameters such as `charset` allowed) is refused, but for `text/csv` on a
+/// batch. A body-less request without a type passes (`POST .../cancel`).
+/// (`text/csv` is not a type a cross-site form can send, and the same-site
+/// check has run before.)
+fn check_json(headers: &HeaderMap, csv_too: bool) -> Result<(), Refusal> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         let empty = headers
             .get(header::CONTENT_LENGTH)
@@ -270,7 +272,9 @@ fn check_json(headers: &HeaderMap) -> Result<(), Refusal> {
     };
     let text = value.to_str().unwrap_or_default();
     let essence = text.split(';').next().unwrap_or_default().trim();
-    if essence.eq_ignore_ascii_case("application/json") {
+    if essence.eq_ignore_ascii_case("application/json")
+        || (csv_too && essence.eq_ignore_ascii_case("text/csv"))
+    {
         Ok(())
     } else {
         Err(Refusal::NotJson(format!("`{}`", text.trim())))
@@ -458,6 +462,27 @@ mod tests {
                 &bodiless
             )
             .is_ok()
+        );
+        // A batch may be CSV; nothing else may.
+        assert!(
+            check(
+                &local(),
+                &Method::POST,
+                "/api/onboardings/batch",
+                None,
+                &typed("text/csv; charset=utf-8")
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            check(
+                &local(),
+                &Method::POST,
+                "/api/onboardings",
+                None,
+                &typed("text/csv")
+            ),
+            Err(Refusal::NotJson("`text/csv`".to_owned()))
         );
         // Forms are not under /api/.
         assert!(

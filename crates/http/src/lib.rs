@@ -16,7 +16,10 @@
 //!   the `state_picture` of its state machine) and its cancel / resend / date forms.
 //! - [`organizations_page`]: the organizations, each variable's value and where it comes from.
 //! - [`decisions`]: decision links (confirmation page, decide) and pending approvals.
-//! - [`auth`]: API keys (hashed) on `/api/*`.
+//! - [`routes`]: every route with what it needs (a role, a link's signature, nothing).
+//! - [`access`]: who may use which route: API keys, console sessions, the open loopback console.
+//! - [`sign_in`]: sign-in with OpenID Connect (Entra ID), roles, sessions, `/auth/*`.
+//! - [`auth`]: API keys (hashed).
 //! - [`guard`]: the `Host` answered, requests from other sites refused, JSON-only
 //!   `/api/*`, request spans without query strings; in front of every route.
 //! - [`csrf`]: the HTML forms' CSRF cookie and token.
@@ -29,9 +32,12 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod batch;
+mod cookies;
 pub mod csrf;
 mod dashboard;
 pub mod decisions;
@@ -43,6 +49,7 @@ pub mod openapi;
 pub mod organizations_page;
 pub mod pages;
 pub mod plan;
+pub mod routes;
 pub mod run_page;
 pub mod runs;
 pub mod sign_in;
@@ -52,7 +59,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::Router;
-use axum::routing::{get, post};
 use onboard_domain::Variables;
 use onboard_steps::{Deps, TaskCallbacks};
 use onboard_store::{RecordKind, Store};
@@ -144,10 +150,9 @@ pub struct HttpState {
     pub runtime: Arc<dyn Runtime>,
     /// The API keys `/api/*` requires (none: open, or checked in front of us).
     pub keys: ApiKeys,
-    /// Whether the HTML forms, status pages and `/approvals` are routed. Routed, they
-    /// still answer 403 while [`HttpState::keys`] are required (a browser form sends
-    /// no API key); on AWS they are not routed, as API Gateway's authorizer is in front.
-    pub pages: bool,
+    /// How the console (the HTML pages) is served: off, closed, open on
+    /// loopback, or to people signed in ([`access::Console`]).
+    pub console: access::Console,
     /// The hosts served and the public origin ([`guard::protect`]).
     pub protection: Arc<Protection>,
 }
@@ -159,8 +164,9 @@ impl HttpState {
     }
 }
 
-/// The routes both runtimes serve: `/api/*` (behind [`auth::require_api_key`]),
-/// the decision links, the HTML pages when [`HttpState::pages`], then the
+/// The routes both runtimes serve ([`routes::table`], each behind
+/// [`access::enforce`] checking what it needs), the console's only when
+/// [`HttpState::console`] is routed, then the
 /// runtime's own `extra` routes (`onboard serve`'s sandbox and clock), and a
 /// problem+json 404 for anything else; all of it behind [`guard::protect`], and
 /// traced with [`guard::request_span`] (paths, never query strings).
@@ -176,81 +182,18 @@ pub fn router(state: HttpState, extra: Router) -> Router {
 }
 
 fn routes(state: HttpState) -> Router {
-    let api = Router::new()
-        .route(
-            "/api/onboardings",
-            post(api::create_onboarding).get(runs::list_onboardings),
-        )
-        .route("/api/onboardings/plan", post(plan::plan_onboarding))
-        .route("/api/offboardings/plan", post(plan::plan_offboarding))
-        .route("/api/organizations/{id}/licenses", get(lookups::licenses))
-        .route("/api/organizations/{id}/groups", get(lookups::groups))
-        .route("/api/organizations/{id}/users", get(lookups::users))
-        .route(
-            "/api/onboardings/{id}",
-            get(api::get_onboarding).patch(actions::patch_onboarding),
-        )
-        .route(
-            "/api/onboardings/{id}/cancel",
-            post(actions::cancel_onboarding),
-        )
-        .route(
-            "/api/onboardings/{id}/resend",
-            post(actions::resend_onboarding),
-        )
-        .route(
-            "/api/offboardings",
-            post(api::create_offboarding).get(runs::list_offboardings),
-        )
-        .route(
-            "/api/offboardings/{id}",
-            get(api::get_offboarding).patch(actions::patch_offboarding),
-        )
-        .route(
-            "/api/offboardings/{id}/cancel",
-            post(actions::cancel_offboarding),
-        )
-        .route(
-            "/api/offboardings/{id}/resend",
-            post(actions::resend_offboarding),
-        )
-        .route(
-            "/api/offboardings/{id}/restore",
-            post(actions::restore_offboarding),
-        )
-        .route("/api/organizations", get(api::organizations))
-        .route("/api/openapi.json", get(openapi::openapi_json))
-        .layer(axum::middleware::from_fn_with_state(
-            state.keys.clone(),
-            auth::require_api_key,
-        ));
-    let mut app = Router::new()
-        .route(
-            &format!("{}{{id}}", decisions::DECISIONS_PREFIX),
-            get(decisions::confirmation_page).post(decisions::decide),
-        )
-        .merge(api);
-    if state.pages {
-        app = app
-            .route("/", get(pages::form_page))
-            .route("/assets/console.js", get(onboarding_form::console_js))
-            .route("/onboardings", post(pages::submit_form))
-            .route("/onboardings/plan", post(pages::plan_form))
-            .route("/onboardings/{id}", get(run_page::onboarding_page))
-            .route(
-                "/onboardings/{id}/{action}",
-                post(run_page::onboarding_action),
-            )
-            .route("/offboard", get(pages::offboarding_form_page))
-            .route("/offboardings", post(pages::submit_offboarding_form))
-            .route("/offboardings/{id}", get(run_page::offboarding_page))
-            .route(
-                "/offboardings/{id}/{action}",
-                post(run_page::offboarding_action),
-            )
-            .route("/approvals", get(decisions::pending_page))
-            .route("/organizations", get(organizations_page::list))
-            .route("/organizations/{id}", get(organizations_page::one));
+    let mut app = Router::new();
+    for route in routes::table() {
+        if routes::is_console(&route) && !state.console.routed() {
+            continue;
+        }
+        let guarded = route
+            .handler
+            .route_layer(axum::middleware::from_fn_with_state(
+                (state.clone(), route.need),
+                access::enforce,
+            ));
+        app = app.route(route.path, guarded);
     }
     app.fallback(api::not_found).with_state(state)
 }

@@ -12,7 +12,7 @@ use onboard_domain::variables::{VARIABLES, VariableSource, variable_source};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::{HttpState, OrganizationSummary, pages};
+use crate::{HttpState, OrganizationSummary};
 
 #[derive(Template)]
 #[template(path = "organizations.html")]
@@ -52,9 +52,6 @@ fn source_key(source: VariableSource) -> &'static str {
 
 /// `GET /organizations`.
 pub async fn list(State(state): State<HttpState>) -> Response {
-    if let Err(r) = pages::pages_open(&state) {
-        return *r;
-    }
     match state.runtime.organizations().await {
         Ok(organizations) => match (List { organizations }).render() {
             Ok(html) => Html(html).into_response(),
@@ -76,9 +73,6 @@ pub async fn one(
     Path(id): Path<String>,
     Query(q): Query<OrganizationQuery>,
 ) -> Response {
-    if let Err(r) = pages::pages_open(&state) {
-        return *r;
-    }
     match render(&state, &id, q.source.unwrap_or_default()).await {
         Ok(html) => Html(html).into_response(),
         Err(e) => e.into_response(),

@@ -7,13 +7,14 @@
 
 use std::collections::BTreeMap;
 
-use axum::Form;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use onboard_domain::FieldError;
 use serde_json::{Map, Value};
 
+use crate::access::Actor;
 use crate::error::ApiError;
 use crate::{HttpState, OrganizationSummary, api, csrf};
 
@@ -241,25 +242,6 @@ fn take_token(
     csrf::verify(state, headers, token.as_deref())
 }
 
-/// Whether the HTML pages are open: only when `/api/*` needs no key (a browser
-/// form cannot send one), i.e. on loopback without API keys.
-pub(crate) fn pages_open(state: &HttpState) -> Result<(), Box<Response>> {
-    if state.keys.required() {
-        Err(Box::new(
-            (
-                StatusCode::FORBIDDEN,
-                page(
-                    "Use the API",
-                    "<p>This server requires API keys; the HTML form is off. Use <code>POST /api/onboardings</code>.</p>",
-                ),
-            )
-                .into_response(),
-        ))
-    } else {
-        Ok(())
-    }
-}
-
 /// `GET /`: the dashboard ([`crate::dashboard`]) with the onboarding form below it;
 /// `?fragment=runs` answers the runs section alone (the page's live refresh).
 pub async fn form_page(
@@ -267,9 +249,6 @@ pub async fn form_page(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(r) = pages_open(&state) {
-        return *r;
-    }
     let fragment = raw
         .as_deref()
         .is_some_and(|q| q.split('&').any(|p| p == "fragment=runs"));
@@ -343,9 +322,6 @@ pub async fn plan_form(
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = pages_open(&state) {
-        return *r;
-    }
     let mut values = crate::onboarding_form::form_values(pairs);
     if !take_token(&state, &headers, &mut values) {
         return csrf_refused("/");
@@ -379,17 +355,15 @@ pub async fn plan_form(
 /// `POST /onboardings`: the HTML form's submission.
 pub async fn submit_form(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = pages_open(&state) {
-        return *r;
-    }
     let mut values = crate::onboarding_form::form_values(pairs);
     if !take_token(&state, &headers, &mut values) {
         return csrf_refused("/");
     }
-    match api::accept_onboarding(&state, None, to_json_form(&values)).await {
+    match api::accept_onboarding(&state, &actor, None, to_json_form(&values)).await {
         Ok(answer) => {
             let id = answer.get("id").and_then(Value::as_str).unwrap_or_default();
             Redirect::to(&format!("/onboardings/{}", esc(id))).into_response()
@@ -476,9 +450,6 @@ fn offboarding_form_html(
 
 /// `GET /offboard`: the offboarding form.
 pub async fn offboarding_form_page(State(state): State<HttpState>, headers: HeaderMap) -> Response {
-    if let Err(r) = pages_open(&state) {
-        return *r;
-    }
     let token = csrf::issue(&state, &headers);
     let ctx = FormContext {
         csrf: &token.token,
@@ -526,16 +497,14 @@ fn to_offboarding_json_form(values: &BTreeMap<String, String>) -> Value {
 /// `POST /offboardings`: the HTML offboarding form's submission.
 pub async fn submit_offboarding_form(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     Form(mut values): Form<BTreeMap<String, String>>,
 ) -> Response {
-    if let Err(r) = pages_open(&state) {
-        return *r;
-    }
     if !take_token(&state, &headers, &mut values) {
         return csrf_refused("/offboard");
     }
-    match api::accept_offboarding(&state, None, to_offboarding_json_form(&values)).await {
+    match api::accept_offboarding(&state, &actor, None, to_offboarding_json_form(&values)).await {
         Ok(answer) => {
             let id = answer.get("id").and_then(Value::as_str).unwrap_or_default();
             Redirect::to(&format!("/offboardings/{}", esc(id))).into_response()

@@ -54,6 +54,19 @@ pub(crate) async fn onboarding_plan(
         .map_err(step_error)
 }
 
+/// The preview of the offboarding `form`; field errors as the create gives them.
+pub(crate) async fn offboarding_preview(
+    state: &HttpState,
+    form: &Value,
+) -> Result<onboard_steps::plan::OffboardingPreview, ApiError> {
+    let (id, variables) = organization_variables(state, form).await?;
+    let request = parse_offboarding(form, &variables).map_err(domain_errors)?;
+    let organization = organization(state, &id).await?;
+    onboard_steps::plan::preview_offboarding(&state.deps, &organization, &variables, &request)
+        .await
+        .map_err(step_error)
+}
+
 /// `POST /api/onboardings/plan`.
 #[utoipa::path(post, path = "/api/onboardings/plan", tag = "onboardings",
     description = "What the run would do, read against the tenant now. Nothing is created, sent or ticketed.",
@@ -94,13 +107,7 @@ pub async fn plan_offboarding(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let form = json_object(&body)?;
-    let (id, variables) = organization_variables(&state, &form).await?;
-    let request = parse_offboarding(&form, &variables).map_err(domain_errors)?;
-    let organization = organization(&state, &id).await?;
-    let preview =
-        onboard_steps::plan::preview_offboarding(&state.deps, &organization, &variables, &request)
-            .await
-            .map_err(step_error)?;
+    let preview = offboarding_preview(&state, &form).await?;
     serde_json::to_value(preview)
         .map(Json)
         .map_err(ApiError::internal)

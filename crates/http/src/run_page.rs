@@ -13,14 +13,15 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use onboard_store::{Record, RecordKind, Status};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::access::Actor;
 use crate::error::ApiError;
 use crate::state_picture::{self, Picture};
 use crate::{HttpState, actions, csrf, pages, runs};
@@ -88,6 +89,9 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "date" => Some("Date moved: the run now waits for the new date."),
         "restore" => {
             Some("Restored: what the offboarding removed is back; the timeline lists each part.")
+        }
+        "decided" => {
+            Some("Decided: the workflow continues; the timeline and the ticket say who decided.")
         }
         _ => None,
     }
@@ -284,9 +288,6 @@ async fn show(
     id: String,
     done: Option<String>,
 ) -> Response {
-    if let Err(r) = pages::pages_open(&state) {
-        return *r;
-    }
     let token = csrf::issue(&state, &headers);
     match render(
         &state,
@@ -326,31 +327,29 @@ pub async fn offboarding_page(
 /// Does `action` on the run; on success 303 back to its page, else the page with why.
 async fn act(
     state: HttpState,
+    actor: Actor,
     headers: HeaderMap,
     kind: RecordKind,
     id: String,
     action: String,
     mut values: BTreeMap<String, String>,
 ) -> Response {
-    if let Err(r) = pages::pages_open(&state) {
-        return *r;
-    }
     let base = format!("/{}/{}", kind.collection(), id);
     let token = values.remove(csrf::FIELD);
     if !csrf::verify(&state, &headers, token.as_deref()) {
         return pages::csrf_refused(&base);
     }
     let done = match action.as_str() {
-        "cancel" => actions::cancel(&state, kind, &id).await,
-        "resend" => actions::resend(&state, kind, &id).await,
-        "restore" if kind == RecordKind::Offboarding => actions::restore(&state, &id).await,
+        "cancel" => actions::cancel(&state, &actor, kind, &id).await,
+        "resend" => actions::resend(&state, &actor, kind, &id).await,
+        "restore" if kind == RecordKind::Offboarding => actions::restore(&state, &actor, &id).await,
         "date" => {
             let body: serde_json::Map<String, Value> = values
                 .into_iter()
                 .filter(|(k, _)| k == "start_date" || k == "scheduled_at")
                 .map(|(k, v)| (k, Value::String(v.trim().to_owned())))
                 .collect();
-            actions::reschedule(&state, kind, &id, &Value::Object(body)).await
+            actions::reschedule(&state, &actor, kind, &id, &Value::Object(body)).await
         }
         _ => Err(ApiError::NotFound("action")),
     };
@@ -380,21 +379,41 @@ async fn act(
 /// `POST /onboardings/{id}/{action}`: `cancel`, `resend` or `date`.
 pub async fn onboarding_action(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
     Form(values): Form<BTreeMap<String, String>>,
 ) -> Response {
-    act(state, headers, RecordKind::Onboarding, id, action, values).await
+    act(
+        state,
+        actor,
+        headers,
+        RecordKind::Onboarding,
+        id,
+        action,
+        values,
+    )
+    .await
 }
 
 /// `POST /offboardings/{id}/{action}`: `cancel`, `resend` or `date`.
 pub async fn offboarding_action(
     State(state): State<HttpState>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
     Form(values): Form<BTreeMap<String, String>>,
 ) -> Response {
-    act(state, headers, RecordKind::Offboarding, id, action, values).await
+    act(
+        state,
+        actor,
+        headers,
+        RecordKind::Offboarding,
+        id,
+        action,
+        values,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ async fn main() -> Result<()> {
         .timeout(Duration::from_secs(120))
         .build()?;
 
-    let sandbox = serve_sandbox().await?;
+    let sandbox = serve_sandbox(&env.config.public_url).await?;
     step(format!("sandbox simulators at {}", sandbox.base));
 
     seed(&env, &aws, &http, &sandbox, mode == "api").await?;
@@ -101,7 +101,24 @@ async fn main() -> Result<()> {
         functions.push("api".into());
     }
     // After seeding: a cold start reads the key secret.
-    let _running = Functions::start(&functions)?;
+    // The api function serves the console, signing people in at the sandbox's issuer.
+    let console_env = [
+        (
+            "ONBOARD_SIGN_IN_ISSUER",
+            format!(
+                "{}/sandbox/entra/{}/v2.0",
+                sandbox.base,
+                onboard_sandbox::entra::DEMO_MSP_TENANT
+            ),
+        ),
+        ("ONBOARD_SIGN_IN_CLIENT_ID", SIGN_IN_CLIENT.0.to_owned()),
+        ("ONBOARD_SIGN_IN_SECRET", SIGN_IN_SECRET.to_owned()),
+        (
+            "ONBOARD_SIGN_IN_ALLOWED_TENANTS",
+            onboard_sandbox::entra::DEMO_MSP_TENANT.to_owned(),
+        ),
+    ];
+    let _running = Functions::start(&functions, &console_env)?;
     step(format!(
         "started {} function binaries on cargo lambda watch's Runtime API",
         functions.len()
@@ -209,6 +226,7 @@ async fn main() -> Result<()> {
         ));
         offboard(&env, &http, &sfn, &sandbox, &upn).await?;
         deny_one(&env, &http, &sfn, &sandbox).await?;
+        approve_in_console(&env, &sfn).await?;
     }
     step(format!("{mode}: OK"));
     Ok(())
@@ -224,8 +242,24 @@ struct Simulators {
     seed: SandboxSeed,
 }
 
-async fn serve_sandbox() -> Result<Simulators> {
-    let seed = SandboxSeed::default();
+/// The console's app registration at the sandbox's Entra issuer (api mode).
+const SIGN_IN_CLIENT: (&str, &str) = ("onboard-moto-e2e", "moto-e2e-sign-in-secret");
+/// Where the api function reads that app's secret.
+const SIGN_IN_SECRET: &str = "onboard-e2e/sign-in";
+
+async fn serve_sandbox(public_url: &str) -> Result<Simulators> {
+    let mut seed = SandboxSeed::default();
+    // The api function's redirect URI is under cargo lambda watch's function URL.
+    seed.entra.apps.push(onboard_sandbox::entra::EntraApp {
+        client_id: SIGN_IN_CLIENT.0.into(),
+        client_secret: SIGN_IN_CLIENT.1.into(),
+        home_tenant: onboard_sandbox::entra::DEMO_MSP_TENANT.into(),
+        multi_tenant: false,
+        redirect_uris: vec![format!(
+            "{}/auth/callback",
+            public_url.trim_end_matches('/')
+        )],
+    });
     let sandbox = Sandbox::new(&seed)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -406,6 +440,7 @@ async fn seed(
             "onboard-e2e/connectwise-private-key",
             credential.private_key.as_str(),
         ),
+        (SIGN_IN_SECRET, SIGN_IN_CLIENT.1),
     ] {
         secrets
             .create_secret()
@@ -649,7 +684,8 @@ async fn deploy(
 struct Functions(Vec<std::process::Child>);
 
 impl Functions {
-    fn start(names: &[String]) -> Result<Self> {
+    /// Starts `names`; the `api` function also gets `api_env`.
+    fn start(names: &[String], api_env: &[(&str, String)]) -> Result<Self> {
         let bin_dir = PathBuf::from(var("ONBOARD_E2E_BIN_DIR")?);
         let runtime_api = var("ONBOARD_E2E_RUNTIME_API")?;
         let log_path = var("ONBOARD_E2E_FUNCTION_LOG")?;
@@ -666,7 +702,11 @@ impl Functions {
                 .append(true)
                 .open(&log_path)
                 .with_context(|| format!("opening {log_path}"))?;
-            let child = std::process::Command::new(&binary)
+            let mut command = std::process::Command::new(&binary);
+            if name == "api" {
+                command.envs(api_env.iter().map(|(k, v)| (*k, v.as_str())));
+            }
+            let child = command
                 .env(
                     "AWS_LAMBDA_RUNTIME_API",
                     format!("{}/{name}", runtime_api.trim_end_matches('/')),
@@ -1043,6 +1083,311 @@ async fn decide(http: &reqwest::Client, link: &str, action: &str) -> Result<()> 
         "a second POST on the approval link answered {again}, not 409"
     );
     step("a second POST on the link -> 409 (already decided)");
+    Ok(())
+}
+
+// --- The console, signed in -----------------------------------------------------------
+
+/// The cookies a browser would keep for the function URL.
+#[derive(Default)]
+struct Jar(BTreeMap<String, String>);
+
+impl Jar {
+    fn absorb(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let Some((pair, attributes)) = value
+                .to_str()
+                .ok()
+                .map(|v| v.split_once(';').unwrap_or((v, "")))
+            else {
+                continue;
+            };
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            if value.is_empty() || attributes.contains("Max-Age=0") {
+                self.0.remove(name.trim());
+            } else {
+                self.0
+                    .insert(name.trim().to_owned(), value.trim().to_owned());
+            }
+        }
+    }
+
+    fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// A client that follows no redirects: each hop is checked as a browser takes it.
+fn browser() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()?)
+}
+
+/// A `Location` as a URL: our pages answer paths, which sit under the public URL
+/// (cargo lambda watch serves the function under `/lambda-url/api`).
+fn location(env: &Env, response: &reqwest::Response) -> Result<String> {
+    let to = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            anyhow!(
+                "{} answered {} without a Location",
+                response.url(),
+                response.status()
+            )
+        })?;
+    Ok(if to.starts_with('/') {
+        format!("{}{to}", env.config.public_url.trim_end_matches('/'))
+    } else {
+        to.to_owned()
+    })
+}
+
+/// The value of the `name` attribute-value pair after `marker` in `html`.
+fn attribute_after(html: &str, marker: &str, attribute: &str) -> Option<String> {
+    let rest = &html[html.find(marker)?..];
+    let rest = &rest[rest.find(&format!("{attribute}=\""))? + attribute.len() + 2..];
+    Some(rest[..rest.find('"')?].replace("&amp;", "&"))
+}
+
+/// Signs `upn` in through the sandbox's issuer, from `path`: the page redirects to
+/// sign in, the issuer's page is answered as the person picking themself, the
+/// callback starts the session. Answers the cookies.
+async fn sign_in(env: &Env, upn: &str, path: &str) -> Result<Jar> {
+    let http = browser()?;
+    let public = env.config.public_url.trim_end_matches('/');
+    let mut jar = Jar::default();
+    let page = http.get(format!("{public}{path}")).send().await?;
+    ensure!(
+        page.status() == reqwest::StatusCode::SEE_OTHER,
+        "GET {path} signed out: {}",
+        page.status()
+    );
+    let start = location(env, &page)?;
+    ensure!(
+        start.contains("/auth/sign-in?return_to="),
+        "GET {path} sent to {start}"
+    );
+    let to_issuer = http.get(&start).send().await?;
+    jar.absorb(&to_issuer);
+    ensure!(
+        to_issuer.status() == reqwest::StatusCode::SEE_OTHER,
+        "GET /auth/sign-in: {}",
+        to_issuer.status()
+    );
+    let authorize = location(env, &to_issuer)?;
+    let html = http
+        .get(&authorize)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let request = attribute_after(&html, "name=\"request\"", "value")
+        .ok_or_else(|| anyhow!("the issuer's sign-in page has no request field"))?;
+    let login = authorize
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit_once('/'))
+        .map(|(dir, _)| format!("{dir}/login"))
+        .ok_or_else(|| anyhow!("cannot place the login form of {authorize}"))?;
+    let back = http
+        .post(&login)
+        .form(&[("request", request.as_str()), ("login", upn)])
+        .send()
+        .await?;
+    ensure!(
+        back.status().is_redirection(),
+        "POST {login}: {}",
+        back.status()
+    );
+    let callback = location(env, &back)?;
+    ensure!(
+        callback.starts_with(&format!("{public}/auth/callback?")),
+        "the issuer sent {upn} to {callback}"
+    );
+    let signed = http
+        .get(&callback)
+        .header(reqwest::header::COOKIE, jar.header())
+        .send()
+        .await?;
+    jar.absorb(&signed);
+    ensure!(
+        signed.status() == reqwest::StatusCode::SEE_OTHER && jar.0.contains_key("onboard_session"),
+        "GET /auth/callback for {upn}: {} {}",
+        signed.status(),
+        signed.text().await.unwrap_or_default()
+    );
+    step(format!(
+        "{upn} signed in through the sandbox issuer (code + PKCE) and has a session"
+    ));
+    Ok(jar)
+}
+
+/// GET `path` with `jar`'s cookies, keeping what it sets.
+async fn get_page(env: &Env, jar: &mut Jar, path: &str) -> Result<(reqwest::StatusCode, String)> {
+    let response = browser()?
+        .get(format!(
+            "{}{path}",
+            env.config.public_url.trim_end_matches('/')
+        ))
+        .header(reqwest::header::COOKIE, jar.header())
+        .send()
+        .await?;
+    jar.absorb(&response);
+    let status = response.status();
+    Ok((status, response.text().await?))
+}
+
+/// The console on the api function: an approver signs in and approves a pending
+/// onboarding with the button on `/approvals`, recorded in her name; a viewer may
+/// not; signing out ends the session.
+async fn approve_in_console(env: &Env, sfn: &aws_sdk_sfn::Client) -> Result<()> {
+    let api_key = var("ONBOARD_E2E_API_KEY")?;
+    let public = env.config.public_url.trim_end_matches('/').to_owned();
+    let submitted = reqwest::Client::new()
+        .post(format!("{public}/api/onboardings"))
+        .bearer_auth(&api_key)
+        .json(&person("Nestor", "Wilke"))
+        .send()
+        .await?;
+    ensure!(
+        submitted.status() == reqwest::StatusCode::ACCEPTED,
+        "POST /api/onboardings: {}",
+        submitted.status()
+    );
+    let id = submitted.json::<Value>().await?["id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no id"))?
+        .to_owned();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + EXECUTION_DEADLINE;
+    // The record says pending_approval from intake on; the decision exists once
+    // RequestApproval mailed it.
+    while approval_link(env, &http, "Nestor Wilke", "approve")
+        .await?
+        .is_none()
+    {
+        ensure!(
+            Instant::now() < deadline,
+            "onboarding {id} never asked for approval"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    step(format!("onboarding {id} waits for approval"));
+
+    // The viewer sees the list but no button, and a post in her name is refused.
+    let mut vera = sign_in(env, "vera@northwind-it.example", "/approvals").await?;
+    let (status, html) = get_page(env, &mut vera, "/approvals").await?;
+    ensure!(
+        status.is_success() && html.contains(&format!("data-id=\"{id}\"")),
+        "Vera's /approvals: {status}"
+    );
+    ensure!(
+        !html.contains("/approve\""),
+        "Vera's /approvals offers an Approve button"
+    );
+    ensure!(
+        !html.contains("/decisions/"),
+        "Vera's /approvals shows signed decision links"
+    );
+
+    let mut ann = sign_in(env, "ann@northwind-it.example", "/approvals").await?;
+    let (_, html) = get_page(env, &mut ann, "/approvals").await?;
+    let row = &html[html
+        .find(&format!("data-id=\"{id}\""))
+        .ok_or_else(|| anyhow!("Ann's /approvals lacks {id}"))?..];
+    let action = attribute_after(row, "<form method=\"post\"", "action")
+        .filter(|a| a.ends_with("/approve"))
+        .ok_or_else(|| anyhow!("Ann's /approvals has no Approve button for {id}"))?;
+    let csrf = attribute_after(row, "name=\"csrf_token\"", "value")
+        .ok_or_else(|| anyhow!("no CSRF token"))?;
+
+    let refused = browser()?
+        .post(format!("{public}{action}"))
+        .header(reqwest::header::COOKIE, vera.header())
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await?;
+    ensure!(
+        refused.status() == reqwest::StatusCode::FORBIDDEN,
+        "Vera's approve: {}",
+        refused.status()
+    );
+    step("a viewer's approval is refused (403): the approver role decides");
+
+    let decided = browser()?
+        .post(format!("{public}{action}"))
+        .header(reqwest::header::COOKIE, ann.header())
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await?;
+    ensure!(
+        decided.status() == reqwest::StatusCode::SEE_OTHER,
+        "Ann's approve: {}",
+        decided.status()
+    );
+    let to = location(env, &decided)?;
+    ensure!(
+        to.ends_with(&format!("/onboardings/{id}?done=decided")),
+        "approved, then to {to}"
+    );
+    step(format!(
+        "Ann approved {id} with the console's button -> {to}"
+    ));
+
+    let machine = env
+        .onboarding_machine
+        .replacen(":stateMachine:", ":execution:", 1);
+    let status = wait_for(sfn, &format!("{machine}:{id}"), env, &http, None).await?;
+    ensure!(
+        status == ExecutionStatus::Succeeded,
+        "the approved execution ended {status:?}"
+    );
+    let record = api_get(env, &http, &format!("/api/onboardings/{id}")).await?;
+    let timeline = record["timeline"].to_string();
+    ensure!(
+        timeline.contains("approved by Ann Approver (ann@northwind-it.example) in the console"),
+        "the timeline does not say who approved: {timeline}"
+    );
+    step("the timeline says: approved by Ann Approver (ann@northwind-it.example) in the console");
+
+    // Signing out deletes the session: the same cookie opens nothing afterwards.
+    let (_, account) = get_page(env, &mut ann, "/auth/account").await?;
+    let token = attribute_after(&account, "name=\"csrf_token\"", "value")
+        .ok_or_else(|| anyhow!("no sign-out form"))?;
+    let kept = ann.header();
+    let out = browser()?
+        .post(format!("{public}/auth/sign-out"))
+        .header(reqwest::header::COOKIE, ann.header())
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await?;
+    ensure!(
+        out.status() == reqwest::StatusCode::SEE_OTHER,
+        "sign-out: {}",
+        out.status()
+    );
+    let replay = browser()?
+        .get(format!("{public}/approvals"))
+        .header(reqwest::header::COOKIE, kept)
+        .send()
+        .await?;
+    ensure!(
+        replay.status() == reqwest::StatusCode::SEE_OTHER,
+        "the signed-out cookie still opens /approvals: {}",
+        replay.status()
+    );
+    step("signed out: the old session cookie is sent to sign in again");
     Ok(())
 }
 

@@ -246,8 +246,13 @@ pub async fn cancel(
 }
 
 /// Sends the pending approval again with fresh links; the old ones answer 410.
-/// Returns the approvers mailed.
-pub async fn resend(deps: &Deps, kind: RecordKind, id: &str) -> Result<Vec<String>, ActionError> {
+/// `by` says who asked. Returns the approvers mailed.
+pub async fn resend(
+    deps: &Deps,
+    kind: RecordKind,
+    id: &str,
+    by: &str,
+) -> Result<Vec<String>, ActionError> {
     let run = load(deps, kind, id).await?;
     if run.status != Status::PendingApproval {
         return Err(ActionError::Conflict(format!(
@@ -296,7 +301,8 @@ pub async fn resend(deps: &Deps, kind: RecordKind, id: &str) -> Result<Vec<Strin
         id,
         "resend",
         format!(
-            "approval sent again to {} with fresh links; the earlier links no longer work",
+            "approval sent again to {} with fresh links; the earlier links no longer work \
+             (asked by {by})",
             approvers.join(", ")
         ),
         RecordUpdate::default(),
@@ -306,20 +312,22 @@ pub async fn resend(deps: &Deps, kind: RecordKind, id: &str) -> Result<Vec<Strin
         deps,
         &run,
         &format!("resend-{}", fresh.id),
-        &onboard_domain::notes::approval_resent(&approvers),
+        &onboard_domain::notes::approval_resent(&approvers, by),
     )
     .await?;
     Ok(approvers)
 }
 
 /// Moves the date a scheduled run waits for to `value` (the API's `start_date` of an
-/// onboarding, `scheduled_at` of an offboarding, read as the form reads it).
+/// onboarding, `scheduled_at` of an offboarding, read as the form reads it); `by`
+/// says who moved it.
 pub async fn reschedule(
     deps: &Deps,
     kind: RecordKind,
     id: &str,
     field: &str,
     value: &serde_json::Value,
+    by: &str,
 ) -> Result<Record, ActionError> {
     let run = load(deps, kind, id).await?;
     if run.status != Status::Scheduled {
@@ -354,7 +362,7 @@ pub async fn reschedule(
         deps,
         id,
         "reschedule",
-        format!("date moved to {at}"),
+        format!("date moved to {at} by {by}"),
         RecordUpdate {
             waiting_until: Some(at),
             ..RecordUpdate::default()
@@ -365,7 +373,7 @@ pub async fn reschedule(
         deps,
         &run,
         &format!("reschedule-{}", at.as_second()),
-        &onboard_domain::notes::run_rescheduled(kind.as_str(), &shown),
+        &onboard_domain::notes::run_rescheduled(kind.as_str(), &shown, by),
     )
     .await?;
     load(deps, kind, id).await

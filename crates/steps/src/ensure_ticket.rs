@@ -133,6 +133,14 @@ pub async fn ensure_ticket<W: Workflow>(deps: &Deps, input: Input<W>) -> Result<
         )
         .await?;
     }
+    if let Some(submitted) = crate::intake::submitter_note(deps, case.id()).await? {
+        case.note(
+            deps,
+            "submitted-by",
+            &format!("Onboard: this {} was {submitted}.", W::NOUN),
+        )
+        .await?;
+    }
     if existing {
         case.note(deps, step, &started).await?;
         case.set_ticket_status(deps, case.variables.default_ticket_status.as_deref())

@@ -80,6 +80,32 @@ pub async fn check<W: Workflow>(deps: &Deps, form: &Value) -> Result<Checked<W>,
     })
 }
 
+/// The timeline step of who submitted a record in the console.
+pub const SUBMITTED_BY_STEP: &str = "submitted_by";
+
+/// Puts who submitted record `id` in the console on its timeline (`by`: a name
+/// and UPN); the ticket step notes it on the ticket when it opens one.
+pub async fn note_submitter(deps: &Deps, id: &str, by: &str) -> Result<(), StepError> {
+    let event = onboard_store::TimelineEvent {
+        at: deps.clock.now(),
+        step: SUBMITTED_BY_STEP.to_owned(),
+        message: format!("submitted in the console by {by}"),
+    };
+    deps.store.append_event(id, event).await?;
+    Ok(())
+}
+
+/// Who submitted record `id` in the console, as [`note_submitter`] put it.
+pub async fn submitter_note(deps: &Deps, id: &str) -> Result<Option<String>, StepError> {
+    Ok(deps
+        .store
+        .timeline(id)
+        .await?
+        .into_iter()
+        .find(|e| e.step == SUBMITTED_BY_STEP)
+        .map(|e| e.message))
+}
+
 /// Checks `form` and stores it as record `id` of kind `W`; then start the kind's
 /// state machine with [`execution_input`].
 pub async fn accept<W: Workflow>(deps: &Deps, id: &str, form: &Value) -> Result<Record, StepError> {

@@ -102,6 +102,21 @@ wire_enum! {
     }
 }
 
+impl Status {
+    /// Whether nothing more happens to a record in this status (a batch is done
+    /// when every row is).
+    pub const fn is_final(self) -> bool {
+        matches!(
+            self,
+            Status::Completed
+                | Status::Denied
+                | Status::ApprovalTimedOut
+                | Status::Failed
+                | Status::Cancelled
+        )
+    }
+}
+
 wire_enum! {
     /// What happened about the user's license: exactly the values of CONTRACT.md §2.
     LicenseOutcome {

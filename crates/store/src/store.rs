@@ -149,6 +149,30 @@ pub trait Store: Send + Sync {
         now: jiff::Timestamp,
     ) -> Result<Vec<String>, StoreError>;
 
+    // Console sessions.
+
+    /// Creates or replaces the console session `id` with `data` until
+    /// `expires_at`, and forgets sessions that expired by `now`. The id is a hash
+    /// of the cookie's secret, never the secret: a copy of the store gives no
+    /// session.
+    async fn put_session(
+        &self,
+        id: &str,
+        data: &serde_json::Value,
+        now: jiff::Timestamp,
+        expires_at: jiff::Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The data of session `id` while it is live at `now` (expiring after it).
+    async fn session(
+        &self,
+        id: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<serde_json::Value>, StoreError>;
+
+    /// Ends session `id`; `false` when there was none.
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
+
     // Configuration.
 
     /// The variables set in `scope` (only that scope: merging

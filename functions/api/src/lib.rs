@@ -8,9 +8,11 @@
 //! - [`SfnCallbacks`]: decision links as SendTaskSuccess / SendTaskFailure.
 //! - [`app`]: the router this function serves.
 //!
-//! The HTML forms are not served here: API Gateway's authorizer (or the API key
-//! this function checks) sits in front of `/api/*`, and a browser form can carry
-//! neither. Decision links are public: their signature is their authority.
+//! The console (the HTML pages) is served here when sign-in is configured
+//! ([`SIGN_IN_ISSUER`]): people sign in with Microsoft, as with `onboard serve`'s
+//! `[server.sign_in]`, and API Gateway routes the pages to this function without
+//! its authorizer. Without sign-in it is not served. Decision links are public:
+//! their signature is their authority.
 
 #![warn(missing_docs)]
 
@@ -19,14 +21,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use onboard_domain::Variables;
+use onboard_http::access::Console;
+use onboard_http::sign_in::{OidcSettings, RoleMap, SessionPolicy, Sessions, SignIn};
 use onboard_http::{
     ApiKeys, ExecutionPath, HostPolicy, HttpState, OrganizationSummary, Protection, Runtime,
     RuntimeError,
 };
-use onboard_lambda::ConfigError;
+use onboard_lambda::{AwsSecrets, ConfigError, SecretSource as _};
 use onboard_steps::decisions::{CallbackError, CallbackFailure};
 use onboard_steps::{Deps, TaskCallbacks};
-use onboard_store::{RecordKind, Scope, Store};
+use onboard_store::{RecordKind, Scope, SecretRef, Store};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -42,6 +46,35 @@ pub const API_KEY_SHA256: &str = "ONBOARD_API_KEY_SHA256";
 /// With `JWT`: the scopes (`scp`) or app roles (`roles`) a token must carry one of
 /// to call `/api/*`, comma-separated. A token for the audience is not enough.
 pub const JWT_SCOPES: &str = "ONBOARD_JWT_SCOPES";
+
+/// The console's sign-in issuer (`https://login.microsoftonline.com/<tenant>/v2.0`);
+/// empty or unset: no console.
+pub const SIGN_IN_ISSUER: &str = "ONBOARD_SIGN_IN_ISSUER";
+/// The sign-in app registration's client id.
+pub const SIGN_IN_CLIENT_ID: &str = "ONBOARD_SIGN_IN_CLIENT_ID";
+/// The Secrets Manager secret (name or ARN) holding its client secret.
+pub const SIGN_IN_SECRET: &str = "ONBOARD_SIGN_IN_SECRET";
+/// The tenant ids whose people may sign in, comma-separated.
+pub const SIGN_IN_ALLOWED_TENANTS: &str = "ONBOARD_SIGN_IN_ALLOWED_TENANTS";
+/// Which app roles or group object ids give each console role, as JSON
+/// (`{"approver": ["<group id>"], ...}`, as `[server.sign_in.roles]`); empty: the
+/// app roles `Onboard.Viewer` ... `Onboard.Admin`.
+pub const SIGN_IN_ROLES: &str = "ONBOARD_SIGN_IN_ROLES";
+
+/// The console's sign-in, as the environment configures it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInEnv {
+    /// [`SIGN_IN_ISSUER`].
+    pub issuer: url::Url,
+    /// [`SIGN_IN_CLIENT_ID`].
+    pub client_id: String,
+    /// [`SIGN_IN_SECRET`].
+    pub secret_id: String,
+    /// [`SIGN_IN_ALLOWED_TENANTS`].
+    pub allowed_tenants: Vec<String>,
+    /// [`SIGN_IN_ROLES`].
+    pub roles: RoleMap,
+}
 
 /// The connector item that declares an organization (`crates/lambda/src/connections.rs`).
 const ORGANIZATION_ITEM: &str = "organization";
@@ -70,6 +103,8 @@ pub struct ApiConfig {
     pub keys: ApiKeys,
     /// [`JWT_SCOPES`] (empty unless [`ApiAuth::Jwt`]).
     pub jwt_scopes: Arc<Vec<String>>,
+    /// The console's sign-in ([`SIGN_IN_ISSUER`] set), or none.
+    pub sign_in: Option<SignInEnv>,
 }
 
 impl ApiConfig {
@@ -136,12 +171,61 @@ impl ApiConfig {
                 });
             }
         }
+        let sign_in = match get(SIGN_IN_ISSUER) {
+            None => None,
+            Some(text) => {
+                let issuer = url::Url::parse(&text).map_err(|e| ConfigError::Invalid {
+                    variable: SIGN_IN_ISSUER,
+                    cause: format!("`{text}` is not a URL: {e}"),
+                })?;
+                let allowed_tenants: Vec<String> = get(SIGN_IN_ALLOWED_TENANTS)
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|t| t.trim().to_ascii_lowercase())
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                let multitenant = issuer
+                    .path_segments()
+                    .into_iter()
+                    .flatten()
+                    .any(|s| s == "organizations" || s == "common");
+                if multitenant && allowed_tenants.is_empty() {
+                    return Err(ConfigError::Invalid {
+                        variable: SIGN_IN_ALLOWED_TENANTS,
+                        cause: "a multitenant issuer lets anyone's tenant sign in: list the tenant ids whose people may".to_owned(),
+                    });
+                }
+                let roles = match get(SIGN_IN_ROLES) {
+                    None => RoleMap::default(),
+                    Some(json) => {
+                        let invalid = |cause: String| ConfigError::Invalid {
+                            variable: SIGN_IN_ROLES,
+                            cause,
+                        };
+                        let map: std::collections::BTreeMap<String, Vec<String>> =
+                            serde_json::from_str(&json).map_err(|e| {
+                                invalid(format!("not a JSON object of role -> [values]: {e}"))
+                            })?;
+                        RoleMap::from_config(&map).map_err(invalid)?
+                    }
+                };
+                Some(SignInEnv {
+                    roles,
+                    issuer,
+                    client_id: required(SIGN_IN_CLIENT_ID)?,
+                    secret_id: required(SIGN_IN_SECRET)?,
+                    allowed_tenants,
+                })
+            }
+        };
         Ok(ApiConfig {
+            sign_in,
             onboarding_machine: arn(ONBOARDING_STATE_MACHINE)?,
             offboarding_machine: arn(OFFBOARDING_STATE_MACHINE)?,
             auth,
             keys: ApiKeys {
                 hashes: Arc::new(hashes),
+                upstream: auth != ApiAuth::ApiKey,
             },
             jwt_scopes: Arc::new(jwt_scopes),
         })
@@ -462,13 +546,21 @@ async fn require_jwt_scope(
 }
 
 /// The router this function serves: the API (keys checked here only with
-/// [`ApiAuth::ApiKey`], scopes and roles with [`ApiAuth::Jwt`]) and the
-/// decision links; no HTML forms.
-pub fn app(deps: Deps, runtime: Arc<dyn Runtime>, config: &ApiConfig) -> axum::Router {
+/// [`ApiAuth::ApiKey`], scopes and roles with [`ApiAuth::Jwt`]), the decision
+/// links, and the console when `console` is signed in ([`console`]).
+pub fn app(
+    deps: Deps,
+    runtime: Arc<dyn Runtime>,
+    config: &ApiConfig,
+    console: Console,
+) -> axum::Router {
     let keys = match config.auth {
         ApiAuth::ApiKey => config.keys.clone(),
         // API Gateway authorized the request before it reached us.
-        ApiAuth::Iam | ApiAuth::Jwt => ApiKeys::default(),
+        ApiAuth::Iam | ApiAuth::Jwt => ApiKeys {
+            hashes: Arc::default(),
+            upstream: true,
+        },
     };
     let protection = Protection {
         // API Gateway answers only the API's own and mapped domain names.
@@ -480,7 +572,7 @@ pub fn app(deps: Deps, runtime: Arc<dyn Runtime>, config: &ApiConfig) -> axum::R
             deps,
             runtime,
             keys,
-            pages: false,
+            console,
             protection: Arc::new(protection),
         },
         axum::Router::new(),
@@ -494,6 +586,27 @@ pub fn app(deps: Deps, runtime: Arc<dyn Runtime>, config: &ApiConfig) -> axum::R
     }
 }
 
+/// The signed-in console over `deps`' store (sessions in the table).
+pub fn console(deps: &Deps, sign_in: &SignInEnv, client_secret: SecretString) -> Console {
+    let sessions = Sessions::new(
+        deps.store.clone(),
+        deps.clock.clone(),
+        &deps.links,
+        SessionPolicy::default(),
+    );
+    Console::SignIn(Arc::new(SignIn::new(
+        OidcSettings {
+            issuer: sign_in.issuer.clone(),
+            client_id: sign_in.client_id.clone(),
+            client_secret,
+            allowed_tenants: sign_in.allowed_tenants.clone(),
+        },
+        sign_in.roles.clone(),
+        sessions,
+        deps.clock.clone(),
+    )))
+}
+
 /// Builds everything at cold start: the settings first (a missing one fails before
 /// any network call), then the steps' dependencies ([`onboard_lambda::deps_from`]),
 /// the Step Functions client, and the router.
@@ -503,7 +616,25 @@ pub async fn app_from_env() -> Result<axum::Router, ConfigError> {
     let aws = onboard_lambda::aws_config().await;
     let deps = onboard_lambda::deps_from(&lambda, &aws).await?;
     let runtime = SfnRuntime::new(aws_sdk_sfn::Client::new(&aws), &config, deps.store.clone());
-    Ok(app(deps, Arc::new(runtime), &config))
+    let console = match &config.sign_in {
+        None => Console::Off,
+        Some(sign_in) => {
+            let secrets = AwsSecrets::new(aws_sdk_secretsmanager::Client::new(&aws));
+            let reference = SecretRef::SecretsManager {
+                id: sign_in.secret_id.clone(),
+                json_key: None,
+            };
+            let secret = secrets
+                .resolve(&reference)
+                .await
+                .map_err(|e| ConfigError::Secret {
+                    variable: SIGN_IN_SECRET,
+                    cause: e.to_string(),
+                })?;
+            console(&deps, sign_in, secret)
+        }
+    };
+    Ok(app(deps, Arc::new(runtime), &config, console))
 }
 
 #[cfg(test)]
@@ -520,6 +651,68 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn the_console_is_off_without_an_issuer_and_needs_its_client_with_one() {
+        let base = [
+            (ONBOARDING_STATE_MACHINE, ARN),
+            (OFFBOARDING_STATE_MACHINE, ARN),
+            (API_AUTH, "IAM"),
+            (SIGN_IN_ISSUER, " "),
+        ];
+        assert_eq!(ApiConfig::from_lookup(env(&base)).unwrap().sign_in, None);
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base[..3].to_vec();
+            pairs.extend_from_slice(extra);
+            ApiConfig::from_lookup(env(&pairs))
+        };
+        let multitenant = "https://login.microsoftonline.com/organizations/v2.0";
+        let err = with(&[(SIGN_IN_ISSUER, multitenant)]).unwrap_err();
+        assert!(err.to_string().contains(SIGN_IN_ALLOWED_TENANTS), "{err}");
+        let err = with(&[
+            (SIGN_IN_ISSUER, multitenant),
+            (SIGN_IN_ALLOWED_TENANTS, "T1"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable ONBOARD_SIGN_IN_CLIENT_ID is not set"
+        );
+        let config = with(&[
+            (SIGN_IN_ISSUER, multitenant),
+            (SIGN_IN_ALLOWED_TENANTS, "T1, t2"),
+            (SIGN_IN_CLIENT_ID, "client"),
+            (SIGN_IN_SECRET, "onboard/sign-in"),
+        ])
+        .unwrap();
+        let sign_in = config.sign_in.unwrap();
+        assert_eq!(sign_in.allowed_tenants, ["t1", "t2"]);
+        assert_eq!(sign_in.secret_id, "onboard/sign-in");
+        assert!(config.keys.upstream, "IAM authorizes /api/* at the gateway");
+        assert_eq!(sign_in.roles, RoleMap::default());
+        let err = with(&[
+            (SIGN_IN_ISSUER, "https://login.example/t/v2.0"),
+            (SIGN_IN_CLIENT_ID, "client"),
+            (SIGN_IN_SECRET, "onboard/sign-in"),
+            (SIGN_IN_ROLES, r#"{"root": ["x"]}"#),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains(SIGN_IN_ROLES) && err.to_string().contains("root"),
+            "{err}"
+        );
+        let mapped = with(&[
+            (SIGN_IN_ISSUER, "https://login.example/t/v2.0"),
+            (SIGN_IN_CLIENT_ID, "client"),
+            (SIGN_IN_SECRET, "onboard/sign-in"),
+            (
+                SIGN_IN_ROLES,
+                r#"{"approver": ["7d3f0c1a-2b4e-4c6d-9e8f-0a1b2c3d4e5f"]}"#,
+            ),
+        ])
+        .unwrap();
+        assert_ne!(mapped.sign_in.unwrap().roles, RoleMap::default());
     }
 
     #[test]

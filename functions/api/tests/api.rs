@@ -137,12 +137,19 @@ async fn env_with(auth: ApiAuth) -> Env {
         auth,
         keys: ApiKeys {
             hashes: Arc::new(vec![hash_api_key(KEY)]),
+            upstream: false,
         },
         jwt_scopes: Arc::new(JWT_SCOPES.iter().map(|s| (*s).to_owned()).collect()),
+        sign_in: None,
     };
     let runtime = Arc::new(SfnRuntime::new(sfn.clone(), &api, deps.store.clone()));
     Env {
-        app: app(deps.clone(), runtime.clone(), &api),
+        app: app(
+            deps.clone(),
+            runtime.clone(),
+            &api,
+            onboard_http::access::Console::Off,
+        ),
         deps,
         runtime,
         sfn,

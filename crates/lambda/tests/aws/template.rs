@@ -336,6 +336,30 @@ fn the_http_api_routes_the_api_behind_the_chosen_authorizer_and_decisions_public
             "{key}"
         );
     }
+    // The console: public at the gateway only with SignInIssuer (the function checks
+    // each page's role against the session); without it, no such route exists.
+    for key in ["GET /", "ANY /{proxy+}"] {
+        let console = route(key);
+        assert_eq!(console["Condition"].as_str(), Some("HasConsole"), "{key}");
+        assert_eq!(
+            console["Properties"]["AuthorizationType"].as_str(),
+            Some("NONE"),
+            "{key}"
+        );
+    }
+    let (tag, _) = tagged(&template["Conditions"]["HasConsole"]).unwrap();
+    assert_eq!(tag, "!Not", "the console is off unless SignInIssuer is set");
+    for (name, r) in &routes {
+        let public = r["Properties"]["AuthorizationType"].as_str() == Some("NONE");
+        let key = r["Properties"]["RouteKey"].as_str().unwrap_or_default();
+        assert!(
+            !public
+                || key.starts_with("GET /decisions/")
+                || key.starts_with("POST /decisions/")
+                || r["Condition"].as_str() == Some("HasConsole"),
+            "{name} ({key}) is public at the gateway without being a decision link or the console"
+        );
+    }
     // Every route reaches the api function through one payload v2 integration.
     let integration = &resource(&template, "HttpApiIntegration")["Properties"];
     assert_eq!(integration["PayloadFormatVersion"].as_str(), Some("2.0"));
@@ -354,6 +378,10 @@ fn the_http_api_routes_the_api_behind_the_chosen_authorizer_and_decisions_public
     for (variable, parameter) in [
         ("ONBOARD_API_AUTH", "ApiAuth"),
         ("ONBOARD_API_KEY_SHA256", "ApiKeySha256"),
+        ("ONBOARD_SIGN_IN_ISSUER", "SignInIssuer"),
+        ("ONBOARD_SIGN_IN_CLIENT_ID", "SignInClientId"),
+        ("ONBOARD_SIGN_IN_ALLOWED_TENANTS", "SignInAllowedTenants"),
+        ("ONBOARD_SIGN_IN_ROLES", "SignInRoles"),
     ] {
         let (tag, target) = tagged(&env[variable]).unwrap();
         assert_eq!((tag.as_str(), target.as_str()), ("!Ref", Some(parameter)));

@@ -75,6 +75,14 @@ pub(super) fn lease_pk(name: &str) -> String {
     format!("LEASE#{}", key_part(name))
 }
 
+/// A console session's partition key (the id is a hash already).
+pub(super) fn session_pk(id: &str) -> String {
+    format!("SESSION#{}", key_part(id))
+}
+
+/// A console session's sort key.
+pub(super) const SESSION_SK: &str = "SESSION";
+
 /// A scope's variables' partition key.
 pub(super) fn variables_pk(scope: &Scope) -> String {
     format!("VARS#{}", scope.key())

@@ -737,6 +737,62 @@ impl Store for DynamoStore {
         Ok(holders)
     }
 
+    async fn put_session(
+        &self,
+        id: &str,
+        data: &serde_json::Value,
+        _now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        // Expired sessions go by the table's TTL; reads check the expiry, as
+        // TTL deletes within days, not at once.
+        self.client
+            .put_item()
+            .table_name(&*self.table)
+            .item(PK, s(session_pk(id)))
+            .item(SK, s(SESSION_SK))
+            .item("type", s("session"))
+            .item("data", s(serde_json::to_string(data)?))
+            .item("expires_us", n(expires_at.as_microsecond()))
+            .item(TTL, n(expires_at.as_second() + 86_400))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let Some(item) = self.get_item(session_pk(id), SESSION_SK).await? else {
+            return Ok(None);
+        };
+        let expires_us = get_i64(&item, "expires_us")?;
+        if expires_us <= now.as_microsecond() {
+            return Ok(None);
+        }
+        Ok(Some(serde_json::from_str(get_s(&item, "data")?)?))
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .key(PK, s(session_pk(id)))
+            .key(SK, s(SESSION_SK))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match delete {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::dynamo("DeleteItem", e)),
+        }
+    }
+
     async fn variables(&self, scope: &Scope) -> Result<Variables, StoreError> {
         let Some(item) = self.get_item(variables_pk(scope), VARIABLES_SK).await? else {
             return Ok(Variables::new());

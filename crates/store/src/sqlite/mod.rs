@@ -636,6 +636,57 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn put_session(
+        &self,
+        id: &str,
+        data: &serde_json::Value,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (id, data) = (id.to_owned(), serde_json::to_string(data)?);
+        self.call(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "DELETE FROM sessions WHERE expires_us <= ?1",
+                [now.as_microsecond()],
+            )?;
+            tx.execute(
+                "INSERT INTO sessions (id, data, expires_us) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, \
+                 expires_us = excluded.expires_us",
+                params![id, data, expires_at.as_microsecond()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let id = id.to_owned();
+        self.call(move |conn, _| {
+            let stored: Option<String> = conn
+                .query_row(
+                    "SELECT data FROM sessions WHERE id = ?1 AND expires_us > ?2",
+                    params![id, now.as_microsecond()],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            parse_json(stored)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.call(move |conn, _| Ok(conn.execute("DELETE FROM sessions WHERE id = ?1", [id])? == 1))
+            .await
+    }
+
     async fn variables(&self, scope: &Scope) -> Result<Variables, StoreError> {
         let scope = scope.key();
         self.call(move |conn, _| {

@@ -125,6 +125,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (pool, holder)
     ) STRICT;
     "#,
+    // 7: the console's sign-in sessions, by a hash of the cookie's secret.
+    r#"
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        expires_us INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX sessions_by_expiry ON sessions (expires_us);
+    "#,
 ];
 
 /// The schema version this build writes.

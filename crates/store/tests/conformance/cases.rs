@@ -1125,6 +1125,28 @@ pub(crate) async fn a_lease_past_its_expiry_can_be_taken_by_another(
     Ok(())
 }
 
+pub(crate) async fn a_session_lives_until_it_expires_or_is_ended(store: S) -> anyhow::Result<()> {
+    let data = serde_json::json!({"name": "Tom", "roles": ["technician"]});
+    store.put_session("hash-a", &data, t(0), t(60)).await?;
+    ensure!(store.session("hash-a", t(59)).await? == Some(data.clone()));
+    ensure!(store.session("hash-a", t(60)).await?.is_none());
+    ensure!(store.session("hash-b", t(1)).await?.is_none());
+
+    // Sliding renewal: put again with a later expiry (and newer data).
+    let renewed = serde_json::json!({"name": "Tom", "roles": ["approver"]});
+    store.put_session("hash-a", &renewed, t(30), t(120)).await?;
+    ensure!(store.session("hash-a", t(90)).await? == Some(renewed));
+
+    // Another session is independent.
+    store.put_session("hash-b", &data, t(200), t(260)).await?;
+    ensure!(store.session("hash-b", t(201)).await?.is_some());
+
+    ensure!(store.delete_session("hash-b").await?);
+    ensure!(!store.delete_session("hash-b").await?);
+    ensure!(store.session("hash-b", t(202)).await?.is_none());
+    Ok(())
+}
+
 pub(crate) async fn thirty_two_concurrent_lease_takers_have_exactly_one_winner(
     store: S,
 ) -> anyhow::Result<()> {

@@ -56,6 +56,7 @@ macro_rules! all_cases {
             a_lease_is_held_by_one_holder_until_released,
             a_lease_past_its_expiry_can_be_taken_by_another,
             thirty_two_concurrent_lease_takers_have_exactly_one_winner,
+            a_session_lives_until_it_expires_or_is_ended,
             reservations_are_counted_per_pool_until_released_or_expired,
             variables_are_kept_per_scope_and_replaced_whole,
             connector_settings_round_trip_with_secret_references,
