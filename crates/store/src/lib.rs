@@ -39,7 +39,7 @@ pub use error::StoreError;
 pub use model::{
     ConnectorSettings, Cursor, Decide, DecideOutcome, Decision, DecisionKind, DecisionState,
     LicenseOutcome, NewDecision, NewRecord, Page, RecentFilter, Record, RecordFilter, RecordKind,
-    RecordUpdate, Scope, SecretRef, Status, TimelineEvent, Variables,
+    RecordUpdate, Scope, SecretRef, Status, StoredTemplate, TimelineEvent, Variables,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteExecutionStore, SqliteStore};

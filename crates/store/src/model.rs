@@ -501,6 +501,16 @@ pub struct ConnectorSettings {
     pub secrets: BTreeMap<String, SecretRef>,
 }
 
+/// A named template of an organization (`[organizations.X.templates.NAME]`):
+/// what a form that names it gets where it leaves a field empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredTemplate {
+    /// Its name, as forms give it in `template`.
+    pub name: String,
+    /// Its fields (`onboard_domain::template::Template` reads them).
+    pub body: serde_json::Value,
+}
+
 /// Zero-padded microseconds since the epoch, clamped at 0: sorts as a string
 /// (DynamoDB's sort keys; SQLite sorts integers).
 #[cfg(feature = "dynamodb")]

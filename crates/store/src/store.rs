@@ -6,7 +6,8 @@ use secrecy::SecretString;
 use crate::StoreError;
 use crate::model::{
     ConnectorSettings, Cursor, Decide, DecideOutcome, Decision, NewDecision, NewRecord, Page,
-    RecentFilter, Record, RecordFilter, RecordKind, RecordUpdate, Scope, TimelineEvent, Variables,
+    RecentFilter, Record, RecordFilter, RecordKind, RecordUpdate, Scope, StoredTemplate,
+    TimelineEvent, Variables,
 };
 
 /// Durable state of onboardings and offboardings. Both backends pass the same
@@ -205,6 +206,27 @@ pub trait Store: Send + Sync {
         scope: &Scope,
         settings: &ConnectorSettings,
     ) -> Result<(), StoreError>;
+
+    /// The templates of `scope`, by name (the store keeps their bodies as given:
+    /// checking them is the domain's job).
+    async fn templates(&self, scope: &Scope) -> Result<Vec<StoredTemplate>, StoreError>;
+
+    /// Template `name` of `scope`.
+    async fn template(
+        &self,
+        scope: &Scope,
+        name: &str,
+    ) -> Result<Option<StoredTemplate>, StoreError>;
+
+    /// Creates or replaces a template of `scope`.
+    async fn put_template(
+        &self,
+        scope: &Scope,
+        template: &StoredTemplate,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes template `name` of `scope`; `false` when there was none.
+    async fn delete_template(&self, scope: &Scope, name: &str) -> Result<bool, StoreError>;
 }
 
 /// Checks a page size: at least 1, at most 1,000.

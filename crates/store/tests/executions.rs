@@ -46,6 +46,8 @@ impl Callbacks {
 const UNDO_6: &str = "DROP TABLE reservations;";
 /// Undoes migration 7 (console sessions).
 const UNDO_7: &str = "DROP TABLE sessions;";
+/// Undoes migration 8 (templates).
+const UNDO_8: &str = "DROP TABLE templates;";
 /// Undoes migration 5 (newest-first indexes, `records.waiting_until`).
 const UNDO_5: &str = "DROP INDEX records_recent; DROP INDEX records_by_status_recent; \
      ALTER TABLE records DROP COLUMN waiting_until;";
@@ -358,7 +360,7 @@ async fn a_version_1_database_gains_the_executions_table_and_keeps_its_records()
         // Back to what a build with schema version 1 left behind.
         let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
         conn.execute_batch(&format!(
-            "DROP TABLE executions; DROP TABLE leases; {UNDO_5} {UNDO_6} {UNDO_7} PRAGMA user_version = 1;"
+            "DROP TABLE executions; DROP TABLE leases; {UNDO_5} {UNDO_6} {UNDO_7} {UNDO_8} PRAGMA user_version = 1;"
         ))
         .unwrap();
     }
@@ -374,7 +376,7 @@ async fn a_version_1_database_gains_the_executions_table_and_keeps_its_records()
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(SCHEMA_VERSION, 7);
+    assert_eq!(SCHEMA_VERSION, 8);
     assert_eq!(version, SCHEMA_VERSION);
     assert!(store.get_record("r1").await.unwrap().is_some());
     assert_eq!(store.executions().count().await.unwrap(), (1, 1));
@@ -448,7 +450,7 @@ async fn executions_finished_before_the_upgrade_are_kept_one_full_period() {
         let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
         conn.execute_batch(&format!(
             "DROP INDEX executions_stopped; ALTER TABLE executions DROP COLUMN stopped_s;
-             DROP TABLE leases; {UNDO_5} {UNDO_6} {UNDO_7} PRAGMA user_version = 2;"
+             DROP TABLE leases; {UNDO_5} {UNDO_6} {UNDO_7} {UNDO_8} PRAGMA user_version = 2;"
         ))
         .unwrap();
     }

@@ -11,7 +11,7 @@ use super::Item;
 use super::keys::*;
 use super::table::{GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, PK, SK};
 use crate::StoreError;
-use crate::model::{Cursor, Decision, Record, TimelineEvent, random_id, sort_time};
+use crate::model::{Cursor, Decision, Record, StoredTemplate, TimelineEvent, random_id, sort_time};
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -132,6 +132,13 @@ pub(super) fn decision_from(item: &Item) -> Result<Decision, StoreError> {
                     .map_err(|e| StoreError::Malformed(format!("timestamp {t:?}: {e}")))
             })
             .transpose()?,
+    })
+}
+
+pub(super) fn stored_template(item: &Item) -> Result<StoredTemplate, StoreError> {
+    Ok(StoredTemplate {
+        name: get_s(item, "name")?.to_owned(),
+        body: serde_json::from_str(get_s(item, "body")?)?,
     })
 }
 

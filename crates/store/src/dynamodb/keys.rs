@@ -18,6 +18,8 @@ pub(super) const VARIABLES_SK: &str = "VARS";
 pub(super) const EVENT_PREFIX: &str = "EV#";
 /// The key prefix of connector settings.
 pub(super) const CONNECTOR_PREFIX: &str = "CONN#";
+/// The sort-key prefix of a scope's templates.
+pub(super) const TEMPLATE_PREFIX: &str = "TPL#";
 
 /// Escapes `%` and `#` so a value can sit between `#` separators in a key.
 pub(super) fn key_part(value: &str) -> String {
@@ -91,6 +93,16 @@ pub(super) fn variables_pk(scope: &Scope) -> String {
 /// A scope's connectors' partition key.
 pub(super) fn connectors_pk(scope: &Scope) -> String {
     format!("{CONNECTOR_PREFIX}{}", scope.key())
+}
+
+/// A scope's templates' partition key.
+pub(super) fn templates_pk(scope: &Scope) -> String {
+    format!("TEMPLATES#{}", scope.key())
+}
+
+/// A template's sort key.
+pub(super) fn template_sk(name: &str) -> String {
+    format!("{TEMPLATE_PREFIX}{}", key_part(name))
 }
 
 /// A connector's sort key (and its `gsi1pk`, listing every scope's settings of it).

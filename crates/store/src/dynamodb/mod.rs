@@ -26,7 +26,7 @@ use secrecy::SecretString;
 
 use items::{
     decision_from, decode_cursor, encode_cursor, event_item, get_i64, get_s, n, record_from,
-    record_item, s, time,
+    record_item, s, stored_template, time,
 };
 use keys::*;
 use requests::{SortBound, build_err, condition_failed};
@@ -37,7 +37,7 @@ use crate::StoreError;
 use crate::model::{
     ConnectorSettings, Cursor, Decide, DecideOutcome, Decision, DecisionState, NewDecision,
     NewRecord, Page, RecentCursor, RecentFilter, Record, RecordFilter, RecordKind, RecordUpdate,
-    Scope, TimelineEvent, Variables, random_id, sort_time,
+    Scope, StoredTemplate, TimelineEvent, Variables, random_id, sort_time,
 };
 use crate::store::{Store, check_limit};
 use crate::token::TokenKey;
@@ -904,5 +904,63 @@ impl Store for DynamoStore {
             .await
             .map_err(|e| StoreError::dynamo("PutItem", e))?;
         Ok(())
+    }
+
+    async fn templates(&self, scope: &Scope) -> Result<Vec<StoredTemplate>, StoreError> {
+        let items = self
+            .query_all(
+                (PK, templates_pk(scope)),
+                Some((SK, TEMPLATE_PREFIX.to_owned())),
+            )
+            .await?;
+        items.iter().map(stored_template).collect()
+    }
+
+    async fn template(
+        &self,
+        scope: &Scope,
+        name: &str,
+    ) -> Result<Option<StoredTemplate>, StoreError> {
+        self.get_item(templates_pk(scope), &template_sk(name))
+            .await?
+            .as_ref()
+            .map(stored_template)
+            .transpose()
+    }
+
+    async fn put_template(
+        &self,
+        scope: &Scope,
+        template: &StoredTemplate,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&*self.table)
+            .item(PK, s(templates_pk(scope)))
+            .item(SK, s(template_sk(&template.name)))
+            .item("type", s("template"))
+            .item("name", s(&template.name))
+            .item("body", s(serde_json::to_string(&template.body)?))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn delete_template(&self, scope: &Scope, name: &str) -> Result<bool, StoreError> {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .key(PK, s(templates_pk(scope)))
+            .key(SK, s(template_sk(name)))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match delete {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::dynamo("DeleteItem", e)),
+        }
     }
 }

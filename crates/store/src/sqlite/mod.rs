@@ -34,7 +34,7 @@ use crate::StoreError;
 use crate::model::{
     ConnectorSettings, Cursor, Decide, DecideOutcome, Decision, DecisionState, NewDecision,
     NewRecord, Page, RecentCursor, RecentFilter, Record, RecordFilter, RecordKind, RecordUpdate,
-    Scope, TimelineEvent, Variables, random_id,
+    Scope, StoredTemplate, TimelineEvent, Variables, random_id,
 };
 use crate::store::{Store, check_limit};
 use crate::token::TokenKey;
@@ -793,6 +793,85 @@ impl Store for SqliteStore {
                 params![scope, name, text],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn templates(&self, scope: &Scope) -> Result<Vec<StoredTemplate>, StoreError> {
+        let scope = scope.key();
+        self.call(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, body FROM templates WHERE scope = ?1 ORDER BY name",
+            )?;
+            let rows = stmt.query_map([scope], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (name, body) = row?;
+                out.push(StoredTemplate {
+                    name,
+                    body: serde_json::from_str(&body)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn template(
+        &self,
+        scope: &Scope,
+        name: &str,
+    ) -> Result<Option<StoredTemplate>, StoreError> {
+        let scope = scope.key();
+        let name = name.to_owned();
+        self.call(move |conn, _| {
+            let body: Option<String> = conn
+                .query_row(
+                    "SELECT body FROM templates WHERE scope = ?1 AND name = ?2",
+                    params![scope, name],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            body.map(|body| {
+                Ok(StoredTemplate {
+                    name,
+                    body: serde_json::from_str(&body)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_template(
+        &self,
+        scope: &Scope,
+        template: &StoredTemplate,
+    ) -> Result<(), StoreError> {
+        let scope = scope.key();
+        let name = template.name.clone();
+        let body = serde_json::to_string(&template.body)?;
+        self.call(move |conn, _| {
+            conn.execute(
+                "INSERT INTO templates (scope, name, body) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (scope, name) DO UPDATE SET body = excluded.body",
+                params![scope, name, body],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_template(&self, scope: &Scope, name: &str) -> Result<bool, StoreError> {
+        let scope = scope.key();
+        let name = name.to_owned();
+        self.call(move |conn, _| {
+            Ok(conn.execute(
+                "DELETE FROM templates WHERE scope = ?1 AND name = ?2",
+                params![scope, name],
+            )? > 0)
         })
         .await
     }

@@ -134,6 +134,15 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX sessions_by_expiry ON sessions (expires_us);
     "#,
+    // 8: organizations' templates (a form's `template`), by scope and name.
+    r#"
+    CREATE TABLE templates (
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (scope, name)
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use onboard_store::{
     ConnectorSettings, Cursor, Decide, DecideOutcome, DecisionKind, DecisionState, LicenseOutcome,
     NewDecision, NewRecord, Page, RecentFilter, RecordFilter, RecordKind, RecordUpdate, Scope,
-    SecretRef, Status, Store, StoreError, TimelineEvent,
+    SecretRef, Status, Store, StoreError, StoredTemplate, TimelineEvent,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
@@ -967,6 +967,38 @@ pub(crate) async fn variables_are_kept_per_scope_and_replaced_whole(
     assert_eq!(store.variables(&contoso).await?, replaced);
     store.put_variables(&contoso, &BTreeMap::new()).await?;
     assert!(store.variables(&contoso).await?.is_empty());
+    Ok(())
+}
+
+pub(crate) async fn templates_are_kept_per_scope_by_name(store: S) -> anyhow::Result<()> {
+    let contoso = Scope::Organization("contoso".into());
+    let fabrikam = Scope::Organization("fabrikam".into());
+    let sales = StoredTemplate {
+        name: "sales rep".into(),
+        body: json!({"department": "Sales", "groups": ["Sales", "All staff"]}),
+    };
+    // A name with the key separator in it stays one name.
+    let odd = StoredTemplate {
+        name: "a#b".into(),
+        body: json!({"job_title": "Odd"}),
+    };
+    store.put_template(&contoso, &sales).await?;
+    store.put_template(&contoso, &odd).await?;
+    ensure!(store.templates(&contoso).await? == vec![odd.clone(), sales.clone()]);
+    ensure!(store.template(&contoso, "sales rep").await? == Some(sales.clone()));
+    ensure!(store.template(&contoso, "a").await?.is_none());
+    ensure!(store.templates(&fabrikam).await?.is_empty());
+    ensure!(store.template(&fabrikam, "sales rep").await?.is_none());
+
+    let replaced = StoredTemplate {
+        name: "sales rep".into(),
+        body: json!({"department": "Sales EMEA"}),
+    };
+    store.put_template(&contoso, &replaced).await?;
+    ensure!(store.template(&contoso, "sales rep").await? == Some(replaced));
+    ensure!(store.delete_template(&contoso, "a#b").await?);
+    ensure!(!store.delete_template(&contoso, "a#b").await?);
+    ensure!(store.templates(&contoso).await?.len() == 1);
     Ok(())
 }
 

@@ -60,6 +60,7 @@ macro_rules! all_cases {
             reservations_are_counted_per_pool_until_released_or_expired,
             variables_are_kept_per_scope_and_replaced_whole,
             connector_settings_round_trip_with_secret_references,
+            templates_are_kept_per_scope_by_name,
             one_connector_is_listed_across_scopes_msp_first,
         );
     };
