@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use onboard_domain::{VariableLayer, Variables};
+use onboard_domain::template::{self, Template};
+use onboard_domain::{DomainError, VariableLayer, Variables};
 use onboard_store::{ConnectorSettings, SecretRef};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -43,6 +44,38 @@ fn invalid(setting: impl Into<String>, message: impl Into<String>) -> ConfigErro
         setting: setting.into(),
         message: message.into(),
     }
+}
+
+/// One `[<at>.<name>]` template, checked; an error names the setting
+/// (`organizations.contoso.templates.sales.licenses[0]`).
+fn checked_template(
+    at: &str,
+    name: &str,
+    body: &serde_json::Value,
+) -> Result<(String, Template), ConfigError> {
+    let checked_name = template::check_name(name)
+        .map_err(|e| invalid(format!("{at}.{name}"), e.message))?
+        .to_owned();
+    let at = format!("{at}.{name}");
+    let template = Template::parse(body).map_err(|e| match e {
+        DomainError::InvalidRequest { errors } => {
+            let Some((first, rest)) = errors.split_first() else {
+                return invalid(&at, "is not a template");
+            };
+            let setting = if first.field == "body" {
+                at.clone()
+            } else {
+                format!("{at}.{}", first.field)
+            };
+            let mut message = first.message.clone();
+            for more in rest {
+                message.push_str(&format!("; {at}.{}: {}", more.field, more.message));
+            }
+            invalid(setting, message)
+        }
+        other => invalid(&at, other.to_string()),
+    })?;
+    Ok((checked_name, template))
 }
 
 /// The configuration file, as written.
@@ -270,6 +303,10 @@ pub(crate) struct OrganizationSection {
     /// its PSA company, its vault organization, its distributor customer.
     #[serde(default)]
     pub(crate) connectors: BTreeMap<String, BTreeMap<String, String>>,
+    /// `[organizations.<id>.templates.<name>]`: what a form naming the
+    /// template gets where it leaves a field empty.
+    #[serde(default)]
+    pub(crate) templates: BTreeMap<String, serde_json::Value>,
 }
 
 /// One organization, checked.
@@ -282,6 +319,8 @@ pub(crate) struct Organization {
     pub(crate) variables: VariableLayer,
     /// The organization's connector settings (merged over nothing: MSP-wide ones are separate).
     pub(crate) connectors: Vec<ConnectorSettings>,
+    /// The organization's templates, by name, checked.
+    pub(crate) templates: Vec<(String, Template)>,
 }
 
 /// The checked configuration the server runs with.
@@ -535,12 +574,18 @@ impl ConfigFile {
             Variables::resolve(&id, &self.variables, &org.variables)
                 .map_err(|e| invalid(format!("{at}.variables"), e.to_string()))?;
             let connectors = connector_settings(&format!("{at}.connectors"), &org.connectors, env)?;
+            let templates = org
+                .templates
+                .iter()
+                .map(|(name, body)| checked_template(&format!("{at}.templates"), name, body))
+                .collect::<Result<_, _>>()?;
             organizations.push(Organization {
                 id,
                 name: org.name,
                 domain,
                 variables: org.variables,
                 connectors,
+                templates,
             });
         }
         Ok(Config {
@@ -702,6 +747,48 @@ mod tests {
         let cfg = check(&format!("[server]\napi_key_sha256 = [\"{hex}\"]\n")).unwrap();
         assert_eq!(cfg.api_key_hashes, vec![hash]);
         assert!(check("[server]\napi_key_sha256 = [\"abc\"]\n").is_err());
+    }
+
+    #[test]
+    fn templates_are_checked_and_a_bad_field_is_named() {
+        let cfg = check(
+            r#"
+            [organizations.contoso]
+            name = "Contoso"
+            domain = "contoso.com"
+            [organizations.contoso.templates."sales rep"]
+            department = "Sales"
+            licenses = ["SPB"]
+            groups = ["Sales"]
+            "#,
+        )
+        .unwrap();
+        let (name, template) = &cfg.organizations[0].templates[0];
+        assert_eq!(name, "sales rep");
+        assert_eq!(template.department.as_deref(), Some("Sales"));
+
+        let err = check(
+            r#"
+            [organizations.contoso]
+            name = "Contoso"
+            domain = "contoso.com"
+            [organizations.contoso.templates.sales]
+            licences = ["SPB"]
+            "#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("organizations.contoso.templates.sales.licences"),
+            "{err}"
+        );
+        assert!(err.contains("not a template field"), "{err}");
+        let err = check(
+            "[organizations.c]\nname = \"C\"\ndomain = \"c.com\"\n[organizations.c.templates.\"a/b\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("organizations.c.templates.a/b"), "{err}");
     }
 
     #[test]

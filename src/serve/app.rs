@@ -140,7 +140,7 @@ pub(crate) fn protection(
     }
 }
 
-/// Copies the configuration's variables and connector settings into the store,
+/// Copies the configuration's variables, connector settings and templates into the store,
 /// where the steps read them.
 async fn publish_configuration(
     store: &dyn Store,
@@ -159,6 +159,15 @@ async fn publish_configuration(
             .await?;
         for c in &org.connectors {
             store.put_connector(&scope, c).await?;
+        }
+        // The file's templates replace those of the same name; templates made
+        // in the console or the API ("from an existing user") stay.
+        for (name, template) in &org.templates {
+            let stored = onboard_store::StoredTemplate {
+                name: name.clone(),
+                body: template.to_body(),
+            };
+            store.put_template(&scope, &stored).await?;
         }
     }
     Ok(())
@@ -402,6 +411,7 @@ fn organizations(
             domain: sb.domain.clone(),
             variables: sb.variables.clone(),
             connectors: Vec::new(),
+            templates: Vec::new(),
         };
         let steps_org = connections::organization(&sb.id, &sb.name, &sb.domain, &sb.tenant_id)?;
         out.push((

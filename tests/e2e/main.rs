@@ -19,4 +19,5 @@ mod plan;
 mod security;
 mod sherweb;
 mod sign_in;
+mod templates;
 mod workflow;

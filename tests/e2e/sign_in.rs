@@ -169,7 +169,8 @@ async fn every_route_answers_as_the_need_it_states() {
         let path = route
             .path
             .replace("{id}", "no-such-id")
-            .replace("{action}", "cancel");
+            .replace("{action}", "cancel")
+            .replace("{name}", "no-such-template");
         let what = format!("{} {}", route.method, route.path);
         let anonymous = call(&app, &route.method, &path, None, false).await;
         let as_viewer = call(&app, &route.method, &path, Some(&viewer), false)

@@ -8,6 +8,7 @@
 //!
 //! - [`request`]: onboarding and offboarding forms parsed into validated requests,
 //!   every bad field reported at once.
+//! - [`template`]: an organization's named templates, filled into a form that names one.
 //! - [`batch`]: a batch of forms (CSV or a JSON array) read into one form per row.
 //! - [`variables`]: every organization variable with its default, type and aliases;
 //!   layered resolution (built-in defaults <- MSP-wide <- organization).
@@ -66,6 +67,7 @@ pub mod password;
 pub mod plan;
 pub mod reply;
 pub mod request;
+pub mod template;
 pub mod username;
 pub mod variables;
 

@@ -149,6 +149,10 @@ pub struct OnboardingRequest {
     pub license_purchase: Option<LicensePurchaseChoice>,
     /// Who receives the credentials.
     pub send_credentials_to: SendCredentialsTo,
+    /// The organization's template the form named (its fields are in the form
+    /// already: [`crate::template::Template::fill`] ran before the parse).
+    #[serde(default)]
+    pub template: Option<String>,
     /// Fields of the body this crate does not know, sorted.
     pub ignored_fields: Vec<String>,
 }
@@ -286,14 +290,14 @@ fn keep_copy_default() -> bool {
     true
 }
 
-/// Reads fields off a JSON object, collecting every error.
-struct Form<'a> {
+/// Reads fields off a JSON object, collecting every error (forms and templates).
+pub(crate) struct Form<'a> {
     object: &'a Map<String, Json>,
     errors: Vec<FieldError>,
 }
 
 impl<'a> Form<'a> {
-    fn new(body: &'a Json) -> Result<Self, DomainError> {
+    pub(crate) fn new(body: &'a Json) -> Result<Self, DomainError> {
         match body {
             Json::Object(object) => Ok(Self {
                 object,
@@ -305,12 +309,12 @@ impl<'a> Form<'a> {
         }
     }
 
-    fn error(&mut self, field: &str, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, message));
     }
 
     /// The field, unless absent, `null` or a blank string.
-    fn raw(&self, field: &str) -> Option<&'a Json> {
+    pub(crate) fn raw(&self, field: &str) -> Option<&'a Json> {
         match self.object.get(field)? {
             Json::Null => None,
             Json::String(s) if s.trim().is_empty() => None,
@@ -319,7 +323,7 @@ impl<'a> Form<'a> {
     }
 
     /// A trimmed text of at most `max` characters without control characters.
-    fn text(&mut self, field: &str, max: usize) -> Option<String> {
+    pub(crate) fn text(&mut self, field: &str, max: usize) -> Option<String> {
         match self.raw(field)? {
             Json::String(s) => {
                 let s = s.trim();
@@ -340,7 +344,7 @@ impl<'a> Form<'a> {
         }
     }
 
-    fn required_text(&mut self, field: &str, max: usize) -> Option<String> {
+    pub(crate) fn required_text(&mut self, field: &str, max: usize) -> Option<String> {
         if self.raw(field).is_none() {
             self.error(field, "is required");
             return None;
@@ -349,7 +353,7 @@ impl<'a> Form<'a> {
     }
 
     /// A text parsed by `parse`, whose error message is used as is.
-    fn parsed<T>(
+    pub(crate) fn parsed<T>(
         &mut self,
         field: &str,
         parse: impl FnOnce(&str) -> Result<T, String>,
@@ -377,7 +381,7 @@ impl<'a> Form<'a> {
     }
 
     /// A list of strings, each parsed, without repeats.
-    fn list<T: PartialEq>(
+    pub(crate) fn list<T: PartialEq>(
         &mut self,
         field: &str,
         parse: impl Fn(&str) -> Result<T, String>,
@@ -438,7 +442,7 @@ impl<'a> Form<'a> {
         }
     }
 
-    fn ignored(&self, known: &[&str]) -> Vec<String> {
+    pub(crate) fn ignored(&self, known: &[&str]) -> Vec<String> {
         // Sorted, so the answer does not depend on whether serde_json keeps
         // insertion order (its `preserve_order` feature, which another crate
         // in the build may switch on).
@@ -452,7 +456,7 @@ impl<'a> Form<'a> {
         ignored
     }
 
-    fn finish<T>(self, value: Option<T>) -> Result<T, DomainError> {
+    pub(crate) fn finish<T>(self, value: Option<T>) -> Result<T, DomainError> {
         match value {
             Some(v) if self.errors.is_empty() => Ok(v),
             _ => Err(DomainError::InvalidRequest {
@@ -485,6 +489,7 @@ pub const ONBOARDING_FIELDS: &[&str] = &[
     "ticket_id",
     "license_purchase",
     "send_credentials_to",
+    "template",
 ];
 
 /// Fields of the offboarding form.
@@ -502,10 +507,19 @@ pub const OFFBOARDING_FIELDS: &[&str] = &[
 /// Length limits of Entra ID user properties.
 const MAX_NAME: usize = 64;
 const MAX_DISPLAY_NAME: usize = 256;
-const MAX_JOB_TITLE: usize = 128;
-const MAX_DEPARTMENT: usize = 64;
-const MAX_OFFICE: usize = 128;
+pub(crate) const MAX_JOB_TITLE: usize = 128;
+pub(crate) const MAX_DEPARTMENT: usize = 64;
+pub(crate) const MAX_OFFICE: usize = 128;
 const MAX_GROUP_NAME: usize = 256;
+
+/// A group's display name as forms and templates give it.
+pub(crate) fn group_name(text: &str) -> Result<String, String> {
+    if text.chars().count() > MAX_GROUP_NAME {
+        Err(format!("is longer than {MAX_GROUP_NAME} characters"))
+    } else {
+        Ok(text.to_owned())
+    }
+}
 
 /// The `organization` a form names, read first so its variables can be loaded before
 /// the whole form is parsed; a missing or blank one is the field error the full parse
@@ -552,18 +566,13 @@ pub fn parse_onboarding(
     let manager_email = form.parsed("manager_email", str::parse::<EmailAddress>);
     let start_date = form.when("start_date", variables, variables.working_day_start);
     let licenses = form.list("licenses", str::parse::<SkuPartNumber>);
-    let groups = form.list("groups", |s| {
-        if s.chars().count() > MAX_GROUP_NAME {
-            Err(format!("is longer than {MAX_GROUP_NAME} characters"))
-        } else {
-            Ok(s.to_owned())
-        }
-    });
+    let groups = form.list("groups", group_name);
     let copy_groups_from = form.parsed("copy_groups_from", str::parse::<EmailAddress>);
     let shared_mailboxes = form.list("shared_mailboxes", str::parse::<EmailAddress>);
     let ticket_id = form.ticket_id();
     let license_purchase = form.parsed("license_purchase", str::parse::<LicensePurchaseChoice>);
     let explicit_send = form.parsed("send_credentials_to", str::parse::<SendCredentialsTo>);
+    let template = form.text("template", crate::template::MAX_NAME);
 
     // An explicit channel needs its recipient; a default one is narrowed to what is possible.
     let send_credentials_to = match explicit_send {
@@ -619,6 +628,7 @@ pub fn parse_onboarding(
                 ticket_id,
                 license_purchase,
                 send_credentials_to,
+                template,
                 ignored_fields,
             })
         }

@@ -230,6 +230,27 @@
         }).catch(function () {});
       });
     }
+    // The templates follow the organization too; a template of the same name stays chosen.
+    var templateSelect = form.querySelector("select[name=template]");
+    if (orgSelect && templateSelect) {
+      orgSelect.addEventListener("change", function () {
+        var chosen = templateSelect.value;
+        fetch("/api/organizations/" + encodeURIComponent(orgSelect.value) + "/templates", {
+          headers: { "Accept": "application/json" },
+        }).then(function (res) { return res.ok ? res.json() : []; }).then(function (templates) {
+          var none = el("option", "none");
+          none.value = "";
+          templateSelect.replaceChildren(none);
+          templates.forEach(function (t) {
+            var option = el("option", t.name);
+            option.value = t.name;
+            option.selected = t.name === chosen;
+            templateSelect.appendChild(option);
+          });
+          form.dispatchEvent(new Event("change"));
+        }).catch(function () {});
+      });
+    }
     Array.prototype.forEach.call(form.querySelectorAll("input[data-search=users]"), function (input) {
       searchable(form, input);
     });
@@ -260,4 +281,18 @@
   if (onboarding) onboardingForm(onboarding);
   var offboarding = document.getElementById("offboarding-form");
   if (offboarding) offboardingForm(offboarding);
+
+  // The batch page: a chosen file's text goes into the rows the form sends.
+  var csvFile = document.getElementById("csv-file");
+  var csvText = document.getElementById("csv");
+  if (csvFile && csvText) {
+    csvFile.addEventListener("change", function () {
+      var file = csvFile.files && csvFile.files[0];
+      if (!file) return;
+      file.text().then(function (text) {
+        csvText.value = text;
+        csvText.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+    });
+  }
 })();

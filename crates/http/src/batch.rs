@@ -124,7 +124,9 @@ pub async fn create_onboarding_batch(
     body: Body,
 ) -> Result<Response, ApiError> {
     let query = BatchQuery::parse(query.as_deref())?;
-    post::<OnboardingRequest>(&state, &actor, &query, &headers, &body).await
+    post::<OnboardingRequest>(&state, &actor, query.dry_run, &headers, &body)
+        .await
+        .map(Answer::into_response)
 }
 
 /// `POST /api/offboardings/batch`.
@@ -150,7 +152,9 @@ pub async fn create_offboarding_batch(
     body: Body,
 ) -> Result<Response, ApiError> {
     let query = BatchQuery::parse(query.as_deref())?;
-    post::<OffboardingRequest>(&state, &actor, &query, &headers, &body).await
+    post::<OffboardingRequest>(&state, &actor, query.dry_run, &headers, &body)
+        .await
+        .map(Answer::into_response)
 }
 
 /// Whether the body is CSV (else JSON; the guard has refused anything else).
@@ -185,13 +189,51 @@ fn row_id(batch_id: &str, row: usize) -> String {
         .to_string()
 }
 
+/// What a batch post answers.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// A dry run: `{plans, rejected}`.
+    Plans(Value),
+    /// A batch accepted: `{batch_id, accepted, rejected}`.
+    Accepted(Value),
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        match self {
+            Answer::Plans(v) => (StatusCode::OK, Json(v)).into_response(),
+            Answer::Accepted(v) => (StatusCode::ACCEPTED, Json(v)).into_response(),
+        }
+    }
+}
+
+/// A batch of `kind` (the API's and the console's upload): `body` as CSV or
+/// JSON by `headers`' content type, keyed by their `Idempotency-Key`.
+pub(crate) async fn post_kind(
+    state: &HttpState,
+    actor: &Actor,
+    kind: onboard_store::RecordKind,
+    dry_run: bool,
+    headers: &HeaderMap,
+    body: &Body,
+) -> Result<Answer, ApiError> {
+    match kind {
+        onboard_store::RecordKind::Onboarding => {
+            post::<OnboardingRequest>(state, actor, dry_run, headers, body).await
+        }
+        onboard_store::RecordKind::Offboarding => {
+            post::<OffboardingRequest>(state, actor, dry_run, headers, body).await
+        }
+    }
+}
+
 async fn post<W: BatchKind>(
     state: &HttpState,
     actor: &Actor,
-    query: &BatchQuery,
+    dry_run: bool,
     headers: &HeaderMap,
     body: &Body,
-) -> Result<Response, ApiError> {
+) -> Result<Answer, ApiError> {
     let rows: Vec<Row> = if is_csv(headers) {
         batch::read_csv(body, &W::CSV)
     } else {
@@ -199,8 +241,8 @@ async fn post<W: BatchKind>(
     }
     .map_err(api::domain_errors)?;
 
-    if query.dry_run {
-        return dry_run::<W>(state, rows).await;
+    if dry_run {
+        return dry_run_plans::<W>(state, rows).await.map(Answer::Plans);
     }
 
     let key = api::idempotency_key(headers)?;
@@ -209,7 +251,7 @@ async fn post<W: BatchKind>(
     if let Some(key) = &key
         && let Some(answer) = api::first_answer(state, &scope, key, &digest).await?
     {
-        return Ok((StatusCode::ACCEPTED, Json(answer)).into_response());
+        return Ok(Answer::Accepted(answer));
     }
 
     // Check every row before anything is stored.
@@ -282,7 +324,7 @@ async fn post<W: BatchKind>(
     if let Some(key) = &key {
         api::remember_answer(state, &scope, key, &answer).await;
     }
-    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+    Ok(Answer::Accepted(answer))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -352,7 +394,7 @@ async fn start_row<W: BatchKind>(
     Ok(())
 }
 
-async fn dry_run<W: BatchKind>(state: &HttpState, rows: Vec<Row>) -> Result<Response, ApiError> {
+async fn dry_run_plans<W: BatchKind>(state: &HttpState, rows: Vec<Row>) -> Result<Value, ApiError> {
     let mut plans = Vec::new();
     let mut rejected = Vec::new();
     for (row, form) in rows {
@@ -369,7 +411,7 @@ async fn dry_run<W: BatchKind>(state: &HttpState, rows: Vec<Row>) -> Result<Resp
             Err(errors) => rejected.push(rejected_view(row, &errors)),
         }
     }
-    Ok(Json(json!({"plans": plans, "rejected": rejected})).into_response())
+    Ok(json!({"plans": plans, "rejected": rejected}))
 }
 
 /// `GET /api/batches/{id}`.
@@ -383,9 +425,14 @@ pub async fn get_batch(
     State(state): State<HttpState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    progress(&state, &id).await.map(Json)
+}
+
+/// Batch `id`'s progress (the API's `GET /api/batches/{id}` and the console's page).
+pub(crate) async fn progress(state: &HttpState, id: &str) -> Result<Value, ApiError> {
     let stored = state
         .store()
-        .step_result(&batch_key(&id))
+        .step_result(&batch_key(id))
         .await?
         .ok_or(ApiError::NotFound("batch"))?;
     let answer = stored.get("answer").cloned().unwrap_or(Value::Null);
@@ -404,7 +451,7 @@ pub async fn get_batch(
         counts.insert(name.to_owned(), json!(n + 1));
         rows.push(json!({"row": row, "id": record_id, "status": name}));
     }
-    Ok(Json(json!({
+    Ok(json!({
         "batch_id": id,
         "kind": stored.get("kind"),
         "at": stored.get("at"),
@@ -412,7 +459,7 @@ pub async fn get_batch(
         "counts": counts,
         "accepted": rows,
         "rejected": answer.get("rejected").cloned().unwrap_or_else(|| json!([])),
-    })))
+    }))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! - [`api`]: `/api/onboardings`, `/api/offboardings`, `/api/organizations` (CONTRACT.md §2).
 //! - [`actions`]: cancel, resend and move the date of a waiting run (CONTRACT.md §4).
 //! - [`plan`]: `POST /api/onboardings/plan`, `POST /api/offboardings/plan` (read-only).
+//! - [`templates`]: an organization's templates: list, get, replace, delete, make one from a user.
 //! - [`lookups`]: the pickers' `GET /api/organizations/{id}/licenses|groups|users`.
 //! - [`openapi`]: the OpenAPI 3.1 document of `/api/*` (utoipa), at `/api/openapi.json`.
 //! - [`runs`]: the run listings (`GET /api/onboardings`, `GET /api/offboardings`, CONTRACT.md §4).
@@ -16,6 +17,7 @@
 //!   the `state_picture` of its state machine) and its cancel / resend / date forms.
 //! - [`organizations_page`]: the organizations, each variable's value and where it comes from.
 //! - [`decisions`]: decision links (confirmation page, decide) and pending approvals.
+//! - [`batch_page`]: the console's batches: upload a CSV, check its rows, start it, follow it.
 //! - [`routes`]: every route with what it needs (a role, a link's signature, nothing).
 //! - [`access`]: who may use which route: API keys, console sessions, the open loopback console.
 //! - [`sign_in`]: sign-in with OpenID Connect (Entra ID), roles, sessions, `/auth/*`.
@@ -37,6 +39,7 @@ pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod batch;
+pub mod batch_page;
 mod cookies;
 pub mod csrf;
 mod dashboard;
@@ -54,6 +57,7 @@ pub mod run_page;
 pub mod runs;
 pub mod sign_in;
 mod state_picture;
+pub mod templates;
 
 use std::sync::Arc;
 

@@ -95,6 +95,11 @@ struct License {
     checked: bool,
 }
 
+struct TemplateOption {
+    name: String,
+    selected: bool,
+}
+
 struct ErrorLine {
     input: String,
     field: String,
@@ -110,6 +115,8 @@ struct OnboardingForm<'a> {
     organizations: &'a [OrganizationSummary],
     organization: String,
     organization_error: Option<String>,
+    templates: Vec<TemplateOption>,
+    template_error: Option<String>,
     fields: Vec<Field>,
     licenses: Vec<License>,
     licenses_error: Option<String>,
@@ -329,6 +336,19 @@ pub(crate) async fn render(
         .map(String::as_str)
         .collect();
 
+    let chosen = value("template");
+    let (names, templates_error) = match organization_templates(state, &organization).await {
+        Ok(names) => (names, None),
+        Err(why) => (Vec::new(), Some(why)),
+    };
+    let templates = names
+        .into_iter()
+        .map(|name| TemplateOption {
+            selected: name == chosen.trim(),
+            name,
+        })
+        .collect();
+
     let fields = TEXT_FIELDS
         .iter()
         .map(|(name, label, search)| Field {
@@ -387,6 +407,8 @@ pub(crate) async fn render(
         organizations,
         organization_error: error_for("organization"),
         organization,
+        templates,
+        template_error: error_for("template").or(templates_error),
         fields,
         licenses,
         licenses_error,
@@ -397,6 +419,23 @@ pub(crate) async fn render(
         tracing::error!(error = %e, "rendering the onboarding form failed");
         String::from("<p class=\"err\">The form could not be shown; see the server log.</p>")
     })
+}
+
+/// The organization's template names, or why they cannot be shown.
+async fn organization_templates(
+    state: &HttpState,
+    organization: &str,
+) -> Result<Vec<String>, String> {
+    if organization.is_empty() {
+        return Ok(Vec::new());
+    }
+    onboard_steps::templates::list(&state.deps, organization)
+        .await
+        .map(|found| found.into_iter().map(|(name, _)| name).collect())
+        .map_err(|e| {
+            tracing::warn!(error = %e, "listing templates for the form failed");
+            "the organization's templates cannot be listed now".to_owned()
+        })
 }
 
 /// The tenant's licenses, or why they cannot be shown (the form still works).

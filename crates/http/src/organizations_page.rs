@@ -3,16 +3,21 @@
 //! effective value and where it comes from (built-in default, MSP-wide or the
 //! organization's own), read from the store as every step reads them, so it is
 //! what the next run will use. `?source=organization|msp|default` narrows the list.
+//! Below them, the organization's templates, and a form that makes one from an
+//! existing user (`POST /organizations/{id}/templates`, as the API's).
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse, Response};
-use onboard_domain::Variables;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use onboard_domain::variables::{VARIABLES, VariableSource, variable_source};
+use onboard_domain::{FieldError, Variables};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::{HttpState, OrganizationSummary};
+use crate::pages::{csrf_refused, with_token};
+use crate::{HttpState, OrganizationSummary, csrf};
 
 #[derive(Template)]
 #[template(path = "organizations.html")]
@@ -28,9 +33,28 @@ struct VariableRow {
     source_key: &'static str,
 }
 
+struct TemplateRow {
+    name: String,
+    description: String,
+    fields: Vec<(&'static str, String)>,
+}
+
+/// The "make a template from a user" form, as typed, with its errors.
+#[derive(Debug, Default, Deserialize)]
+pub struct TemplateForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    from_user: String,
+    #[serde(default)]
+    csrf_token: Option<String>,
+    #[serde(skip)]
+    errors: Vec<FieldError>,
+}
+
 #[derive(Template)]
 #[template(path = "organization.html")]
-struct One {
+struct One<'a> {
     id: String,
     name: String,
     domain: String,
@@ -40,6 +64,11 @@ struct One {
     source_filter: String,
     source_options: [(&'static str, &'static str); 4],
     error: Option<String>,
+    templates: Vec<TemplateRow>,
+    templates_error: Option<String>,
+    form: &'a TemplateForm,
+    csrf_field: &'static str,
+    csrf: &'a str,
 }
 
 fn source_key(source: VariableSource) -> &'static str {
@@ -70,16 +99,105 @@ pub struct OrganizationQuery {
 /// `GET /organizations/{id}`.
 pub async fn one(
     State(state): State<HttpState>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<OrganizationQuery>,
 ) -> Response {
-    match render(&state, &id, q.source.unwrap_or_default()).await {
-        Ok(html) => Html(html).into_response(),
+    let token = csrf::issue(&state, &headers);
+    let form = TemplateForm::default();
+    match render(
+        &state,
+        &id,
+        q.source.unwrap_or_default(),
+        &form,
+        &token.token,
+    )
+    .await
+    {
+        Ok(html) => with_token(Html(html).into_response(), &token),
         Err(e) => e.into_response(),
     }
 }
 
-async fn render(state: &HttpState, id: &str, source_filter: String) -> Result<String, ApiError> {
+/// `POST /organizations/{id}/templates`: the form's template, made from the
+/// user it names; back to the page, the new template listed, or the page
+/// again with the errors beside the fields and what was typed.
+pub async fn make_template(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(mut form): Form<TemplateForm>,
+) -> Response {
+    if !csrf::verify(&state, &headers, form.csrf_token.as_deref()) {
+        return csrf_refused(&format!("/organizations/{id}"));
+    }
+    let made = crate::templates::make_from_user(&state, &id, &form.name, &form.from_user).await;
+    let errors = match made {
+        Ok(_) => return Redirect::to(&format!("/organizations/{id}#templates")).into_response(),
+        Err(ApiError::Invalid(errors)) => errors,
+        Err(ApiError::Conflict(why)) => vec![FieldError::new("name", why)],
+        Err(e) => return e.into_response(),
+    };
+    form.errors = errors;
+    let token = csrf::issue(&state, &headers);
+    match render(&state, &id, String::new(), &form, &token.token).await {
+        Ok(html) => with_token(
+            (StatusCode::BAD_REQUEST, Html(html)).into_response(),
+            &token,
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn template_rows(found: Vec<(String, onboard_domain::template::Template)>) -> Vec<TemplateRow> {
+    found
+        .into_iter()
+        .map(|(name, t)| {
+            let mut fields: Vec<(&'static str, String)> = Vec::new();
+            let mut text = |label, value: Option<String>| {
+                if let Some(v) = value {
+                    fields.push((label, v));
+                }
+            };
+            text("Department", t.department.clone());
+            text("Job title", t.job_title.clone());
+            text("Office", t.office_location.clone());
+            text("Usage location", t.usage_location.map(|c| c.to_string()));
+            text(
+                "Manager",
+                t.manager_email.as_ref().map(|m| m.as_str().to_owned()),
+            );
+            let joined = |items: Vec<String>| (!items.is_empty()).then(|| items.join(", "));
+            text(
+                "Licenses",
+                joined(t.licenses.iter().map(|l| l.as_str().to_owned()).collect()),
+            );
+            text("Groups", joined(t.groups.clone()));
+            text(
+                "Shared mailboxes",
+                joined(
+                    t.shared_mailboxes
+                        .iter()
+                        .map(|m| m.as_str().to_owned())
+                        .collect(),
+                ),
+            );
+            TemplateRow {
+                name,
+                description: t.description.clone().unwrap_or_default(),
+                fields,
+            }
+        })
+        .collect()
+}
+
+async fn render(
+    state: &HttpState,
+    id: &str,
+    source_filter: String,
+    form: &TemplateForm,
+    csrf: &str,
+) -> Result<String, ApiError> {
     let organization = state
         .runtime
         .organizations()
@@ -133,6 +251,13 @@ async fn render(state: &HttpState, id: &str, source_filter: String) -> Result<St
             source_key: source_key(source),
         });
     }
+    let (templates, templates_error) = match onboard_steps::templates::list(&state.deps, id).await {
+        Ok(found) => (template_rows(found), None),
+        Err(e) => (
+            Vec::new(),
+            Some(format!("The templates cannot be listed: {}", e.cause())),
+        ),
+    };
     One {
         id: organization.id,
         name: organization.name,
@@ -148,6 +273,11 @@ async fn render(state: &HttpState, id: &str, source_filter: String) -> Result<St
             ("default", "built-in defaults"),
         ],
         error,
+        templates,
+        templates_error,
+        form,
+        csrf_field: csrf::FIELD,
+        csrf,
     }
     .render()
     .map_err(ApiError::internal)

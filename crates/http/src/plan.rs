@@ -47,6 +47,9 @@ pub(crate) async fn onboarding_plan(
     form: &Value,
 ) -> Result<onboard_steps::plan::OnboardingPlan, ApiError> {
     let (id, variables) = organization_variables(state, form).await?;
+    let form = &onboard_steps::templates::fill(&state.deps, &id, form)
+        .await
+        .map_err(step_error)?;
     let request = parse_onboarding(form, &variables).map_err(domain_errors)?;
     let organization = organization(state, &id).await?;
     onboard_steps::plan::plan_onboarding(&state.deps, &organization, &variables, &request)

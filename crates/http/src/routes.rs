@@ -10,8 +10,8 @@ use crate::access::Need;
 use crate::sign_in::Role::{Admin, Approver, Technician, Viewer};
 use crate::sign_in::routes as auth;
 use crate::{
-    HttpState, actions, api, batch, decisions, lookups, onboarding_form, openapi,
-    organizations_page, pages, plan, run_page, runs,
+    HttpState, actions, api, batch, batch_page, decisions, lookups, onboarding_form, openapi,
+    organizations_page, pages, plan, run_page, runs, templates,
 };
 
 /// One route: its method and path, what it needs, its handler.
@@ -109,6 +109,38 @@ pub fn table() -> Vec<Route> {
             "/api/organizations/{id}/users",
             Api(Technician),
             lookups::users,
+        ),
+        r(
+            M::GET,
+            "/api/organizations/{id}/templates",
+            Api(Technician),
+            templates::list_templates,
+        ),
+        // Making one from a user reads the directory only, as the pickers do;
+        // replacing and deleting change what every later form gets.
+        r(
+            M::POST,
+            "/api/organizations/{id}/templates",
+            Api(Technician),
+            templates::create_template_from_user,
+        ),
+        r(
+            M::GET,
+            "/api/organizations/{id}/templates/{name}",
+            Api(Technician),
+            templates::get_template,
+        ),
+        r(
+            M::PUT,
+            "/api/organizations/{id}/templates/{name}",
+            Api(Admin),
+            templates::put_template,
+        ),
+        r(
+            M::DELETE,
+            "/api/organizations/{id}/templates/{name}",
+            Api(Admin),
+            templates::delete_template,
         ),
         r(
             M::GET,
@@ -280,6 +312,30 @@ pub fn table() -> Vec<Route> {
         ),
         r(
             M::GET,
+            "/batches/new",
+            Page(Viewer),
+            batch_page::upload_page,
+        ),
+        r(
+            M::POST,
+            "/batches/plan",
+            Page(Technician),
+            batch_page::plan_batch,
+        ),
+        r(
+            M::POST,
+            "/batches",
+            Page(Technician),
+            batch_page::start_batch,
+        ),
+        r(
+            M::GET,
+            "/batches/{id}",
+            Page(Viewer),
+            batch_page::progress_page,
+        ),
+        r(
+            M::GET,
             "/organizations",
             Page(Admin),
             organizations_page::list,
@@ -289,6 +345,12 @@ pub fn table() -> Vec<Route> {
             "/organizations/{id}",
             Page(Admin),
             organizations_page::one,
+        ),
+        r(
+            M::POST,
+            "/organizations/{id}/templates",
+            Page(Admin),
+            organizations_page::make_template,
         ),
     ]
 }

@@ -68,6 +68,8 @@ pub trait Workflow: fmt::Debug + Sized + Send + Sync + 'static {
     const DENIED: &'static str;
     /// The timeline line of a request nobody decided.
     const TIMED_OUT: &'static str;
+    /// Whether a form of this kind may name a template ([`crate::templates`]).
+    const TEMPLATED: bool = false;
 
     /// Parses a stored or submitted form with the organization's variables.
     fn parse(form: &Value, variables: &Variables) -> Result<Self, DomainError>;

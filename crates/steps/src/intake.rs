@@ -1,7 +1,8 @@
 //! Accepting a form: what `POST /api/onboardings` and `POST /api/offboardings` do
 //! before they start an execution, for any [`Workflow`].
 //!
-//! [`check`] parses the form once with the organization's variables and plans it; a
+//! [`check`] fills the form from the template it names (an onboarding's
+//! `template`), parses it once with the organization's variables and plans it; a
 //! bad form is [`StepError::InvalidRequest`] with every field error
 //! ([`StepError::field_errors`]) and nothing is stored. [`Checked::store`] then
 //! makes it a record whose first status says what the run will wait for first.
@@ -70,11 +71,17 @@ pub async fn check<W: Workflow>(deps: &Deps, form: &Value) -> Result<Checked<W>,
             }
             other => other,
         })?;
+    // The filled form is the one stored: the later steps read it as given.
+    let form = if W::TEMPLATED {
+        crate::templates::fill(deps, organization, form).await?
+    } else {
+        form.clone()
+    };
     let variables = organization_variables(deps.store.as_ref(), organization).await?;
-    let request = W::parse(form, &variables)?;
+    let request = W::parse(&form, &variables)?;
     let status = request.first_status(&variables, deps.clock.now())?;
     Ok(Checked {
-        form: form.clone(),
+        form,
         request,
         status,
     })

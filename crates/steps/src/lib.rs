@@ -111,6 +111,7 @@ pub mod dispatch;
 pub mod error;
 pub mod intake;
 pub mod lookups;
+pub mod templates;
 
 pub mod offboarding;
 pub mod onboarding;

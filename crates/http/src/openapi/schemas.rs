@@ -64,6 +64,9 @@ pub(crate) struct OnboardingForm {
     license_purchase: Option<String>,
     /// `email`, `sms`, `both` or `none`.
     send_credentials_to: Option<String>,
+    /// A template of the organization (`GET /api/organizations/{id}/templates`):
+    /// its fields fill those this form leaves empty.
+    template: Option<String>,
 }
 
 /// The offboarding form (`POST /api/offboardings`, `/plan`).
@@ -226,6 +229,43 @@ pub(crate) struct OffboardingPreview {
     authentication_methods: Vec<String>,
     manager: Option<String>,
     warnings: Vec<String>,
+}
+
+/// A template's fields (`PUT .../templates/{name}`): each the new-user form's
+/// field of that name, filled into a form that names the template wherever it
+/// leaves the field empty. Any other field is refused.
+#[derive(ToSchema)]
+pub(crate) struct TemplateFields {
+    /// What the template is for.
+    description: Option<String>,
+    department: Option<String>,
+    job_title: Option<String>,
+    office_location: Option<String>,
+    /// ISO 3166 country code.
+    usage_location: Option<String>,
+    manager_email: Option<String>,
+    /// SKU part numbers.
+    licenses: Option<Vec<String>>,
+    /// Group display names.
+    groups: Option<Vec<String>>,
+    /// Shared mailbox addresses.
+    shared_mailboxes: Option<Vec<String>>,
+}
+
+/// A template and its name.
+#[derive(ToSchema)]
+pub(crate) struct NamedTemplate {
+    name: String,
+    template: TemplateFields,
+}
+
+/// `POST .../templates`: a template made from an existing user.
+#[derive(ToSchema)]
+pub(crate) struct TemplateFromUser {
+    /// Letters, digits, spaces, `-`, `_`, `.`; at most 64.
+    name: String,
+    /// The user's UPN or address.
+    from_user: String,
 }
 
 /// An organization forms may name.

@@ -44,6 +44,7 @@ impl Workflow for OnboardingRequest {
     };
     const DENIED: &'static str = "request denied: no user was created";
     const TIMED_OUT: &'static str = "approval timed out: no user was created";
+    const TEMPLATED: bool = true;
 
     fn parse(form: &Value, variables: &Variables) -> Result<Self, DomainError> {
         parse_onboarding(form, variables)
