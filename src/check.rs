@@ -8,7 +8,6 @@
 //! `--config` it checks the embedded sandbox configuration against simulators
 //! started in-process on a loopback port.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,6 +21,7 @@ use onboard_steps::{Connections as _, StepError};
 use crate::serve::app::{self, Resolved};
 use crate::serve::connections::LocalConnections;
 use crate::serve::{load_config, runtime};
+use crate::table::Table;
 
 /// `onboard check`.
 #[derive(Debug, Args)]
@@ -445,36 +445,18 @@ async fn check_psa(
 
 /// The findings as a table: organization | connector | check | result.
 fn table(findings: &[Finding]) -> String {
-    let header = ("ORGANIZATION", "CONNECTOR", "CHECK", "RESULT");
-    let result = |f: &Finding| {
-        f.problem
-            .as_ref()
-            .map_or_else(|| "ok".to_owned(), |p| format!("PROBLEM: {p}"))
-    };
-    let width = |col: &dyn Fn(&Finding) -> usize, head: &str| {
-        findings.iter().map(col).max().unwrap_or(0).max(head.len())
-    };
-    let w0 = width(&|f| f.organization.len(), header.0);
-    let w1 = width(&|f| f.connector.len(), header.1);
-    let w2 = width(&|f| f.check.len(), header.2);
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:w0$} | {:w1$} | {:w2$} | {}",
-        header.0, header.1, header.2, header.3
-    );
-    let _ = writeln!(out, "{}", "-".repeat(w0 + w1 + w2 + 9 + header.3.len()));
+    let mut table = Table::new(["ORGANIZATION", "CONNECTOR", "CHECK", "RESULT"]);
     for f in findings {
-        let _ = writeln!(
-            out,
-            "{:w0$} | {:w1$} | {:w2$} | {}",
-            f.organization,
-            f.connector,
-            f.check,
-            result(f)
-        );
+        table.row([
+            f.organization.clone(),
+            f.connector.to_owned(),
+            f.check.clone(),
+            f.problem
+                .as_ref()
+                .map_or_else(|| "ok".to_owned(), |p| format!("PROBLEM: {p}")),
+        ]);
     }
-    out
+    table.to_string()
 }
 
 /// Runs `onboard check`: 0 when everything would work, 1 when something would

@@ -3,12 +3,16 @@
 //! - [`cli`]: `onboard states run` (the States Language interpreter).
 //! - [`serve`]: `onboard serve` (the local runtime: HTTP API, interpreter, store, sandbox).
 //! - [`check`]: `onboard check` (a read-only preflight of every configured connector).
+//! - [`batch`]: `onboard batch FILE` (a CSV of forms through a running server's batch API).
+//! - [`table`]: the plain-text tables they print.
 //! - [`config`]: the typed `onboard.toml`.
 
+mod batch;
 mod check;
 mod cli;
 mod config;
 mod serve;
+mod table;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,6 +33,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Check, changing nothing, that every configured connector would work.
     Check(check::CheckArgs),
+    /// Send a CSV of forms to a running server: a progress bar, then every row's outcome.
+    Batch(batch::BatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +43,6 @@ fn main() -> ExitCode {
         Command::States(args) => cli::states::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Check(args) => check::run(args),
+        Command::Batch(args) => batch::run(args),
     }
 }

@@ -222,3 +222,88 @@ async fn a_batch_that_cannot_be_read_or_comes_from_another_site_starts_nothing()
     assert!(app.users_named("rbatzy").await.is_empty());
     assert!(app.users_named("rbatzx").await.is_empty());
 }
+
+/// Runs `onboard batch` against `app` (moving its clock while the command
+/// waits for the runs); answers the exit code and stdout.
+async fn onboard_batch(app: &TestApp, args: &[&str]) -> (i32, String) {
+    use tokio::io::AsyncReadExt as _;
+    let base = app.url("");
+    let url: &[&str] = if args.contains(&"--url") {
+        &[]
+    } else {
+        &["--url", &base]
+    };
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_onboard"))
+        .arg("batch")
+        .args(args)
+        .args(url)
+        .args(["--poll-ms", "100"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn onboard batch");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let read = tokio::spawn(async move {
+        let (mut out, mut err) = (String::new(), String::new());
+        let _ = stdout.read_to_string(&mut out).await;
+        let _ = stderr.read_to_string(&mut err).await;
+        (out, err)
+    });
+    let status = loop {
+        // Not a sleep: the bound on each wait for the command to end, between
+        // moves of the virtual clock that let waiting runs go on.
+        match tokio::time::timeout(std::time::Duration::from_millis(200), child.wait()).await {
+            Ok(status) => break status.unwrap(),
+            Err(_) => app.advance(30).await,
+        }
+    };
+    let (out, err) = read.await.unwrap();
+    (status.code().unwrap_or(-1), format!("{out}{err}"))
+}
+
+#[tokio::test]
+async fn onboard_batch_sends_a_file_shows_every_row_and_sent_again_starts_nothing() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("new-office.csv");
+    std::fs::write(
+        &file,
+        "organization,first_name,last_name,groups\n\
+         contoso,Cleo,Batcla,All Staff\n\
+         contoso,Cleo,Batclb,All Staff;Sales\n\
+         contoso,Cleo,,All Staff\n\
+         contoso,Cleo,Batcld,\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+
+    // The dry run starts nothing and names the bad row.
+    let (code, out) = onboard_batch(&app, &[path, "--dry-run"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("dry run: 3 rows would start, 1 rejected"),
+        "{out}"
+    );
+    assert!(out.contains("cbatcla@contoso.com"), "{out}");
+    assert!(out.contains("last_name"), "{out}");
+    assert!(app.users_named("cbatcl").await.is_empty());
+
+    // The batch: a bar, then every row's outcome; 1 because a row was rejected.
+    let (code, out) = onboard_batch(&app, &[path]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("3 accepted, 1 rejected"), "{out}");
+    assert!(out.contains("3 rows: 3 completed; 1 rejected."), "{out}");
+    assert!(out.contains("| last_name | is required"), "{out}");
+    assert_eq!(app.users_named("cbatcl").await.len(), 3);
+
+    // The same file again: the same batch, nothing twice.
+    let (_, again) = onboard_batch(&app, &[path]).await;
+    assert!(again.contains("3 rows: 3 completed"), "{again}");
+    assert_eq!(app.users_named("cbatcl").await.len(), 3);
+
+    // A server that is not there is a clear error, exit 2.
+    let (code, out) = onboard_batch(&app, &[path, "--url", "http://127.0.0.1:9"]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("cannot reach http://127.0.0.1:9"), "{out}");
+}
