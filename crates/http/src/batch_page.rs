@@ -221,12 +221,8 @@ async fn submit(
     if !csrf::verify(state, headers, form.csrf_token.as_deref()) {
         return csrf_refused("/batches/new");
     }
-    let Some(kind) = kind_of(form.kind.trim()) else {
-        let why = format!(
-            "`{}` is not a kind of batch (onboarding, offboarding)",
-            form.kind
-        );
-        return render_upload(
+    let refuse = |why: String| {
+        render_upload(
             state,
             headers,
             StatusCode::BAD_REQUEST,
@@ -234,19 +230,16 @@ async fn submit(
             Some(why),
             None,
         )
+    };
+    let Some(kind) = kind_of(form.kind.trim()) else {
+        return refuse(format!(
+            "`{}` is not a kind of batch (onboarding, offboarding)",
+            form.kind
+        ))
         .await;
     };
     if form.csv.trim().is_empty() {
-        let why = "Choose a CSV file or paste its rows: nothing was sent.".to_owned();
-        return render_upload(
-            state,
-            headers,
-            StatusCode::BAD_REQUEST,
-            form,
-            Some(why),
-            None,
-        )
-        .await;
+        return refuse("Choose a CSV file or paste its rows: nothing was sent.".to_owned()).await;
     }
     let (api_headers, body) = api_request(kind, &form.csv);
     match batch::post_kind(state, actor, kind, dry_run, &api_headers, &body).await {
@@ -265,15 +258,9 @@ async fn submit(
                     .map(|f| format!("{}: {}", f.field, f.message))
                     .collect::<Vec<_>>()
                     .join("; ");
-                let why = format!("The file was not accepted, nothing was started: {why}");
-                render_upload(
-                    state,
-                    headers,
-                    StatusCode::BAD_REQUEST,
-                    form,
-                    Some(why),
-                    None,
-                )
+                refuse(format!(
+                    "The file was not accepted, nothing was started: {why}"
+                ))
                 .await
             }
             None => e.into_response(),

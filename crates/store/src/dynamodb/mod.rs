@@ -777,20 +777,8 @@ impl Store for DynamoStore {
     }
 
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
-        let delete = self
-            .client
-            .delete_item()
-            .table_name(&*self.table)
-            .key(PK, s(session_pk(id)))
-            .key(SK, s(SESSION_SK))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        match delete {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::dynamo("DeleteItem", e)),
-        }
+        self.delete_existing(session_pk(id), SESSION_SK.to_owned())
+            .await
     }
 
     async fn variables(&self, scope: &Scope) -> Result<Variables, StoreError> {
@@ -948,19 +936,7 @@ impl Store for DynamoStore {
     }
 
     async fn delete_template(&self, scope: &Scope, name: &str) -> Result<bool, StoreError> {
-        let delete = self
-            .client
-            .delete_item()
-            .table_name(&*self.table)
-            .key(PK, s(templates_pk(scope)))
-            .key(SK, s(template_sk(name)))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        match delete {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::dynamo("DeleteItem", e)),
-        }
+        self.delete_existing(templates_pk(scope), template_sk(name))
+            .await
     }
 }

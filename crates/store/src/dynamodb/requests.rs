@@ -25,6 +25,24 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Deletes one item; `false` when there was none.
+    pub(super) async fn delete_existing(&self, pk: String, sk: String) -> Result<bool, StoreError> {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match delete {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::dynamo("DeleteItem", e)),
+        }
+    }
+
     /// Runs one paged query; `pk_attr = pk` and, when given, `begins_with(sk_attr, prefix)`.
     pub(super) async fn query_page(
         &self,
