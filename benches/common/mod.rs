@@ -39,8 +39,29 @@ impl Server {
             base.starts_with("http://"),
             "unexpected first line {line:?}"
         );
+        unthrottled(&base);
         Server { child, base }
     }
+}
+
+/// Turns the Graph simulator's quotas off: these benchmarks measure Onboard's
+/// own cost, not the speed Graph allows (thousands of calls on a virtual
+/// instant would spend any tenant's quota).
+fn unthrottled(base: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .put(format!("{base}/sandbox/graph/control"))
+            .json(&serde_json::json!({"throttling": {"enabled": false}}))
+            .send()
+            .await
+            .expect("PUT /sandbox/graph/control")
+            .status()
+    });
+    assert!(status.is_success(), "turning Graph's quotas off: {status}");
 }
 
 impl Drop for Server {

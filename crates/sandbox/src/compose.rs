@@ -491,7 +491,7 @@ impl Sandbox {
 
     /// Builds every simulator from `seed`; the ones that keep time read `clock`.
     pub fn with_clock(seed: &SandboxSeed, clock: SandboxClock) -> Result<Self, SandboxError> {
-        let graph = GraphSimulator::new(&seed.graph)?;
+        let graph = GraphSimulator::with_clock(&seed.graph, clock.clone())?;
         check_pax8_mapping(&seed.pax8, graph.state())?;
         let seed_error = |service| move |message| SandboxError::Seed { service, message };
         let connectwise =

@@ -523,3 +523,77 @@ async fn a_lowered_pax8_quantity_takes_seats_out_of_the_tenant() {
         Ok(4)
     );
 }
+
+#[tokio::test]
+async fn graph_answers_429_with_retry_after_once_a_quota_is_spent_and_again_after_the_refill() {
+    let app = spawn(&SandboxSeed::default()).await;
+    let token = app.graph_token().await;
+    // Five writes per 150 s for this app and tenant: one every 30 s.
+    let res = app
+        .client
+        .put(app.url("/sandbox/graph/control"))
+        .json(&json!({"throttling": {"app_tenant_writes_per_150s": 5}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let control: Value = res.json().await.unwrap();
+    assert_eq!(control["throttling"]["app_tenant_writes_per_150s"], 5);
+    assert_eq!(control["throttling"]["enabled"], true);
+
+    let patch = |title: &'static str| {
+        app.client
+            .patch(app.url("/sandbox/graph/v1.0/users/AlexW@contoso.com"))
+            .bearer_auth(&token)
+            .json(&json!({"jobTitle": title}))
+            .send()
+    };
+    for _ in 0..5 {
+        let res = patch("Rep").await.unwrap();
+        assert_eq!(res.status(), 204);
+        assert_eq!(res.headers()["x-ms-resource-unit"], "1");
+    }
+    let refused = patch("Refused").await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "30");
+    assert_eq!(
+        refused.headers()["x-ms-throttle-information"],
+        "WriteLimitExceeded"
+    );
+    let scope = refused.headers()["x-ms-throttle-scope"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        scope.starts_with("Tenant_Application/ReadWrite/sandbox-client/"),
+        "{scope}"
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "Request_ThrottledTemporarily");
+
+    // Reads still pass (their units are not spent), at Graph's price.
+    let res = app
+        .client
+        .get(app.url("/sandbox/graph/v1.0/users"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-ms-resource-unit"], "2");
+
+    // The refused write changed nothing; after Retry-After on the sandbox clock it passes.
+    let alex = app
+        .sandbox
+        .graph()
+        .user("contoso.com", "AlexW@contoso.com")
+        .unwrap();
+    assert_eq!(
+        alex.profile.get("jobTitle").map(String::as_str),
+        Some("Rep")
+    );
+    app.clock.advance(29);
+    assert_eq!(patch("Early").await.unwrap().status(), 429);
+    app.clock.advance(1);
+    assert_eq!(patch("Later").await.unwrap().status(), 204);
+}

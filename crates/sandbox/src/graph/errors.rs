@@ -302,6 +302,19 @@ impl IntoResponse for GraphError {
     }
 }
 
+impl GraphError {
+    /// The directory's 429 (its `Retry-After` and throttle headers are the caller's to add).
+    pub(crate) fn throttled(retry_after_seconds: u64) -> Self {
+        GraphError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Request_ThrottledTemporarily",
+            format!(
+                "Your request is throttled temporarily. Please try after {retry_after_seconds} seconds."
+            ),
+        )
+    }
+}
+
 /// Graph's `innerError`: when, and the ids support would ask for.
 fn inner_error() -> Value {
     let date = jiff::Timestamp::now()
@@ -321,14 +334,7 @@ pub(crate) fn fault_body(fault: Fault) -> Response {
         Fault::Throttle {
             retry_after_seconds,
         } => {
-            let mut error = GraphError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Request_ThrottledTemporarily",
-                format!(
-                    "Your request is throttled temporarily. Please try after {retry_after_seconds} seconds."
-                ),
-            )
-            .into_response();
+            let mut error = GraphError::throttled(retry_after_seconds).into_response();
             error.headers_mut().insert(
                 "x-ms-throttle-information",
                 axum::http::HeaderValue::from_static("ResourceUnitLimitExceeded"),

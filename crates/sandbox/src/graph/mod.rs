@@ -13,8 +13,12 @@
 //!   `mailboxSettings` with its automatic replies),
 //!   `subscribedSkus`, `groups` (list, get, `members/$ref`);
 //! - `GET|PUT /sandbox/graph/control` reads and sets the replication delay
-//!   and the token lifetime ([`ControlSettings`]); throttling, server errors
-//!   and latency are set through the shared `/sandbox/faults/graph`.
+//!   and the token lifetime ([`ControlSettings`]); injected throttling, server
+//!   errors and latency are set through the shared `/sandbox/faults/graph`.
+//!
+//! Graph's own quotas ([`ThrottleSettings`], the `throttle` module) are counted
+//! per app and tenant, per app and per tenant on the sandbox clock, and
+//! answered as Graph does: 429 with `Retry-After` and the throttle headers.
 //!
 //! Facts: `reference/api-facts.md` §1. The tenant model is in [`GraphState`],
 //! which tests (and the Pax8 simulator, adding seats) hold while the router serves.
@@ -23,6 +27,7 @@ mod errors;
 mod filter;
 pub(crate) mod model;
 mod routes;
+mod throttle;
 
 use axum::Router;
 use axum::middleware;
@@ -36,6 +41,7 @@ pub use model::{
     UserSnapshot,
 };
 pub use routes::ControlSettings;
+pub use throttle::ThrottleSettings;
 
 /// The service name of the Graph simulator's fault injector.
 pub const SERVICE: &str = "graph";
@@ -53,10 +59,15 @@ pub struct GraphSimulator {
 }
 
 impl GraphSimulator {
-    /// Builds the tenants and the injector from `seed`.
+    /// Builds the tenants and the injector from `seed`, on the real clock.
     pub fn new(seed: &GraphSeed) -> Result<Self, SeedError> {
+        Self::with_clock(seed, std::sync::Arc::new(jiff::Timestamp::now))
+    }
+
+    /// Builds the tenants and the injector from `seed`; Graph's quotas refill on `clock`.
+    pub fn with_clock(seed: &GraphSeed, clock: crate::SandboxClock) -> Result<Self, SeedError> {
         Ok(Self {
-            state: GraphState::new(seed)?,
+            state: GraphState::with_clock(seed, clock)?,
             faults: faults(seed.faults.clone()),
         })
     }
@@ -142,6 +153,11 @@ pub fn router(state: GraphState, faults: Faults) -> Router {
             "/groups/{id}/members/{member}",
             delete(routes::delete_member_object),
         )
+        // Inner to the authentication: the quotas are the caller's.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            routes::throttle,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             routes::authenticate,

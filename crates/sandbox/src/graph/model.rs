@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::errors::GraphError;
+use super::throttle::{Throttle, ThrottleSettings};
 use crate::faults::FaultSettings;
 
 /// The Graph simulator's seed: the `[sandbox.graph]` part of the configuration.
@@ -25,8 +26,10 @@ pub struct GraphSeed {
     pub replication_delay_calls: u32,
     /// `expires_in` of issued tokens, in seconds (Entra issues 3599).
     pub token_lifetime_seconds: u64,
-    /// Throttling, server errors and latency on `/v1.0`.
+    /// Injected throttling, server errors and latency on `/v1.0`.
     pub faults: FaultSettings,
+    /// Graph's own quotas, counted on the sandbox clock (`[sandbox.graph.throttling]`).
+    pub throttling: ThrottleSettings,
 }
 
 impl Default for GraphSeed {
@@ -36,6 +39,7 @@ impl Default for GraphSeed {
             replication_delay_calls: 0,
             token_lifetime_seconds: 3599,
             faults: FaultSettings::default(),
+            throttling: ThrottleSettings::default(),
         }
     }
 }
@@ -1929,11 +1933,17 @@ impl LicenseSnapshot {
 #[derive(Debug, Clone)]
 pub struct GraphState {
     world: Arc<Mutex<World>>,
+    throttle: Throttle,
 }
 
 impl GraphState {
-    /// Builds the tenants from `seed`.
+    /// Builds the tenants from `seed`, its quotas on the real clock.
     pub fn new(seed: &GraphSeed) -> Result<Self, SeedError> {
+        Self::with_clock(seed, Arc::new(jiff::Timestamp::now))
+    }
+
+    /// Builds the tenants from `seed`; its quotas refill on `clock`.
+    pub fn with_clock(seed: &GraphSeed, clock: crate::SandboxClock) -> Result<Self, SeedError> {
         let tenants = seed
             .tenants
             .iter()
@@ -1948,7 +1958,12 @@ impl GraphState {
                 token_lifetime_seconds: seed.token_lifetime_seconds,
                 dangerous_deletes: Vec::new(),
             })),
+            throttle: Throttle::new(seed.throttling.clone(), clock),
         })
+    }
+
+    pub(crate) fn throttle(&self) -> &Throttle {
+        &self.throttle
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, World> {

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Extension, FromRequestParts, OriginalUri, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -556,6 +556,53 @@ pub(crate) async fn authenticate(
             next.run(request).await
         }
         Err(error) => error.into_response(),
+    }
+}
+
+/// Counts the request against Graph's quotas ([`super::throttle`]): 429 with
+/// `Retry-After` when one is spent, else the answer with `x-ms-resource-unit`.
+pub(crate) async fn throttle(
+    State(state): State<GraphState>,
+    Extension(caller): Extension<Caller>,
+    request: Request,
+    next: Next,
+) -> Response {
+    // The path under `/v1.0`, however deep the router is nested.
+    let path = request.uri().path();
+    let path = path.split_once("/v1.0").map_or(path, |(_, rest)| rest);
+    let cost = super::throttle::Cost::of(request.method(), path, request.uri().query());
+    let (app, tenant, size) = {
+        let world = state.lock();
+        let tenant = &world.tenants[caller.tenant];
+        (
+            tenant.apps[caller.app].client_id.clone(),
+            tenant.id.clone(),
+            super::throttle::size_class(tenant.users.len()),
+        )
+    };
+    match state.throttle().admit(&app, &tenant, size, cost) {
+        Ok(admitted) => {
+            let mut response = next.run(request).await;
+            let headers = response.headers_mut();
+            headers.insert("x-ms-resource-unit", admitted.units.into());
+            if let Some(percentage) = admitted.limit_percentage() {
+                headers.insert("x-ms-throttle-limit-percentage", percentage);
+            }
+            response
+        }
+        Err(refusal) => {
+            let mut response = GraphError::throttled(refusal.retry_after_seconds).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::RETRY_AFTER, refusal.retry_after_seconds.into());
+            if let Ok(scope) = HeaderValue::from_str(&refusal.scope) {
+                headers.insert("x-ms-throttle-scope", scope);
+            }
+            headers.insert(
+                "x-ms-throttle-information",
+                HeaderValue::from_static(refusal.information),
+            );
+            response
+        }
     }
 }
 
@@ -1361,6 +1408,9 @@ pub struct ControlSettings {
     pub replication_delay_calls: Option<u32>,
     /// `expires_in` of tokens issued from now on.
     pub token_lifetime_seconds: Option<u64>,
+    /// Graph's quotas, from now on (every bucket full again); `{"enabled":
+    /// false}` for a load test of Onboard's own cost.
+    pub throttling: Option<super::throttle::ThrottleSettings>,
 }
 
 pub(crate) async fn show_control(State(state): State<GraphState>) -> Json<ControlSettings> {
@@ -1368,6 +1418,7 @@ pub(crate) async fn show_control(State(state): State<GraphState>) -> Json<Contro
     Json(ControlSettings {
         replication_delay_calls: Some(world.replication_delay_calls),
         token_lifetime_seconds: Some(world.token_lifetime_seconds),
+        throttling: Some(state.throttle().settings()),
     })
 }
 
@@ -1383,6 +1434,9 @@ pub(crate) async fn update_control(
         if let Some(seconds) = settings.token_lifetime_seconds {
             world.token_lifetime_seconds = seconds;
         }
+    }
+    if let Some(throttling) = settings.throttling {
+        state.throttle().set(throttling);
     }
     show_control(State(state)).await
 }
