@@ -97,6 +97,26 @@ async fn a_template_fills_what_the_form_leaves_empty_and_the_form_wins() {
         "{plan}"
     );
 
+    // A batch row names it the same way (its CSV column `template`).
+    let res = app
+        .client
+        .post(app.url("/api/onboardings/batch?dry_run=true"))
+        .header("content-type", "text/csv")
+        .body("organization,first_name,last_name,template\ncontoso,Tamsin,Reyes,sales rep\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let dry: Value = res.json().await.unwrap();
+    assert!(
+        dry["plans"][0]["plan"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "Sales"),
+        "{dry}"
+    );
+
     let id = app.onboard(form).await;
     app.advance(60).await;
     let record = app.onboarding(&id).await;
