@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use onboard_http::batch;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -193,7 +194,7 @@ async fn send(args: &BatchArgs) -> anyhow::Result<ExitCode> {
         if status != 200 {
             anyhow::bail!("{}", problem(status, &answer));
         }
-        return Ok(print_dry_run(args.kind, &answer));
+        return Ok(print_dry_run(&answer));
     }
     if status != 202 {
         anyhow::bail!("{}", problem(status, &answer));
@@ -263,19 +264,13 @@ fn exit(ok: bool) -> ExitCode {
 }
 
 fn rejected_table(rejected: &[Value]) -> String {
-    if rejected.is_empty() {
+    let errors = batch::rejected_errors(Some(&Value::Array(rejected.to_vec())));
+    if errors.is_empty() {
         return String::new();
     }
     let mut table = Table::new(["ROW", "FIELD", "PROBLEM"]);
-    for r in rejected {
-        let row = r["row"].to_string();
-        for e in r["errors"].as_array().into_iter().flatten() {
-            table.row([
-                row.clone(),
-                e["field"].as_str().unwrap_or_default().to_owned(),
-                e["message"].as_str().unwrap_or_default().to_owned(),
-            ]);
-        }
+    for e in errors {
+        table.row([e.row, e.field, e.message]);
     }
     format!("\nRejected rows (nothing was started for them):\n{table}")
 }
@@ -315,55 +310,20 @@ fn print_summary(progress: &Value, rejected: &[Value]) -> ExitCode {
     exit(troubled == 0 && rejected.is_empty())
 }
 
-fn print_dry_run(kind: Kind, answer: &Value) -> ExitCode {
+fn print_dry_run(answer: &Value) -> ExitCode {
     let plans = answer["plans"].as_array().cloned().unwrap_or_default();
     let rejected = answer["rejected"].as_array().cloned().unwrap_or_default();
     let mut table = Table::new(["ROW", "USER", "WOULD", "WARNINGS"]);
     for p in &plans {
         let plan = &p["plan"];
-        let user = plan["user_principal_name"]
-            .as_str()
-            .unwrap_or("?")
-            .to_owned();
-        let mut would = Vec::new();
-        if plan["approval_required"] == Value::Bool(true) {
-            would.push("wait for approval".to_owned());
-        }
-        if let Some(at) = plan["scheduled_for"].as_str() {
-            would.push(format!("wait until {at}"));
-        }
-        if plan["found"] == Value::Bool(false) {
-            would.push("nothing: no such user".to_owned());
-        }
-        for l in plan["licenses"].as_array().into_iter().flatten() {
-            would.push(match l.as_str() {
-                // An offboarding's preview lists what it removes.
-                Some(sku) => format!("remove {sku}"),
-                None => format!(
-                    "{} {}",
-                    l["action"].as_str().unwrap_or("?"),
-                    l["sku"].as_str().unwrap_or("?")
-                ),
-            });
-        }
-        let groups = plan["groups"].as_array().map_or(0, Vec::len);
-        if groups > 0 {
-            let verb = match kind {
-                Kind::Onboarding => "add to",
-                Kind::Offboarding => "remove from",
-            };
-            would.push(format!("{verb} {groups} groups"));
-        }
-        let warnings = plan["warnings"].as_array().map_or(0, Vec::len);
         table.row([
             p["row"].to_string(),
-            user,
-            if would.is_empty() {
-                "go ahead".to_owned()
-            } else {
-                would.join("; ")
-            },
-            warnings.to_string(),
+            plan["user_principal_name"]
+                .as_str()
+                .unwrap_or("?")
+                .to_owned(),
+            batch::plan_line(plan),
+            plan["warnings"].as_array().map_or(0, Vec::len).to_string(),
         ]);
     }
     println!(

@@ -117,7 +117,12 @@ fn body_digest(form: &Value) -> String {
     }
     let mut text = String::new();
     canonical(form, &mut text);
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes());
+    sha256_hex(text.as_bytes())
+}
+
+/// The SHA-256 of `bytes` in lowercase hex (idempotency digests and keys).
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -247,7 +247,7 @@ async fn post<W: BatchKind>(
 
     let key = api::idempotency_key(headers)?;
     let scope = format!("{}-batch", W::NOUN);
-    let digest = hex(&sha2::Sha256::digest(body));
+    let digest = api::sha256_hex(body);
     if let Some(key) = &key
         && let Some(answer) = api::first_answer(state, &scope, key, &digest).await?
     {
@@ -327,8 +327,68 @@ async fn post<W: BatchKind>(
     Ok(Answer::Accepted(answer))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// One field error of a rejected row, flattened for a table (the console's
+/// batch pages and `onboard batch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedError {
+    /// The row, counted from 1 after the header.
+    pub row: String,
+    /// The field.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// The `rejected` list of a batch answer, one line per field error.
+pub fn rejected_errors(rejected: Option<&Value>) -> Vec<RejectedError> {
+    let mut out = Vec::new();
+    for r in rejected.and_then(Value::as_array).into_iter().flatten() {
+        for e in r["errors"].as_array().into_iter().flatten() {
+            out.push(RejectedError {
+                row: r["row"].to_string(),
+                field: e["field"].as_str().unwrap_or_default().to_owned(),
+                message: e["message"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+    }
+    out
+}
+
+/// A dry run's plan of one row (an onboarding's plan or an offboarding's
+/// preview) in one line: what the run would wait for and do.
+pub fn plan_line(plan: &Value) -> String {
+    let mut lines = Vec::new();
+    if plan["found"] == Value::Bool(false) {
+        lines.push("nothing: no such user".to_owned());
+    }
+    if plan["approval_required"] == Value::Bool(true) {
+        lines.push("wait for approval".to_owned());
+    }
+    if let Some(at) = plan["scheduled_for"].as_str() {
+        lines.push(format!("wait until {at}"));
+    }
+    for l in plan["licenses"].as_array().into_iter().flatten() {
+        lines.push(match l.as_str() {
+            // An offboarding's preview lists what it removes.
+            Some(sku) => format!("remove {sku}"),
+            None => format!(
+                "{} {}",
+                l["action"].as_str().unwrap_or("?"),
+                l["sku"].as_str().unwrap_or("?")
+            ),
+        });
+    }
+    for g in plan["groups"].as_array().into_iter().flatten() {
+        lines.push(match g.as_str() {
+            Some(name) => format!("leave {name}"),
+            None => format!("join {}", g["name"].as_str().unwrap_or("?")),
+        });
+    }
+    if lines.is_empty() {
+        "go ahead".to_owned()
+    } else {
+        lines.join("; ")
+    }
 }
 
 fn batch_key(id: &str) -> String {

@@ -13,10 +13,9 @@ use axum::{Extension, Form};
 use onboard_store::RecordKind;
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::Digest as _;
 
 use crate::access::Actor;
-use crate::batch::{self, Answer};
+use crate::batch::{self, Answer, RejectedError};
 use crate::error::ApiError;
 use crate::pages::{csrf_refused, with_token};
 use crate::{HttpState, api, csrf};
@@ -26,12 +25,6 @@ struct PlanRow {
     user: String,
     would: String,
     warnings: String,
-}
-
-struct RejectedRow {
-    row: String,
-    field: String,
-    message: String,
 }
 
 #[derive(Template)]
@@ -44,7 +37,7 @@ struct UploadPage<'a> {
     error: Option<String>,
     checked: bool,
     plans: Vec<PlanRow>,
-    rejected: Vec<RejectedRow>,
+    rejected: Vec<RejectedError>,
 }
 
 struct ProgressRow {
@@ -64,7 +57,7 @@ struct ProgressPage {
     moving: bool,
     counts: Vec<(String, u64)>,
     rows: Vec<ProgressRow>,
-    rejected: Vec<RejectedRow>,
+    rejected: Vec<RejectedError>,
 }
 
 /// The upload form as posted.
@@ -83,55 +76,6 @@ fn kind_of(text: &str) -> Option<RecordKind> {
         "onboarding" | "" => Some(RecordKind::Onboarding),
         "offboarding" => Some(RecordKind::Offboarding),
         _ => None,
-    }
-}
-
-fn rejected_rows(rejected: Option<&Value>) -> Vec<RejectedRow> {
-    let mut out = Vec::new();
-    for r in rejected.and_then(Value::as_array).into_iter().flatten() {
-        for e in r["errors"].as_array().into_iter().flatten() {
-            out.push(RejectedRow {
-                row: r["row"].to_string(),
-                field: e["field"].as_str().unwrap_or_default().to_owned(),
-                message: e["message"].as_str().unwrap_or_default().to_owned(),
-            });
-        }
-    }
-    out
-}
-
-/// A plan (or an offboarding's preview) in one line.
-fn would(plan: &Value) -> String {
-    let mut lines = Vec::new();
-    if plan["found"] == Value::Bool(false) {
-        lines.push("nothing: no such user".to_owned());
-    }
-    if plan["approval_required"] == Value::Bool(true) {
-        lines.push("wait for approval".to_owned());
-    }
-    if let Some(at) = plan["scheduled_for"].as_str() {
-        lines.push(format!("wait until {at}"));
-    }
-    for l in plan["licenses"].as_array().into_iter().flatten() {
-        lines.push(match l.as_str() {
-            Some(sku) => format!("remove {sku}"),
-            None => format!(
-                "{} {}",
-                l["action"].as_str().unwrap_or("?"),
-                l["sku"].as_str().unwrap_or("?")
-            ),
-        });
-    }
-    for g in plan["groups"].as_array().into_iter().flatten() {
-        lines.push(match g.as_str() {
-            Some(name) => format!("leave {name}"),
-            None => format!("join {}", g["name"].as_str().unwrap_or("?")),
-        });
-    }
-    if lines.is_empty() {
-        "go ahead".to_owned()
-    } else {
-        lines.join("; ")
     }
 }
 
@@ -165,7 +109,7 @@ async fn render_upload(
                     .as_str()
                     .unwrap_or("?")
                     .to_owned(),
-                would: would(&p["plan"]),
+                would: batch::plan_line(&p["plan"]),
                 warnings: p["plan"]["warnings"]
                     .as_array()
                     .map(|w| {
@@ -177,7 +121,7 @@ async fn render_upload(
                     .unwrap_or_default(),
             })
             .collect(),
-        rejected: rejected_rows(plans.and_then(|p| p.get("rejected"))),
+        rejected: batch::rejected_errors(plans.and_then(|p| p.get("rejected"))),
     };
     match page.render() {
         Ok(html) => with_token((status, Html(html)).into_response(), &token),
@@ -203,9 +147,8 @@ fn api_request(kind: RecordKind, csv: &str) -> (HeaderMap, api::Body) {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
-    let digest = sha2::Sha256::digest(format!("{kind}\0{csv}").as_bytes());
-    let key: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    if let Ok(value) = HeaderValue::from_str(&format!("console-{key}")) {
+    let key = api::sha256_hex(format!("{kind}\0{csv}").as_bytes());
+    if let Ok(value) = HeaderValue::from_str(&format!("console-{}", &key[..32])) {
         headers.insert("idempotency-key", value);
     }
     (headers, api::Body::from(csv.to_owned()))
@@ -329,7 +272,7 @@ pub async fn progress_page(State(state): State<HttpState>, Path(id): Path<String
             })
             .unwrap_or_default(),
         rows,
-        rejected: rejected_rows(progress.get("rejected")),
+        rejected: batch::rejected_errors(progress.get("rejected")),
     };
     match page.render() {
         Ok(html) => {

@@ -708,20 +708,8 @@ impl Store for DynamoStore {
     }
 
     async fn release_reservation(&self, pool: &str, holder: &str) -> Result<bool, StoreError> {
-        let delete = self
-            .client
-            .delete_item()
-            .table_name(&*self.table)
-            .key(PK, s(reservation_pk(pool)))
-            .key(SK, s(key_part(holder)))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        match delete {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::dynamo("DeleteItem", e)),
-        }
+        self.delete_existing(reservation_pk(pool), key_part(holder))
+            .await
     }
 
     async fn reservations(&self, pool: &str, now: Timestamp) -> Result<Vec<String>, StoreError> {
