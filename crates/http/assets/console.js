@@ -219,25 +219,27 @@
     var orgSelect = form.querySelector("[name=organization]");
     if (orgSelect && options) {
       orgSelect.addEventListener("change", function () {
-        var checked = Array.prototype.filter.call(options.querySelectorAll("input:checked"), Boolean)
-          .map(function (b) { return b.value; });
         fetch("/api/organizations/" + encodeURIComponent(orgSelect.value) + "/licenses", {
           headers: { "Accept": "application/json" },
         }).then(function (res) { return res.ok ? res.json() : []; }).then(function (licenses) {
+          // Read when the answer comes: a box ticked while it was on its way stays ticked.
+          var checked = Array.prototype.filter.call(options.querySelectorAll("input:checked"), Boolean)
+            .map(function (b) { return b.value; });
           options.replaceChildren();
           licenses.forEach(function (l) { options.appendChild(licenseBox(l, checked.indexOf(l.sku) >= 0)); });
           form.dispatchEvent(new Event("change"));
         }).catch(function () {});
       });
     }
-    // The templates follow the organization too; a template of the same name stays chosen.
+    // The templates follow the organization too.
     var templateSelect = form.querySelector("select[name=template]");
     if (orgSelect && templateSelect) {
       orgSelect.addEventListener("change", function () {
-        var chosen = templateSelect.value;
         fetch("/api/organizations/" + encodeURIComponent(orgSelect.value) + "/templates", {
           headers: { "Accept": "application/json" },
         }).then(function (res) { return res.ok ? res.json() : []; }).then(function (templates) {
+          // Read when the answer comes, as for the licenses: a template chosen meanwhile stays chosen.
+          var chosen = templateSelect.value;
           var none = el("option", "none");
           none.value = "";
           templateSelect.replaceChildren(none);
